@@ -1,0 +1,525 @@
+//! The Pipeline and Audit tables on DynamoDB.
+//!
+//! Items are the domain structs as `serde_dynamo` writes them (so the table stays readable in
+//! the console) plus the key and index attributes from [`crate::keys`]. The index attributes
+//! are derived from the struct on every write, so an item and its index entries never disagree.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::Client;
+use jiff::{SignedDuration, Timestamp};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_dynamo::aws_sdk_dynamodb_1 as dynamo;
+
+use super::{classify, Failure};
+use crate::adapters::clock::SystemClock;
+use crate::domain::{AuditEntry, Deal, DealEvent, DealRef, Draft, DraftStatus, Firing};
+use crate::keys;
+use crate::ports::{AuditLog, AuditReader, Clock, PipelineStore, Recorded, StoreError};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// How long a webhook dedup claim is kept (providers retry for days, not weeks).
+const DEDUP_RETENTION: SignedDuration = SignedDuration::from_hours(30 * 24);
+
+/// The sort-key prefix shared by every timeline entry (`keys::event_sk`).
+const EVENT_SK_PREFIX: &str = "EVENT#";
+
+/// Attributes that exist only for keys and indexes; stripped before decoding a domain struct.
+const KEY_ATTRIBUTES: [&str; 7] = [
+    keys::PK,
+    keys::SK,
+    keys::GSI_DUE_PK,
+    keys::GSI_DUE_SK,
+    keys::GSI_STATUS_PK,
+    keys::GSI_STATUS_SK,
+    keys::TTL_ATTR,
+];
+
+/// Position of each write inside the `record_event` transaction; cancellation reasons are
+/// reported in the same order.
+const TX_DEDUP: usize = 0;
+const TX_DEAL: usize = 2;
+
+/// [`PipelineStore`] on the single Pipeline table.
+#[derive(Clone, Debug)]
+pub struct DynamoPipelineStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoPipelineStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoPipelineStore { client, table: table.into() }
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(pk))
+            .key(keys::SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", e))?;
+        Ok(out.item)
+    }
+
+    /// A conditional PutItem; `Ok(false)` when the condition failed.
+    async fn put_if(&self, item: Item, condition: Condition) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition.expression)
+            .set_expression_attribute_names(condition.names)
+            .set_expression_attribute_values(condition.values)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_failure(&e) => Ok(false),
+            Err(e) => Err(store_error("PutItem", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl PipelineStore for DynamoPipelineStore {
+    async fn get_deal(&self, deal: &DealRef) -> Result<Option<Deal>, StoreError> {
+        self.get(keys::deal_pk(deal), keys::STATE_SK).await?.map(decode).transpose()
+    }
+
+    async fn record_event(&self, event: &DealEvent, deal: &Deal) -> Result<Recorded, StoreError> {
+        let condition = version_condition(deal.version)?;
+        // DynamoDB's TTL compares with the real clock, so the claim's expiry does too (the
+        // business clock may be moved by tests and replays).
+        let expires_at = SystemClock
+            .now()
+            .checked_add(DEDUP_RETENTION)
+            .map_err(|e| StoreError::Corrupt(format!("dedup expiry: {e}")))?;
+        let mut claim = Item::new();
+        claim.insert(keys::PK.into(), s(keys::dedup_pk(&event.id)));
+        claim.insert(keys::SK.into(), s(keys::DEDUP_SK));
+        claim.insert(keys::TTL_ATTR.into(), AttributeValue::N(expires_at.as_second().to_string()));
+        claim.insert("event_id".into(), s(&event.id));
+        claim.insert("deal".into(), encode_value(&event.deal)?);
+
+        let mut entry = encode(event)?;
+        entry.insert(keys::PK.into(), s(keys::deal_pk(&event.deal)));
+        entry.insert(keys::SK.into(), s(keys::event_sk(event.occurred_at, &event.id)));
+
+        let writes = [
+            // TX_DEDUP
+            self.put(claim, Some(Condition::not_exists()))?,
+            self.put(entry, None)?,
+            // TX_DEAL
+            self.put(deal_item(deal)?, Some(condition))?,
+        ];
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(writes.into_iter().map(|p| TransactWriteItem::builder().put(p).build()).collect()))
+            .send()
+            .await;
+        let err = match result {
+            Ok(_) => return Ok(Recorded::Applied),
+            Err(err) => err,
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
+            let reason = |i: usize| cancelled.cancellation_reasons().get(i).and_then(|r| r.code());
+            // A seen event id wins over a stale version: the event is already in, nothing to redo.
+            if reason(TX_DEDUP) == Some("ConditionalCheckFailed") {
+                return Ok(Recorded::Duplicate);
+            }
+            if reason(TX_DEAL) == Some("ConditionalCheckFailed") {
+                return Err(StoreError::Conflict);
+            }
+            // Another transaction was writing one of these items: re-read and retry.
+            if cancelled.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict")) {
+                return Err(StoreError::Conflict);
+            }
+        }
+        Err(store_error("TransactWriteItems", err))
+    }
+
+    async fn is_duplicate(&self, event_id: &str) -> Result<bool, StoreError> {
+        Ok(self.get(keys::dedup_pk(event_id), keys::DEDUP_SK).await?.is_some())
+    }
+
+    async fn put_deal(&self, deal: &Deal) -> Result<(), StoreError> {
+        let condition = version_condition(deal.version)?;
+        match self.put_if(deal_item(deal)?, condition).await? {
+            true => Ok(()),
+            false => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn timeline(&self, deal: &DealRef) -> Result<Vec<DealEvent>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_names("#sk", keys::SK)
+            .expression_attribute_values(":pk", s(keys::deal_pk(deal)))
+            .expression_attribute_values(":prefix", s(EVENT_SK_PREFIX))
+            .consistent_read(true);
+        query_all(query, usize::MAX).await?.into_iter().map(decode).collect()
+    }
+
+    async fn due_deals(&self, now: Timestamp, limit: usize) -> Result<Vec<(DealRef, Timestamp)>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI_DUE)
+            .key_condition_expression("#pk = :pk AND #sk <= :upper")
+            .expression_attribute_names("#pk", keys::GSI_DUE_PK)
+            .expression_attribute_names("#sk", keys::GSI_DUE_SK)
+            .expression_attribute_values(":pk", s(keys::DUE_PARTITION))
+            .expression_attribute_values(":upper", s(keys::due_upper_bound(now)));
+        query_all(query, limit)
+            .await?
+            .iter()
+            .map(|item| parse_due_sk(string_attr(item, keys::GSI_DUE_SK)?))
+            .collect()
+    }
+
+    async fn claim_firing(&self, firing: &Firing) -> Result<bool, StoreError> {
+        let mut item = encode(firing)?;
+        item.insert(keys::PK.into(), s(keys::deal_pk(&firing.deal)));
+        item.insert(keys::SK.into(), s(keys::firing_sk(&firing.occurrence)));
+        self.put_if(item, Condition::not_exists()).await
+    }
+
+    async fn create_draft(&self, draft: &Draft) -> Result<bool, StoreError> {
+        self.put_if(draft_item(draft)?, Condition::not_exists()).await
+    }
+
+    async fn get_draft(&self, id: &str) -> Result<Option<Draft>, StoreError> {
+        self.get(keys::draft_pk(id), keys::DRAFT_SK).await?.map(decode).transpose()
+    }
+
+    async fn update_draft(&self, draft: &Draft, expected: DraftStatus) -> Result<(), StoreError> {
+        let condition = Condition {
+            expression: "#status = :expected",
+            names: Some(HashMap::from([("#status".into(), "status".into())])),
+            values: Some(HashMap::from([(":expected".into(), s(expected.as_str()))])),
+        };
+        match self.put_if(draft_item(draft)?, condition).await? {
+            true => Ok(()),
+            false => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn drafts_by_status(
+        &self,
+        status: DraftStatus,
+        until: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<Draft>, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI_STATUS)
+            .expression_attribute_names("#pk", keys::GSI_STATUS_PK)
+            .expression_attribute_values(":pk", s(keys::status_pk(status)));
+        query = match until {
+            // `due_upper_bound` is the generic "index time at or before" bound: the status
+            // index's sort key has the same `<sortable time>#<id>` shape as the due index's.
+            Some(until) => query
+                .key_condition_expression("#pk = :pk AND #sk <= :upper")
+                .expression_attribute_names("#sk", keys::GSI_STATUS_SK)
+                .expression_attribute_values(":upper", s(keys::due_upper_bound(until))),
+            None => query.key_condition_expression("#pk = :pk"),
+        };
+        query_all(query, limit).await?.into_iter().map(decode).collect()
+    }
+}
+
+impl DynamoPipelineStore {
+    fn put(&self, item: Item, condition: Option<Condition>) -> Result<Put, StoreError> {
+        let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
+        if let Some(c) = condition {
+            put = put
+                .condition_expression(c.expression)
+                .set_expression_attribute_names(c.names)
+                .set_expression_attribute_values(c.values);
+        }
+        put.build().map_err(|e| StoreError::Corrupt(format!("transaction item: {e}")))
+    }
+}
+
+/// [`AuditLog`] and [`AuditReader`] on the Audit table. Deployed functions may only `PutItem`.
+#[derive(Clone, Debug)]
+pub struct DynamoAuditLog {
+    client: Client,
+    table: String,
+}
+
+impl DynamoAuditLog {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoAuditLog { client, table: table.into() }
+    }
+}
+
+#[async_trait]
+impl AuditLog for DynamoAuditLog {
+    async fn append(&self, entry: &AuditEntry) -> Result<(), StoreError> {
+        let mut item = encode(entry)?;
+        item.insert(keys::PK.into(), s(keys::audit_pk(entry.deal.as_ref())));
+        item.insert(keys::SK.into(), s(keys::audit_sk(entry.at, &entry.id)));
+        let condition = Condition::not_exists();
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(condition.expression)
+            .set_expression_attribute_names(condition.names)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if is_condition_failure(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(store_error("PutItem", e)),
+        }
+    }
+}
+
+#[async_trait]
+impl AuditReader for DynamoAuditLog {
+    async fn entries(&self, deal: Option<&DealRef>) -> Result<Vec<AuditEntry>, StoreError> {
+        let items = match deal {
+            Some(deal) => {
+                let query = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("#pk = :pk")
+                    .expression_attribute_names("#pk", keys::PK)
+                    .expression_attribute_values(":pk", s(keys::audit_pk(Some(deal))))
+                    .consistent_read(true);
+                query_all(query, usize::MAX).await?
+            }
+            // Reading everything is for tests and dev tools only, so a Scan is acceptable here.
+            None => {
+                let mut items = Vec::new();
+                let mut start = None;
+                loop {
+                    let out = self
+                        .client
+                        .scan()
+                        .table_name(&self.table)
+                        .consistent_read(true)
+                        .set_exclusive_start_key(start)
+                        .send()
+                        .await
+                        .map_err(|e| store_error("Scan", e))?;
+                    items.extend(out.items.unwrap_or_default());
+                    start = out.last_evaluated_key;
+                    if start.is_none() {
+                        break;
+                    }
+                }
+                items
+            }
+        };
+        let mut entries = items.into_iter().map(decode).collect::<Result<Vec<AuditEntry>, _>>()?;
+        entries.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+        Ok(entries)
+    }
+}
+
+/// A condition expression with its placeholders.
+struct Condition {
+    expression: &'static str,
+    names: Option<HashMap<String, String>>,
+    values: Option<HashMap<String, AttributeValue>>,
+}
+
+impl Condition {
+    fn not_exists() -> Condition {
+        Condition {
+            expression: "attribute_not_exists(#pk)",
+            names: Some(HashMap::from([("#pk".into(), keys::PK.into())])),
+            values: None,
+        }
+    }
+}
+
+/// The optimistic-locking rule: version 1 creates, version n replaces version n - 1.
+fn version_condition(version: u64) -> Result<Condition, StoreError> {
+    match version {
+        // No stored deal can have version -1.
+        0 => Err(StoreError::Conflict),
+        1 => Ok(Condition::not_exists()),
+        n => Ok(Condition {
+            expression: "#version = :previous",
+            names: Some(HashMap::from([("#version".into(), "version".into())])),
+            values: Some(HashMap::from([(":previous".into(), AttributeValue::N((n - 1).to_string()))])),
+        }),
+    }
+}
+
+fn deal_item(deal: &Deal) -> Result<Item, StoreError> {
+    let mut item = encode(deal)?;
+    item.insert(keys::PK.into(), s(keys::deal_pk(&deal.key)));
+    item.insert(keys::SK.into(), s(keys::STATE_SK));
+    // Sparse due index: a deal with nothing due has no entry in it.
+    if let Some(due) = deal.next_due_at {
+        item.insert(keys::GSI_DUE_PK.into(), s(keys::DUE_PARTITION));
+        item.insert(keys::GSI_DUE_SK.into(), s(keys::due_sk(due, &deal.key)));
+    }
+    Ok(item)
+}
+
+fn draft_item(draft: &Draft) -> Result<Item, StoreError> {
+    let mut item = encode(draft)?;
+    item.insert(keys::PK.into(), s(keys::draft_pk(&draft.id)));
+    item.insert(keys::SK.into(), s(keys::DRAFT_SK));
+    let index_at = match (draft.status, draft.snoozed_until) {
+        (DraftStatus::Snoozed, Some(until)) => until,
+        _ => draft.created_at,
+    };
+    item.insert(keys::GSI_STATUS_PK.into(), s(keys::status_pk(draft.status)));
+    item.insert(keys::GSI_STATUS_SK.into(), s(keys::status_sk(index_at, &draft.id)));
+    Ok(item)
+}
+
+/// Reads the deal and due time back from a due-index sort key (`<due>#DEAL#<crm>#<id>`); the
+/// index is KEYS_ONLY. The parse is checked by rebuilding the key with `keys::due_sk`, so a
+/// crm name containing `#` (which would make the key ambiguous) is reported, not guessed.
+fn parse_due_sk(sk: &str) -> Result<(DealRef, Timestamp), StoreError> {
+    let corrupt = || StoreError::Corrupt(format!("unexpected due index key {sk:?}"));
+    let (due, pk) = sk.split_once('#').ok_or_else(corrupt)?;
+    let due: Timestamp = due.parse().map_err(|_| corrupt())?;
+    let (crm, id) = pk.strip_prefix("DEAL#").and_then(|rest| rest.split_once('#')).ok_or_else(corrupt)?;
+    let deal = DealRef::new(crm, id);
+    if keys::due_sk(due, &deal) != sk {
+        return Err(corrupt());
+    }
+    Ok((deal, due))
+}
+
+/// Runs a query to the end or until `limit` items, following pagination.
+async fn query_all(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+    limit: usize,
+) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    while items.len() < limit {
+        let page_limit = i32::try_from(limit - items.len()).unwrap_or(i32::MAX);
+        let out = query
+            .clone()
+            .limit(page_limit)
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| store_error("Query", e))?;
+        items.extend(out.items.unwrap_or_default());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    items.truncate(limit);
+    Ok(items)
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn string_attr<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
+    match item.get(name) {
+        Some(AttributeValue::S(v)) => Ok(v),
+        _ => Err(StoreError::Corrupt(format!("item without string attribute {name}"))),
+    }
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Item, StoreError> {
+    dynamo::to_item(value).map_err(|e| StoreError::Corrupt(format!("encoding item: {e}")))
+}
+
+fn encode_value<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
+    dynamo::to_attribute_value(value).map_err(|e| StoreError::Corrupt(format!("encoding attribute: {e}")))
+}
+
+fn decode<T: DeserializeOwned>(mut item: Item) -> Result<T, StoreError> {
+    let pk = match item.get(keys::PK) {
+        Some(AttributeValue::S(pk)) => pk.clone(),
+        _ => String::new(),
+    };
+    for name in KEY_ATTRIBUTES {
+        item.remove(name);
+    }
+    dynamo::from_item(item).map_err(|e| StoreError::Corrupt(format!("item {pk}: {e}")))
+}
+
+fn is_condition_failure<E>(err: &SdkError<E, HttpResponse>) -> bool
+where
+    E: ProvideErrorMetadata,
+{
+    matches!(err, SdkError::ServiceError(service) if service.err().code() == Some("ConditionalCheckFailedException"))
+}
+
+/// DynamoDB errors as store errors: only a request DynamoDB rejects as invalid (an item it
+/// cannot take) is `Corrupt`; everything else, including a missing table or permission, is
+/// `Unavailable`, so the caller answers "retry later" and nothing accepted is dropped.
+fn store_error<E>(operation: &str, err: SdkError<E, HttpResponse>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let invalid = matches!(err.code(), Some("ValidationException" | "SerializationException"));
+    match classify(operation, &err) {
+        Failure::Permanent(message) if invalid => StoreError::Corrupt(message),
+        Failure::Permanent(message) | Failure::Transient(message) => StoreError::Unavailable(message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_timeline_prefix_matches_the_event_sort_key() {
+        assert!(keys::event_sk(ts("2024-11-21T10:05:12Z"), "e1").starts_with(EVENT_SK_PREFIX));
+    }
+
+    #[test]
+    fn a_due_index_key_parses_back_into_its_deal_and_time() {
+        let deal = DealRef::new("hubspot", "185#44");
+        let due = ts("2024-11-24T10:00:00.250Z");
+        assert_eq!(parse_due_sk(&keys::due_sk(due, &deal)).unwrap(), (deal, due));
+    }
+
+    #[test]
+    fn a_malformed_due_index_key_is_corrupt() {
+        for sk in ["", "2024-11-24T10:00:00.000Z", "nope#DEAL#a#b", "2024-11-24T10:00:00.000Z#DRAFT#x"] {
+            assert!(matches!(parse_due_sk(sk), Err(StoreError::Corrupt(_))), "{sk}");
+        }
+    }
+
+    #[test]
+    fn version_zero_can_never_be_written() {
+        assert!(matches!(version_condition(0), Err(StoreError::Conflict)));
+    }
+}

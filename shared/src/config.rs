@@ -1,0 +1,453 @@
+//! The founder's configuration: stage mapping, trigger windows, templates. Parsed once at start;
+//! a config that does not parse, or maps a stage to nothing, stops the process with the file,
+//! line and problem.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::domain::{Stage, TriggerKind};
+use crate::drafting::{Template, TemplateSet};
+
+/// The config shipped in `config/` and compiled into every function (no file I/O at init).
+pub static BUNDLED: include_dir::Dir<'_> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/../config");
+pub const BUNDLED_FILE: &str = "draftgate.toml";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub founder: Founder,
+    pub review: ReviewSettings,
+    pub parked_statuses: Vec<String>,
+    /// provider -> provider stage id -> canonical stage
+    pub stages: BTreeMap<String, BTreeMap<String, Stage>>,
+    pub proposal_no_reply: Window,
+    pub stage_unchanged: Window,
+    pub templates: TemplateSet,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Founder {
+    pub name: String,
+    pub email: String,
+    /// The From header of approved mail, e.g. `Alex Rivera <alex@example.com>`.
+    pub from: String,
+    #[serde(default)]
+    pub company: Option<String>,
+    #[serde(default = "default_tz")]
+    pub timezone: String,
+}
+
+fn default_tz() -> String {
+    "UTC".into()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSettings {
+    #[serde(default = "default_token_ttl")]
+    pub token_ttl_hours: u32,
+    #[serde(default = "default_snooze")]
+    pub snooze_hours: u32,
+}
+
+fn default_token_ttl() -> u32 {
+    7 * 24
+}
+fn default_snooze() -> u32 {
+    24
+}
+
+impl Default for ReviewSettings {
+    fn default() -> Self {
+        ReviewSettings { token_ttl_hours: default_token_ttl(), snooze_hours: default_snooze() }
+    }
+}
+
+/// A trigger window in hours, overridable per canonical stage and per deal type
+/// (a deal-type override wins over a stage override).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub hours: u32,
+    pub per_stage: BTreeMap<Stage, u32>,
+    pub per_deal_type: BTreeMap<String, u32>,
+}
+
+impl Window {
+    pub fn hours_for(&self, stage: Option<Stage>, deal_type: Option<&str>) -> u32 {
+        if let Some(h) = deal_type.and_then(|t| self.per_deal_type.get(t)) {
+            return *h;
+        }
+        if let Some(h) = stage.and_then(|s| self.per_stage.get(&s)) {
+            return *h;
+        }
+        self.hours
+    }
+}
+
+/// A config problem, located.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: {}", self.file, l, self.message),
+            None => write!(f, "{}: {}", self.file, self.message),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    founder: Founder,
+    #[serde(default)]
+    review: ReviewSettings,
+    #[serde(default)]
+    pipeline: RawPipeline,
+    stages: BTreeMap<String, BTreeMap<String, Spanned<String>>>,
+    #[serde(default)]
+    triggers: RawTriggers,
+    templates: BTreeMap<Spanned<String>, BTreeMap<String, Spanned<String>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPipeline {
+    #[serde(default)]
+    parked_statuses: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTriggers {
+    proposal_no_reply: Option<RawWindow>,
+    stage_unchanged: Option<RawWindow>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    after_hours: Option<Spanned<u32>>,
+    after_days: Option<Spanned<u32>>,
+    #[serde(default)]
+    stages: BTreeMap<Spanned<String>, Spanned<u32>>,
+    #[serde(default)]
+    deal_types: BTreeMap<String, Spanned<u32>>,
+}
+
+/// Where template files are read from: a directory on disk, or the bundled `config/`.
+pub trait Files {
+    fn read(&self, relative: &str) -> Option<String>;
+}
+
+pub struct DiskFiles(pub PathBuf);
+
+impl Files for DiskFiles {
+    fn read(&self, relative: &str) -> Option<String> {
+        std::fs::read_to_string(self.0.join(relative)).ok()
+    }
+}
+
+pub struct BundledFiles;
+
+impl Files for BundledFiles {
+    fn read(&self, relative: &str) -> Option<String> {
+        BUNDLED.get_file(relative).and_then(|f| f.contents_utf8()).map(str::to_string)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+}
+
+impl Config {
+    /// The config compiled into the binary.
+    pub fn bundled() -> Result<Config, Vec<ConfigError>> {
+        let text = BundledFiles
+            .read(BUNDLED_FILE)
+            .ok_or_else(|| vec![ConfigError { file: BUNDLED_FILE.into(), line: None, message: "bundled config is missing".into() }])?;
+        Config::parse(&format!("config/{BUNDLED_FILE}"), &text, &BundledFiles)
+    }
+
+    /// A config file on disk; templates are read relative to its directory.
+    pub fn from_file(path: &Path) -> Result<Config, Vec<ConfigError>> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| vec![ConfigError { file: name.clone(), line: None, message: format!("cannot read: {e}") }])?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Config::parse(&name, &text, &DiskFiles(dir))
+    }
+
+    /// The config named by `DRAFTGATE_CONFIG` if set, else the bundled one.
+    pub fn from_env() -> Result<Config, Vec<ConfigError>> {
+        match std::env::var_os("DRAFTGATE_CONFIG") {
+            Some(p) if !p.is_empty() => Config::from_file(Path::new(&p)),
+            _ => Config::bundled(),
+        }
+    }
+
+    /// Parse and validate; every problem found is returned, each with its location.
+    pub fn parse(file: &str, text: &str, files: &dyn Files) -> Result<Config, Vec<ConfigError>> {
+        let err = |line: Option<usize>, message: String| ConfigError { file: file.to_string(), line, message };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            vec![err(line, e.message().trim().to_string())]
+        })?;
+        let mut problems = Vec::new();
+
+        let mut stages: BTreeMap<String, BTreeMap<String, Stage>> = BTreeMap::new();
+        for (provider, map) in &raw.stages {
+            for (id, target) in map {
+                let line = Some(line_of(text, target.span().start));
+                match Stage::parse(target.get_ref().trim()) {
+                    Some(stage) => {
+                        stages.entry(provider.clone()).or_default().insert(id.clone(), stage);
+                    }
+                    None if target.get_ref().trim().is_empty() => problems.push(err(
+                        line,
+                        format!("stage `{id}` of `{provider}` maps to nothing; map it to one of {}", stage_list()),
+                    )),
+                    None => problems.push(err(
+                        line,
+                        format!("stage `{id}` of `{provider}` maps to unknown stage `{}`; expected one of {}", target.get_ref(), stage_list()),
+                    )),
+                }
+            }
+        }
+        if stages.is_empty() && problems.is_empty() {
+            problems.push(err(None, "[stages] maps no provider stage; add e.g. [stages.hubspot]".into()));
+        }
+
+        let mut window = |raw: Option<&RawWindow>, default_hours: u32, name: &str| -> Window {
+            let mut w = Window { hours: default_hours, per_stage: BTreeMap::new(), per_deal_type: BTreeMap::new() };
+            let Some(raw) = raw else { return w };
+            match (&raw.after_hours, &raw.after_days) {
+                (Some(_), Some(d)) => problems.push(err(
+                    Some(line_of(text, d.span().start)),
+                    format!("[triggers.{name}] sets both after_hours and after_days; keep one"),
+                )),
+                (Some(h), None) => w.hours = *h.get_ref(),
+                (None, Some(d)) => w.hours = d.get_ref() * 24,
+                (None, None) => {}
+            }
+            let unit = if raw.after_days.is_some() { 24 } else { 1 };
+            let spans = raw.after_hours.as_ref().map(|h| h.span()).or(raw.after_days.as_ref().map(|d| d.span()));
+            if w.hours == 0 {
+                problems.push(err(spans.map(|s| line_of(text, s.start)), format!("[triggers.{name}] window is zero")));
+            }
+            for (stage, value) in &raw.stages {
+                match Stage::parse(stage.get_ref()) {
+                    Some(s) if s.is_closed() => problems.push(err(
+                        Some(line_of(text, stage.span().start)),
+                        format!("[triggers.{name}.stages] `{}` is a closed stage; no follow-up fires there", stage.get_ref()),
+                    )),
+                    Some(s) => {
+                        w.per_stage.insert(s, value.get_ref() * unit);
+                    }
+                    None => problems.push(err(
+                        Some(line_of(text, stage.span().start)),
+                        format!("[triggers.{name}.stages] unknown stage `{}`; expected one of {}", stage.get_ref(), stage_list()),
+                    )),
+                }
+            }
+            for (t, value) in &raw.deal_types {
+                w.per_deal_type.insert(t.clone(), value.get_ref() * unit);
+            }
+            for (label, v) in w.per_stage.iter().map(|(s, v)| (s.as_str().to_string(), *v)).chain(w.per_deal_type.iter().map(|(t, v)| (t.clone(), *v))) {
+                if v == 0 {
+                    problems.push(err(None, format!("[triggers.{name}] window for `{label}` is zero")));
+                }
+            }
+            w
+        };
+        let proposal_no_reply = window(raw.triggers.proposal_no_reply.as_ref(), 72, "proposal_no_reply");
+        let stage_unchanged = window(raw.triggers.stage_unchanged.as_ref(), 7 * 24, "stage_unchanged");
+
+        let mut templates = TemplateSet::default();
+        for (trigger_name, variants) in &raw.templates {
+            let line = Some(line_of(text, trigger_name.span().start));
+            let Some(trigger) = TriggerKind::parse(trigger_name.get_ref()) else {
+                problems.push(err(line, format!("[templates.{}] is not a trigger; expected one of {}", trigger_name.get_ref(), trigger_list())));
+                continue;
+            };
+            if !variants.contains_key("default") {
+                problems.push(err(line, format!("[templates.{}] needs a `default` template", trigger_name.get_ref())));
+            }
+            for (variant, path) in variants {
+                let pline = Some(line_of(text, path.span().start));
+                match files.read(path.get_ref()) {
+                    None => problems.push(err(pline, format!("template file `{}` not found", path.get_ref()))),
+                    Some(src) => match Template::parse(path.get_ref(), &src) {
+                        Ok(t) => templates.insert(trigger, variant, t),
+                        Err(e) => problems.push(ConfigError { file: path.get_ref().clone(), line: e.line, message: e.message }),
+                    },
+                }
+            }
+        }
+        for trigger in TriggerKind::ALL {
+            if !templates.has(trigger) && !raw.templates.keys().any(|k| k.get_ref() == trigger.as_str()) {
+                problems.push(err(None, format!("no template for trigger `{trigger}`; add [templates.{trigger}] default = \"templates/{trigger}.txt\"")));
+            }
+        }
+        if jiff::tz::TimeZone::get(&raw.founder.timezone).is_err() {
+            problems.push(err(None, format!("founder.timezone `{}` is not a known IANA time zone", raw.founder.timezone)));
+        }
+        if !raw.founder.email.contains('@') {
+            problems.push(err(None, format!("founder.email `{}` is not an email address", raw.founder.email)));
+        }
+
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Ok(Config {
+            founder: raw.founder,
+            review: raw.review,
+            parked_statuses: raw.pipeline.parked_statuses.iter().map(|s| s.to_lowercase()).collect(),
+            stages,
+            proposal_no_reply,
+            stage_unchanged,
+            templates,
+        })
+    }
+
+    /// The canonical stage a provider's stage id maps to.
+    pub fn canonical_stage(&self, provider: &str, raw_stage: &str) -> Option<Stage> {
+        self.stages.get(provider).and_then(|m| m.get(raw_stage)).copied()
+    }
+
+    pub fn is_parked_status(&self, status: &str) -> bool {
+        self.parked_statuses.iter().any(|s| s.eq_ignore_ascii_case(status))
+    }
+
+    pub fn window(&self, trigger: TriggerKind) -> &Window {
+        match trigger {
+            TriggerKind::ProposalNoReply => &self.proposal_no_reply,
+            TriggerKind::StageUnchanged => &self.stage_unchanged,
+        }
+    }
+}
+
+/// Print config problems and exit: used by every binary at start.
+pub fn load_or_exit() -> Config {
+    match Config::from_env() {
+        Ok(c) => c,
+        Err(problems) => {
+            for p in &problems {
+                eprintln!("config error: {p}");
+            }
+            eprintln!("refusing to start: {} config problem(s)", problems.len());
+            std::process::exit(78);
+        }
+    }
+}
+
+fn stage_list() -> String {
+    Stage::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+fn trigger_list() -> String {
+    TriggerKind::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoFiles;
+    impl Files for NoFiles {
+        fn read(&self, relative: &str) -> Option<String> {
+            relative.starts_with("templates/").then(|| "Subject: Hi {{ contact.first_name }}\n\nHello.\n".to_string())
+        }
+    }
+
+    const GOOD: &str = r#"
+[founder]
+name = "Alex"
+email = "alex@example.com"
+from = "Alex <alex@example.com>"
+
+[stages.hubspot]
+contractsent = "proposal"
+closedwon = "closed_won"
+
+[triggers.stage_unchanged]
+after_days = 7
+[triggers.stage_unchanged.stages]
+negotiating = 5
+
+[templates.proposal_no_reply]
+default = "templates/a.txt"
+[templates.stage_unchanged]
+default = "templates/b.txt"
+"#;
+
+    #[test]
+    fn the_bundled_config_is_valid() {
+        let c = Config::bundled().unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(c.canonical_stage("hubspot", "contractsent"), Some(Stage::Proposal));
+        assert_eq!(c.canonical_stage("hubspot", "closedlost"), Some(Stage::ClosedLost));
+    }
+
+    #[test]
+    fn windows_resolve_deal_type_then_stage_then_default() {
+        let c = Config::parse("t.toml", GOOD, &NoFiles).unwrap();
+        assert_eq!(c.proposal_no_reply.hours, 72);
+        assert_eq!(c.stage_unchanged.hours_for(Some(Stage::Qualified), None), 168);
+        assert_eq!(c.stage_unchanged.hours_for(Some(Stage::Negotiating), None), 120);
+    }
+
+    #[test]
+    fn a_stage_mapped_to_nothing_is_reported_with_its_line() {
+        let bad = GOOD.replace("closedwon = \"closed_won\"", "closedwon = \"\"");
+        let errs = Config::parse("t.toml", &bad, &NoFiles).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].line, Some(9));
+        assert!(errs[0].message.contains("maps to nothing"), "{}", errs[0]);
+        assert_eq!(errs[0].to_string().split(':').take(2).collect::<Vec<_>>(), ["t.toml", "9"]);
+    }
+
+    #[test]
+    fn an_unknown_canonical_stage_is_reported_with_its_line() {
+        let bad = GOOD.replace("\"proposal\"", "\"propsal\"");
+        let errs = Config::parse("t.toml", &bad, &NoFiles).unwrap_err();
+        assert_eq!(errs[0].line, Some(8));
+        assert!(errs[0].message.contains("unknown stage `propsal`"));
+    }
+
+    #[test]
+    fn a_syntax_error_names_its_line() {
+        let bad = GOOD.replace("[stages.hubspot]", "[stages.hubspot");
+        let errs = Config::parse("t.toml", &bad, &NoFiles).unwrap_err();
+        assert_eq!(errs[0].line, Some(7), "{errs:?}");
+    }
+
+    #[test]
+    fn a_missing_template_file_is_reported() {
+        struct Empty;
+        impl Files for Empty {
+            fn read(&self, _: &str) -> Option<String> {
+                None
+            }
+        }
+        let errs = Config::parse("t.toml", GOOD, &Empty).unwrap_err();
+        assert!(errs.iter().any(|e| e.message.contains("template file `templates/a.txt` not found") && e.line == Some(17)), "{errs:?}");
+    }
+
+    #[test]
+    fn a_zero_window_is_rejected() {
+        let bad = GOOD.replace("after_days = 7", "after_days = 0");
+        let errs = Config::parse("t.toml", &bad, &NoFiles).unwrap_err();
+        assert!(errs[0].message.contains("window is zero"), "{errs:?}");
+    }
+}

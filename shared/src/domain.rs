@@ -1,0 +1,490 @@
+//! The deal pipeline in draftgate's own terms. No AWS or provider types here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+/// Canonical pipeline stages every provider stage maps onto (through the config).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Qualified,
+    Proposal,
+    Negotiating,
+    ClosedWon,
+    ClosedLost,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [
+        Stage::Qualified,
+        Stage::Proposal,
+        Stage::Negotiating,
+        Stage::ClosedWon,
+        Stage::ClosedLost,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Qualified => "qualified",
+            Stage::Proposal => "proposal",
+            Stage::Negotiating => "negotiating",
+            Stage::ClosedWon => "closed_won",
+            Stage::ClosedLost => "closed_lost",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    pub fn is_closed(self) -> bool {
+        matches!(self, Stage::ClosedWon | Stage::ClosedLost)
+    }
+}
+
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A deal as the CRM that owns it names it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DealRef {
+    pub crm: String,
+    pub id: String,
+}
+
+impl DealRef {
+    pub fn new(crm: impl Into<String>, id: impl Into<String>) -> Self {
+        DealRef { crm: crm.into(), id: id.into() }
+    }
+}
+
+impl fmt::Display for DealRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.crm, self.id)
+    }
+}
+
+/// One fact a draft may use, with where it came from, so no draft carries an unsourced fact.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Fact {
+    pub value: String,
+    pub source: String,
+}
+
+impl Fact {
+    pub fn new(value: impl Into<String>, source: impl Into<String>) -> Self {
+        Fact { value: value.into(), source: source.into() }
+    }
+}
+
+/// The last thing that happened between the founder and the prospect, quoted in drafts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Interaction {
+    pub at: Timestamp,
+    pub summary: String,
+    pub source: String,
+}
+
+/// What the CRM says about a deal right now (fetched from its API or carried in the webhook).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DealSnapshot {
+    pub name: Option<String>,
+    pub raw_stage: Option<String>,
+    pub pipeline: Option<String>,
+    pub status: Option<String>,
+    pub deal_type: Option<String>,
+    pub amount: Option<f64>,
+    pub currency: Option<String>,
+    pub contact_email: Option<String>,
+    /// Template facts keyed by dotted variable name (`deal.name`, `contact.first_name`, ...).
+    pub facts: BTreeMap<String, Fact>,
+}
+
+/// What happened to a deal, in canonical terms.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKind {
+    DealCreated,
+    StageChanged { raw_stage: String },
+    PropertyChanged { name: String, value: String },
+    DealDeleted,
+    ProposalSent { document_id: String, name: Option<String> },
+    ProposalViewed { document_id: String },
+    ProposalCompleted { document_id: String },
+    ProspectReplied { summary: String },
+    MeetingBooked { summary: String },
+    FollowUpSent { draft_id: String, subject: String },
+}
+
+impl EventKind {
+    pub fn label(&self) -> &'static str {
+        match self {
+            EventKind::DealCreated => "deal_created",
+            EventKind::StageChanged { .. } => "stage_changed",
+            EventKind::PropertyChanged { .. } => "property_changed",
+            EventKind::DealDeleted => "deal_deleted",
+            EventKind::ProposalSent { .. } => "proposal_sent",
+            EventKind::ProposalViewed { .. } => "proposal_viewed",
+            EventKind::ProposalCompleted { .. } => "proposal_completed",
+            EventKind::ProspectReplied { .. } => "prospect_replied",
+            EventKind::MeetingBooked { .. } => "meeting_booked",
+            EventKind::FollowUpSent { .. } => "follow_up_sent",
+        }
+    }
+}
+
+/// One accepted provider event. `id` is the provider's idempotency key, so a redelivery
+/// carries the same id and is recognised as a duplicate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DealEvent {
+    pub id: String,
+    pub deal: DealRef,
+    pub occurred_at: Timestamp,
+    pub source: String,
+    #[serde(flatten)]
+    pub kind: EventKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<DealSnapshot>,
+}
+
+/// The state of one deal, kept current from its events. `version` guards concurrent writers.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Deal {
+    pub key: DealRef,
+    pub version: u64,
+    pub name: String,
+    pub stage: Option<Stage>,
+    pub raw_stage: Option<String>,
+    pub pipeline: Option<String>,
+    pub status: Option<String>,
+    pub deal_type: Option<String>,
+    pub amount: Option<f64>,
+    pub currency: Option<String>,
+    pub contact_email: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// When the deal entered its current stage (the newest stage change applied).
+    pub stage_entered_at: Timestamp,
+    pub proposal_sent_at: Option<Timestamp>,
+    /// The prospect's last real (not automatic) reply or signature.
+    pub last_inbound_at: Option<Timestamp>,
+    /// Our last message to the prospect.
+    pub last_outbound_at: Option<Timestamp>,
+    pub meeting_booked_at: Option<Timestamp>,
+    pub last_interaction: Option<Interaction>,
+    pub deleted: bool,
+    pub facts: BTreeMap<String, Fact>,
+    /// Trigger occurrences already claimed for this deal (see `rules`).
+    pub fired: BTreeSet<String>,
+    pub next_due_at: Option<Timestamp>,
+}
+
+impl Deal {
+    pub fn new(key: DealRef, at: Timestamp) -> Deal {
+        Deal {
+            name: format!("{key}"),
+            key,
+            version: 0,
+            stage: None,
+            raw_stage: None,
+            pipeline: None,
+            status: None,
+            deal_type: None,
+            amount: None,
+            currency: None,
+            contact_email: None,
+            created_at: at,
+            updated_at: at,
+            stage_entered_at: at,
+            proposal_sent_at: None,
+            last_inbound_at: None,
+            last_outbound_at: None,
+            meeting_booked_at: None,
+            last_interaction: None,
+            deleted: false,
+            facts: BTreeMap::new(),
+            fired: BTreeSet::new(),
+            next_due_at: None,
+        }
+    }
+
+    /// The last contact in either direction, for "days since last contact".
+    pub fn last_contact_at(&self) -> Option<Timestamp> {
+        [self.last_inbound_at, self.last_outbound_at, self.proposal_sent_at]
+            .into_iter()
+            .flatten()
+            .max()
+    }
+}
+
+/// The follow-up triggers of the cadence table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerKind {
+    ProposalNoReply,
+    StageUnchanged,
+}
+
+impl TriggerKind {
+    pub const ALL: [TriggerKind; 2] = [TriggerKind::ProposalNoReply, TriggerKind::StageUnchanged];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriggerKind::ProposalNoReply => "proposal_no_reply",
+            TriggerKind::StageUnchanged => "stage_unchanged",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TriggerKind> {
+        TriggerKind::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            TriggerKind::ProposalNoReply => "Proposal sent, no reply",
+            TriggerKind::StageUnchanged => "Deal stage unchanged",
+        }
+    }
+}
+
+impl fmt::Display for TriggerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One occurrence of a trigger on a deal: the unit that produces at most one draft.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Firing {
+    pub deal: DealRef,
+    pub trigger: TriggerKind,
+    /// Stable key of the occurrence, e.g. `proposal_no_reply#2026-11-01T10:00:00.000Z`.
+    pub occurrence: String,
+    pub due_at: Timestamp,
+    pub fired_at: Timestamp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DraftStatus {
+    Pending,
+    Snoozed,
+    Sending,
+    Sent,
+    Rejected,
+    Superseded,
+}
+
+impl DraftStatus {
+    pub const ALL: [DraftStatus; 6] = [
+        DraftStatus::Pending,
+        DraftStatus::Snoozed,
+        DraftStatus::Sending,
+        DraftStatus::Sent,
+        DraftStatus::Rejected,
+        DraftStatus::Superseded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DraftStatus::Pending => "PENDING",
+            DraftStatus::Snoozed => "SNOOZED",
+            DraftStatus::Sending => "SENDING",
+            DraftStatus::Sent => "SENT",
+            DraftStatus::Rejected => "REJECTED",
+            DraftStatus::Superseded => "SUPERSEDED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DraftStatus> {
+        DraftStatus::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// A draft the founder can still decide on.
+    pub fn is_open(self) -> bool {
+        matches!(self, DraftStatus::Pending | DraftStatus::Snoozed)
+    }
+}
+
+impl fmt::Display for DraftStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A template variable a draft used, its value and its source.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FactUse {
+    pub variable: String,
+    pub value: String,
+    pub source: String,
+}
+
+/// Why the draft exists and what it rests on, shown on the review page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DraftContext {
+    pub trigger_label: String,
+    pub due_at: Timestamp,
+    pub fired_at: Timestamp,
+    pub days_since_last_contact: Option<i64>,
+    pub last_interaction: Option<Interaction>,
+    pub facts: Vec<FactUse>,
+    pub stage: Option<Stage>,
+    pub template: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionAction {
+    Approve,
+    Reject,
+    Snooze,
+}
+
+impl DecisionAction {
+    pub fn parse(s: &str) -> Option<DecisionAction> {
+        match s {
+            "approve" => Some(DecisionAction::Approve),
+            "reject" => Some(DecisionAction::Reject),
+            "snooze" => Some(DecisionAction::Snooze),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DecisionAction::Approve => "approve",
+            DecisionAction::Reject => "reject",
+            DecisionAction::Snooze => "snooze",
+        }
+    }
+}
+
+/// Who decided what, when; for an approval, what changed between the drafted and sent text.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub action: DecisionAction,
+    pub by: String,
+    pub at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub edited: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SentMessage {
+    pub message_id: String,
+    pub at: Timestamp,
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Draft {
+    pub id: String,
+    pub deal: DealRef,
+    pub deal_name: String,
+    pub trigger: TriggerKind,
+    pub occurrence: String,
+    pub status: DraftStatus,
+    pub to: Option<String>,
+    pub subject: String,
+    pub body: String,
+    /// Template variables the CRM did not provide; an incomplete draft cannot be sent as drafted.
+    pub missing: Vec<String>,
+    pub context: DraftContext,
+    pub created_at: Timestamp,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notified_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snoozed_until: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<SentMessage>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_reason: Option<String>,
+}
+
+impl Draft {
+    pub fn is_incomplete(&self) -> bool {
+        !self.missing.is_empty()
+    }
+}
+
+/// One append-only audit record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: String,
+    pub at: Timestamp,
+    pub kind: String,
+    pub actor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deal: Option<DealRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft_id: Option<String>,
+    pub detail: serde_json::Value,
+}
+
+impl AuditEntry {
+    pub fn new(at: Timestamp, kind: &str, actor: &str, detail: serde_json::Value) -> AuditEntry {
+        AuditEntry {
+            id: ulid::Ulid::new().to_string(),
+            at,
+            kind: kind.to_string(),
+            actor: actor.to_string(),
+            deal: None,
+            draft_id: None,
+            detail,
+        }
+    }
+
+    pub fn deal(mut self, deal: &DealRef) -> Self {
+        self.deal = Some(deal.clone());
+        self
+    }
+
+    pub fn draft(mut self, id: &str) -> Self {
+        self.draft_id = Some(id.to_string());
+        self
+    }
+}
+
+/// A message to a prospect, handed to the sender after approval.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutboundEmail {
+    pub draft_id: String,
+    pub from: String,
+    pub to: String,
+    pub reply_to: Option<String>,
+    pub subject: String,
+    pub body: String,
+}
+
+/// A message to the founder about a draft waiting for review.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FounderNotification {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+    pub draft_id: String,
+    pub deal_name: String,
+    pub review_url: String,
+}
+
+/// Published on the event bus for downstream automation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DomainEvent {
+    pub detail_type: String,
+    pub detail: serde_json::Value,
+}

@@ -1,0 +1,227 @@
+//! Drafts from the founder's own templates (minijinja), filled only with sourced facts.
+//! A variable the CRM did not provide is never rendered blank: it is shown as a visible
+//! marker and the draft is marked incomplete.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use minijinja::{Environment, UndefinedBehavior, Value};
+
+use crate::domain::{Fact, FactUse, TriggerKind};
+
+/// What stands in the text where a fact is missing.
+pub fn missing_marker(variable: &str) -> String {
+    format!("[[missing: {variable}]]")
+}
+
+/// One template file: a `Subject:` line, a blank line, then the body.
+#[derive(Clone, Debug)]
+pub struct Template {
+    pub name: String,
+    pub subject: String,
+    pub body: String,
+    /// Dotted variables the template reads (`contact.first_name`).
+    pub variables: BTreeSet<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TemplateError {
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "line {l}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_syntax(
+        minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()
+            .expect("default delimiters"),
+    );
+    env
+}
+
+impl Template {
+    pub fn parse(name: &str, source: &str) -> Result<Template, TemplateError> {
+        let (first, rest) = source.split_once('\n').unwrap_or((source, ""));
+        let subject = first
+            .strip_prefix("Subject:")
+            .ok_or_else(|| TemplateError { line: Some(1), message: "the first line must be `Subject: ...`".into() })?
+            .trim()
+            .to_string();
+        let body = rest.strip_prefix('\n').or_else(|| rest.strip_prefix("\r\n")).ok_or_else(|| TemplateError {
+            line: Some(2),
+            message: "a blank line must separate the subject from the body".into(),
+        })?;
+        let mut env = environment();
+        let mut variables = BTreeSet::new();
+        for (part, src, offset) in [("subject", subject.as_str(), 0usize), ("body", body, 2usize)] {
+            env.add_template_owned(part, src.to_string()).map_err(|e| TemplateError {
+                line: e.line().map(|l| l + offset),
+                message: format!("{} ({part})", e.detail().unwrap_or("template syntax error")),
+            })?;
+            let tmpl = env.get_template(part).expect("just added");
+            variables.extend(tmpl.undeclared_variables(true));
+        }
+        Ok(Template { name: name.to_string(), subject, body: body.to_string(), variables })
+    }
+}
+
+/// Templates per trigger and variant (`default`, or a deal type such as `retainer`).
+#[derive(Clone, Default)]
+pub struct TemplateSet {
+    by_trigger: BTreeMap<TriggerKind, BTreeMap<String, Template>>,
+}
+
+impl fmt::Debug for TemplateSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.by_trigger.iter().map(|(k, v)| (k, v.keys().collect::<Vec<_>>())))
+            .finish()
+    }
+}
+
+/// A rendered draft text and what it rests on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rendered {
+    pub template: String,
+    pub subject: String,
+    pub body: String,
+    pub missing: Vec<String>,
+    pub used: Vec<FactUse>,
+}
+
+impl TemplateSet {
+    pub fn insert(&mut self, trigger: TriggerKind, variant: &str, template: Template) {
+        self.by_trigger.entry(trigger).or_default().insert(variant.to_string(), template);
+    }
+
+    pub fn has(&self, trigger: TriggerKind) -> bool {
+        self.by_trigger.get(&trigger).is_some_and(|m| m.contains_key("default"))
+    }
+
+    /// The template for a trigger, preferring the deal type's variant.
+    pub fn pick(&self, trigger: TriggerKind, deal_type: Option<&str>) -> Option<&Template> {
+        let variants = self.by_trigger.get(&trigger)?;
+        deal_type.and_then(|t| variants.get(t)).or_else(|| variants.get("default"))
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = (TriggerKind, &str, &Template)> {
+        self.by_trigger
+            .iter()
+            .flat_map(|(t, m)| m.iter().map(move |(v, tmpl)| (*t, v.as_str(), tmpl)))
+    }
+
+    /// Render with `facts`; every variable read is reported with its source, or as missing.
+    pub fn render(
+        &self,
+        trigger: TriggerKind,
+        deal_type: Option<&str>,
+        facts: &BTreeMap<String, Fact>,
+    ) -> Option<Rendered> {
+        let template = self.pick(trigger, deal_type)?;
+        Some(render(template, facts))
+    }
+}
+
+/// Put `value` at a dotted path (`contact.first_name`) in nested maps.
+fn insert_json(map: &mut serde_json::Map<String, serde_json::Value>, dotted: &str, value: String) {
+    match dotted.split_once('.') {
+        None => {
+            map.entry(dotted.to_string()).or_insert(serde_json::Value::String(value));
+        }
+        Some((head, rest)) => {
+            let entry = map
+                .entry(head.to_string())
+                .or_insert_with(|| serde_json::Value::Object(Default::default()));
+            if let serde_json::Value::Object(obj) = entry {
+                insert_json(obj, rest, value);
+            }
+        }
+    }
+}
+
+pub fn render(template: &Template, facts: &BTreeMap<String, Fact>) -> Rendered {
+    let mut ctx = serde_json::Map::new();
+    let mut missing = Vec::new();
+    let mut used = Vec::new();
+    for var in &template.variables {
+        match facts.get(var) {
+            Some(fact) => {
+                used.push(FactUse { variable: var.clone(), value: fact.value.clone(), source: fact.source.clone() });
+                insert_json(&mut ctx, var, fact.value.clone());
+            }
+            None => {
+                missing.push(var.clone());
+                insert_json(&mut ctx, var, missing_marker(var));
+            }
+        }
+    }
+    let ctx = Value::from(minijinja::value::Serde(serde_json::Value::Object(ctx)));
+    let env = environment();
+    let mut out = [String::new(), String::new()];
+    for (i, src) in [&template.subject, &template.body].into_iter().enumerate() {
+        out[i] = env
+            .render_str(src, ctx.clone())
+            .unwrap_or_else(|e| {
+                let what = format!("render error: {e}");
+                missing.push(what.clone());
+                missing_marker(&what)
+            });
+    }
+    let [subject, body] = out;
+    Rendered { template: template.name.clone(), subject: subject.trim().to_string(), body, missing, used }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(pairs: &[(&str, &str)]) -> BTreeMap<String, Fact> {
+        pairs.iter().map(|(k, v)| (k.to_string(), Fact::new(*v, format!("test {k}")))).collect()
+    }
+
+    const SRC: &str = "Subject: Re: {{ deal.name }}\n\nHi {{ contact.first_name }},\n\n{{ founder.name }}\n";
+
+    #[test]
+    fn a_template_fills_every_variable_from_its_sourced_fact() {
+        let t = Template::parse("t.txt", SRC).unwrap();
+        let r = render(&t, &facts(&[("deal.name", "Acme Q4"), ("contact.first_name", "Jane"), ("founder.name", "Alex")]));
+        assert_eq!(r.subject, "Re: Acme Q4");
+        assert_eq!(r.body, "Hi Jane,\n\nAlex\n");
+        assert!(r.missing.is_empty());
+        let sources: Vec<_> = r.used.iter().map(|u| (u.variable.as_str(), u.source.as_str())).collect();
+        assert!(sources.contains(&("contact.first_name", "test contact.first_name")));
+    }
+
+    #[test]
+    fn a_missing_crm_field_marks_the_draft_incomplete_instead_of_rendering_blank() {
+        let t = Template::parse("t.txt", SRC).unwrap();
+        let r = render(&t, &facts(&[("deal.name", "Acme Q4"), ("founder.name", "Alex")]));
+        assert_eq!(r.missing, vec!["contact.first_name".to_string()]);
+        assert!(r.body.contains("[[missing: contact.first_name]]"), "{}", r.body);
+        assert!(!r.body.contains("Hi ,"));
+    }
+
+    #[test]
+    fn a_template_without_a_subject_line_is_rejected_with_its_line() {
+        let e = Template::parse("t.txt", "Hello {{ x }}\n\nbody").unwrap_err();
+        assert_eq!(e.line, Some(1));
+    }
+
+    #[test]
+    fn a_template_syntax_error_names_the_line_in_the_file() {
+        let e = Template::parse("t.txt", "Subject: x\n\nline one\n{{ broken\n").unwrap_err();
+        assert_eq!(e.line, Some(4), "{e}");
+    }
+}

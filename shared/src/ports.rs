@@ -1,0 +1,182 @@
+//! The small traits the application services talk to. Each has a real AWS adapter and an
+//! embedded one (`adapters/`), held to the same behaviour by one contract suite.
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::domain::{
+    AuditEntry, Deal, DealEvent, DealRef, DealSnapshot, DomainEvent, Draft, DraftStatus, Firing,
+    FounderNotification, OutboundEmail,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write lost: someone else changed the item first. The caller re-reads.
+    #[error("conditional write conflict")]
+    Conflict,
+    /// The store could not be reached or throttled; retrying later may succeed.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// An item could not be decoded. Not retryable.
+    #[error("corrupt item: {0}")]
+    Corrupt(String),
+}
+
+/// Outcome of recording one provider event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Recorded {
+    Applied,
+    /// The event id was seen before; nothing was written.
+    Duplicate,
+}
+
+/// The Pipeline table: deal state, timelines, webhook dedup claims, trigger firings, drafts.
+#[async_trait]
+pub trait PipelineStore: Send + Sync {
+    async fn get_deal(&self, deal: &DealRef) -> Result<Option<Deal>, StoreError>;
+
+    /// Atomically claim `event.id`, append the event to the deal's timeline and write `deal`.
+    /// `deal.version` is the new version: 1 means the deal must not exist yet, otherwise the
+    /// stored version must be `deal.version - 1`. A seen event id gives `Recorded::Duplicate`
+    /// and writes nothing; a version mismatch gives `StoreError::Conflict`.
+    async fn record_event(&self, event: &DealEvent, deal: &Deal) -> Result<Recorded, StoreError>;
+
+    /// Whether an event id was already recorded.
+    async fn is_duplicate(&self, event_id: &str) -> Result<bool, StoreError>;
+
+    /// Write `deal` under the same optimistic-locking rule as `record_event`.
+    async fn put_deal(&self, deal: &Deal) -> Result<(), StoreError>;
+
+    /// The deal's timeline, oldest first.
+    async fn timeline(&self, deal: &DealRef) -> Result<Vec<DealEvent>, StoreError>;
+
+    /// Deals whose `next_due_at` is at or before `now`, earliest first (from the due index).
+    async fn due_deals(&self, now: Timestamp, limit: usize) -> Result<Vec<(DealRef, Timestamp)>, StoreError>;
+
+    /// Claim a trigger occurrence. `true` if this call claimed it, `false` if it was claimed before.
+    async fn claim_firing(&self, firing: &Firing) -> Result<bool, StoreError>;
+
+    /// Create a draft. `false` (and nothing written) if a draft with that id exists.
+    async fn create_draft(&self, draft: &Draft) -> Result<bool, StoreError>;
+
+    async fn get_draft(&self, id: &str) -> Result<Option<Draft>, StoreError>;
+
+    /// Replace a draft only if its stored status is still `expected`; otherwise `Conflict`.
+    async fn update_draft(&self, draft: &Draft, expected: DraftStatus) -> Result<(), StoreError>;
+
+    /// Drafts in `status` whose index time (creation, or snooze end) is at or before `until`
+    /// (all of them when `None`), oldest first.
+    async fn drafts_by_status(
+        &self,
+        status: DraftStatus,
+        until: Option<Timestamp>,
+        limit: usize,
+    ) -> Result<Vec<Draft>, StoreError>;
+}
+
+/// The append-only audit log.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Append one entry; an existing entry is never overwritten.
+    async fn append(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+}
+
+/// Reading the audit log back: the local runner's dev route and the tests. Deployed functions
+/// have no read permission on the audit table.
+#[async_trait]
+pub trait AuditReader: Send + Sync {
+    /// Entries for one deal (or all when `None`), oldest first.
+    async fn entries(&self, deal: Option<&DealRef>) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("queue unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A message for a FIFO queue: ordered within `group_id`, deduplicated by `dedup_id`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueMessage {
+    pub body: String,
+    pub group_id: String,
+    pub dedup_id: String,
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync {
+    async fn send(&self, message: &QueueMessage) -> Result<(), QueueError>;
+}
+
+/// A received message; `receipt` acknowledges it.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    pub id: String,
+    pub body: String,
+    pub receipt: String,
+    pub receive_count: u32,
+}
+
+/// Pulling from a queue. Lambda's SQS trigger does this in AWS; the local runner and the
+/// contract tests do it through this trait.
+#[async_trait]
+pub trait QueueConsumer: Send + Sync {
+    async fn receive(&self, max: usize) -> Result<Vec<Delivery>, QueueError>;
+    async fn ack(&self, receipt: &str) -> Result<(), QueueError>;
+}
+
+/// The only way a message reaches a prospect. Wired into the approval service alone.
+#[async_trait]
+pub trait Sender: Send + Sync {
+    /// Send and return the provider's message id.
+    async fn send(&self, email: &OutboundEmail) -> Result<String, SendError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("sender unavailable: {0}")]
+    Unavailable(String),
+    #[error("message rejected: {0}")]
+    Rejected(String),
+}
+
+/// Tells the founder a draft waits for review.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    async fn notify(&self, note: &FounderNotification) -> Result<(), NotifyError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("notification failed: {0}")]
+pub struct NotifyError(pub String);
+
+/// Publishes domain events (EventBridge in AWS).
+#[async_trait]
+pub trait EventPublisher: Send + Sync {
+    async fn publish(&self, event: &DomainEvent) -> Result<(), PublishError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("publish failed: {0}")]
+pub struct PublishError(pub String);
+
+/// Reads deal details from a CRM API.
+#[async_trait]
+pub trait CrmClient: Send + Sync {
+    async fn fetch_deal(&self, deal_id: &str) -> Result<DealSnapshot, CrmError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CrmError {
+    #[error("deal {0} not found in the CRM")]
+    NotFound(String),
+    #[error("CRM API unavailable: {0}")]
+    Unavailable(String),
+    #[error("CRM API answered unexpectedly: {0}")]
+    Invalid(String),
+}
+
+/// Time is a port: nothing reads the system clock except the clock adapter.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
