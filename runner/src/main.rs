@@ -1,1 +1,82 @@
-fn main() {}
+//! `draftgate`: the local runner. Every function's handler in one process, on an embedded
+//! durable store, with in-process queues, a movable clock and an outbox instead of SES.
+
+mod sample;
+mod server;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "draftgate", version, about = "draftgate local runner and tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the webhook, review and dev routes on an embedded store.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        /// Directory of the embedded store (survives restarts).
+        #[arg(long, default_value = ".draftgate")]
+        data: PathBuf,
+        /// Config file (templates are read relative to it). Default: config/draftgate.toml if
+        /// present, else the config compiled into the binary.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Do not load the sample pipeline into an empty store.
+        #[arg(long)]
+        no_sample: bool,
+    },
+    /// Validate a config file and its templates; print each problem with its location.
+    CheckConfig {
+        #[arg(default_value = "config/draftgate.toml")]
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::CheckConfig { file } => match shared::config::Config::from_file(&file) {
+            Ok(c) => {
+                let templates = c.templates.all().count();
+                println!("{}: ok ({} provider stage maps, {templates} templates)", file.display(), c.stages.len());
+                ExitCode::SUCCESS
+            }
+            Err(problems) => {
+                for p in &problems {
+                    println!("{p}");
+                }
+                println!("{} problem(s)", problems.len());
+                ExitCode::from(1)
+            }
+        },
+        Command::Serve { addr, data, config, no_sample } => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+                )
+                .with_target(false)
+                .init();
+            let config_path = config.or_else(|| {
+                let default = PathBuf::from("config/draftgate.toml");
+                default.exists().then_some(default)
+            });
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            match runtime.block_on(server::serve(addr, data, config_path, !no_sample)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("draftgate: {e}");
+                    ExitCode::from(78)
+                }
+            }
+        }
+    }
+}

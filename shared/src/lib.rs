@@ -2,9 +2,15 @@
 //! local runner only translate events in and effects out.
 
 pub mod adapters;
+pub mod app;
 pub mod config;
 pub mod domain;
 pub mod drafting;
+pub mod http;
 pub mod keys;
 pub mod ports;
+pub mod providers;
 pub mod rules;
+pub mod secret;
+pub mod settings;
+pub mod tokens;

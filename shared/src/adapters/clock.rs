@@ -41,3 +41,39 @@ impl Clock for ManualClock {
         *self.now.lock().expect("clock lock")
     }
 }
+
+/// Real time plus a movable offset: the local runner's clock. It keeps ticking, so signatures
+/// made with the current time verify, while `/dev/clock` can jump days ahead.
+#[derive(Debug, Default)]
+pub struct OffsetClock {
+    offset: Mutex<SignedDuration>,
+}
+
+impl OffsetClock {
+    pub fn new(offset: SignedDuration) -> Self {
+        OffsetClock { offset: Mutex::new(offset) }
+    }
+
+    pub fn offset(&self) -> SignedDuration {
+        *self.offset.lock().expect("clock lock")
+    }
+
+    /// Move the clock so that it reads `to` now; returns the new offset.
+    pub fn set(&self, to: Timestamp) -> SignedDuration {
+        let mut off = self.offset.lock().expect("clock lock");
+        *off = to.duration_since(Timestamp::now());
+        *off
+    }
+
+    pub fn advance(&self, by: SignedDuration) -> SignedDuration {
+        let mut off = self.offset.lock().expect("clock lock");
+        *off = off.checked_add(by).expect("clock overflow");
+        *off
+    }
+}
+
+impl Clock for OffsetClock {
+    fn now(&self) -> Timestamp {
+        Timestamp::now() + self.offset()
+    }
+}

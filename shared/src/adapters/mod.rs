@@ -5,3 +5,5 @@ pub mod clock;
 pub mod aws;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+#[cfg(feature = "lambda-http")]
+pub mod lambda;

@@ -1,0 +1,350 @@
+//! The runner's process: the deployed routes plus the dev routes, every queue consumer as an
+//! in-process worker, and the sweep on a timer, all on one embedded store.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use bytes::Bytes;
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use serde_json::json;
+use shared::adapters::clock::OffsetClock;
+use shared::adapters::embedded::{EmbeddedQueue, EmbeddedStore};
+use shared::app::drafts::Drafter;
+use shared::app::evaluate::Evaluator;
+use shared::app::intake::{Intake, WebhookSecrets};
+use shared::app::review::Review;
+use shared::app::sweep::Sweeper;
+use shared::app::{Core, WorkError};
+use shared::config::Config;
+use shared::http::{self, ApiError, Request, Response, StatusCode};
+use shared::ports::{AuditReader, Clock, CrmClient, QueueConsumer};
+use shared::providers::hubspot::HubSpotClient;
+use shared::secret::Secret;
+use shared::settings::Env;
+use shared::tokens::TokenSigner;
+
+use crate::sample::Sample;
+
+const CLOCK_OFFSET_KEY: &str = "clock_offset_ms";
+const SIGNING_KEY_KEY: &str = "dev_signing_key";
+/// The scheduled sweep's period on the runner (EventBridge runs it every 15 minutes in AWS).
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+pub struct Runner {
+    pub store: Arc<EmbeddedStore>,
+    pub clock: Arc<OffsetClock>,
+    pub intake: Intake,
+    pub sweeper: Sweeper,
+    pub evaluator: Evaluator,
+    pub drafter: Drafter,
+    pub review: Review,
+    pub evaluate_q: Arc<EmbeddedQueue>,
+    pub draft_q: Arc<EmbeddedQueue>,
+    pub sample: Sample,
+}
+
+fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
+    let result = match path {
+        Some(p) => Config::from_file(p),
+        None => Config::bundled(),
+    };
+    result.map_err(|problems| {
+        let mut msg = String::from("refusing to start: the config has problems\n");
+        for p in &problems {
+            msg.push_str(&format!("  {p}\n"));
+        }
+        msg
+    })
+}
+
+pub async fn serve(addr: SocketAddr, data: PathBuf, config_path: Option<PathBuf>, load_sample: bool) -> Result<(), String> {
+    let config = Arc::new(load_config(config_path.as_ref())?);
+    let store = EmbeddedStore::open(&data).map_err(|e| format!("cannot open the store in {}: {e}", data.display()))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+
+    let offset_ms: i64 = store.meta_get(CLOCK_OFFSET_KEY).ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let clock = Arc::new(OffsetClock::new(SignedDuration::from_millis(offset_ms)));
+
+    let env = Env::new();
+    let mut dev_notes = Vec::new();
+    let mut dev_secret = |name: &str, fallback: String| {
+        env.optional(name).map(Secret::new).unwrap_or_else(|| {
+            dev_notes.push(format!("{name} not set: using a development value"));
+            Secret::new(fallback)
+        })
+    };
+    let hubspot_secret = dev_secret("HUBSPOT_CLIENT_SECRET", "dev-hubspot-client-secret".into());
+    let pandadoc_key = dev_secret("PANDADOC_WEBHOOK_KEY", "dev-pandadoc-key".into());
+    let signing_key = match env.optional("DRAFTGATE_SIGNING_KEY") {
+        Some(k) => Secret::new(k),
+        None => {
+            // Persisted so review links stay valid across restarts of the same data directory.
+            let key = match store.meta_get(SIGNING_KEY_KEY).map_err(|e| e.to_string())? {
+                Some(k) => k,
+                None => {
+                    let k = format!("{}{}", ulid::Ulid::new(), ulid::Ulid::new());
+                    store.meta_set(SIGNING_KEY_KEY, &k).map_err(|e| e.to_string())?;
+                    k
+                }
+            };
+            dev_notes.push("DRAFTGATE_SIGNING_KEY not set: using a development key kept in the data directory".into());
+            Secret::new(key)
+        }
+    };
+    let public_base_url = env.optional("PUBLIC_BASE_URL").unwrap_or_else(|| format!("http://{addr}"));
+    let (hubspot_base, hubspot_token) = match (env.optional("HUBSPOT_API_BASE_URL"), env.optional("HUBSPOT_ACCESS_TOKEN")) {
+        (base, Some(token)) => (base.unwrap_or_else(|| "https://api.hubapi.com".into()), Secret::new(token)),
+        (Some(base), None) => (base, Secret::new("dev-token")),
+        (None, None) => {
+            dev_notes.push("HUBSPOT_ACCESS_TOKEN not set: deal details come from the sample pipeline at /dev/hubspot".into());
+            (format!("{public_base_url}/dev/hubspot"), Secret::new("dev-token"))
+        }
+    };
+
+    let clock_port: Arc<dyn Clock> = clock.clone();
+    let core = Core { config: config.clone(), store: store.clone(), audit: store.clone(), clock: clock_port.clone() };
+    let evaluate_q = store.queue("evaluate");
+    let draft_q = store.queue("drafts");
+    let outbox = store.outbox(clock_port.clone());
+    let tokens = TokenSigner::new(signing_key);
+    let mut crm: HashMap<String, Arc<dyn CrmClient>> = HashMap::new();
+    crm.insert("hubspot".into(), Arc::new(HubSpotClient::new(&hubspot_base, hubspot_token)));
+
+    let runner = Arc::new(Runner {
+        intake: Intake {
+            core: core.clone(),
+            secrets: WebhookSecrets { hubspot_client_secret: Some(hubspot_secret), pandadoc_key: Some(pandadoc_key) },
+            crm,
+            public_base_url: public_base_url.clone(),
+        },
+        sweeper: Sweeper { core: core.clone(), evaluate_queue: evaluate_q.clone(), draft_queue: draft_q.clone() },
+        evaluator: Evaluator { core: core.clone(), draft_queue: draft_q.clone() },
+        drafter: Drafter { core: core.clone(), notifier: outbox.clone(), tokens: tokens.clone(), public_base_url: public_base_url.clone() },
+        review: Review { core, sender: outbox, events: store.clone(), tokens, public_base_url: public_base_url.clone() },
+        evaluate_q,
+        draft_q,
+        store,
+        clock,
+        sample: Sample::bundled(),
+    });
+
+    let app = axum::Router::new().fallback(dispatch).with_state(runner.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let loaded = if load_sample { runner.load_sample_if_empty().await? } else { 0 };
+    runner.sweeper.run().await.map_err(|e| format!("initial sweep failed: {e}"))?;
+    runner.drain().await;
+
+    println!("draftgate runner listening on http://{addr}");
+    println!("  config: {}", config_path.map(|p| p.display().to_string()).unwrap_or_else(|| "bundled config/draftgate.toml".into()));
+    println!("  data:   {} (embedded store; survives restarts)", data.display());
+    for note in &dev_notes {
+        println!("  note:   {note}");
+    }
+    if loaded > 0 {
+        println!("  loaded the sample pipeline: {loaded} deals");
+    }
+    let pending = runner.pending_drafts().await;
+    println!("  drafts waiting for review: {pending}");
+    println!("  review queue: {}", runner.review.queue_url());
+    println!("  outbox:       {public_base_url}/dev/outbox");
+
+    let worker = runner.clone();
+    tokio::spawn(async move {
+        loop {
+            if worker.process_once().await == 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
+    let sweeper = runner.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(SWEEP_EVERY).await;
+            if let Err(e) = sweeper.sweeper.run().await {
+                tracing::warn!(error = %e, "scheduled sweep failed");
+            }
+        }
+    });
+
+    tokio::select! {
+        r = server => r.map_err(|e| e.to_string())?.map_err(|e| e.to_string()),
+        _ = tokio::signal::ctrl_c() => {
+            println!("draftgate runner stopped");
+            Ok(())
+        }
+    }
+}
+
+async fn dispatch(State(runner): State<Arc<Runner>>, req: axum::extract::Request) -> axum::response::Response {
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, http::MAX_BODY + 1).await {
+        Ok(b) if b.len() <= http::MAX_BODY => b,
+        _ => return ApiError::TooLarge.into_response().map(axum::body::Body::from),
+    };
+    let resp = runner.route(http::Request::from_parts(parts, bytes)).await;
+    resp.map(axum::body::Body::from)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockMove {
+    advance_secs: Option<i64>,
+    now: Option<String>,
+}
+
+fn ok_json(v: serde_json::Value) -> Response {
+    http::json_response(StatusCode::OK, &v)
+}
+
+impl Runner {
+    async fn route(&self, req: Request) -> Response {
+        let path = req.uri().path().to_string();
+        if path.starts_with("/webhooks/") {
+            return self.intake.handle(req).await;
+        }
+        if path == "/review" || path.starts_with("/review/") {
+            return self.review.handle(req).await;
+        }
+        if let Some(rest) = path.strip_prefix("/dev/hubspot") {
+            return self.sample.hubspot_api(rest);
+        }
+        if path.starts_with("/dev/") {
+            return self.dev(req).await.unwrap_or_else(ApiError::into_response);
+        }
+        if path == "/" {
+            return ::http::Response::builder()
+                .status(StatusCode::FOUND)
+                .header(http::header::LOCATION, self.review.queue_url())
+                .body(Bytes::new())
+                .expect("static response");
+        }
+        ApiError::NotFound(format!("no route for {path}")).into_response()
+    }
+
+    async fn dev(&self, req: Request) -> Result<Response, ApiError> {
+        let method = req.method().clone();
+        let path = req.uri().path().to_string();
+        self.drain().await;
+        match (method.as_str(), path.as_str()) {
+            ("GET", "/dev/clock") => Ok(ok_json(json!({ "now": self.clock.now() }))),
+            ("POST", "/dev/clock") => {
+                let mv: ClockMove = serde_json::from_slice(req.body())
+                    .map_err(|e| ApiError::bad_request(format!("expected {{\"advance_secs\": N}} or {{\"now\": \"<RFC 3339>\"}}: {e}")))?;
+                let offset = match (mv.advance_secs, mv.now) {
+                    (Some(secs), None) => self.clock.advance(SignedDuration::from_secs(secs)),
+                    (None, Some(now)) => {
+                        let to: Timestamp = now.parse().map_err(|e| ApiError::bad_request(format!("`now` is not an RFC 3339 time: {e}")))?;
+                        self.clock.set(to)
+                    }
+                    _ => return Err(ApiError::bad_request("give exactly one of `advance_secs` or `now`")),
+                };
+                self.store
+                    .meta_set(CLOCK_OFFSET_KEY, &offset.as_millis().to_string())
+                    .map_err(|e| ApiError::Transient(e.to_string()))?;
+                Ok(ok_json(json!({ "now": self.clock.now() })))
+            }
+            ("POST", "/dev/sweep") => {
+                let summary = self.sweeper.run().await.map_err(|e| ApiError::Transient(e.to_string()))?;
+                self.drain().await;
+                let pending = self.pending_drafts().await;
+                Ok(ok_json(json!({ "sweep": summary, "pending_drafts": pending })))
+            }
+            ("GET", "/dev/outbox") => {
+                let entries = self.store.outbox_entries().map_err(|e| ApiError::Transient(e.to_string()))?;
+                Ok(ok_json(serde_json::to_value(entries).expect("serialisable")))
+            }
+            ("GET", "/dev/audit") => {
+                let entries = self.store.entries(None).await.map_err(|e| ApiError::Transient(e.to_string()))?;
+                Ok(ok_json(serde_json::to_value(entries).expect("serialisable")))
+            }
+            (_, "/dev/clock" | "/dev/sweep" | "/dev/outbox" | "/dev/audit") => {
+                Err(ApiError::MethodNotAllowed(format!("{method} {path} is not supported")))
+            }
+            _ => Err(ApiError::NotFound(format!("no dev route {path}"))),
+        }
+    }
+
+    pub async fn pending_drafts(&self) -> usize {
+        use shared::ports::PipelineStore;
+        self.store
+            .drafts_by_status(shared::domain::DraftStatus::Pending, None, 10_000)
+            .await
+            .map(|d| d.len())
+            .unwrap_or(0)
+    }
+
+    /// Handle whatever is visible on both queues; returns how many messages were handled.
+    pub async fn process_once(&self) -> usize {
+        let mut handled = 0;
+        for (queue, is_evaluate) in [(&self.evaluate_q, true), (&self.draft_q, false)] {
+            let deliveries = match queue.receive(10).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(queue = queue.name(), error = %e, "receive failed");
+                    continue;
+                }
+            };
+            for d in deliveries {
+                handled += 1;
+                let result: Result<(), WorkError> = if is_evaluate {
+                    self.evaluator.handle(&d.body).await.map(|_| ())
+                } else {
+                    self.drafter.handle(&d.body).await.map(|_| ())
+                };
+                let outcome = match result {
+                    Ok(()) => queue.ack(&d.receipt).await,
+                    Err(e) => {
+                        tracing::warn!(queue = queue.name(), attempt = d.receive_count, error = %e, "message failed; will retry");
+                        queue
+                            .release(&d.receipt, Duration::from_millis(100 * d.receive_count as u64))
+                    }
+                };
+                if let Err(e) = outcome {
+                    tracing::warn!(queue = queue.name(), error = %e, "could not settle message");
+                }
+            }
+        }
+        handled
+    }
+
+    /// Wait until both queues are empty (failing messages end in the dead-letter table).
+    pub async fn drain(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let handled = self.process_once().await;
+            let depth = self.evaluate_q.depth().unwrap_or(0) + self.draft_q.depth().unwrap_or(0);
+            if depth == 0 {
+                return;
+            }
+            if tokio::time::Instant::now() > deadline {
+                tracing::warn!(depth, "queues did not drain within 30 s");
+                return;
+            }
+            if handled == 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    }
+
+    async fn load_sample_if_empty(&self) -> Result<usize, String> {
+        if !self.store.all_deals().map_err(|e| e.to_string())?.is_empty() {
+            return Ok(0);
+        }
+        let c = &self.intake.core;
+        let now = self.clock.now();
+        let events = self.sample.events(now);
+        for e in &events {
+            shared::app::record_event(&*c.store, &*c.audit, &c.config, &*c.clock, e, "sample")
+                .await
+                .map_err(|err| format!("loading the sample pipeline failed: {err}"))?;
+        }
+        Ok(self.sample.deals.len())
+    }
+}

@@ -1,0 +1,133 @@
+//! Application services: each Lambda function (and the local runner) wires one of these to
+//! its adapters. They decide nothing themselves beyond orchestration; `rules` decides.
+
+pub mod drafts;
+pub mod evaluate;
+pub mod intake;
+mod pages;
+pub mod review;
+pub mod sweep;
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::domain::{AuditEntry, Deal, DealEvent, DealRef, Firing};
+use crate::ports::{AuditLog, Clock, PipelineStore, Recorded, StoreError};
+use crate::rules;
+
+/// Failure of a queue-driven unit of work. Either way the message is reported failed, so SQS
+/// retries it and finally parks it in the DLQ: nothing accepted is dropped.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkError {
+    #[error("retryable: {0}")]
+    Retryable(String),
+    #[error("invalid message: {0}")]
+    Invalid(String),
+}
+
+impl From<StoreError> for WorkError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Corrupt(m) => WorkError::Invalid(m),
+            other => WorkError::Retryable(other.to_string()),
+        }
+    }
+}
+
+/// Body of a message on the evaluate queue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EvaluateRequest {
+    pub deal: DealRef,
+    #[serde(default)]
+    pub due_at: Option<Timestamp>,
+}
+
+/// Body of a message on the draft queue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DraftRequest {
+    Generate { firing: Firing },
+    /// A snoozed draft is back: tell the founder again.
+    Renotify { draft_id: String },
+}
+
+/// Short stable hash for queue dedup ids and draft ids.
+pub fn short_hash(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(&h.finalize()[..12])
+}
+
+/// Draft ids derive from the trigger occurrence, so a retried generation finds its own draft.
+pub fn draft_id(firing: &Firing) -> String {
+    format!("d{}", short_hash(&[&firing.deal.crm, &firing.deal.id, &firing.occurrence]))
+}
+
+/// The shared path for every event that changes a deal: apply it, recompute when the deal is
+/// next due, and write event + state atomically (retrying on a concurrent writer). The audit
+/// entry's id derives from the event id, so a retry after a partial failure heals the audit log
+/// without duplicating it.
+pub async fn record_event(
+    store: &dyn PipelineStore,
+    audit: &dyn AuditLog,
+    config: &Config,
+    clock: &dyn Clock,
+    event: &DealEvent,
+    actor: &str,
+) -> Result<Recorded, StoreError> {
+    let mut outcome = None;
+    for _ in 0..8 {
+        let existing = store.get_deal(&event.deal).await?;
+        let mut deal = existing.unwrap_or_else(|| Deal::new(event.deal.clone(), event.occurred_at));
+        deal.version += 1;
+        rules::apply(&mut deal, event, config);
+        deal.next_due_at = rules::evaluate(&deal, config, clock.now()).next_due_at;
+        match store.record_event(event, &deal).await {
+            Err(StoreError::Conflict) => continue,
+            Err(e) => return Err(e),
+            Ok(r) => {
+                outcome = Some(r);
+                break;
+            }
+        }
+    }
+    let outcome = outcome.ok_or_else(|| StoreError::Unavailable("deal kept changing under concurrent writers".into()))?;
+    let entry = AuditEntry {
+        id: format!("event-{}", short_hash(&[&event.id])),
+        at: event.occurred_at,
+        kind: "event.accepted".into(),
+        actor: actor.into(),
+        deal: Some(event.deal.clone()),
+        draft_id: None,
+        detail: json!({ "event_id": event.id, "event": event.kind.label(), "source": event.source, "recorded_at": clock.now() }),
+    };
+    match audit.append(&entry).await {
+        Ok(()) | Err(StoreError::Conflict) => Ok(outcome),
+        Err(e) => Err(e),
+    }
+}
+
+/// Append to the audit log, treating "already there" as done (idempotent retries).
+pub async fn audit(log: &dyn AuditLog, entry: AuditEntry) -> Result<(), StoreError> {
+    match log.append(&entry).await {
+        Ok(()) | Err(StoreError::Conflict) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Everything most services need.
+#[derive(Clone)]
+pub struct Core {
+    pub config: Arc<Config>,
+    pub store: Arc<dyn PipelineStore>,
+    pub audit: Arc<dyn AuditLog>,
+    pub clock: Arc<dyn Clock>,
+}

@@ -1,0 +1,132 @@
+//! The HTTP surface as plain `http` types, shared by the Lambda functions (lambda_http) and the
+//! local runner (axum). Errors are classified once here and mapped to a status once.
+
+use bytes::Bytes;
+pub use http::{header, HeaderMap, Method, StatusCode};
+use serde_json::json;
+
+pub type Request = http::Request<Bytes>;
+pub type Response = http::Response<Bytes>;
+
+/// Bodies larger than this are refused with 413 before anything else is read.
+pub const MAX_BODY: usize = 1024 * 1024;
+
+/// An answer other than success. Internals never reach the client: transient failures say only
+/// that the request should be retried.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{message}")]
+    BadRequest { message: String, detail: serde_json::Value },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{message}")]
+    Conflict { message: String, detail: serde_json::Value },
+    #[error("request body exceeds 1 MiB")]
+    TooLarge,
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    #[error("temporarily unavailable: {0}")]
+    Transient(String),
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::BadRequest { message: message.into(), detail: serde_json::Value::Null }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Transient(_) => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    pub fn into_response(self) -> Response {
+        let status = self.status();
+        let mut body = json!({ "error": match &self {
+            ApiError::Transient(_) => "temporarily unavailable, retry later".to_string(),
+            other => other.to_string(),
+        }});
+        if let ApiError::BadRequest { detail, .. } | ApiError::Conflict { detail, .. } = &self {
+            if let (Some(obj), serde_json::Value::Object(extra)) = (body.as_object_mut(), detail) {
+                obj.extend(extra.clone());
+            }
+        }
+        if let ApiError::Transient(why) = &self {
+            tracing::warn!(%why, "transient failure; asking the caller to retry");
+        }
+        json_response(status, &body)
+    }
+}
+
+pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
+    http::Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Bytes::from(serde_json::to_vec(body).expect("JSON value serialises")))
+        .expect("static response parts")
+}
+
+pub fn html_response(status: StatusCode, html: String) -> Response {
+    http::Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .header("referrer-policy", "no-referrer")
+        .header("x-frame-options", "DENY")
+        .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+        .body(Bytes::from(html))
+        .expect("static response parts")
+}
+
+pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The first value of a query parameter, percent-decoded.
+pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query?)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+/// The media type of the request, lowercased, without parameters.
+pub fn media_type(headers: &HeaderMap) -> Option<String> {
+    header(headers, "content-type").map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+}
+
+pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    match media_type(headers).as_deref() {
+        Some("application/json") => Ok(()),
+        Some(other) => Err(ApiError::BadRequest {
+            message: format!("unsupported content type `{other}`; send application/json"),
+            detail: json!({ "expected_content_type": "application/json" }),
+        }),
+        None => Err(ApiError::BadRequest {
+            message: "missing content type; send application/json".into(),
+            detail: json!({ "expected_content_type": "application/json" }),
+        }),
+    }
+}
+
+pub fn check_size(body: &Bytes) -> Result<(), ApiError> {
+    if body.len() > MAX_BODY {
+        Err(ApiError::TooLarge)
+    } else {
+        Ok(())
+    }
+}
+
+/// Whether the client asked for JSON rather than a page.
+pub fn wants_json(headers: &HeaderMap) -> bool {
+    header(headers, "accept").is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
+}

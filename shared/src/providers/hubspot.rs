@@ -1,0 +1,253 @@
+//! HubSpot: webhook events (a JSON array of up to 100) and the CRM API v3 client.
+
+use serde::Deserialize;
+
+use crate::domain::{DealEvent, DealRef, EventKind};
+use crate::providers::ParseError;
+
+pub const CRM: &str = "hubspot";
+pub const MAX_BATCH: usize = 100;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookEvent {
+    pub event_id: i64,
+    pub subscription_id: i64,
+    pub portal_id: i64,
+    pub occurred_at: i64,
+    pub subscription_type: String,
+    #[serde(default)]
+    pub attempt_number: Option<i64>,
+    pub object_id: i64,
+    #[serde(default)]
+    pub property_name: Option<String>,
+    #[serde(default)]
+    pub property_value: Option<String>,
+}
+
+impl WebhookEvent {
+    /// HubSpot's idempotency key: (portal, subscription, event).
+    pub fn id(&self) -> String {
+        format!("hubspot:{}:{}:{}", self.portal_id, self.subscription_id, self.event_id)
+    }
+}
+
+/// A parsed batch: canonical deal events, and how many events were not about deals.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub events: Vec<DealEvent>,
+    pub ignored: usize,
+}
+
+pub fn parse_batch(body: &[u8]) -> Result<Batch, ParseError> {
+    let raw: Vec<serde_json::Value> = serde_json::from_slice(body)
+        .map_err(|e| ParseError(format!("body is not a JSON array of HubSpot events: {e}")))?;
+    if raw.len() > MAX_BATCH {
+        return Err(ParseError(format!("batch of {} events exceeds HubSpot's maximum of {MAX_BATCH}", raw.len())));
+    }
+    let mut events = Vec::new();
+    let mut ignored = 0;
+    for (i, value) in raw.into_iter().enumerate() {
+        let ev: WebhookEvent = serde_json::from_value(value).map_err(|e| ParseError(format!("event {i}: {e}")))?;
+        let occurred_at = jiff::Timestamp::from_millisecond(ev.occurred_at)
+            .map_err(|_| ParseError(format!("event {i}: occurredAt {} is not a valid time", ev.occurred_at)))?;
+        let kind = match ev.subscription_type.as_str() {
+            "deal.creation" => EventKind::DealCreated,
+            "deal.deletion" => EventKind::DealDeleted,
+            "deal.propertyChange" => match (ev.property_name.as_deref(), ev.property_value.clone()) {
+                (Some("dealstage"), Some(v)) => EventKind::StageChanged { raw_stage: v },
+                (Some(name), Some(v)) => EventKind::PropertyChanged { name: name.to_string(), value: v },
+                _ => return Err(ParseError(format!("event {i}: deal.propertyChange without propertyName/propertyValue"))),
+            },
+            _ => {
+                ignored += 1;
+                continue;
+            }
+        };
+        events.push(DealEvent {
+            id: ev.id(),
+            deal: DealRef::new(CRM, ev.object_id.to_string()),
+            occurred_at,
+            source: CRM.into(),
+            kind,
+            snapshot: None,
+        });
+    }
+    Ok(Batch { events, ignored })
+}
+
+#[cfg(feature = "http-client")]
+pub use client::HubSpotClient;
+
+#[cfg(feature = "http-client")]
+mod client {
+    use std::collections::BTreeMap;
+    use std::time::Duration;
+
+    use async_trait::async_trait;
+    use serde::Deserialize;
+
+    use crate::domain::{DealSnapshot, Fact};
+    use crate::ports::{CrmClient, CrmError};
+    use crate::secret::Secret;
+
+    const DEAL_PROPERTIES: &str =
+        "dealname,amount,deal_currency_code,dealstage,pipeline,dealtype,closedate,hs_next_step,draftgate_status";
+
+    /// HubSpot CRM API v3 over reqwest, at a configurable base URL (a mock server in tests).
+    pub struct HubSpotClient {
+        http: reqwest::Client,
+        base_url: String,
+        token: Secret,
+    }
+
+    #[derive(Deserialize)]
+    struct Object {
+        #[serde(default)]
+        properties: BTreeMap<String, Option<String>>,
+        #[serde(default)]
+        associations: Option<BTreeMap<String, Associations>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Associations {
+        #[serde(default)]
+        results: Vec<Association>,
+    }
+
+    #[derive(Deserialize)]
+    struct Association {
+        id: String,
+    }
+
+    impl HubSpotClient {
+        pub fn new(base_url: &str, token: Secret) -> Self {
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(4))
+                .connect_timeout(Duration::from_secs(2))
+                .user_agent("draftgate")
+                .build()
+                .expect("static client settings");
+            HubSpotClient { http, base_url: base_url.trim_end_matches('/').to_string(), token }
+        }
+
+        async fn get(&self, path: &str, id: &str) -> Result<Object, CrmError> {
+            let resp = self
+                .http
+                .get(format!("{}{path}", self.base_url))
+                .bearer_auth(self.token.expose())
+                .send()
+                .await
+                .map_err(|e| CrmError::Unavailable(format!("HubSpot request failed: {}", e.without_url())))?;
+            let status = resp.status();
+            if status == reqwest::StatusCode::NOT_FOUND {
+                return Err(CrmError::NotFound(id.to_string()));
+            }
+            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                return Err(CrmError::Unavailable(format!("HubSpot answered {status}")));
+            }
+            if !status.is_success() {
+                return Err(CrmError::Invalid(format!("HubSpot answered {status}")));
+            }
+            resp.json().await.map_err(|e| CrmError::Invalid(format!("HubSpot body: {}", e.without_url())))
+        }
+    }
+
+    fn prop(o: &Object, name: &str) -> Option<String> {
+        o.properties.get(name).cloned().flatten().filter(|v| !v.trim().is_empty())
+    }
+
+    #[async_trait]
+    impl CrmClient for HubSpotClient {
+        async fn fetch_deal(&self, deal_id: &str) -> Result<DealSnapshot, CrmError> {
+            let deal = self
+                .get(&format!("/crm/v3/objects/deals/{deal_id}?properties={DEAL_PROPERTIES}&associations=contacts"), deal_id)
+                .await?;
+            let mut snap = DealSnapshot::default();
+            let mut fact = |key: &str, value: Option<String>, source: &str| {
+                if let Some(v) = value {
+                    snap.facts.insert(key.to_string(), Fact::new(v, source));
+                }
+            };
+            fact("deal.name", prop(&deal, "dealname"), "HubSpot deal property dealname");
+            let currency = prop(&deal, "deal_currency_code");
+            let amount = prop(&deal, "amount");
+            fact(
+                "deal.amount",
+                amount.as_ref().map(|a| match &currency {
+                    Some(c) => format!("{a} {c}"),
+                    None => a.clone(),
+                }),
+                "HubSpot deal property amount",
+            );
+            fact("deal.close_date", prop(&deal, "closedate").map(|d| d.chars().take(10).collect()), "HubSpot deal property closedate");
+            fact("deal.next_step", prop(&deal, "hs_next_step"), "HubSpot deal property hs_next_step");
+            snap.name = prop(&deal, "dealname");
+            snap.raw_stage = prop(&deal, "dealstage");
+            snap.pipeline = prop(&deal, "pipeline");
+            snap.deal_type = prop(&deal, "dealtype");
+            snap.status = prop(&deal, "draftgate_status");
+            snap.amount = amount.and_then(|a| a.parse().ok());
+            snap.currency = currency;
+
+            let contact_id = deal
+                .associations
+                .as_ref()
+                .and_then(|a| a.get("contacts"))
+                .and_then(|c| c.results.first())
+                .map(|c| c.id.clone());
+            if let Some(cid) = contact_id {
+                let contact = self
+                    .get(&format!("/crm/v3/objects/contacts/{cid}?properties=email,firstname,lastname,company"), &cid)
+                    .await?;
+                snap.contact_email = prop(&contact, "email");
+                for (key, name) in [
+                    ("contact.email", "email"),
+                    ("contact.first_name", "firstname"),
+                    ("contact.last_name", "lastname"),
+                    ("contact.company", "company"),
+                ] {
+                    if let Some(v) = prop(&contact, name) {
+                        snap.facts.insert(key.into(), Fact::new(v, format!("HubSpot contact {cid} property {name}")));
+                    }
+                }
+            }
+            Ok(snap)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAYLOAD: &[u8] = include_bytes!("../../../../shared/reference/payloads/hubspot-webhooks-deal-events.json");
+
+    #[test]
+    fn the_reference_batch_maps_onto_canonical_events() {
+        let b = parse_batch(PAYLOAD).unwrap();
+        assert_eq!(b.ignored, 0);
+        assert_eq!(b.events.len(), 2);
+        assert_eq!(b.events[0].id, "hubspot:44556677:2465712:3816279340");
+        assert_eq!(b.events[0].deal, DealRef::new("hubspot", "18544521873"));
+        assert_eq!(b.events[0].kind, EventKind::StageChanged { raw_stage: "closedwon".into() });
+        assert_eq!(b.events[0].occurred_at.as_millisecond(), 1732183512345);
+        assert_eq!(b.events[1].kind, EventKind::DealCreated);
+    }
+
+    #[test]
+    fn contact_events_are_counted_as_ignored() {
+        let body = br#"[{"eventId":1,"subscriptionId":2,"portalId":3,"occurredAt":1,"subscriptionType":"contact.creation","objectId":9}]"#;
+        let b = parse_batch(body).unwrap();
+        assert_eq!((b.events.len(), b.ignored), (0, 1));
+    }
+
+    #[test]
+    fn a_batch_over_100_events_or_a_non_array_is_rejected() {
+        let one = r#"{"eventId":1,"subscriptionId":2,"portalId":3,"occurredAt":1,"subscriptionType":"deal.creation","objectId":9}"#;
+        let body = format!("[{}]", vec![one; 101].join(","));
+        assert!(parse_batch(body.as_bytes()).unwrap_err().0.contains("exceeds"));
+        assert!(parse_batch(b"{\"a\":1}").is_err());
+        assert!(parse_batch(br#"[{"eventId":"x"}]"#).unwrap_err().0.starts_with("event 0"));
+    }
+}

@@ -1,0 +1,169 @@
+//! PandaDoc: `document_state_changed` notifications (sent, viewed, completed).
+
+use serde::Deserialize;
+
+use crate::domain::{DealEvent, DealRef, DealSnapshot, EventKind, Fact};
+use crate::providers::ParseError;
+
+pub const SOURCE: &str = "pandadoc";
+
+#[derive(Debug, Deserialize)]
+struct Notification {
+    event: String,
+    data: Document,
+}
+
+#[derive(Debug, Deserialize)]
+struct Document {
+    id: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    date_modified: Option<String>,
+    #[serde(default)]
+    metadata: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    recipients: Vec<Recipient>,
+    #[serde(default)]
+    grand_total: Option<Total>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Recipient {
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
+    #[serde(default)]
+    recipient_type: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Total {
+    amount: Option<String>,
+    currency: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Batch {
+    pub events: Vec<DealEvent>,
+    /// Notifications that are not document state changes we act on, or name no deal.
+    pub ignored: Vec<String>,
+}
+
+fn meta_str(meta: &serde_json::Map<String, serde_json::Value>, key: &str) -> Option<String> {
+    match meta.get(key)? {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The deal a document belongs to, from its metadata: `hubspot_deal_id`, `pipedrive_deal_id`,
+/// or `draftgate_deal` = `<crm>:<id>`.
+fn deal_of(meta: &serde_json::Map<String, serde_json::Value>) -> Option<DealRef> {
+    if let Some(id) = meta_str(meta, "hubspot_deal_id") {
+        return Some(DealRef::new("hubspot", id));
+    }
+    if let Some(id) = meta_str(meta, "pipedrive_deal_id") {
+        return Some(DealRef::new("pipedrive", id));
+    }
+    let (crm, id) = meta_str(meta, "draftgate_deal")?.split_once(':').map(|(a, b)| (a.to_string(), b.to_string()))?;
+    Some(DealRef::new(crm, id))
+}
+
+pub fn parse_batch(body: &[u8], now: jiff::Timestamp) -> Result<Batch, ParseError> {
+    let raw: Vec<serde_json::Value> = serde_json::from_slice(body)
+        .map_err(|e| ParseError(format!("body is not a JSON array of PandaDoc notifications: {e}")))?;
+    let mut batch = Batch { events: Vec::new(), ignored: Vec::new() };
+    for (i, value) in raw.into_iter().enumerate() {
+        let n: Notification = serde_json::from_value(value).map_err(|e| ParseError(format!("notification {i}: {e}")))?;
+        let doc = n.data;
+        if n.event != "document_state_changed" {
+            batch.ignored.push(format!("{}: event {}", doc.id, n.event));
+            continue;
+        }
+        let status = doc.status.clone().unwrap_or_default();
+        let kind = match status.as_str() {
+            "document.sent" => EventKind::ProposalSent { document_id: doc.id.clone(), name: doc.name.clone() },
+            "document.viewed" => EventKind::ProposalViewed { document_id: doc.id.clone() },
+            "document.completed" => EventKind::ProposalCompleted { document_id: doc.id.clone() },
+            other => {
+                batch.ignored.push(format!("{}: status {other}", doc.id));
+                continue;
+            }
+        };
+        let Some(deal) = deal_of(&doc.metadata) else {
+            batch.ignored.push(format!("{}: metadata names no deal (hubspot_deal_id, pipedrive_deal_id or draftgate_deal)", doc.id));
+            continue;
+        };
+        let occurred_at = match &doc.date_modified {
+            Some(s) => s.parse().map_err(|_| ParseError(format!("notification {i}: date_modified `{s}` is not RFC 3339")))?,
+            None => now,
+        };
+        let mut snap = DealSnapshot::default();
+        if let Some(name) = &doc.name {
+            snap.facts.insert("proposal.name".into(), Fact::new(name, format!("PandaDoc document {} name", doc.id)));
+        }
+        if let Some(t) = &doc.grand_total {
+            if let (Some(a), Some(c)) = (&t.amount, &t.currency) {
+                snap.facts.insert("proposal.total".into(), Fact::new(format!("{a} {c}"), format!("PandaDoc document {} grand_total", doc.id)));
+            }
+        }
+        let signer = doc
+            .recipients
+            .iter()
+            .find(|r| r.recipient_type.as_deref() == Some("SIGNER"))
+            .or(doc.recipients.first());
+        if let Some(r) = signer {
+            snap.contact_email = r.email.clone().filter(|e| !e.is_empty());
+            let source = format!("PandaDoc document {} recipient", doc.id);
+            for (key, v) in [("contact.email", &r.email), ("contact.first_name", &r.first_name), ("contact.last_name", &r.last_name)] {
+                if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
+                    snap.facts.insert(key.into(), Fact::new(v, source.clone()));
+                }
+            }
+        }
+        batch.events.push(DealEvent {
+            id: format!("pandadoc:{}:{}:{}", doc.id, status, doc.date_modified.as_deref().unwrap_or("")),
+            deal,
+            occurred_at,
+            source: SOURCE.into(),
+            kind,
+            snapshot: Some(snap),
+        });
+    }
+    Ok(batch)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAYLOAD: &[u8] = include_bytes!("../../../../shared/reference/payloads/pandadoc-document-state-changed.json");
+
+    #[test]
+    fn a_completed_document_becomes_a_signed_proposal_on_its_hubspot_deal() {
+        let b = parse_batch(PAYLOAD, jiff::Timestamp::UNIX_EPOCH).unwrap();
+        assert!(b.ignored.is_empty());
+        let e = &b.events[0];
+        assert_eq!(e.deal, DealRef::new("hubspot", "18544521873"));
+        assert_eq!(e.kind, EventKind::ProposalCompleted { document_id: "cJkTvGrWA9CxFqzHX3eUeD".into() });
+        assert_eq!(e.occurred_at, "2024-11-21T10:04:58.017241Z".parse().unwrap());
+        let snap = e.snapshot.as_ref().unwrap();
+        assert_eq!(snap.facts["contact.first_name"].value, "Jane");
+        assert_eq!(snap.facts["proposal.total"].value, "24000.00 EUR");
+    }
+
+    #[test]
+    fn a_document_without_a_deal_reference_is_ignored_with_the_reason() {
+        let body = br#"[{"event":"document_state_changed","data":{"id":"d1","status":"document.sent","metadata":{}}}]"#;
+        let b = parse_batch(body, jiff::Timestamp::UNIX_EPOCH).unwrap();
+        assert!(b.events.is_empty());
+        assert!(b.ignored[0].contains("names no deal"));
+    }
+}

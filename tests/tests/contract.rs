@@ -1,0 +1,813 @@
+//! The adapter contract suite: one set of checks on the port traits, run against the AWS
+//! adapters (on a local AWS API emulator, see `support::aws`) and the embedded adapters, so the
+//! embedded store the local runner uses cannot drift from DynamoDB and SQS.
+//!
+//! `contract` holds the checks; each takes only the ports it exercises. The `suite!` macro
+//! turns them into one `#[tokio::test]` per backend (`aws::…`, `embedded::…`). Checks that only
+//! make sense against AWS (item layout, EventBridge, SNS, SES) live in `aws_only`.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
+use shared::domain::{
+    AuditEntry, Deal, DealEvent, DealRef, DealSnapshot, Decision, DecisionAction, Draft, DraftContext,
+    DraftStatus, EventKind, Fact, FactUse, Firing, Interaction, Stage, TriggerKind,
+};
+use shared::ports::{
+    AuditLog, AuditReader, PipelineStore, Queue, QueueConsumer, QueueMessage, Recorded, StoreError,
+};
+
+/// The ports one backend provides, fresh and empty for each test.
+pub struct Ports {
+    pub pipeline: Arc<dyn PipelineStore>,
+    pub audit: Arc<dyn AuditLog>,
+    pub audit_reader: Arc<dyn AuditReader>,
+    pub queue: Arc<dyn Queue>,
+    pub consumer: Arc<dyn QueueConsumer>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+fn ts(s: &str) -> Timestamp {
+    s.parse().expect("test timestamp")
+}
+
+fn hours(h: i64) -> SignedDuration {
+    SignedDuration::from_hours(h)
+}
+
+const T0: &str = "2024-11-20T09:00:00Z";
+
+/// A deal with every kind of field set, so a lossy round trip shows up as an inequality.
+fn deal(key: &DealRef, version: u64) -> Deal {
+    let at = ts(T0);
+    let mut deal = Deal::new(key.clone(), at);
+    deal.version = version;
+    deal.name = format!("Acme rollout ({})", key.id);
+    deal.stage = Some(Stage::Proposal);
+    deal.raw_stage = Some("presentationscheduled".into());
+    deal.pipeline = Some("default".into());
+    deal.deal_type = Some("newbusiness".into());
+    deal.amount = Some(12500.75);
+    deal.currency = Some("EUR".into());
+    deal.contact_email = Some("jane@acme.example".into());
+    deal.updated_at = at + hours(1);
+    deal.proposal_sent_at = Some(at + SignedDuration::from_millis(1_500));
+    deal.last_interaction = Some(Interaction {
+        at,
+        summary: "Call: \"send the proposal by Friday\"".into(),
+        source: "hubspot:engagement:1".into(),
+    });
+    deal.facts = BTreeMap::from([
+        ("deal.name".to_string(), Fact::new("Acme rollout", "hubspot:deal.dealname")),
+        ("contact.first_name".to_string(), Fact::new("Jane", "hubspot:contact.firstname")),
+    ]);
+    deal.fired = BTreeSet::from(["stage_unchanged#2024-11-01T00:00:00.000Z".to_string()]);
+    deal
+}
+
+fn due(mut deal: Deal, at: Option<Timestamp>) -> Deal {
+    deal.next_due_at = at;
+    deal
+}
+
+fn renamed(mut deal: Deal, name: &str) -> Deal {
+    deal.name = name.into();
+    deal
+}
+
+fn event(id: &str, deal: &DealRef, occurred_at: Timestamp) -> DealEvent {
+    DealEvent {
+        id: id.into(),
+        deal: deal.clone(),
+        occurred_at,
+        source: "hubspot".into(),
+        kind: EventKind::StageChanged { raw_stage: "presentationscheduled".into() },
+        snapshot: None,
+    }
+}
+
+fn proposal_event(id: &str, deal: &DealRef, occurred_at: Timestamp) -> DealEvent {
+    DealEvent {
+        kind: EventKind::ProposalSent { document_id: "doc-1".into(), name: None },
+        snapshot: Some(DealSnapshot {
+            name: Some("Acme rollout".into()),
+            amount: Some(99.5),
+            facts: BTreeMap::from([("deal.name".to_string(), Fact::new("Acme rollout", "pandadoc"))]),
+            ..DealSnapshot::default()
+        }),
+        source: "pandadoc".into(),
+        ..event(id, deal, occurred_at)
+    }
+}
+
+fn firing(deal: &DealRef, occurrence: &str) -> Firing {
+    Firing {
+        deal: deal.clone(),
+        trigger: TriggerKind::ProposalNoReply,
+        occurrence: occurrence.into(),
+        due_at: ts("2024-11-23T09:00:00Z"),
+        fired_at: ts("2024-11-23T09:05:00Z"),
+    }
+}
+
+fn draft(id: &str, status: DraftStatus, created_at: Timestamp) -> Draft {
+    let deal = DealRef::new("hubspot", "42");
+    Draft {
+        id: id.into(),
+        deal: deal.clone(),
+        deal_name: "Acme rollout".into(),
+        trigger: TriggerKind::ProposalNoReply,
+        occurrence: format!("proposal_no_reply#{id}"),
+        status,
+        to: Some("jane@acme.example".into()),
+        subject: "Following up on the proposal".into(),
+        body: "Hi Jane,\n\nDid you get a chance to look at the proposal?\n".into(),
+        missing: vec!["contact.title".into()],
+        context: DraftContext {
+            trigger_label: TriggerKind::ProposalNoReply.label().into(),
+            due_at: created_at,
+            fired_at: created_at,
+            days_since_last_contact: Some(3),
+            last_interaction: None,
+            facts: vec![FactUse {
+                variable: "contact.first_name".into(),
+                value: "Jane".into(),
+                source: "hubspot:contact.firstname".into(),
+            }],
+            stage: Some(Stage::Proposal),
+            template: "proposal_no_reply/default".into(),
+        },
+        created_at,
+        notified_at: None,
+        snoozed_until: None,
+        decision: None,
+        sent: None,
+        superseded_reason: None,
+    }
+}
+
+fn snoozed(id: &str, created_at: Timestamp, until: Timestamp) -> Draft {
+    Draft { snoozed_until: Some(until), ..draft(id, DraftStatus::Snoozed, created_at) }
+}
+
+fn audit_entry(id: &str, at: Timestamp, deal: Option<&DealRef>) -> AuditEntry {
+    AuditEntry {
+        id: id.into(),
+        at,
+        kind: "event_accepted".into(),
+        actor: "webhook:hubspot".into(),
+        deal: deal.cloned(),
+        draft_id: None,
+        detail: json!({ "event": id, "count": 2, "ratio": 0.5, "ok": true, "none": null, "tags": ["a", "b"] }),
+    }
+}
+
+fn message(body: &str, dedup_id: &str) -> QueueMessage {
+    QueueMessage { body: body.into(), group_id: "hubspot#42".into(), dedup_id: dedup_id.into() }
+}
+
+fn is_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
+    matches!(result, Err(StoreError::Conflict))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The contract
+
+mod contract {
+    use super::*;
+
+    // --- deal state and optimistic locking ---
+
+    pub async fn a_new_deal_is_written_at_version_one_and_read_back_unchanged(store: &dyn PipelineStore) {
+        let key = DealRef::new("hubspot", "1");
+        assert_eq!(store.get_deal(&key).await.unwrap(), None);
+        let d = due(deal(&key, 1), Some(ts("2024-11-23T09:00:00.123Z")));
+        store.put_deal(&d).await.unwrap();
+        assert_eq!(store.get_deal(&key).await.unwrap(), Some(d));
+        assert_eq!(store.get_deal(&DealRef::new("pipedrive", "1")).await.unwrap(), None);
+    }
+
+    pub async fn a_stale_version_is_a_conflict(store: &dyn PipelineStore) {
+        let key = DealRef::new("hubspot", "1");
+        store.put_deal(&deal(&key, 1)).await.unwrap();
+        let v2 = renamed(deal(&key, 2), "second");
+        store.put_deal(&v2).await.unwrap();
+
+        // Another writer that also read version 1 loses.
+        assert!(is_conflict(store.put_deal(&renamed(deal(&key, 2), "lost")).await));
+        // Skipping a version is as stale as repeating one.
+        assert!(is_conflict(store.put_deal(&renamed(deal(&key, 4), "skipped")).await));
+        assert_eq!(store.get_deal(&key).await.unwrap(), Some(v2.clone()));
+
+        let v3 = renamed(deal(&key, 3), "third");
+        store.put_deal(&v3).await.unwrap();
+        assert_eq!(store.get_deal(&key).await.unwrap(), Some(v3));
+    }
+
+    pub async fn version_one_on_an_existing_deal_is_a_conflict(store: &dyn PipelineStore) {
+        let key = DealRef::new("hubspot", "1");
+        let first = deal(&key, 1);
+        store.put_deal(&first).await.unwrap();
+        assert!(is_conflict(store.put_deal(&renamed(deal(&key, 1), "again")).await));
+        assert_eq!(store.get_deal(&key).await.unwrap(), Some(first));
+    }
+
+    pub async fn a_later_version_of_a_missing_deal_is_a_conflict(store: &dyn PipelineStore) {
+        let key = DealRef::new("hubspot", "1");
+        assert!(is_conflict(store.put_deal(&deal(&key, 2)).await));
+        assert_eq!(store.get_deal(&key).await.unwrap(), None);
+    }
+
+    // --- recording events ---
+
+    pub async fn recording_an_event_claims_it_appends_it_and_writes_the_deal(store: &dyn PipelineStore) {
+        let key = DealRef::new("hubspot", "1");
+        let e1 = proposal_event("hubspot:1:e1", &key, ts("2024-11-20T10:00:00.250Z"));
+        let d1 = due(deal(&key, 1), Some(ts("2024-11-23T10:00:00Z")));
+        assert!(!store.is_duplicate(&e1.id).await.unwrap());
+
+        assert_eq!(store.record_event(&e1, &d1).await.unwrap(), Recorded::Applied);
+
+        assert!(store.is_duplicate(&e1.id).await.unwrap());
+        assert!(!store.is_duplicate("hubspot:1:other").await.unwrap());
+        assert_eq!(store.get_deal(&key).await.unwrap(), Some(d1));
+        assert_eq!(store.timeline(&key).await.unwrap(), vec![e1]);
+        let due_at = ts("2024-11-23T10:00:00Z");
+        assert_eq!(store.due_deals(due_at, 10).await.unwrap(), vec![(key, due_at)]);
+    }
+
+    pub async fn a_duplicate_event_id_writes_nothing(store: &dyn PipelineStore) {
+        let key = DealRef::new("hubspot", "1");
+        let e1 = event("hubspot:1:e1", &key, ts("2024-11-20T10:00:00Z"));
+        let d1 = deal(&key, 1);
+        assert_eq!(store.record_event(&e1, &d1).await.unwrap(), Recorded::Applied);
+
+        // A redelivery with a different deal (right next version) changes nothing...
+        let redelivered = proposal_event("hubspot:1:e1", &key, ts("2024-11-20T11:00:00Z"));
+        let d2 = due(renamed(deal(&key, 2), "changed"), Some(ts("2024-11-21T00:00:00Z")));
+        assert_eq!(store.record_event(&redelivered, &d2).await.unwrap(), Recorded::Duplicate);
+        // ...and a duplicate is reported as such even when its version is stale too.
+        assert_eq!(store.record_event(&redelivered, &renamed(deal(&key, 1), "x")).await.unwrap(), Recorded::Duplicate);
+
+        assert_eq!(store.get_deal(&key).await.unwrap(), Some(d1));
+        assert_eq!(store.timeline(&key).await.unwrap(), vec![e1]);
+        assert_eq!(store.due_deals(ts("2024-11-22T00:00:00Z"), 10).await.unwrap(), vec![]);
+    }
+
+    pub async fn a_version_conflict_does_not_burn_the_event_id(store: &dyn PipelineStore) {
+        let key = DealRef::new("hubspot", "1");
+        let existing = deal(&key, 1);
+        store.put_deal(&existing).await.unwrap();
+        let e1 = event("hubspot:1:e1", &key, ts("2024-11-20T10:00:00Z"));
+
+        assert!(is_conflict(store.record_event(&e1, &renamed(deal(&key, 1), "stale")).await));
+        assert!(is_conflict(store.record_event(&e1, &renamed(deal(&key, 3), "ahead")).await));
+        assert!(!store.is_duplicate(&e1.id).await.unwrap());
+        assert_eq!(store.timeline(&key).await.unwrap(), vec![]);
+        assert_eq!(store.get_deal(&key).await.unwrap(), Some(existing));
+
+        // The retry with the version re-read succeeds.
+        let d2 = renamed(deal(&key, 2), "applied");
+        assert_eq!(store.record_event(&e1, &d2).await.unwrap(), Recorded::Applied);
+        assert_eq!(store.get_deal(&key).await.unwrap(), Some(d2));
+        assert_eq!(store.timeline(&key).await.unwrap(), vec![e1]);
+    }
+
+    pub async fn the_timeline_is_oldest_first_and_per_deal(store: &dyn PipelineStore) {
+        let a = DealRef::new("hubspot", "1");
+        let b = DealRef::new("hubspot", "2");
+        let late = event("e-late", &a, ts("2024-11-20T12:00:00Z"));
+        let early = proposal_event("e-early", &a, ts("2024-11-19T08:00:00.001Z"));
+        let middle = event("e-middle", &a, ts("2024-11-20T09:30:00Z"));
+        let other = event("e-other", &b, ts("2024-11-20T10:00:00Z"));
+        store.record_event(&late, &deal(&a, 1)).await.unwrap();
+        store.record_event(&early, &deal(&a, 2)).await.unwrap();
+        store.record_event(&other, &deal(&b, 1)).await.unwrap();
+        store.record_event(&middle, &deal(&a, 3)).await.unwrap();
+
+        assert_eq!(store.timeline(&a).await.unwrap(), vec![early, middle, late]);
+        assert_eq!(store.timeline(&b).await.unwrap(), vec![other]);
+        assert_eq!(store.timeline(&DealRef::new("hubspot", "3")).await.unwrap(), vec![]);
+    }
+
+    // --- the due index ---
+
+    pub async fn due_deals_are_those_due_at_or_before_now_earliest_first(store: &dyn PipelineStore) {
+        let now = ts("2024-11-24T10:00:00Z");
+        let at = |h: i64| now + hours(h);
+        let [a, b, c, d, e] = ["a", "b", "c", "d", "e"].map(|id| DealRef::new("hubspot", id));
+        store.put_deal(&due(deal(&a, 1), Some(at(-2)))).await.unwrap();
+        store.put_deal(&due(deal(&b, 1), Some(now))).await.unwrap();
+        store.put_deal(&due(deal(&c, 1), Some(now + SignedDuration::from_millis(1)))).await.unwrap();
+        store.put_deal(&due(deal(&d, 1), None)).await.unwrap();
+        store.put_deal(&due(deal(&e, 1), Some(at(-1)))).await.unwrap();
+
+        assert_eq!(
+            store.due_deals(now, 10).await.unwrap(),
+            vec![(a.clone(), at(-2)), (e.clone(), at(-1)), (b, now)]
+        );
+        assert_eq!(store.due_deals(now, 2).await.unwrap(), vec![(a, at(-2)), (e, at(-1))]);
+        assert_eq!(store.due_deals(at(-3), 10).await.unwrap(), vec![]);
+    }
+
+    pub async fn a_deal_whose_due_time_is_cleared_or_moved_leaves_the_due_list(store: &dyn PipelineStore) {
+        let now = ts("2024-11-24T10:00:00Z");
+        let cleared = DealRef::new("hubspot", "cleared");
+        let moved = DealRef::new("hubspot", "moved");
+        store.put_deal(&due(deal(&cleared, 1), Some(now - hours(1)))).await.unwrap();
+        store.put_deal(&due(deal(&moved, 1), Some(now - hours(1)))).await.unwrap();
+        assert_eq!(store.due_deals(now, 10).await.unwrap().len(), 2);
+
+        store.put_deal(&due(deal(&cleared, 2), None)).await.unwrap();
+        store.put_deal(&due(deal(&moved, 2), Some(now + hours(1)))).await.unwrap();
+        assert_eq!(store.due_deals(now, 10).await.unwrap(), vec![]);
+        assert_eq!(store.due_deals(now + hours(2), 10).await.unwrap(), vec![(moved, now + hours(1))]);
+    }
+
+    // --- firings and drafts ---
+
+    pub async fn a_firing_is_claimed_once(store: &dyn PipelineStore) {
+        let a = DealRef::new("hubspot", "1");
+        let occurrence = "proposal_no_reply#2024-11-23T09:00:00.000Z";
+        assert!(store.claim_firing(&firing(&a, occurrence)).await.unwrap());
+        assert!(!store.claim_firing(&firing(&a, occurrence)).await.unwrap());
+        assert!(store.claim_firing(&firing(&a, "proposal_no_reply#2024-12-01T09:00:00.000Z")).await.unwrap());
+        assert!(store.claim_firing(&firing(&DealRef::new("hubspot", "2"), occurrence)).await.unwrap());
+    }
+
+    pub async fn a_draft_is_created_once(store: &dyn PipelineStore) {
+        let first = draft("d1", DraftStatus::Pending, ts(T0));
+        assert!(store.create_draft(&first).await.unwrap());
+        let second = Draft { body: "another body".into(), ..first.clone() };
+        assert!(!store.create_draft(&second).await.unwrap());
+        assert_eq!(store.get_draft("d1").await.unwrap(), Some(first));
+        assert_eq!(store.get_draft("d2").await.unwrap(), None);
+    }
+
+    pub async fn a_draft_is_updated_only_from_the_expected_status(store: &dyn PipelineStore) {
+        let pending = draft("d1", DraftStatus::Pending, ts(T0));
+        store.create_draft(&pending).await.unwrap();
+
+        let sending = Draft { status: DraftStatus::Sending, ..pending.clone() };
+        store.update_draft(&sending, DraftStatus::Pending).await.unwrap();
+        assert_eq!(store.get_draft("d1").await.unwrap(), Some(sending.clone()));
+
+        // A second approval that also saw PENDING loses.
+        let rejected = Draft { status: DraftStatus::Rejected, ..pending.clone() };
+        assert!(is_conflict(store.update_draft(&rejected, DraftStatus::Pending).await));
+        assert_eq!(store.get_draft("d1").await.unwrap(), Some(sending.clone()));
+
+        let sent = Draft {
+            status: DraftStatus::Sent,
+            decision: Some(Decision {
+                action: DecisionAction::Approve,
+                by: "founder@example.com".into(),
+                at: ts("2024-11-20T10:00:00Z"),
+                reason: None,
+                edited: true,
+                diff: Some("-Hi\n+Hello".into()),
+            }),
+            ..sending.clone()
+        };
+        store.update_draft(&sent, DraftStatus::Sending).await.unwrap();
+        assert_eq!(store.get_draft("d1").await.unwrap(), Some(sent));
+
+        // A draft that does not exist has no status to match.
+        let ghost = draft("ghost", DraftStatus::Sending, ts(T0));
+        assert!(is_conflict(store.update_draft(&ghost, DraftStatus::Pending).await));
+        assert_eq!(store.get_draft("ghost").await.unwrap(), None);
+    }
+
+    pub async fn drafts_by_status_filters_by_status_and_index_time_oldest_first(store: &dyn PipelineStore) {
+        let t0 = ts(T0);
+        let p1 = draft("p1", DraftStatus::Pending, t0 + hours(1));
+        let p2 = draft("p2", DraftStatus::Pending, t0 + hours(2));
+        let p3 = draft("p3", DraftStatus::Pending, t0 + hours(3));
+        // Snoozed drafts are indexed by the end of their snooze, not their creation.
+        let s1 = snoozed("s1", t0, t0 + hours(30));
+        let s2 = snoozed("s2", t0 + hours(5), t0 + hours(20));
+        let x = draft("x", DraftStatus::Sent, t0);
+        for d in [&p3, &s1, &p1, &x, &s2, &p2] {
+            assert!(store.create_draft(d).await.unwrap());
+        }
+
+        let by = |status, until, limit| store.drafts_by_status(status, until, limit);
+        assert_eq!(by(DraftStatus::Pending, None, 10).await.unwrap(), vec![p1.clone(), p2.clone(), p3.clone()]);
+        assert_eq!(by(DraftStatus::Pending, None, 2).await.unwrap(), vec![p1.clone(), p2.clone()]);
+        assert_eq!(by(DraftStatus::Pending, Some(t0 + hours(2)), 10).await.unwrap(), vec![p1.clone(), p2.clone()]);
+        assert_eq!(by(DraftStatus::Snoozed, None, 10).await.unwrap(), vec![s2.clone(), s1.clone()]);
+        assert_eq!(by(DraftStatus::Snoozed, Some(t0 + hours(25)), 10).await.unwrap(), vec![s2.clone()]);
+        assert_eq!(by(DraftStatus::Snoozed, Some(t0 + hours(10)), 10).await.unwrap(), vec![]);
+        assert_eq!(by(DraftStatus::Sent, None, 10).await.unwrap(), vec![x]);
+        assert_eq!(by(DraftStatus::Rejected, None, 10).await.unwrap(), vec![]);
+
+        // Snoozing moves a draft from one list to the other, under its new index time.
+        let p1_snoozed = Draft { status: DraftStatus::Snoozed, snoozed_until: Some(t0 + hours(21)), ..p1 };
+        store.update_draft(&p1_snoozed, DraftStatus::Pending).await.unwrap();
+        assert_eq!(by(DraftStatus::Pending, None, 10).await.unwrap(), vec![p2, p3]);
+        assert_eq!(by(DraftStatus::Snoozed, None, 10).await.unwrap(), vec![s2, p1_snoozed, s1]);
+    }
+
+    // --- audit log ---
+
+    pub async fn audit_entries_read_back_oldest_first(log: &dyn AuditLog, reader: &dyn AuditReader) {
+        let a = DealRef::new("hubspot", "1");
+        let b = DealRef::new("hubspot", "2");
+        let t = ts(T0);
+        let a_late = audit_entry("01J0000000000000000000000C", t + hours(3), Some(&a)).draft("d1");
+        let a_early = audit_entry("01J0000000000000000000000B", t + hours(1), Some(&a));
+        // Same instant: the id breaks the tie.
+        let a_tie = audit_entry("01J0000000000000000000000A", t + hours(1), Some(&a));
+        let b_only = audit_entry("01J0000000000000000000000D", t + hours(2), Some(&b));
+        let system = audit_entry("01J0000000000000000000000E", t, None);
+        for e in [&a_late, &b_only, &a_early, &system, &a_tie] {
+            log.append(e).await.unwrap();
+        }
+
+        assert_eq!(reader.entries(Some(&a)).await.unwrap(), vec![a_tie.clone(), a_early.clone(), a_late.clone()]);
+        assert_eq!(reader.entries(Some(&b)).await.unwrap(), vec![b_only.clone()]);
+        assert_eq!(reader.entries(Some(&DealRef::new("hubspot", "3"))).await.unwrap(), vec![]);
+        assert_eq!(reader.entries(None).await.unwrap(), vec![system, a_tie, a_early, b_only, a_late]);
+    }
+
+    pub async fn an_audit_entry_is_never_overwritten(log: &dyn AuditLog, reader: &dyn AuditReader) {
+        let a = DealRef::new("hubspot", "1");
+        let original = audit_entry("01J0000000000000000000000A", ts(T0), Some(&a));
+        log.append(&original).await.unwrap();
+        let forged = AuditEntry { kind: "draft_sent".into(), detail: json!({ "rewritten": true }), ..original.clone() };
+        assert!(is_conflict(log.append(&forged).await));
+        assert_eq!(reader.entries(Some(&a)).await.unwrap(), vec![original.clone()]);
+        assert_eq!(reader.entries(None).await.unwrap(), vec![original]);
+    }
+
+    // --- queues ---
+
+    /// Receives and acknowledges until the queue answers empty; the bodies in arrival order.
+    async fn drain(consumer: &dyn QueueConsumer) -> Vec<String> {
+        let mut bodies = Vec::new();
+        for _ in 0..20 {
+            let batch = consumer.receive(10).await.unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            for delivery in batch {
+                consumer.ack(&delivery.receipt).await.unwrap();
+                bodies.push(delivery.body);
+            }
+        }
+        bodies
+    }
+
+    pub async fn a_sent_message_is_received_once_then_acknowledged(queue: &dyn Queue, consumer: &dyn QueueConsumer) {
+        assert!(consumer.receive(10).await.unwrap().is_empty());
+        queue.send(&message(r#"{"deal":"hubspot#42"}"#, "evt-1")).await.unwrap();
+
+        let deliveries = consumer.receive(10).await.unwrap();
+        assert_eq!(deliveries.len(), 1, "{deliveries:?}");
+        let delivery = &deliveries[0];
+        assert_eq!(delivery.body, r#"{"deal":"hubspot#42"}"#);
+        assert_eq!(delivery.receive_count, 1);
+        assert!(!delivery.id.is_empty() && !delivery.receipt.is_empty());
+        // While it is being processed, nobody else gets it.
+        assert!(consumer.receive(10).await.unwrap().is_empty());
+
+        consumer.ack(&delivery.receipt).await.unwrap();
+        assert!(consumer.receive(10).await.unwrap().is_empty());
+    }
+
+    pub async fn the_same_dedup_id_twice_gives_one_message(queue: &dyn Queue, consumer: &dyn QueueConsumer) {
+        queue.send(&message("first", "evt-1")).await.unwrap();
+        queue.send(&message("second", "evt-1")).await.unwrap();
+        assert_eq!(drain(consumer).await, vec!["first"]);
+    }
+
+    pub async fn messages_of_one_group_arrive_in_order(queue: &dyn Queue, consumer: &dyn QueueConsumer) {
+        for (i, body) in ["one", "two", "three"].into_iter().enumerate() {
+            queue.send(&message(body, &format!("evt-{i}"))).await.unwrap();
+        }
+        assert_eq!(drain(consumer).await, vec!["one", "two", "three"]);
+    }
+
+    pub async fn any_dedup_id_deduplicates_whatever_its_length_or_characters(
+        queue: &dyn Queue,
+        consumer: &dyn QueueConsumer,
+    ) {
+        let long = format!("deal été #42 {}", "x".repeat(200));
+        queue.send(&message("first", &format!("{long}-a"))).await.unwrap();
+        queue.send(&message("second", &format!("{long}-a"))).await.unwrap();
+        queue.send(&message("third", &format!("{long}-b"))).await.unwrap();
+        assert_eq!(drain(consumer).await, vec!["first", "third"]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One test per check and backend
+
+macro_rules! suite {
+    ($backend:ident, $ports:path) => {
+        mod $backend {
+            suite!(@pipeline $ports;
+                a_new_deal_is_written_at_version_one_and_read_back_unchanged,
+                a_stale_version_is_a_conflict,
+                version_one_on_an_existing_deal_is_a_conflict,
+                a_later_version_of_a_missing_deal_is_a_conflict,
+                recording_an_event_claims_it_appends_it_and_writes_the_deal,
+                a_duplicate_event_id_writes_nothing,
+                a_version_conflict_does_not_burn_the_event_id,
+                the_timeline_is_oldest_first_and_per_deal,
+                due_deals_are_those_due_at_or_before_now_earliest_first,
+                a_deal_whose_due_time_is_cleared_or_moved_leaves_the_due_list,
+                a_firing_is_claimed_once,
+                a_draft_is_created_once,
+                a_draft_is_updated_only_from_the_expected_status,
+                drafts_by_status_filters_by_status_and_index_time_oldest_first,
+            );
+            suite!(@audit $ports;
+                audit_entries_read_back_oldest_first,
+                an_audit_entry_is_never_overwritten,
+            );
+            suite!(@queue $ports;
+                a_sent_message_is_received_once_then_acknowledged,
+                the_same_dedup_id_twice_gives_one_message,
+                messages_of_one_group_arrive_in_order,
+                any_dedup_id_deduplicates_whatever_its_length_or_characters,
+            );
+        }
+    };
+    (@pipeline $ports:path; $($name:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let ports = $ports().await;
+            crate::contract::$name(&*ports.pipeline).await;
+        }
+    )*};
+    (@audit $ports:path; $($name:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let ports = $ports().await;
+            crate::contract::$name(&*ports.audit, &*ports.audit_reader).await;
+        }
+    )*};
+    (@queue $ports:path; $($name:ident),* $(,)?) => {$(
+        #[tokio::test]
+        async fn $name() {
+            let ports = $ports().await;
+            crate::contract::$name(&*ports.queue, &*ports.consumer).await;
+        }
+    )*};
+}
+
+suite!(aws, crate::aws_ports);
+
+/// Fresh tables and a fresh FIFO queue (with its DLQ) on the emulator.
+async fn aws_ports() -> Ports {
+    aws_fixture().await.ports
+}
+
+struct AwsFixture {
+    ports: Ports,
+    dynamo: aws_sdk_dynamodb::Client,
+    pipeline_table: String,
+}
+
+async fn aws_fixture() -> AwsFixture {
+    use shared::adapters::aws::{DynamoAuditLog, DynamoPipelineStore, SqsQueue};
+    use support::aws;
+
+    let config = aws::sdk_config().await;
+    let dynamo = aws_sdk_dynamodb::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let pipeline_table = aws::create_pipeline_table(&dynamo).await;
+    let audit_table = aws::create_audit_table(&dynamo).await;
+    let queue_url = aws::create_fifo_queue(&sqs, "evaluate").await;
+    let audit = Arc::new(DynamoAuditLog::new(dynamo.clone(), audit_table));
+    let queue = Arc::new(SqsQueue::new(sqs, queue_url));
+    AwsFixture {
+        ports: Ports {
+            pipeline: Arc::new(DynamoPipelineStore::new(dynamo.clone(), pipeline_table.clone())),
+            audit: audit.clone(),
+            audit_reader: audit,
+            queue: queue.clone(),
+            consumer: queue,
+        },
+        dynamo,
+        pipeline_table,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AWS only: the item layout behind the contract, and the outbound services
+
+mod aws_only {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use shared::adapters::aws::{EventBridgePublisher, SesSender, SnsEmailNotifier};
+    use shared::domain::{DomainEvent, FounderNotification, OutboundEmail};
+    use shared::keys;
+    use shared::ports::{EventPublisher, Notifier, SendError, Sender};
+
+    use super::*;
+    use crate::support::aws;
+
+    type Item = std::collections::HashMap<String, AttributeValue>;
+
+    async fn raw_item(fx: &AwsFixture, pk: String, sk: &str) -> Item {
+        fx.dynamo
+            .get_item()
+            .table_name(&fx.pipeline_table)
+            .key(keys::PK, AttributeValue::S(pk))
+            .key(keys::SK, AttributeValue::S(sk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+            .expect("item")
+    }
+
+    fn string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+        item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+    }
+
+    #[tokio::test]
+    async fn a_deal_item_is_readable_and_in_the_due_index_only_while_due() {
+        let fx = aws_fixture().await;
+        let key = DealRef::new("hubspot", "1");
+        let due_at = ts("2024-11-23T09:00:00Z");
+        fx.ports.pipeline.put_deal(&due(deal(&key, 1), Some(due_at))).await.unwrap();
+
+        let item = raw_item(&fx, keys::deal_pk(&key), keys::STATE_SK).await;
+        assert_eq!(string(&item, "name"), Some("Acme rollout (1)"));
+        assert_eq!(item.get("version").and_then(|v| v.as_n().ok()).map(String::as_str), Some("1"));
+        assert_eq!(string(&item, keys::GSI_DUE_PK), Some(keys::DUE_PARTITION));
+        assert_eq!(string(&item, keys::GSI_DUE_SK), Some(keys::due_sk(due_at, &key).as_str()));
+
+        fx.ports.pipeline.put_deal(&due(deal(&key, 2), None)).await.unwrap();
+        let item = raw_item(&fx, keys::deal_pk(&key), keys::STATE_SK).await;
+        assert!(!item.contains_key(keys::GSI_DUE_PK) && !item.contains_key(keys::GSI_DUE_SK), "{item:?}");
+    }
+
+    #[tokio::test]
+    async fn a_dedup_claim_expires_thirty_days_after_it_was_made() {
+        let fx = aws_fixture().await;
+        let key = DealRef::new("hubspot", "1");
+        let e = event("hubspot:1:e1", &key, ts("2020-01-01T00:00:00Z"));
+        fx.ports.pipeline.record_event(&e, &deal(&key, 1)).await.unwrap();
+
+        let item = raw_item(&fx, keys::dedup_pk(&e.id), keys::DEDUP_SK).await;
+        let expires: u64 = item[keys::TTL_ATTR].as_n().unwrap().parse().unwrap();
+        let expected = (SystemTime::now() + Duration::from_secs(30 * 24 * 3600))
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(expected.abs_diff(expires) < 600, "expires_at {expires}, expected about {expected}");
+    }
+
+    #[tokio::test]
+    async fn a_draft_item_is_indexed_by_status_and_snooze_end() {
+        let fx = aws_fixture().await;
+        let until = ts("2024-11-25T08:00:00Z");
+        let d = snoozed("d1", ts(T0), until);
+        fx.ports.pipeline.create_draft(&d).await.unwrap();
+        let item = raw_item(&fx, keys::draft_pk("d1"), keys::DRAFT_SK).await;
+        assert_eq!(string(&item, "status"), Some("SNOOZED"));
+        assert_eq!(string(&item, keys::GSI_STATUS_PK), Some(keys::status_pk(DraftStatus::Snoozed).as_str()));
+        assert_eq!(string(&item, keys::GSI_STATUS_SK), Some(keys::status_sk(until, "d1").as_str()));
+    }
+
+    #[tokio::test]
+    async fn a_published_domain_event_reaches_the_bus_rule_target() {
+        let config = aws::sdk_config().await;
+        let events = aws_sdk_eventbridge::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let bus = aws::unique_name("bus");
+        let source = aws::unique_name("source");
+        events.create_event_bus().name(&bus).send().await.unwrap();
+        let target_url = aws::create_standard_queue(&sqs, "deal-events").await;
+        let target_arn = aws::queue_arn(&sqs, &target_url).await;
+        let rule = aws::unique_name("rule");
+        events
+            .put_rule()
+            .name(&rule)
+            .event_bus_name(&bus)
+            .event_pattern(json!({ "source": [source], "detail-type": ["deal.won"] }).to_string())
+            .send()
+            .await
+            .unwrap();
+        events
+            .put_targets()
+            .rule(&rule)
+            .event_bus_name(&bus)
+            .targets(aws_sdk_eventbridge::types::Target::builder().id("queue").arn(target_arn).build().unwrap())
+            .send()
+            .await
+            .unwrap();
+
+        let publisher = EventBridgePublisher::new(events, &bus, &source);
+        let detail = json!({ "deal": { "crm": "hubspot", "id": "42" }, "reason": "price", "amount": 12500 });
+        publisher.publish(&DomainEvent { detail_type: "deal.won".into(), detail: detail.clone() }).await.unwrap();
+        // Not matched by the rule: must not arrive.
+        publisher.publish(&DomainEvent { detail_type: "deal.lost".into(), detail: json!({}) }).await.unwrap();
+
+        let bodies = aws::receive_bodies(&sqs, &target_url, 1).await;
+        assert_eq!(bodies.len(), 1, "{bodies:?}");
+        let received: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+        assert_eq!(received["source"], json!(source));
+        assert_eq!(received["detail-type"], json!("deal.won"));
+        assert_eq!(received["detail"], detail);
+    }
+
+    #[tokio::test]
+    async fn publishing_to_a_missing_bus_is_an_error() {
+        let config = aws::sdk_config().await;
+        let publisher = EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&config),
+            aws::unique_name("no-such-bus"),
+            "draftgate",
+        );
+        let result = publisher.publish(&DomainEvent { detail_type: "deal.won".into(), detail: json!({}) }).await;
+        assert!(result.is_err(), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn a_founder_notification_is_published_to_the_topic_with_a_fitting_subject() {
+        let config = aws::sdk_config().await;
+        let sns = aws_sdk_sns::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let topic_arn = sns.create_topic().name(aws::unique_name("founder")).send().await.unwrap().topic_arn.unwrap();
+        // The founder's e-mail subscribes in production; a queue stands in for the mailbox.
+        let inbox_url = aws::create_standard_queue(&sqs, "founder-inbox").await;
+        let inbox_arn = aws::queue_arn(&sqs, &inbox_url).await;
+        sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(inbox_arn).send().await.unwrap();
+
+        let subject = format!("Draft ready for review: {}", "Acme rollout ".repeat(10));
+        let note = FounderNotification {
+            to: "founder@example.com".into(),
+            subject: subject.clone(),
+            body: "A follow-up for Acme rollout waits for you:\nhttps://example.com/review/d1".into(),
+            draft_id: "d1".into(),
+            deal_name: "Acme rollout".into(),
+            review_url: "https://example.com/review/d1".into(),
+        };
+        SnsEmailNotifier::new(sns, &topic_arn).notify(&note).await.unwrap();
+
+        let bodies = aws::receive_bodies(&sqs, &inbox_url, 1).await;
+        assert_eq!(bodies.len(), 1, "{bodies:?}");
+        let envelope: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+        assert_eq!(envelope["Message"], json!(note.body));
+        let delivered = envelope["Subject"].as_str().expect("subject");
+        assert_eq!(delivered.chars().count(), 100);
+        assert!(subject.starts_with(delivered));
+    }
+
+    fn outbound(from: &str) -> OutboundEmail {
+        OutboundEmail {
+            draft_id: "d1".into(),
+            from: from.into(),
+            to: "jane@acme.example".into(),
+            reply_to: Some("founder@example.com".into()),
+            subject: "Following up on the proposal".into(),
+            body: "Hi Jane,\n\nDid you get a chance to look at the proposal?\n".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_email_from_a_verified_identity_is_sent() {
+        let config = aws::sdk_config().await;
+        let ses = aws_sdk_sesv2::Client::new(&config);
+        let from = format!("{}@example.com", aws::unique_name("founder"));
+        ses.create_email_identity().email_identity(&from).send().await.unwrap();
+
+        let email = outbound(&from);
+        let message_id = SesSender::new(ses, None).send(&email).await.unwrap();
+        assert!(!message_id.is_empty());
+
+        if aws::emulator().is_moto {
+            let data = aws::moto_api("data.json").await;
+            let sent = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
+            let ours = sent.iter().find(|m| m["id"] == json!(message_id)).expect("the message in moto's SES outbox");
+            assert_eq!(ours["source"], json!(from));
+            assert_eq!(ours["subject"], json!(email.subject));
+            assert_eq!(ours["body"], json!(email.body));
+            assert_eq!(ours["destinations"]["ToAddresses"], json!([email.to]));
+        } else {
+            eprintln!("the emulator is not moto: only the message id was checked");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_email_from_an_unverified_sender_is_rejected() {
+        let config = aws::sdk_config().await;
+        let sender = SesSender::new(aws_sdk_sesv2::Client::new(&config), None);
+        let from = format!("{}@unverified.example", aws::unique_name("nobody"));
+        let result = sender.send(&outbound(&from)).await;
+        assert!(matches!(result, Err(SendError::Rejected(_))), "{result:?}");
+    }
+}

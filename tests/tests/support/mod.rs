@@ -1,0 +1,3 @@
+//! Test plumbing shared by the integration tests.
+
+pub mod aws;
