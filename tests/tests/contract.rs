@@ -14,8 +14,8 @@ use std::sync::Arc;
 use jiff::{SignedDuration, Timestamp};
 use serde_json::json;
 use shared::domain::{
-    AuditEntry, Deal, DealEvent, DealRef, DealSnapshot, Decision, DecisionAction, Draft, DraftContext,
-    DraftStatus, EventKind, Fact, FactUse, Firing, Interaction, Stage, TriggerKind,
+    AuditEntry, Deal, DealEvent, DealRef, DealSnapshot, Decision, DecisionAction, Draft,
+    DraftContext, DraftStatus, EventKind, Fact, FactUse, Firing, Interaction, Stage, TriggerKind,
 };
 use shared::ports::{
     AuditLog, AuditReader, PipelineStore, Queue, QueueConsumer, QueueMessage, Recorded, StoreError,
@@ -64,8 +64,14 @@ fn deal(key: &DealRef, version: u64) -> Deal {
         source: "hubspot:engagement:1".into(),
     });
     deal.facts = BTreeMap::from([
-        ("deal.name".to_string(), Fact::new("Acme rollout", "hubspot:deal.dealname")),
-        ("contact.first_name".to_string(), Fact::new("Jane", "hubspot:contact.firstname")),
+        (
+            "deal.name".to_string(),
+            Fact::new("Acme rollout", "hubspot:deal.dealname"),
+        ),
+        (
+            "contact.first_name".to_string(),
+            Fact::new("Jane", "hubspot:contact.firstname"),
+        ),
     ]);
     deal.fired = BTreeSet::from(["stage_unchanged#2024-11-01T00:00:00.000Z".to_string()]);
     deal
@@ -87,18 +93,26 @@ fn event(id: &str, deal: &DealRef, occurred_at: Timestamp) -> DealEvent {
         deal: deal.clone(),
         occurred_at,
         source: "hubspot".into(),
-        kind: EventKind::StageChanged { raw_stage: "presentationscheduled".into() },
+        kind: EventKind::StageChanged {
+            raw_stage: "presentationscheduled".into(),
+        },
         snapshot: None,
     }
 }
 
 fn proposal_event(id: &str, deal: &DealRef, occurred_at: Timestamp) -> DealEvent {
     DealEvent {
-        kind: EventKind::ProposalSent { document_id: "doc-1".into(), name: None },
+        kind: EventKind::ProposalSent {
+            document_id: "doc-1".into(),
+            name: None,
+        },
         snapshot: Some(DealSnapshot {
             name: Some("Acme rollout".into()),
             amount: Some(99.5),
-            facts: BTreeMap::from([("deal.name".to_string(), Fact::new("Acme rollout", "pandadoc"))]),
+            facts: BTreeMap::from([(
+                "deal.name".to_string(),
+                Fact::new("Acme rollout", "pandadoc"),
+            )]),
             ..DealSnapshot::default()
         }),
         source: "pandadoc".into(),
@@ -153,7 +167,10 @@ fn draft(id: &str, status: DraftStatus, created_at: Timestamp) -> Draft {
 }
 
 fn snoozed(id: &str, created_at: Timestamp, until: Timestamp) -> Draft {
-    Draft { snoozed_until: Some(until), ..draft(id, DraftStatus::Snoozed, created_at) }
+    Draft {
+        snoozed_until: Some(until),
+        ..draft(id, DraftStatus::Snoozed, created_at)
+    }
 }
 
 fn audit_entry(id: &str, at: Timestamp, deal: Option<&DealRef>) -> AuditEntry {
@@ -169,7 +186,11 @@ fn audit_entry(id: &str, at: Timestamp, deal: Option<&DealRef>) -> AuditEntry {
 }
 
 fn message(body: &str, dedup_id: &str) -> QueueMessage {
-    QueueMessage { body: body.into(), group_id: "hubspot#42".into(), dedup_id: dedup_id.into() }
+    QueueMessage {
+        body: body.into(),
+        group_id: "hubspot#42".into(),
+        dedup_id: dedup_id.into(),
+    }
 }
 
 fn is_conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) -> bool {
@@ -184,13 +205,21 @@ mod contract {
 
     // --- deal state and optimistic locking ---
 
-    pub async fn a_new_deal_is_written_at_version_one_and_read_back_unchanged(store: &dyn PipelineStore) {
+    pub async fn a_new_deal_is_written_at_version_one_and_read_back_unchanged(
+        store: &dyn PipelineStore,
+    ) {
         let key = DealRef::new("hubspot", "1");
         assert_eq!(store.get_deal(&key).await.unwrap(), None);
         let d = due(deal(&key, 1), Some(ts("2024-11-23T09:00:00.123Z")));
         store.put_deal(&d).await.unwrap();
         assert_eq!(store.get_deal(&key).await.unwrap(), Some(d));
-        assert_eq!(store.get_deal(&DealRef::new("pipedrive", "1")).await.unwrap(), None);
+        assert_eq!(
+            store
+                .get_deal(&DealRef::new("pipedrive", "1"))
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     pub async fn a_stale_version_is_a_conflict(store: &dyn PipelineStore) {
@@ -200,9 +229,13 @@ mod contract {
         store.put_deal(&v2).await.unwrap();
 
         // Another writer that also read version 1 loses.
-        assert!(is_conflict(store.put_deal(&renamed(deal(&key, 2), "lost")).await));
+        assert!(is_conflict(
+            store.put_deal(&renamed(deal(&key, 2), "lost")).await
+        ));
         // Skipping a version is as stale as repeating one.
-        assert!(is_conflict(store.put_deal(&renamed(deal(&key, 4), "skipped")).await));
+        assert!(is_conflict(
+            store.put_deal(&renamed(deal(&key, 4), "skipped")).await
+        ));
         assert_eq!(store.get_deal(&key).await.unwrap(), Some(v2.clone()));
 
         let v3 = renamed(deal(&key, 3), "third");
@@ -214,7 +247,9 @@ mod contract {
         let key = DealRef::new("hubspot", "1");
         let first = deal(&key, 1);
         store.put_deal(&first).await.unwrap();
-        assert!(is_conflict(store.put_deal(&renamed(deal(&key, 1), "again")).await));
+        assert!(is_conflict(
+            store.put_deal(&renamed(deal(&key, 1), "again")).await
+        ));
         assert_eq!(store.get_deal(&key).await.unwrap(), Some(first));
     }
 
@@ -226,38 +261,67 @@ mod contract {
 
     // --- recording events ---
 
-    pub async fn recording_an_event_claims_it_appends_it_and_writes_the_deal(store: &dyn PipelineStore) {
+    pub async fn recording_an_event_claims_it_appends_it_and_writes_the_deal(
+        store: &dyn PipelineStore,
+    ) {
         let key = DealRef::new("hubspot", "1");
         let e1 = proposal_event("hubspot:1:e1", &key, ts("2024-11-20T10:00:00.250Z"));
         let d1 = due(deal(&key, 1), Some(ts("2024-11-23T10:00:00Z")));
         assert!(!store.is_duplicate(&e1.id).await.unwrap());
 
-        assert_eq!(store.record_event(&e1, &d1).await.unwrap(), Recorded::Applied);
+        assert_eq!(
+            store.record_event(&e1, &d1).await.unwrap(),
+            Recorded::Applied
+        );
 
         assert!(store.is_duplicate(&e1.id).await.unwrap());
         assert!(!store.is_duplicate("hubspot:1:other").await.unwrap());
         assert_eq!(store.get_deal(&key).await.unwrap(), Some(d1));
         assert_eq!(store.timeline(&key).await.unwrap(), vec![e1]);
         let due_at = ts("2024-11-23T10:00:00Z");
-        assert_eq!(store.due_deals(due_at, 10).await.unwrap(), vec![(key, due_at)]);
+        assert_eq!(
+            store.due_deals(due_at, 10).await.unwrap(),
+            vec![(key, due_at)]
+        );
     }
 
     pub async fn a_duplicate_event_id_writes_nothing(store: &dyn PipelineStore) {
         let key = DealRef::new("hubspot", "1");
         let e1 = event("hubspot:1:e1", &key, ts("2024-11-20T10:00:00Z"));
         let d1 = deal(&key, 1);
-        assert_eq!(store.record_event(&e1, &d1).await.unwrap(), Recorded::Applied);
+        assert_eq!(
+            store.record_event(&e1, &d1).await.unwrap(),
+            Recorded::Applied
+        );
 
         // A redelivery with a different deal (right next version) changes nothing...
         let redelivered = proposal_event("hubspot:1:e1", &key, ts("2024-11-20T11:00:00Z"));
-        let d2 = due(renamed(deal(&key, 2), "changed"), Some(ts("2024-11-21T00:00:00Z")));
-        assert_eq!(store.record_event(&redelivered, &d2).await.unwrap(), Recorded::Duplicate);
+        let d2 = due(
+            renamed(deal(&key, 2), "changed"),
+            Some(ts("2024-11-21T00:00:00Z")),
+        );
+        assert_eq!(
+            store.record_event(&redelivered, &d2).await.unwrap(),
+            Recorded::Duplicate
+        );
         // ...and a duplicate is reported as such even when its version is stale too.
-        assert_eq!(store.record_event(&redelivered, &renamed(deal(&key, 1), "x")).await.unwrap(), Recorded::Duplicate);
+        assert_eq!(
+            store
+                .record_event(&redelivered, &renamed(deal(&key, 1), "x"))
+                .await
+                .unwrap(),
+            Recorded::Duplicate
+        );
 
         assert_eq!(store.get_deal(&key).await.unwrap(), Some(d1));
         assert_eq!(store.timeline(&key).await.unwrap(), vec![e1]);
-        assert_eq!(store.due_deals(ts("2024-11-22T00:00:00Z"), 10).await.unwrap(), vec![]);
+        assert_eq!(
+            store
+                .due_deals(ts("2024-11-22T00:00:00Z"), 10)
+                .await
+                .unwrap(),
+            vec![]
+        );
     }
 
     pub async fn a_version_conflict_does_not_burn_the_event_id(store: &dyn PipelineStore) {
@@ -266,15 +330,26 @@ mod contract {
         store.put_deal(&existing).await.unwrap();
         let e1 = event("hubspot:1:e1", &key, ts("2024-11-20T10:00:00Z"));
 
-        assert!(is_conflict(store.record_event(&e1, &renamed(deal(&key, 1), "stale")).await));
-        assert!(is_conflict(store.record_event(&e1, &renamed(deal(&key, 3), "ahead")).await));
+        assert!(is_conflict(
+            store
+                .record_event(&e1, &renamed(deal(&key, 1), "stale"))
+                .await
+        ));
+        assert!(is_conflict(
+            store
+                .record_event(&e1, &renamed(deal(&key, 3), "ahead"))
+                .await
+        ));
         assert!(!store.is_duplicate(&e1.id).await.unwrap());
         assert_eq!(store.timeline(&key).await.unwrap(), vec![]);
         assert_eq!(store.get_deal(&key).await.unwrap(), Some(existing));
 
         // The retry with the version re-read succeeds.
         let d2 = renamed(deal(&key, 2), "applied");
-        assert_eq!(store.record_event(&e1, &d2).await.unwrap(), Recorded::Applied);
+        assert_eq!(
+            store.record_event(&e1, &d2).await.unwrap(),
+            Recorded::Applied
+        );
         assert_eq!(store.get_deal(&key).await.unwrap(), Some(d2));
         assert_eq!(store.timeline(&key).await.unwrap(), vec![e1]);
     }
@@ -293,41 +368,75 @@ mod contract {
 
         assert_eq!(store.timeline(&a).await.unwrap(), vec![early, middle, late]);
         assert_eq!(store.timeline(&b).await.unwrap(), vec![other]);
-        assert_eq!(store.timeline(&DealRef::new("hubspot", "3")).await.unwrap(), vec![]);
+        assert_eq!(
+            store.timeline(&DealRef::new("hubspot", "3")).await.unwrap(),
+            vec![]
+        );
     }
 
     // --- the due index ---
 
-    pub async fn due_deals_are_those_due_at_or_before_now_earliest_first(store: &dyn PipelineStore) {
+    pub async fn due_deals_are_those_due_at_or_before_now_earliest_first(
+        store: &dyn PipelineStore,
+    ) {
         let now = ts("2024-11-24T10:00:00Z");
         let at = |h: i64| now + hours(h);
         let [a, b, c, d, e] = ["a", "b", "c", "d", "e"].map(|id| DealRef::new("hubspot", id));
-        store.put_deal(&due(deal(&a, 1), Some(at(-2)))).await.unwrap();
+        store
+            .put_deal(&due(deal(&a, 1), Some(at(-2))))
+            .await
+            .unwrap();
         store.put_deal(&due(deal(&b, 1), Some(now))).await.unwrap();
-        store.put_deal(&due(deal(&c, 1), Some(now + SignedDuration::from_millis(1)))).await.unwrap();
+        store
+            .put_deal(&due(
+                deal(&c, 1),
+                Some(now + SignedDuration::from_millis(1)),
+            ))
+            .await
+            .unwrap();
         store.put_deal(&due(deal(&d, 1), None)).await.unwrap();
-        store.put_deal(&due(deal(&e, 1), Some(at(-1)))).await.unwrap();
+        store
+            .put_deal(&due(deal(&e, 1), Some(at(-1))))
+            .await
+            .unwrap();
 
         assert_eq!(
             store.due_deals(now, 10).await.unwrap(),
             vec![(a.clone(), at(-2)), (e.clone(), at(-1)), (b, now)]
         );
-        assert_eq!(store.due_deals(now, 2).await.unwrap(), vec![(a, at(-2)), (e, at(-1))]);
+        assert_eq!(
+            store.due_deals(now, 2).await.unwrap(),
+            vec![(a, at(-2)), (e, at(-1))]
+        );
         assert_eq!(store.due_deals(at(-3), 10).await.unwrap(), vec![]);
     }
 
-    pub async fn a_deal_whose_due_time_is_cleared_or_moved_leaves_the_due_list(store: &dyn PipelineStore) {
+    pub async fn a_deal_whose_due_time_is_cleared_or_moved_leaves_the_due_list(
+        store: &dyn PipelineStore,
+    ) {
         let now = ts("2024-11-24T10:00:00Z");
         let cleared = DealRef::new("hubspot", "cleared");
         let moved = DealRef::new("hubspot", "moved");
-        store.put_deal(&due(deal(&cleared, 1), Some(now - hours(1)))).await.unwrap();
-        store.put_deal(&due(deal(&moved, 1), Some(now - hours(1)))).await.unwrap();
+        store
+            .put_deal(&due(deal(&cleared, 1), Some(now - hours(1))))
+            .await
+            .unwrap();
+        store
+            .put_deal(&due(deal(&moved, 1), Some(now - hours(1))))
+            .await
+            .unwrap();
         assert_eq!(store.due_deals(now, 10).await.unwrap().len(), 2);
 
         store.put_deal(&due(deal(&cleared, 2), None)).await.unwrap();
-        store.put_deal(&due(deal(&moved, 2), Some(now + hours(1)))).await.unwrap();
+        store
+            .put_deal(&due(deal(&moved, 2), Some(now + hours(1))))
+            .await
+            .unwrap();
         assert_eq!(store.due_deals(now, 10).await.unwrap(), vec![]);
-        assert_eq!(store.due_deals(now + hours(2), 10).await.unwrap(), vec![(moved, now + hours(1))]);
+        assert_eq!(
+            store.due_deals(now + hours(2), 10).await.unwrap(),
+            vec![(moved, now + hours(1))]
+        );
     }
 
     // --- firings and drafts ---
@@ -337,14 +446,23 @@ mod contract {
         let occurrence = "proposal_no_reply#2024-11-23T09:00:00.000Z";
         assert!(store.claim_firing(&firing(&a, occurrence)).await.unwrap());
         assert!(!store.claim_firing(&firing(&a, occurrence)).await.unwrap());
-        assert!(store.claim_firing(&firing(&a, "proposal_no_reply#2024-12-01T09:00:00.000Z")).await.unwrap());
-        assert!(store.claim_firing(&firing(&DealRef::new("hubspot", "2"), occurrence)).await.unwrap());
+        assert!(store
+            .claim_firing(&firing(&a, "proposal_no_reply#2024-12-01T09:00:00.000Z"))
+            .await
+            .unwrap());
+        assert!(store
+            .claim_firing(&firing(&DealRef::new("hubspot", "2"), occurrence))
+            .await
+            .unwrap());
     }
 
     pub async fn a_draft_is_created_once(store: &dyn PipelineStore) {
         let first = draft("d1", DraftStatus::Pending, ts(T0));
         assert!(store.create_draft(&first).await.unwrap());
-        let second = Draft { body: "another body".into(), ..first.clone() };
+        let second = Draft {
+            body: "another body".into(),
+            ..first.clone()
+        };
         assert!(!store.create_draft(&second).await.unwrap());
         assert_eq!(store.get_draft("d1").await.unwrap(), Some(first));
         assert_eq!(store.get_draft("d2").await.unwrap(), None);
@@ -354,13 +472,24 @@ mod contract {
         let pending = draft("d1", DraftStatus::Pending, ts(T0));
         store.create_draft(&pending).await.unwrap();
 
-        let sending = Draft { status: DraftStatus::Sending, ..pending.clone() };
-        store.update_draft(&sending, DraftStatus::Pending).await.unwrap();
+        let sending = Draft {
+            status: DraftStatus::Sending,
+            ..pending.clone()
+        };
+        store
+            .update_draft(&sending, DraftStatus::Pending)
+            .await
+            .unwrap();
         assert_eq!(store.get_draft("d1").await.unwrap(), Some(sending.clone()));
 
         // A second approval that also saw PENDING loses.
-        let rejected = Draft { status: DraftStatus::Rejected, ..pending.clone() };
-        assert!(is_conflict(store.update_draft(&rejected, DraftStatus::Pending).await));
+        let rejected = Draft {
+            status: DraftStatus::Rejected,
+            ..pending.clone()
+        };
+        assert!(is_conflict(
+            store.update_draft(&rejected, DraftStatus::Pending).await
+        ));
         assert_eq!(store.get_draft("d1").await.unwrap(), Some(sending.clone()));
 
         let sent = Draft {
@@ -375,16 +504,23 @@ mod contract {
             }),
             ..sending.clone()
         };
-        store.update_draft(&sent, DraftStatus::Sending).await.unwrap();
+        store
+            .update_draft(&sent, DraftStatus::Sending)
+            .await
+            .unwrap();
         assert_eq!(store.get_draft("d1").await.unwrap(), Some(sent));
 
         // A draft that does not exist has no status to match.
         let ghost = draft("ghost", DraftStatus::Sending, ts(T0));
-        assert!(is_conflict(store.update_draft(&ghost, DraftStatus::Pending).await));
+        assert!(is_conflict(
+            store.update_draft(&ghost, DraftStatus::Pending).await
+        ));
         assert_eq!(store.get_draft("ghost").await.unwrap(), None);
     }
 
-    pub async fn drafts_by_status_filters_by_status_and_index_time_oldest_first(store: &dyn PipelineStore) {
+    pub async fn drafts_by_status_filters_by_status_and_index_time_oldest_first(
+        store: &dyn PipelineStore,
+    ) {
         let t0 = ts(T0);
         let p1 = draft("p1", DraftStatus::Pending, t0 + hours(1));
         let p2 = draft("p2", DraftStatus::Pending, t0 + hours(2));
@@ -398,25 +534,65 @@ mod contract {
         }
 
         let by = |status, until, limit| store.drafts_by_status(status, until, limit);
-        assert_eq!(by(DraftStatus::Pending, None, 10).await.unwrap(), vec![p1.clone(), p2.clone(), p3.clone()]);
-        assert_eq!(by(DraftStatus::Pending, None, 2).await.unwrap(), vec![p1.clone(), p2.clone()]);
-        assert_eq!(by(DraftStatus::Pending, Some(t0 + hours(2)), 10).await.unwrap(), vec![p1.clone(), p2.clone()]);
-        assert_eq!(by(DraftStatus::Snoozed, None, 10).await.unwrap(), vec![s2.clone(), s1.clone()]);
-        assert_eq!(by(DraftStatus::Snoozed, Some(t0 + hours(25)), 10).await.unwrap(), vec![s2.clone()]);
-        assert_eq!(by(DraftStatus::Snoozed, Some(t0 + hours(10)), 10).await.unwrap(), vec![]);
+        assert_eq!(
+            by(DraftStatus::Pending, None, 10).await.unwrap(),
+            vec![p1.clone(), p2.clone(), p3.clone()]
+        );
+        assert_eq!(
+            by(DraftStatus::Pending, None, 2).await.unwrap(),
+            vec![p1.clone(), p2.clone()]
+        );
+        assert_eq!(
+            by(DraftStatus::Pending, Some(t0 + hours(2)), 10)
+                .await
+                .unwrap(),
+            vec![p1.clone(), p2.clone()]
+        );
+        assert_eq!(
+            by(DraftStatus::Snoozed, None, 10).await.unwrap(),
+            vec![s2.clone(), s1.clone()]
+        );
+        assert_eq!(
+            by(DraftStatus::Snoozed, Some(t0 + hours(25)), 10)
+                .await
+                .unwrap(),
+            vec![s2.clone()]
+        );
+        assert_eq!(
+            by(DraftStatus::Snoozed, Some(t0 + hours(10)), 10)
+                .await
+                .unwrap(),
+            vec![]
+        );
         assert_eq!(by(DraftStatus::Sent, None, 10).await.unwrap(), vec![x]);
         assert_eq!(by(DraftStatus::Rejected, None, 10).await.unwrap(), vec![]);
 
         // Snoozing moves a draft from one list to the other, under its new index time.
-        let p1_snoozed = Draft { status: DraftStatus::Snoozed, snoozed_until: Some(t0 + hours(21)), ..p1 };
-        store.update_draft(&p1_snoozed, DraftStatus::Pending).await.unwrap();
-        assert_eq!(by(DraftStatus::Pending, None, 10).await.unwrap(), vec![p2, p3]);
-        assert_eq!(by(DraftStatus::Snoozed, None, 10).await.unwrap(), vec![s2, p1_snoozed, s1]);
+        let p1_snoozed = Draft {
+            status: DraftStatus::Snoozed,
+            snoozed_until: Some(t0 + hours(21)),
+            ..p1
+        };
+        store
+            .update_draft(&p1_snoozed, DraftStatus::Pending)
+            .await
+            .unwrap();
+        assert_eq!(
+            by(DraftStatus::Pending, None, 10).await.unwrap(),
+            vec![p2, p3]
+        );
+        assert_eq!(
+            by(DraftStatus::Snoozed, None, 10).await.unwrap(),
+            vec![s2, p1_snoozed, s1]
+        );
     }
 
     // --- audit log ---
 
-    pub async fn audit_entries_read_back_oldest_first(log: &dyn AuditLog, reader: &dyn AuditReader) {
+    pub async fn audit_entries_read_back_oldest_first(
+        log: &dyn AuditLog,
+        reader: &dyn AuditReader,
+    ) {
         let a = DealRef::new("hubspot", "1");
         let b = DealRef::new("hubspot", "2");
         let t = ts(T0);
@@ -430,19 +606,41 @@ mod contract {
             log.append(e).await.unwrap();
         }
 
-        assert_eq!(reader.entries(Some(&a)).await.unwrap(), vec![a_tie.clone(), a_early.clone(), a_late.clone()]);
-        assert_eq!(reader.entries(Some(&b)).await.unwrap(), vec![b_only.clone()]);
-        assert_eq!(reader.entries(Some(&DealRef::new("hubspot", "3"))).await.unwrap(), vec![]);
-        assert_eq!(reader.entries(None).await.unwrap(), vec![system, a_tie, a_early, b_only, a_late]);
+        assert_eq!(
+            reader.entries(Some(&a)).await.unwrap(),
+            vec![a_tie.clone(), a_early.clone(), a_late.clone()]
+        );
+        assert_eq!(
+            reader.entries(Some(&b)).await.unwrap(),
+            vec![b_only.clone()]
+        );
+        assert_eq!(
+            reader
+                .entries(Some(&DealRef::new("hubspot", "3")))
+                .await
+                .unwrap(),
+            vec![]
+        );
+        assert_eq!(
+            reader.entries(None).await.unwrap(),
+            vec![system, a_tie, a_early, b_only, a_late]
+        );
     }
 
     pub async fn an_audit_entry_is_never_overwritten(log: &dyn AuditLog, reader: &dyn AuditReader) {
         let a = DealRef::new("hubspot", "1");
         let original = audit_entry("01J0000000000000000000000A", ts(T0), Some(&a));
         log.append(&original).await.unwrap();
-        let forged = AuditEntry { kind: "draft_sent".into(), detail: json!({ "rewritten": true }), ..original.clone() };
+        let forged = AuditEntry {
+            kind: "draft_sent".into(),
+            detail: json!({ "rewritten": true }),
+            ..original.clone()
+        };
         assert!(is_conflict(log.append(&forged).await));
-        assert_eq!(reader.entries(Some(&a)).await.unwrap(), vec![original.clone()]);
+        assert_eq!(
+            reader.entries(Some(&a)).await.unwrap(),
+            vec![original.clone()]
+        );
         assert_eq!(reader.entries(None).await.unwrap(), vec![original]);
     }
 
@@ -464,9 +662,15 @@ mod contract {
         bodies
     }
 
-    pub async fn a_sent_message_is_received_once_then_acknowledged(queue: &dyn Queue, consumer: &dyn QueueConsumer) {
+    pub async fn a_sent_message_is_received_once_then_acknowledged(
+        queue: &dyn Queue,
+        consumer: &dyn QueueConsumer,
+    ) {
         assert!(consumer.receive(10).await.unwrap().is_empty());
-        queue.send(&message(r#"{"deal":"hubspot#42"}"#, "evt-1")).await.unwrap();
+        queue
+            .send(&message(r#"{"deal":"hubspot#42"}"#, "evt-1"))
+            .await
+            .unwrap();
 
         let deliveries = consumer.receive(10).await.unwrap();
         assert_eq!(deliveries.len(), 1, "{deliveries:?}");
@@ -481,15 +685,24 @@ mod contract {
         assert!(consumer.receive(10).await.unwrap().is_empty());
     }
 
-    pub async fn the_same_dedup_id_twice_gives_one_message(queue: &dyn Queue, consumer: &dyn QueueConsumer) {
+    pub async fn the_same_dedup_id_twice_gives_one_message(
+        queue: &dyn Queue,
+        consumer: &dyn QueueConsumer,
+    ) {
         queue.send(&message("first", "evt-1")).await.unwrap();
         queue.send(&message("second", "evt-1")).await.unwrap();
         assert_eq!(drain(consumer).await, vec!["first"]);
     }
 
-    pub async fn messages_of_one_group_arrive_in_order(queue: &dyn Queue, consumer: &dyn QueueConsumer) {
+    pub async fn messages_of_one_group_arrive_in_order(
+        queue: &dyn Queue,
+        consumer: &dyn QueueConsumer,
+    ) {
         for (i, body) in ["one", "two", "three"].into_iter().enumerate() {
-            queue.send(&message(body, &format!("evt-{i}"))).await.unwrap();
+            queue
+                .send(&message(body, &format!("evt-{i}")))
+                .await
+                .unwrap();
         }
         assert_eq!(drain(consumer).await, vec!["one", "two", "three"]);
     }
@@ -499,9 +712,18 @@ mod contract {
         consumer: &dyn QueueConsumer,
     ) {
         let long = format!("deal été #42 {}", "x".repeat(200));
-        queue.send(&message("first", &format!("{long}-a"))).await.unwrap();
-        queue.send(&message("second", &format!("{long}-a"))).await.unwrap();
-        queue.send(&message("third", &format!("{long}-b"))).await.unwrap();
+        queue
+            .send(&message("first", &format!("{long}-a")))
+            .await
+            .unwrap();
+        queue
+            .send(&message("second", &format!("{long}-a")))
+            .await
+            .unwrap();
+        queue
+            .send(&message("third", &format!("{long}-b")))
+            .await
+            .unwrap();
         assert_eq!(drain(consumer).await, vec!["first", "third"]);
     }
 }
@@ -564,6 +786,21 @@ macro_rules! suite {
 }
 
 suite!(aws, crate::aws_ports);
+suite!(embedded, crate::embedded_ports);
+
+/// A fresh in-memory embedded store and one of its queues.
+async fn embedded_ports() -> Ports {
+    let store = shared::adapters::embedded::EmbeddedStore::open_in_memory()
+        .expect("open the embedded store");
+    let queue = store.queue("evaluate");
+    Ports {
+        pipeline: store.clone(),
+        audit: store.clone(),
+        audit_reader: store,
+        queue: queue.clone(),
+        consumer: queue,
+    }
+}
 
 /// Fresh tables and a fresh FIFO queue (with its DLQ) on the emulator.
 async fn aws_ports() -> Ports {
@@ -590,7 +827,10 @@ async fn aws_fixture() -> AwsFixture {
     let queue = Arc::new(SqsQueue::new(sqs, queue_url));
     AwsFixture {
         ports: Ports {
-            pipeline: Arc::new(DynamoPipelineStore::new(dynamo.clone(), pipeline_table.clone())),
+            pipeline: Arc::new(DynamoPipelineStore::new(
+                dynamo.clone(),
+                pipeline_table.clone(),
+            )),
             audit: audit.clone(),
             audit_reader: audit,
             queue: queue.clone(),
@@ -633,7 +873,9 @@ mod aws_only {
     }
 
     fn string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-        item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+        item.get(name)
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str)
     }
 
     #[tokio::test]
@@ -641,17 +883,36 @@ mod aws_only {
         let fx = aws_fixture().await;
         let key = DealRef::new("hubspot", "1");
         let due_at = ts("2024-11-23T09:00:00Z");
-        fx.ports.pipeline.put_deal(&due(deal(&key, 1), Some(due_at))).await.unwrap();
+        fx.ports
+            .pipeline
+            .put_deal(&due(deal(&key, 1), Some(due_at)))
+            .await
+            .unwrap();
 
         let item = raw_item(&fx, keys::deal_pk(&key), keys::STATE_SK).await;
         assert_eq!(string(&item, "name"), Some("Acme rollout (1)"));
-        assert_eq!(item.get("version").and_then(|v| v.as_n().ok()).map(String::as_str), Some("1"));
+        assert_eq!(
+            item.get("version")
+                .and_then(|v| v.as_n().ok())
+                .map(String::as_str),
+            Some("1")
+        );
         assert_eq!(string(&item, keys::GSI_DUE_PK), Some(keys::DUE_PARTITION));
-        assert_eq!(string(&item, keys::GSI_DUE_SK), Some(keys::due_sk(due_at, &key).as_str()));
+        assert_eq!(
+            string(&item, keys::GSI_DUE_SK),
+            Some(keys::due_sk(due_at, &key).as_str())
+        );
 
-        fx.ports.pipeline.put_deal(&due(deal(&key, 2), None)).await.unwrap();
+        fx.ports
+            .pipeline
+            .put_deal(&due(deal(&key, 2), None))
+            .await
+            .unwrap();
         let item = raw_item(&fx, keys::deal_pk(&key), keys::STATE_SK).await;
-        assert!(!item.contains_key(keys::GSI_DUE_PK) && !item.contains_key(keys::GSI_DUE_SK), "{item:?}");
+        assert!(
+            !item.contains_key(keys::GSI_DUE_PK) && !item.contains_key(keys::GSI_DUE_SK),
+            "{item:?}"
+        );
     }
 
     #[tokio::test]
@@ -659,7 +920,11 @@ mod aws_only {
         let fx = aws_fixture().await;
         let key = DealRef::new("hubspot", "1");
         let e = event("hubspot:1:e1", &key, ts("2020-01-01T00:00:00Z"));
-        fx.ports.pipeline.record_event(&e, &deal(&key, 1)).await.unwrap();
+        fx.ports
+            .pipeline
+            .record_event(&e, &deal(&key, 1))
+            .await
+            .unwrap();
 
         let item = raw_item(&fx, keys::dedup_pk(&e.id), keys::DEDUP_SK).await;
         let expires: u64 = item[keys::TTL_ATTR].as_n().unwrap().parse().unwrap();
@@ -667,7 +932,10 @@ mod aws_only {
             .duration_since(UNIX_EPOCH)
             .unwrap()
             .as_secs();
-        assert!(expected.abs_diff(expires) < 600, "expires_at {expires}, expected about {expected}");
+        assert!(
+            expected.abs_diff(expires) < 600,
+            "expires_at {expires}, expected about {expected}"
+        );
     }
 
     #[tokio::test]
@@ -678,8 +946,14 @@ mod aws_only {
         fx.ports.pipeline.create_draft(&d).await.unwrap();
         let item = raw_item(&fx, keys::draft_pk("d1"), keys::DRAFT_SK).await;
         assert_eq!(string(&item, "status"), Some("SNOOZED"));
-        assert_eq!(string(&item, keys::GSI_STATUS_PK), Some(keys::status_pk(DraftStatus::Snoozed).as_str()));
-        assert_eq!(string(&item, keys::GSI_STATUS_SK), Some(keys::status_sk(until, "d1").as_str()));
+        assert_eq!(
+            string(&item, keys::GSI_STATUS_PK),
+            Some(keys::status_pk(DraftStatus::Snoozed).as_str())
+        );
+        assert_eq!(
+            string(&item, keys::GSI_STATUS_SK),
+            Some(keys::status_sk(until, "d1").as_str())
+        );
     }
 
     #[tokio::test]
@@ -705,16 +979,35 @@ mod aws_only {
             .put_targets()
             .rule(&rule)
             .event_bus_name(&bus)
-            .targets(aws_sdk_eventbridge::types::Target::builder().id("queue").arn(target_arn).build().unwrap())
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("queue")
+                    .arn(target_arn)
+                    .build()
+                    .unwrap(),
+            )
             .send()
             .await
             .unwrap();
 
         let publisher = EventBridgePublisher::new(events, &bus, &source);
-        let detail = json!({ "deal": { "crm": "hubspot", "id": "42" }, "reason": "price", "amount": 12500 });
-        publisher.publish(&DomainEvent { detail_type: "deal.won".into(), detail: detail.clone() }).await.unwrap();
+        let detail =
+            json!({ "deal": { "crm": "hubspot", "id": "42" }, "reason": "price", "amount": 12500 });
+        publisher
+            .publish(&DomainEvent {
+                detail_type: "deal.won".into(),
+                detail: detail.clone(),
+            })
+            .await
+            .unwrap();
         // Not matched by the rule: must not arrive.
-        publisher.publish(&DomainEvent { detail_type: "deal.lost".into(), detail: json!({}) }).await.unwrap();
+        publisher
+            .publish(&DomainEvent {
+                detail_type: "deal.lost".into(),
+                detail: json!({}),
+            })
+            .await
+            .unwrap();
 
         let bodies = aws::receive_bodies(&sqs, &target_url, 1).await;
         assert_eq!(bodies.len(), 1, "{bodies:?}");
@@ -732,7 +1025,12 @@ mod aws_only {
             aws::unique_name("no-such-bus"),
             "draftgate",
         );
-        let result = publisher.publish(&DomainEvent { detail_type: "deal.won".into(), detail: json!({}) }).await;
+        let result = publisher
+            .publish(&DomainEvent {
+                detail_type: "deal.won".into(),
+                detail: json!({}),
+            })
+            .await;
         assert!(result.is_err(), "{result:?}");
     }
 
@@ -741,22 +1039,39 @@ mod aws_only {
         let config = aws::sdk_config().await;
         let sns = aws_sdk_sns::Client::new(&config);
         let sqs = aws_sdk_sqs::Client::new(&config);
-        let topic_arn = sns.create_topic().name(aws::unique_name("founder")).send().await.unwrap().topic_arn.unwrap();
+        let topic_arn = sns
+            .create_topic()
+            .name(aws::unique_name("founder"))
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
         // The founder's e-mail subscribes in production; a queue stands in for the mailbox.
         let inbox_url = aws::create_standard_queue(&sqs, "founder-inbox").await;
         let inbox_arn = aws::queue_arn(&sqs, &inbox_url).await;
-        sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(inbox_arn).send().await.unwrap();
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(inbox_arn)
+            .send()
+            .await
+            .unwrap();
 
         let subject = format!("Draft ready for review: {}", "Acme rollout ".repeat(10));
         let note = FounderNotification {
             to: "founder@example.com".into(),
             subject: subject.clone(),
-            body: "A follow-up for Acme rollout waits for you:\nhttps://example.com/review/d1".into(),
+            body: "A follow-up for Acme rollout waits for you:\nhttps://example.com/review/d1"
+                .into(),
             draft_id: "d1".into(),
             deal_name: "Acme rollout".into(),
             review_url: "https://example.com/review/d1".into(),
         };
-        SnsEmailNotifier::new(sns, &topic_arn).notify(&note).await.unwrap();
+        SnsEmailNotifier::new(sns, &topic_arn)
+            .notify(&note)
+            .await
+            .unwrap();
 
         let bodies = aws::receive_bodies(&sqs, &inbox_url, 1).await;
         assert_eq!(bodies.len(), 1, "{bodies:?}");
@@ -783,7 +1098,11 @@ mod aws_only {
         let config = aws::sdk_config().await;
         let ses = aws_sdk_sesv2::Client::new(&config);
         let from = format!("{}@example.com", aws::unique_name("founder"));
-        ses.create_email_identity().email_identity(&from).send().await.unwrap();
+        ses.create_email_identity()
+            .email_identity(&from)
+            .send()
+            .await
+            .unwrap();
 
         let email = outbound(&from);
         let message_id = SesSender::new(ses, None).send(&email).await.unwrap();
@@ -791,8 +1110,14 @@ mod aws_only {
 
         if aws::emulator().is_moto {
             let data = aws::moto_api("data.json").await;
-            let sent = data["ses"]["Message"].as_array().cloned().unwrap_or_default();
-            let ours = sent.iter().find(|m| m["id"] == json!(message_id)).expect("the message in moto's SES outbox");
+            let sent = data["ses"]["Message"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let ours = sent
+                .iter()
+                .find(|m| m["id"] == json!(message_id))
+                .expect("the message in moto's SES outbox");
             assert_eq!(ours["source"], json!(from));
             assert_eq!(ours["subject"], json!(email.subject));
             assert_eq!(ours["body"], json!(email.body));

@@ -1,6 +1,7 @@
 //! Application services: each Lambda function (and the local runner) wires one of these to
 //! its adapters. They decide nothing themselves beyond orchestration; `rules` decides.
 
+pub mod batch;
 pub mod drafts;
 pub mod evaluate;
 pub mod intake;

@@ -45,7 +45,11 @@ pub fn emulator() -> &'static Emulator {
         Ok(endpoint) if !endpoint.is_empty() => {
             let endpoint = endpoint.trim_end_matches('/').to_string();
             let is_moto = probe_moto(&endpoint);
-            Emulator { endpoint, is_moto, _process: None }
+            Emulator {
+                endpoint,
+                is_moto,
+                _process: None,
+            }
         }
         _ => start_moto(),
     })
@@ -54,7 +58,11 @@ pub fn emulator() -> &'static Emulator {
 fn moto_server_path() -> Option<PathBuf> {
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
     let on_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join("moto_server")).collect::<Vec<_>>())
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("moto_server"))
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
     on_path.into_iter().chain([venv]).find(|p| p.is_file())
 }
@@ -79,7 +87,11 @@ fn start_moto() -> Emulator {
         .unwrap_or_else(|e| panic!("could not start {}: {e}", program.display()));
     // The watchdog waits for its stdin to close, which happens when this process ends.
     let mut watchdog = Command::new("sh")
-        .args(["-c", "read _; kill \"$0\" 2>/dev/null", &moto.id().to_string()])
+        .args([
+            "-c",
+            "read _; kill \"$0\" 2>/dev/null",
+            &moto.id().to_string(),
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -99,7 +111,10 @@ fn start_moto() -> Emulator {
         }
         if started.elapsed() > STARTUP_TIMEOUT {
             let _ = moto.kill();
-            panic!("moto_server did not listen on {addr} within {STARTUP_TIMEOUT:?}; log: {}", log_path.display());
+            panic!(
+                "moto_server did not listen on {addr} within {STARTUP_TIMEOUT:?}; log: {}",
+                log_path.display()
+            );
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -117,15 +132,21 @@ fn free_port() -> u16 {
 
 /// Whether the endpoint answers moto's own API.
 fn probe_moto(endpoint: &str) -> bool {
-    let Some(hostport) = endpoint.strip_prefix("http://") else { return false };
-    let Ok(mut stream) = TcpStream::connect(hostport) else { return false };
+    let Some(hostport) = endpoint.strip_prefix("http://") else {
+        return false;
+    };
+    let Ok(mut stream) = TcpStream::connect(hostport) else {
+        return false;
+    };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let request = format!("GET /moto-api/data.json HTTP/1.0\r\nHost: {hostport}\r\n\r\n");
     if stream.write_all(request.as_bytes()).is_err() {
         return false;
     }
     let mut head = [0u8; 12];
-    std::io::Read::read_exact(&mut stream, &mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
+    std::io::Read::read_exact(&mut stream, &mut head).is_ok()
+        && head.starts_with(b"HTTP/1.")
+        && &head[9..12] == b"200"
 }
 
 /// SDK configuration for the emulator: fixed region and static test credentials.
@@ -133,7 +154,13 @@ pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(&emulator().endpoint)
         .region(Region::new(REGION))
-        .credentials_provider(Credentials::new("test", "test", None, None, "draftgate-tests"))
+        .credentials_provider(Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "draftgate-tests",
+        ))
         .load()
         .await
 }
@@ -143,14 +170,24 @@ pub fn unique_name(what: &str) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     static RUN: OnceLock<String> = OnceLock::new();
     let run = RUN.get_or_init(|| {
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
         format!("{:x}{:x}", std::process::id(), nanos % 0xfff)
     });
-    format!("dg-{run}-{}-{what}", COUNTER.fetch_add(1, Ordering::Relaxed))
+    format!(
+        "dg-{run}-{}-{what}",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
 }
 
 fn key(name: &str, kind: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("key schema")
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .expect("key schema")
 }
 
 fn string_attribute(name: &str) -> AttributeDefinition {
@@ -179,14 +216,26 @@ pub async fn create_pipeline_table(client: &aws_sdk_dynamodb::Client) -> String 
         .table_name(&name)
         .billing_mode(BillingMode::PayPerRequest)
         .set_attribute_definitions(Some(
-            [keys::PK, keys::SK, keys::GSI_DUE_PK, keys::GSI_DUE_SK, keys::GSI_STATUS_PK, keys::GSI_STATUS_SK]
-                .into_iter()
-                .map(string_attribute)
-                .collect(),
+            [
+                keys::PK,
+                keys::SK,
+                keys::GSI_DUE_PK,
+                keys::GSI_DUE_SK,
+                keys::GSI_STATUS_PK,
+                keys::GSI_STATUS_SK,
+            ]
+            .into_iter()
+            .map(string_attribute)
+            .collect(),
         ))
         .key_schema(key(keys::PK, KeyType::Hash))
         .key_schema(key(keys::SK, KeyType::Range))
-        .global_secondary_indexes(index(keys::GSI_DUE, keys::GSI_DUE_PK, keys::GSI_DUE_SK, ProjectionType::KeysOnly))
+        .global_secondary_indexes(index(
+            keys::GSI_DUE,
+            keys::GSI_DUE_PK,
+            keys::GSI_DUE_SK,
+            ProjectionType::KeysOnly,
+        ))
         .global_secondary_indexes(index(
             keys::GSI_STATUS,
             keys::GSI_STATUS_PK,
@@ -234,11 +283,19 @@ pub async fn create_audit_table(client: &aws_sdk_dynamodb::Client) -> String {
 async fn wait_for_table(client: &aws_sdk_dynamodb::Client, name: &str) {
     let started = Instant::now();
     loop {
-        let out = client.describe_table().table_name(name).send().await.expect("describe table");
+        let out = client
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .expect("describe table");
         if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
             return;
         }
-        assert!(started.elapsed() < STARTUP_TIMEOUT, "table {name} did not become active");
+        assert!(
+            started.elapsed() < STARTUP_TIMEOUT,
+            "table {name} did not become active"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -256,7 +313,8 @@ pub async fn create_fifo_queue(client: &aws_sdk_sqs::Client, what: &str) -> Stri
         .queue_url
         .expect("dead-letter queue url");
     let dlq_arn = queue_arn(client, &dlq_url).await;
-    let redrive = serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5 }).to_string();
+    let redrive =
+        serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5 }).to_string();
     client
         .create_queue()
         .queue_name(format!("{name}.fifo"))
@@ -307,7 +365,12 @@ pub async fn receive_bodies(client: &aws_sdk_sqs::Client, url: &str, want: usize
             .send()
             .await
             .expect("receive from the target queue");
-        bodies.extend(out.messages.unwrap_or_default().into_iter().filter_map(|m| m.body));
+        bodies.extend(
+            out.messages
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|m| m.body),
+        );
         if bodies.len() >= want {
             break;
         }

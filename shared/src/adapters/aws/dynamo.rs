@@ -56,7 +56,10 @@ pub struct DynamoPipelineStore {
 
 impl DynamoPipelineStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoPipelineStore { client, table: table.into() }
+        DynamoPipelineStore {
+            client,
+            table: table.into(),
+        }
     }
 
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
@@ -96,7 +99,10 @@ impl DynamoPipelineStore {
 #[async_trait]
 impl PipelineStore for DynamoPipelineStore {
     async fn get_deal(&self, deal: &DealRef) -> Result<Option<Deal>, StoreError> {
-        self.get(keys::deal_pk(deal), keys::STATE_SK).await?.map(decode).transpose()
+        self.get(keys::deal_pk(deal), keys::STATE_SK)
+            .await?
+            .map(decode)
+            .transpose()
     }
 
     async fn record_event(&self, event: &DealEvent, deal: &Deal) -> Result<Recorded, StoreError> {
@@ -110,13 +116,19 @@ impl PipelineStore for DynamoPipelineStore {
         let mut claim = Item::new();
         claim.insert(keys::PK.into(), s(keys::dedup_pk(&event.id)));
         claim.insert(keys::SK.into(), s(keys::DEDUP_SK));
-        claim.insert(keys::TTL_ATTR.into(), AttributeValue::N(expires_at.as_second().to_string()));
+        claim.insert(
+            keys::TTL_ATTR.into(),
+            AttributeValue::N(expires_at.as_second().to_string()),
+        );
         claim.insert("event_id".into(), s(&event.id));
         claim.insert("deal".into(), encode_value(&event.deal)?);
 
         let mut entry = encode(event)?;
         entry.insert(keys::PK.into(), s(keys::deal_pk(&event.deal)));
-        entry.insert(keys::SK.into(), s(keys::event_sk(event.occurred_at, &event.id)));
+        entry.insert(
+            keys::SK.into(),
+            s(keys::event_sk(event.occurred_at, &event.id)),
+        );
 
         let writes = [
             // TX_DEDUP
@@ -128,15 +140,27 @@ impl PipelineStore for DynamoPipelineStore {
         let result = self
             .client
             .transact_write_items()
-            .set_transact_items(Some(writes.into_iter().map(|p| TransactWriteItem::builder().put(p).build()).collect()))
+            .set_transact_items(Some(
+                writes
+                    .into_iter()
+                    .map(|p| TransactWriteItem::builder().put(p).build())
+                    .collect(),
+            ))
             .send()
             .await;
         let err = match result {
             Ok(_) => return Ok(Recorded::Applied),
             Err(err) => err,
         };
-        if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
-            let reason = |i: usize| cancelled.cancellation_reasons().get(i).and_then(|r| r.code());
+        if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+            err.as_service_error()
+        {
+            let reason = |i: usize| {
+                cancelled
+                    .cancellation_reasons()
+                    .get(i)
+                    .and_then(|r| r.code())
+            };
             // A seen event id wins over a stale version: the event is already in, nothing to redo.
             if reason(TX_DEDUP) == Some("ConditionalCheckFailed") {
                 return Ok(Recorded::Duplicate);
@@ -145,7 +169,11 @@ impl PipelineStore for DynamoPipelineStore {
                 return Err(StoreError::Conflict);
             }
             // Another transaction was writing one of these items: re-read and retry.
-            if cancelled.cancellation_reasons().iter().any(|r| r.code() == Some("TransactionConflict")) {
+            if cancelled
+                .cancellation_reasons()
+                .iter()
+                .any(|r| r.code() == Some("TransactionConflict"))
+            {
                 return Err(StoreError::Conflict);
             }
         }
@@ -153,7 +181,10 @@ impl PipelineStore for DynamoPipelineStore {
     }
 
     async fn is_duplicate(&self, event_id: &str) -> Result<bool, StoreError> {
-        Ok(self.get(keys::dedup_pk(event_id), keys::DEDUP_SK).await?.is_some())
+        Ok(self
+            .get(keys::dedup_pk(event_id), keys::DEDUP_SK)
+            .await?
+            .is_some())
     }
 
     async fn put_deal(&self, deal: &Deal) -> Result<(), StoreError> {
@@ -175,10 +206,18 @@ impl PipelineStore for DynamoPipelineStore {
             .expression_attribute_values(":pk", s(keys::deal_pk(deal)))
             .expression_attribute_values(":prefix", s(EVENT_SK_PREFIX))
             .consistent_read(true);
-        query_all(query, usize::MAX).await?.into_iter().map(decode).collect()
+        query_all(query, usize::MAX)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
     }
 
-    async fn due_deals(&self, now: Timestamp, limit: usize) -> Result<Vec<(DealRef, Timestamp)>, StoreError> {
+    async fn due_deals(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(DealRef, Timestamp)>, StoreError> {
         let query = self
             .client
             .query()
@@ -204,11 +243,15 @@ impl PipelineStore for DynamoPipelineStore {
     }
 
     async fn create_draft(&self, draft: &Draft) -> Result<bool, StoreError> {
-        self.put_if(draft_item(draft)?, Condition::not_exists()).await
+        self.put_if(draft_item(draft)?, Condition::not_exists())
+            .await
     }
 
     async fn get_draft(&self, id: &str) -> Result<Option<Draft>, StoreError> {
-        self.get(keys::draft_pk(id), keys::DRAFT_SK).await?.map(decode).transpose()
+        self.get(keys::draft_pk(id), keys::DRAFT_SK)
+            .await?
+            .map(decode)
+            .transpose()
     }
 
     async fn update_draft(&self, draft: &Draft, expected: DraftStatus) -> Result<(), StoreError> {
@@ -245,7 +288,11 @@ impl PipelineStore for DynamoPipelineStore {
                 .expression_attribute_values(":upper", s(keys::due_upper_bound(until))),
             None => query.key_condition_expression("#pk = :pk"),
         };
-        query_all(query, limit).await?.into_iter().map(decode).collect()
+        query_all(query, limit)
+            .await?
+            .into_iter()
+            .map(decode)
+            .collect()
     }
 }
 
@@ -258,7 +305,8 @@ impl DynamoPipelineStore {
                 .set_expression_attribute_names(c.names)
                 .set_expression_attribute_values(c.values);
         }
-        put.build().map_err(|e| StoreError::Corrupt(format!("transaction item: {e}")))
+        put.build()
+            .map_err(|e| StoreError::Corrupt(format!("transaction item: {e}")))
     }
 }
 
@@ -271,7 +319,10 @@ pub struct DynamoAuditLog {
 
 impl DynamoAuditLog {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoAuditLog { client, table: table.into() }
+        DynamoAuditLog {
+            client,
+            table: table.into(),
+        }
     }
 }
 
@@ -337,7 +388,10 @@ impl AuditReader for DynamoAuditLog {
                 items
             }
         };
-        let mut entries = items.into_iter().map(decode).collect::<Result<Vec<AuditEntry>, _>>()?;
+        let mut entries = items
+            .into_iter()
+            .map(decode)
+            .collect::<Result<Vec<AuditEntry>, _>>()?;
         entries.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
         Ok(entries)
     }
@@ -369,7 +423,10 @@ fn version_condition(version: u64) -> Result<Condition, StoreError> {
         n => Ok(Condition {
             expression: "#version = :previous",
             names: Some(HashMap::from([("#version".into(), "version".into())])),
-            values: Some(HashMap::from([(":previous".into(), AttributeValue::N((n - 1).to_string()))])),
+            values: Some(HashMap::from([(
+                ":previous".into(),
+                AttributeValue::N((n - 1).to_string()),
+            )])),
         }),
     }
 }
@@ -395,7 +452,10 @@ fn draft_item(draft: &Draft) -> Result<Item, StoreError> {
         _ => draft.created_at,
     };
     item.insert(keys::GSI_STATUS_PK.into(), s(keys::status_pk(draft.status)));
-    item.insert(keys::GSI_STATUS_SK.into(), s(keys::status_sk(index_at, &draft.id)));
+    item.insert(
+        keys::GSI_STATUS_SK.into(),
+        s(keys::status_sk(index_at, &draft.id)),
+    );
     Ok(item)
 }
 
@@ -406,7 +466,10 @@ fn parse_due_sk(sk: &str) -> Result<(DealRef, Timestamp), StoreError> {
     let corrupt = || StoreError::Corrupt(format!("unexpected due index key {sk:?}"));
     let (due, pk) = sk.split_once('#').ok_or_else(corrupt)?;
     let due: Timestamp = due.parse().map_err(|_| corrupt())?;
-    let (crm, id) = pk.strip_prefix("DEAL#").and_then(|rest| rest.split_once('#')).ok_or_else(corrupt)?;
+    let (crm, id) = pk
+        .strip_prefix("DEAL#")
+        .and_then(|rest| rest.split_once('#'))
+        .ok_or_else(corrupt)?;
     let deal = DealRef::new(crm, id);
     if keys::due_sk(due, &deal) != sk {
         return Err(corrupt());
@@ -447,7 +510,9 @@ fn s(value: impl Into<String>) -> AttributeValue {
 fn string_attr<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v),
-        _ => Err(StoreError::Corrupt(format!("item without string attribute {name}"))),
+        _ => Err(StoreError::Corrupt(format!(
+            "item without string attribute {name}"
+        ))),
     }
 }
 
@@ -456,7 +521,8 @@ fn encode<T: Serialize>(value: &T) -> Result<Item, StoreError> {
 }
 
 fn encode_value<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
-    dynamo::to_attribute_value(value).map_err(|e| StoreError::Corrupt(format!("encoding attribute: {e}")))
+    dynamo::to_attribute_value(value)
+        .map_err(|e| StoreError::Corrupt(format!("encoding attribute: {e}")))
 }
 
 fn decode<T: DeserializeOwned>(mut item: Item) -> Result<T, StoreError> {
@@ -484,10 +550,15 @@ fn store_error<E>(operation: &str, err: SdkError<E, HttpResponse>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let invalid = matches!(err.code(), Some("ValidationException" | "SerializationException"));
+    let invalid = matches!(
+        err.code(),
+        Some("ValidationException" | "SerializationException")
+    );
     match classify(operation, &err) {
         Failure::Permanent(message) if invalid => StoreError::Corrupt(message),
-        Failure::Permanent(message) | Failure::Transient(message) => StoreError::Unavailable(message),
+        Failure::Permanent(message) | Failure::Transient(message) => {
+            StoreError::Unavailable(message)
+        }
     }
 }
 
@@ -508,13 +579,24 @@ mod tests {
     fn a_due_index_key_parses_back_into_its_deal_and_time() {
         let deal = DealRef::new("hubspot", "185#44");
         let due = ts("2024-11-24T10:00:00.250Z");
-        assert_eq!(parse_due_sk(&keys::due_sk(due, &deal)).unwrap(), (deal, due));
+        assert_eq!(
+            parse_due_sk(&keys::due_sk(due, &deal)).unwrap(),
+            (deal, due)
+        );
     }
 
     #[test]
     fn a_malformed_due_index_key_is_corrupt() {
-        for sk in ["", "2024-11-24T10:00:00.000Z", "nope#DEAL#a#b", "2024-11-24T10:00:00.000Z#DRAFT#x"] {
-            assert!(matches!(parse_due_sk(sk), Err(StoreError::Corrupt(_))), "{sk}");
+        for sk in [
+            "",
+            "2024-11-24T10:00:00.000Z",
+            "nope#DEAL#a#b",
+            "2024-11-24T10:00:00.000Z#DRAFT#x",
+        ] {
+            assert!(
+                matches!(parse_due_sk(sk), Err(StoreError::Corrupt(_))),
+                "{sk}"
+            );
         }
     }
 

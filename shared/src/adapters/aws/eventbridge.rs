@@ -18,29 +18,43 @@ pub struct EventBridgePublisher {
 
 impl EventBridgePublisher {
     pub fn new(client: Client, bus_name: impl Into<String>, source: impl Into<String>) -> Self {
-        EventBridgePublisher { client, bus_name: bus_name.into(), source: source.into() }
+        EventBridgePublisher {
+            client,
+            bus_name: bus_name.into(),
+            source: source.into(),
+        }
     }
 }
 
 #[async_trait]
 impl EventPublisher for EventBridgePublisher {
     async fn publish(&self, event: &DomainEvent) -> Result<(), PublishError> {
-        let detail = serde_json::to_string(&event.detail).map_err(|e| PublishError(format!("detail: {e}")))?;
+        let detail = serde_json::to_string(&event.detail)
+            .map_err(|e| PublishError(format!("detail: {e}")))?;
         let entry = PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus_name)
             .source(&self.source)
             .detail_type(&event.detail_type)
             .detail(detail)
             .build();
-        let out = self.client.put_events().entries(entry).send().await.map_err(|e| match classify("PutEvents", &e) {
-            Failure::Transient(m) | Failure::Permanent(m) => PublishError(m),
-        })?;
+        let out = self
+            .client
+            .put_events()
+            .entries(entry)
+            .send()
+            .await
+            .map_err(|e| match classify("PutEvents", &e) {
+                Failure::Transient(m) | Failure::Permanent(m) => PublishError(m),
+            })?;
         // PutEvents answers 200 even when an entry was refused.
         if out.failed_entry_count > 0 {
             let why = out
                 .entries()
                 .iter()
-                .filter_map(|e| e.error_code().map(|c| format!("{c}: {}", e.error_message().unwrap_or(""))))
+                .filter_map(|e| {
+                    e.error_code()
+                        .map(|c| format!("{c}: {}", e.error_message().unwrap_or("")))
+                })
                 .collect::<Vec<_>>()
                 .join("; ");
             return Err(PublishError(format!("PutEvents refused the event: {why}")));

@@ -24,7 +24,9 @@ use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkErro
 
 /// The shared SDK configuration: region, credentials and endpoint from the environment.
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
 }
 
 /// How an SDK call failed, classified once for every adapter.
@@ -60,7 +62,10 @@ where
     let message = format!("{operation}: {}", DisplayErrorContext(err));
     match err {
         SdkError::ServiceError(service) => {
-            let throttled = service.err().code().is_some_and(|c| THROTTLING_CODES.contains(&c));
+            let throttled = service
+                .err()
+                .code()
+                .is_some_and(|c| THROTTLING_CODES.contains(&c));
             if throttled || service.raw().status().as_u16() >= 500 {
                 Failure::Transient(message)
             } else {

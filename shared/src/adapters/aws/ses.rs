@@ -17,7 +17,10 @@ pub struct SesSender {
 
 impl SesSender {
     pub fn new(client: Client, configuration_set: Option<String>) -> Self {
-        SesSender { client, configuration_set }
+        SesSender {
+            client,
+            configuration_set,
+        }
     }
 }
 

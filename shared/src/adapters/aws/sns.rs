@@ -20,7 +20,10 @@ pub struct SnsEmailNotifier {
 
 impl SnsEmailNotifier {
     pub fn new(client: Client, topic_arn: impl Into<String>) -> Self {
-        SnsEmailNotifier { client, topic_arn: topic_arn.into() }
+        SnsEmailNotifier {
+            client,
+            topic_arn: topic_arn.into(),
+        }
     }
 }
 
@@ -44,8 +47,17 @@ impl Notifier for SnsEmailNotifier {
 
 /// SNS refuses subjects with line breaks or control characters, or longer than 100 characters.
 fn sns_subject(subject: &str) -> String {
-    let cleaned: String = subject.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    cleaned.trim().chars().take(MAX_SUBJECT_CHARS).collect::<String>().trim_end().to_string()
+    let cleaned: String = subject
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    cleaned
+        .trim()
+        .chars()
+        .take(MAX_SUBJECT_CHARS)
+        .collect::<String>()
+        .trim_end()
+        .to_string()
 }
 
 #[cfg(test)]
@@ -60,6 +72,9 @@ mod tests {
 
     #[test]
     fn a_subject_loses_its_line_breaks() {
-        assert_eq!(sns_subject("Draft ready\r\nfor Acme\t"), "Draft ready  for Acme");
+        assert_eq!(
+            sns_subject("Draft ready\r\nfor Acme\t"),
+            "Draft ready  for Acme"
+        );
     }
 }

@@ -26,7 +26,10 @@ pub struct SqsQueue {
 
 impl SqsQueue {
     pub fn new(client: Client, url: impl Into<String>) -> Self {
-        SqsQueue { client, url: url.into() }
+        SqsQueue {
+            client,
+            url: url.into(),
+        }
     }
 }
 
@@ -78,7 +81,9 @@ impl QueueConsumer for SqsQueue {
                         receipt,
                         receive_count,
                     }),
-                    _ => Err(QueueError::Unavailable("ReceiveMessage: message without id or receipt".into())),
+                    _ => Err(QueueError::Unavailable(
+                        "ReceiveMessage: message without id or receipt".into(),
+                    )),
                 }
             })
             .collect()
@@ -107,7 +112,9 @@ fn queue_error(failure: Failure) -> QueueError {
 fn fifo_id(id: &str) -> Cow<'_, str> {
     let valid = !id.is_empty()
         && id.len() <= MAX_ID_LEN
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b.is_ascii_punctuation());
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b.is_ascii_punctuation());
     if valid {
         Cow::Borrowed(id)
     } else {

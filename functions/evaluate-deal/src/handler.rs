@@ -1,0 +1,90 @@
+//! SQS batch in, batch item failures out.
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent};
+use shared::app::batch::{process, Message};
+use shared::app::evaluate::Evaluator;
+
+pub async fn handle(evaluator: &Evaluator, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+    let records = &event.payload.records;
+    let messages: Vec<Message> = records
+        .iter()
+        .map(|r| Message {
+            id: r.message_id.as_deref().unwrap_or_default(),
+            group: r.attributes.get("MessageGroupId").map(String::as_str),
+            body: r.body.as_deref().unwrap_or_default(),
+        })
+        .collect();
+    let failed = process(&messages, |body| evaluator.handle(body)).await;
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed
+        .into_iter()
+        .map(|id| {
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = id;
+            f
+        })
+        .collect();
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use shared::adapters::clock::ManualClock;
+    use shared::adapters::embedded::EmbeddedStore;
+    use shared::app::Core;
+    use shared::domain::{Deal, DealRef, Stage};
+    use shared::ports::{PipelineStore, QueueConsumer};
+
+    use super::*;
+
+    fn event() -> LambdaEvent<SqsEvent> {
+        let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/evaluate-deal/one-deal.json")).unwrap();
+        LambdaEvent::new(serde_json::from_str(&raw).unwrap(), lambda_runtime::Context::default())
+    }
+
+    #[tokio::test]
+    async fn a_due_proposal_fires_once_even_when_the_message_is_delivered_twice() {
+        let store = EmbeddedStore::open_in_memory().unwrap();
+        let sent: jiff::Timestamp = "2024-11-21T10:05:12.345Z".parse().unwrap();
+        let mut deal = Deal::new(DealRef::new("hubspot", "18544521873"), sent);
+        deal.version = 1;
+        deal.stage = Some(Stage::Proposal);
+        deal.raw_stage = Some("contractsent".into());
+        deal.proposal_sent_at = Some(sent);
+        store.put_deal(&deal).await.unwrap();
+        let drafts = store.queue("drafts");
+        let evaluator = Evaluator {
+            core: Core {
+                config: Arc::new(shared::config::Config::bundled().unwrap()),
+                store: store.clone(),
+                audit: store.clone(),
+                clock: Arc::new(ManualClock::new("2024-11-24T10:15:00Z".parse().unwrap())),
+            },
+            draft_queue: drafts.clone(),
+        };
+        let first = handle(&evaluator, event()).await.unwrap();
+        assert!(first.batch_item_failures.is_empty());
+        let second = handle(&evaluator, event()).await.unwrap();
+        assert!(second.batch_item_failures.is_empty());
+        let msgs = drafts.receive(10).await.unwrap();
+        assert_eq!(msgs.len(), 1, "one draft request per occurrence");
+        assert!(msgs[0].body.contains("proposal_no_reply#2024-11-21T10:05:12.345Z"));
+    }
+
+    #[tokio::test]
+    async fn an_unreadable_message_is_reported_as_a_batch_item_failure() {
+        let store = EmbeddedStore::open_in_memory().unwrap();
+        let evaluator = Evaluator {
+            core: Core { config: Arc::new(shared::config::Config::bundled().unwrap()), store: store.clone(), audit: store.clone(), clock: Arc::new(ManualClock::new(jiff::Timestamp::UNIX_EPOCH)) },
+            draft_queue: store.queue("drafts"),
+        };
+        let mut e = event();
+        e.payload.records[0].body = Some("not json".into());
+        let out = handle(&evaluator, e).await.unwrap();
+        assert_eq!(out.batch_item_failures.len(), 1);
+        assert_eq!(Some(out.batch_item_failures[0].item_identifier.as_str()), event().payload.records[0].message_id.as_deref());
+    }
+}

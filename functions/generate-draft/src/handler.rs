@@ -1,0 +1,110 @@
+//! SQS batch in, batch item failures out.
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent};
+use shared::app::batch::{process, Message};
+use shared::app::drafts::Drafter;
+
+pub async fn handle(drafter: &Drafter, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+    let records = &event.payload.records;
+    let messages: Vec<Message> = records
+        .iter()
+        .map(|r| Message {
+            id: r.message_id.as_deref().unwrap_or_default(),
+            group: r.attributes.get("MessageGroupId").map(String::as_str),
+            body: r.body.as_deref().unwrap_or_default(),
+        })
+        .collect();
+    let failed = process(&messages, |body| drafter.handle(body)).await;
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed
+        .into_iter()
+        .map(|id| {
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = id;
+            f
+        })
+        .collect();
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use shared::adapters::clock::ManualClock;
+    use shared::adapters::embedded::EmbeddedStore;
+    use shared::app::Core;
+    use shared::domain::{Deal, DealRef, DraftStatus, Fact, FounderNotification, Stage};
+    use shared::ports::{Notifier, NotifyError, PipelineStore};
+    use shared::secret::Secret;
+    use shared::tokens::TokenSigner;
+
+    use super::*;
+
+    struct Down;
+
+    #[async_trait]
+    impl Notifier for Down {
+        async fn notify(&self, _: &FounderNotification) -> Result<(), NotifyError> {
+            Err(NotifyError("slack down".into()))
+        }
+    }
+
+    async fn setup(notifier: Arc<dyn Notifier>) -> (Arc<EmbeddedStore>, Drafter) {
+        let store = EmbeddedStore::open_in_memory().unwrap();
+        let sent: jiff::Timestamp = "2024-11-21T10:05:12.345Z".parse().unwrap();
+        let mut deal = Deal::new(DealRef::new("hubspot", "18544521873"), sent);
+        deal.version = 1;
+        deal.name = "Acme Q4".into();
+        deal.stage = Some(Stage::Proposal);
+        deal.raw_stage = Some("contractsent".into());
+        deal.proposal_sent_at = Some(sent);
+        deal.contact_email = Some("jane@acme.example".into());
+        deal.facts.insert("deal.name".into(), Fact::new("Acme Q4", "HubSpot deal property dealname"));
+        store.put_deal(&deal).await.unwrap();
+        let clock = Arc::new(ManualClock::new("2024-11-24T10:20:00Z".parse().unwrap()));
+        let drafter = Drafter {
+            core: Core { config: Arc::new(shared::config::Config::bundled().unwrap()), store: store.clone(), audit: store.clone(), clock: clock.clone() },
+            notifier,
+            tokens: TokenSigner::new(Secret::new("k")),
+            public_base_url: "https://example.invalid".into(),
+        };
+        (store, drafter)
+    }
+
+    fn event() -> LambdaEvent<SqsEvent> {
+        let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/generate-draft/proposal-no-reply.json")).unwrap();
+        LambdaEvent::new(serde_json::from_str(&raw).unwrap(), lambda_runtime::Context::default())
+    }
+
+    #[tokio::test]
+    async fn a_missing_first_name_makes_an_incomplete_pending_draft_and_notifies_once() {
+        let store = EmbeddedStore::open_in_memory().unwrap();
+        let outbox = store.outbox(Arc::new(ManualClock::new(jiff::Timestamp::UNIX_EPOCH)));
+        let (store, drafter) = setup(outbox).await;
+        let _ = store;
+        let out = handle(&drafter, event()).await.unwrap();
+        assert!(out.batch_item_failures.is_empty());
+        let out = handle(&drafter, event()).await.unwrap();
+        assert!(out.batch_item_failures.is_empty());
+        let drafts = drafter.core.store.drafts_by_status(DraftStatus::Pending, None, 10).await.unwrap();
+        assert_eq!(drafts.len(), 1, "a redelivered request does not make a second draft");
+        let d = &drafts[0];
+        assert!(d.missing.contains(&"contact.first_name".to_string()), "{:?}", d.missing);
+        assert!(d.body.contains("[[missing: contact.first_name]]"));
+        assert!(d.notified_at.is_some());
+        assert_eq!(d.context.facts.iter().find(|f| f.variable == "deal.name").unwrap().source, "HubSpot deal property dealname");
+    }
+
+    #[tokio::test]
+    async fn a_failed_notification_is_a_batch_item_failure_and_the_draft_is_kept() {
+        let (_store, drafter) = setup(Arc::new(Down)).await;
+        let out = handle(&drafter, event()).await.unwrap();
+        assert_eq!(out.batch_item_failures.len(), 1);
+        let drafts = drafter.core.store.drafts_by_status(DraftStatus::Pending, None, 10).await.unwrap();
+        assert_eq!(drafts.len(), 1);
+        assert!(drafts[0].notified_at.is_none(), "a retry will notify");
+    }
+}

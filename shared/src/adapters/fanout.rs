@@ -1,0 +1,28 @@
+//! Notify the founder on every configured channel; succeed if at least one channel delivered.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::FounderNotification;
+use crate::ports::{Notifier, NotifyError};
+
+pub struct Fanout(pub Vec<Arc<dyn Notifier>>);
+
+#[async_trait]
+impl Notifier for Fanout {
+    async fn notify(&self, note: &FounderNotification) -> Result<(), NotifyError> {
+        let mut errors = Vec::new();
+        for n in &self.0 {
+            if let Err(e) = n.notify(note).await {
+                tracing::warn!(error = %e, "a notification channel failed");
+                errors.push(e.0);
+            }
+        }
+        if errors.len() < self.0.len() {
+            Ok(())
+        } else {
+            Err(NotifyError(format!("every channel failed: {}", errors.join("; "))))
+        }
+    }
+}
