@@ -181,7 +181,8 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
         deal.contact_email = snap.contact_email.clone().or(deal.contact_email.take());
         // The snapshot's stage only seeds a deal we know nothing about yet; stage changes come
         // from the stage-change events themselves, which carry when they happened.
-        if deal.raw_stage.is_none() {
+        let is_stage_change = matches!(event.kind, EventKind::StageChanged { .. });
+        if deal.raw_stage.is_none() && !is_stage_change {
             if let Some(raw) = &snap.raw_stage {
                 deal.raw_stage = Some(raw.clone());
                 deal.stage = config.canonical_stage(&event.source_crm(), raw);
@@ -207,9 +208,8 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
                 if deal.stage == Some(Stage::Proposal) && deal.proposal_sent_at.is_none_or(|s| s < previous_entry) {
                     deal.proposal_sent_at = Some(at);
                     deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
+                    set_interaction(deal, interaction(event, "Proposal sent (deal moved to the proposal stage)".into()));
                 }
-                let label = deal.stage.map(|s| s.to_string()).unwrap_or_else(|| raw_stage.clone());
-                set_interaction(deal, interaction(event, format!("Deal moved to {label}")));
             }
         }
         EventKind::PropertyChanged { name, value } => {

@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS dedup (id TEXT PRIMARY KEY, expires_at INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS firings (pk TEXT NOT NULL, sk TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (pk, sk));
 CREATE TABLE IF NOT EXISTS drafts (id TEXT PRIMARY KEY, status TEXT NOT NULL, status_sk TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS drafts_status ON drafts(status, status_sk);
-CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, deal_pk TEXT, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, deal_pk TEXT, sk TEXT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_sk ON audit(sk);
 CREATE TABLE IF NOT EXISTS queue (seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, group_id TEXT NOT NULL,
   body TEXT NOT NULL, visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);
 CREATE INDEX IF NOT EXISTS queue_name ON queue(name, seq);
@@ -332,8 +333,8 @@ impl AuditLog for EmbeddedStore {
         let n = self
             .conn()
             .execute(
-                "INSERT INTO audit (id, deal_pk, doc) VALUES (?1, ?2, ?3) ON CONFLICT(id) DO NOTHING",
-                params![entry.id, entry.deal.as_ref().map(keys::deal_pk), to_doc(entry)?],
+                "INSERT INTO audit (id, deal_pk, sk, doc) VALUES (?1, ?2, ?3, ?4) ON CONFLICT(id) DO NOTHING",
+                params![entry.id, entry.deal.as_ref().map(keys::deal_pk), keys::audit_sk(entry.at, &entry.id), to_doc(entry)?],
             )
             .map_err(unavailable)?;
         if n == 1 {
@@ -348,8 +349,8 @@ impl AuditLog for EmbeddedStore {
 impl AuditReader for EmbeddedStore {
     async fn entries(&self, deal: Option<&DealRef>) -> Result<Vec<AuditEntry>, StoreError> {
         match deal {
-            Some(d) => read_docs(&self.conn(), "SELECT doc FROM audit WHERE deal_pk = ?1 ORDER BY seq", [keys::deal_pk(d)]),
-            None => read_docs(&self.conn(), "SELECT doc FROM audit ORDER BY seq", []),
+            Some(d) => read_docs(&self.conn(), "SELECT doc FROM audit WHERE deal_pk = ?1 ORDER BY sk", [keys::deal_pk(d)]),
+            None => read_docs(&self.conn(), "SELECT doc FROM audit ORDER BY sk", []),
         }
     }
 }
