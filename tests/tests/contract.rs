@@ -802,7 +802,7 @@ async fn embedded_ports() -> Ports {
     }
 }
 
-/// Fresh tables and a fresh FIFO queue (with its DLQ) on the emulator.
+/// Fresh tables and a fresh FIFO queue (with its DLQ) on the emulator, built from template.yaml.
 async fn aws_ports() -> Ports {
     aws_fixture().await.ports
 }
@@ -820,9 +820,10 @@ async fn aws_fixture() -> AwsFixture {
     let config = aws::sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
-    let pipeline_table = aws::create_pipeline_table(&dynamo).await;
-    let audit_table = aws::create_audit_table(&dynamo).await;
-    let queue_url = aws::create_fifo_queue(&sqs, "evaluate").await;
+    let stack = tokio::task::spawn_blocking(aws::template_stack).await.expect("stack setup");
+    let pipeline_table = stack["PIPELINE_TABLE"].clone();
+    let audit_table = stack["AUDIT_TABLE"].clone();
+    let queue_url = stack["EVALUATE_QUEUE_URL"].clone();
     let audit = Arc::new(DynamoAuditLog::new(dynamo.clone(), audit_table));
     let queue = Arc::new(SqsQueue::new(sqs, queue_url));
     AwsFixture {

@@ -2,9 +2,10 @@
 //!
 //! `DRAFTGATE_TEST_AWS_ENDPOINT` points the tests at a running emulator; without it they start
 //! `moto_server` (from `PATH` or the workspace's `.venv`) once per test binary on a free port.
-//! Every test creates its own tables and queues under a unique prefix, so tests never see each
+//! Every test creates its own stack of tables and queues from `template.yaml` under a unique prefix, so tests never see each
 //! other's items and a shared emulator needs no cleanup.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -15,12 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TableStatus, TimeToLiveSpecification,
-};
 use aws_sdk_sqs::types::QueueAttributeName;
-use shared::keys;
 
 pub const ENDPOINT_VAR: &str = "DRAFTGATE_TEST_AWS_ENDPOINT";
 const REGION: &str = "us-east-1";
@@ -182,153 +178,37 @@ pub fn unique_name(what: &str) -> String {
     )
 }
 
-fn key(name: &str, kind: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
-        .expect("key schema")
+/// The Pipeline and Audit tables and the FIFO queues with their DLQs, created by
+/// `infra/emulator.py up` from `template.yaml` itself, so the tests exercise exactly the
+/// deployed definitions (keys, indexes, projections, TTL, redrive). Answers the env lines the
+/// script writes (`PIPELINE_TABLE`, `AUDIT_TABLE`, `EVALUATE_QUEUE_URL`, ...).
+pub fn template_stack() -> HashMap<String, String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let venv_python = root.join(".venv/bin/python");
+    let python = if venv_python.exists() { venv_python } else { PathBuf::from("python3") };
+    let prefix = unique_name("stack");
+    let out = Command::new(&python)
+        .arg(root.join("infra/emulator.py"))
+        .args(["up", "--endpoint", &emulator().endpoint, "--prefix", &prefix, "--env-file", "-"])
+        .arg("--template")
+        .arg(root.join("template.yaml"))
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_DEFAULT_REGION", REGION)
+        .output()
+        .expect("run infra/emulator.py (Python 3 with boto3 and PyYAML; `bash scripts/test.sh` installs them)");
+    assert!(
+        out.status.success(),
+        "infra/emulator.py up failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
 }
 
-fn string_attribute(name: &str) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .expect("attribute definition")
-}
-
-/// The Pipeline table: `PK`/`SK`, the sparse KEYS_ONLY due index and the ALL status index,
-/// TTL on `expires_at`.
-pub async fn create_pipeline_table(client: &aws_sdk_dynamodb::Client) -> String {
-    let name = unique_name("pipeline");
-    let index = |name: &str, pk: &str, sk: &str, projection: ProjectionType| {
-        GlobalSecondaryIndex::builder()
-            .index_name(name)
-            .key_schema(key(pk, KeyType::Hash))
-            .key_schema(key(sk, KeyType::Range))
-            .projection(Projection::builder().projection_type(projection).build())
-            .build()
-            .expect("index")
-    };
-    client
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .set_attribute_definitions(Some(
-            [
-                keys::PK,
-                keys::SK,
-                keys::GSI_DUE_PK,
-                keys::GSI_DUE_SK,
-                keys::GSI_STATUS_PK,
-                keys::GSI_STATUS_SK,
-            ]
-            .into_iter()
-            .map(string_attribute)
-            .collect(),
-        ))
-        .key_schema(key(keys::PK, KeyType::Hash))
-        .key_schema(key(keys::SK, KeyType::Range))
-        .global_secondary_indexes(index(
-            keys::GSI_DUE,
-            keys::GSI_DUE_PK,
-            keys::GSI_DUE_SK,
-            ProjectionType::KeysOnly,
-        ))
-        .global_secondary_indexes(index(
-            keys::GSI_STATUS,
-            keys::GSI_STATUS_PK,
-            keys::GSI_STATUS_SK,
-            ProjectionType::All,
-        ))
-        .send()
-        .await
-        .expect("create the pipeline table");
-    wait_for_table(client, &name).await;
-    client
-        .update_time_to_live()
-        .table_name(&name)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder()
-                .attribute_name(keys::TTL_ATTR)
-                .enabled(true)
-                .build()
-                .expect("ttl"),
-        )
-        .send()
-        .await
-        .expect("enable TTL on the pipeline table");
-    name
-}
-
-/// The Audit table: `PK`/`SK` only.
-pub async fn create_audit_table(client: &aws_sdk_dynamodb::Client) -> String {
-    let name = unique_name("audit");
-    client
-        .create_table()
-        .table_name(&name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(string_attribute(keys::PK))
-        .attribute_definitions(string_attribute(keys::SK))
-        .key_schema(key(keys::PK, KeyType::Hash))
-        .key_schema(key(keys::SK, KeyType::Range))
-        .send()
-        .await
-        .expect("create the audit table");
-    wait_for_table(client, &name).await;
-    name
-}
-
-async fn wait_for_table(client: &aws_sdk_dynamodb::Client, name: &str) {
-    let started = Instant::now();
-    loop {
-        let out = client
-            .describe_table()
-            .table_name(name)
-            .send()
-            .await
-            .expect("describe table");
-        if out.table().and_then(|t| t.table_status()) == Some(&TableStatus::Active) {
-            return;
-        }
-        assert!(
-            started.elapsed() < STARTUP_TIMEOUT,
-            "table {name} did not become active"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// A FIFO queue with its FIFO dead-letter queue (after 5 receives); answers the queue's URL.
-pub async fn create_fifo_queue(client: &aws_sdk_sqs::Client, what: &str) -> String {
-    let name = unique_name(what);
-    let dlq_url = client
-        .create_queue()
-        .queue_name(format!("{name}-dlq.fifo"))
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .send()
-        .await
-        .expect("create the dead-letter queue")
-        .queue_url
-        .expect("dead-letter queue url");
-    let dlq_arn = queue_arn(client, &dlq_url).await;
-    let redrive =
-        serde_json::json!({ "deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5 }).to_string();
-    client
-        .create_queue()
-        .queue_name(format!("{name}.fifo"))
-        .attributes(QueueAttributeName::FifoQueue, "true")
-        .attributes(QueueAttributeName::VisibilityTimeout, "30")
-        .attributes(QueueAttributeName::RedrivePolicy, redrive)
-        .send()
-        .await
-        .expect("create the FIFO queue")
-        .queue_url
-        .expect("queue url")
-}
-
-/// A standard queue (targets of the bus and the topic in the tests).
 pub async fn create_standard_queue(client: &aws_sdk_sqs::Client, what: &str) -> String {
     client
         .create_queue()

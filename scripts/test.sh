@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# draftgate's one test command: installs what the tests need (a Python venv with the local AWS
+# emulator, cfn-lint and the SAM CLI), checks the template and the bundled config, starts the
+# emulator, and runs every Rust test (unit, handler, contract suite on the embedded store and on
+# the emulator, HubSpot API against a mock server, end to end on the local runner).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+mkdir -p target
+
+if [ ! -x .venv/bin/python ]; then
+  echo "== creating .venv"
+  python3 -m venv .venv
+fi
+stamp=.venv/.requirements.sha256
+want=$(sha256sum infra/requirements.txt | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "== installing infra/requirements.txt (emulator, cfn-lint, SAM CLI)"
+  .venv/bin/pip install --quiet --disable-pip-version-check -r infra/requirements.txt
+  echo "$want" > "$stamp"
+fi
+
+echo "== cfn-lint template.yaml"
+.venv/bin/cfn-lint template.yaml
+echo "cfn-lint: clean"
+
+echo "== sam validate --lint"
+AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 .venv/bin/sam validate --lint
+
+echo "== starting the AWS emulator (moto)"
+endpoint=$(.venv/bin/python infra/emulator.py serve --port 0 --pidfile target/moto.pid --log target/moto.log)
+trap '.venv/bin/python infra/emulator.py stop --pidfile target/moto.pid >/dev/null 2>&1 || true' EXIT
+echo "emulator at $endpoint"
+export DRAFTGATE_TEST_AWS_ENDPOINT="$endpoint"
+
+echo "== cargo test --workspace"
+cargo test --workspace --locked 2>&1 | tee target/test.log
+echo "== summary"
+awk '/^test result:/ { split($0, a, /[;.] /); for (i in a) if (a[i] ~ /passed|failed/) { split(a[i], b, " "); n[b[2]] += b[1] } }
+     END { printf "%d passed, %d failed\n", n["passed"], n["failed"] }' target/test.log
