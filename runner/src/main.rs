@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "draftgate", version, about = "draftgate local runner and tools")]
+#[command(
+    name = "draftgate",
+    version,
+    about = "draftgate local runner and tools"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -47,7 +51,11 @@ fn main() -> ExitCode {
         Command::CheckConfig { file } => match shared::config::Config::from_file(&file) {
             Ok(c) => {
                 let templates = c.templates.all().count();
-                println!("{}: ok ({} provider stage maps, {templates} templates)", file.display(), c.stages.len());
+                println!(
+                    "{}: ok ({} provider stage maps, {templates} templates)",
+                    file.display(),
+                    c.stages.len()
+                );
                 ExitCode::SUCCESS
             }
             Err(problems) => {
@@ -58,10 +66,16 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Command::Serve { addr, data, config, no_sample } => {
+        Command::Serve {
+            addr,
+            data,
+            config,
+            no_sample,
+        } => {
             tracing_subscriber::fmt()
                 .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info".into()),
                 )
                 .with_target(false)
                 .init();
@@ -69,7 +83,10 @@ fn main() -> ExitCode {
                 let default = PathBuf::from("config/draftgate.toml");
                 default.exists().then_some(default)
             });
-            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
             match runtime.block_on(server::serve(addr, data, config_path, !no_sample)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

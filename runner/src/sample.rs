@@ -60,22 +60,40 @@ const SOURCE: &str = "sample pipeline, as HubSpot";
 
 impl SampleDeal {
     fn current_stage(&self) -> Option<&str> {
-        self.events.iter().rev().find_map(|e| e.raw_stage.as_deref())
+        self.events
+            .iter()
+            .rev()
+            .find_map(|e| e.raw_stage.as_deref())
     }
 
     fn snapshot(&self, first_stage: Option<&str>) -> DealSnapshot {
         let mut facts = std::collections::BTreeMap::new();
         let mut fact = |k: &str, v: Option<&String>, prop: &str| {
             if let Some(v) = v {
-                facts.insert(k.to_string(), Fact::new(v, format!("{SOURCE} property {prop}")));
+                facts.insert(
+                    k.to_string(),
+                    Fact::new(v, format!("{SOURCE} property {prop}")),
+                );
             }
         };
         fact("deal.name", Some(&self.name), "dealname");
-        let amount = self.amount.as_ref().map(|a| format!("{a} {}", self.currency.as_deref().unwrap_or("")).trim().to_string());
+        let amount = self.amount.as_ref().map(|a| {
+            format!("{a} {}", self.currency.as_deref().unwrap_or(""))
+                .trim()
+                .to_string()
+        });
         fact("deal.amount", amount.as_ref(), "amount");
         fact("contact.email", Some(&self.contact.email), "email");
-        fact("contact.first_name", self.contact.first_name.as_ref(), "firstname");
-        fact("contact.last_name", self.contact.last_name.as_ref(), "lastname");
+        fact(
+            "contact.first_name",
+            self.contact.first_name.as_ref(),
+            "firstname",
+        );
+        fact(
+            "contact.last_name",
+            self.contact.last_name.as_ref(),
+            "lastname",
+        );
         fact("contact.company", self.contact.company.as_ref(), "company");
         DealSnapshot {
             name: Some(self.name.clone()),
@@ -93,7 +111,8 @@ impl SampleDeal {
 
 impl Sample {
     pub fn bundled() -> Sample {
-        serde_json::from_str(SAMPLE).expect("examples/sample-pipeline.json is valid (checked by a test)")
+        serde_json::from_str(SAMPLE)
+            .expect("examples/sample-pipeline.json is valid (checked by a test)")
     }
 
     /// Canonical events for every sample deal, timed relative to `now`.
@@ -105,11 +124,37 @@ impl Sample {
                 let at = now + SignedDuration::from_hours(e.at_hours);
                 let (source, kind) = match e.kind.as_str() {
                     "deal_created" => ("hubspot", EventKind::DealCreated),
-                    "stage_changed" => ("hubspot", EventKind::StageChanged { raw_stage: e.raw_stage.clone().unwrap_or_default() }),
-                    "proposal_sent" => ("pandadoc", EventKind::ProposalSent { document_id: format!("sample-{}", deal.id), name: e.document.clone() }),
-                    "proposal_viewed" => ("pandadoc", EventKind::ProposalViewed { document_id: format!("sample-{}", deal.id) }),
-                    "prospect_replied" => ("inbox", EventKind::ProspectReplied { summary: e.summary.clone().unwrap_or_default() }),
-                    "meeting_booked" => ("inbox", EventKind::MeetingBooked { summary: e.summary.clone().unwrap_or_default() }),
+                    "stage_changed" => (
+                        "hubspot",
+                        EventKind::StageChanged {
+                            raw_stage: e.raw_stage.clone().unwrap_or_default(),
+                        },
+                    ),
+                    "proposal_sent" => (
+                        "pandadoc",
+                        EventKind::ProposalSent {
+                            document_id: format!("sample-{}", deal.id),
+                            name: e.document.clone(),
+                        },
+                    ),
+                    "proposal_viewed" => (
+                        "pandadoc",
+                        EventKind::ProposalViewed {
+                            document_id: format!("sample-{}", deal.id),
+                        },
+                    ),
+                    "prospect_replied" => (
+                        "inbox",
+                        EventKind::ProspectReplied {
+                            summary: e.summary.clone().unwrap_or_default(),
+                        },
+                    ),
+                    "meeting_booked" => (
+                        "inbox",
+                        EventKind::MeetingBooked {
+                            summary: e.summary.clone().unwrap_or_default(),
+                        },
+                    ),
                     other => panic!("sample pipeline: unknown event type {other}"),
                 };
                 out.push(DealEvent {
@@ -127,8 +172,12 @@ impl Sample {
 
     /// `/crm/v3/objects/deals/{id}` and `/crm/v3/objects/contacts/{id}` for the sample deals.
     pub fn hubspot_api(&self, path: &str) -> Response {
-        let not_found = || ApiError::NotFound(format!("no sample object at {path}")).into_response();
-        let (kind, id) = match path.strip_prefix("/crm/v3/objects/").and_then(|r| r.split_once('/')) {
+        let not_found =
+            || ApiError::NotFound(format!("no sample object at {path}")).into_response();
+        let (kind, id) = match path
+            .strip_prefix("/crm/v3/objects/")
+            .and_then(|r| r.split_once('/'))
+        {
             Some((k, id)) => (k, id.split('?').next().unwrap_or(id)),
             None => return not_found(),
         };
@@ -167,6 +216,9 @@ mod tests {
         let s = Sample::bundled();
         assert_eq!(s.deals.len(), 6);
         let events = s.events(Timestamp::UNIX_EPOCH + SignedDuration::from_hours(1000));
-        assert_eq!(events.len(), s.deals.iter().map(|d| d.events.len()).sum::<usize>());
+        assert_eq!(
+            events.len(),
+            s.deals.iter().map(|d| d.events.len()).sum::<usize>()
+        );
     }
 }

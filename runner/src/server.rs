@@ -62,13 +62,26 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
     })
 }
 
-pub async fn serve(addr: SocketAddr, data: PathBuf, config_path: Option<PathBuf>, load_sample: bool) -> Result<(), String> {
+pub async fn serve(
+    addr: SocketAddr,
+    data: PathBuf,
+    config_path: Option<PathBuf>,
+    load_sample: bool,
+) -> Result<(), String> {
     let config = Arc::new(load_config(config_path.as_ref())?);
-    let store = EmbeddedStore::open(&data).map_err(|e| format!("cannot open the store in {}: {e}", data.display()))?;
-    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let store = EmbeddedStore::open(&data)
+        .map_err(|e| format!("cannot open the store in {}: {e}", data.display()))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
 
-    let offset_ms: i64 = store.meta_get(CLOCK_OFFSET_KEY).ok().flatten().and_then(|v| v.parse().ok()).unwrap_or(0);
+    let offset_ms: i64 = store
+        .meta_get(CLOCK_OFFSET_KEY)
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let clock = Arc::new(OffsetClock::new(SignedDuration::from_millis(offset_ms)));
 
     let env = Env::new();
@@ -89,44 +102,89 @@ pub async fn serve(addr: SocketAddr, data: PathBuf, config_path: Option<PathBuf>
                 Some(k) => k,
                 None => {
                     let k = format!("{}{}", ulid::Ulid::new(), ulid::Ulid::new());
-                    store.meta_set(SIGNING_KEY_KEY, &k).map_err(|e| e.to_string())?;
+                    store
+                        .meta_set(SIGNING_KEY_KEY, &k)
+                        .map_err(|e| e.to_string())?;
                     k
                 }
             };
-            dev_notes.push("DRAFTGATE_SIGNING_KEY not set: using a development key kept in the data directory".into());
+            dev_notes.push(
+                "DRAFTGATE_SIGNING_KEY not set: using a development key kept in the data directory"
+                    .into(),
+            );
             Secret::new(key)
         }
     };
-    let public_base_url = env.optional("PUBLIC_BASE_URL").unwrap_or_else(|| format!("http://{addr}"));
-    let (hubspot_base, hubspot_token) = match (env.optional("HUBSPOT_API_BASE_URL"), env.optional("HUBSPOT_ACCESS_TOKEN")) {
-        (base, Some(token)) => (base.unwrap_or_else(|| "https://api.hubapi.com".into()), Secret::new(token)),
+    let public_base_url = env
+        .optional("PUBLIC_BASE_URL")
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let (hubspot_base, hubspot_token) = match (
+        env.optional("HUBSPOT_API_BASE_URL"),
+        env.optional("HUBSPOT_ACCESS_TOKEN"),
+    ) {
+        (base, Some(token)) => (
+            base.unwrap_or_else(|| "https://api.hubapi.com".into()),
+            Secret::new(token),
+        ),
         (Some(base), None) => (base, Secret::new("dev-token")),
         (None, None) => {
             dev_notes.push("HUBSPOT_ACCESS_TOKEN not set: deal details come from the sample pipeline at /dev/hubspot".into());
-            (format!("{public_base_url}/dev/hubspot"), Secret::new("dev-token"))
+            (
+                format!("{public_base_url}/dev/hubspot"),
+                Secret::new("dev-token"),
+            )
         }
     };
 
     let clock_port: Arc<dyn Clock> = clock.clone();
-    let core = Core { config: config.clone(), store: store.clone(), audit: store.clone(), clock: clock_port.clone() };
+    let core = Core {
+        config: config.clone(),
+        store: store.clone(),
+        audit: store.clone(),
+        clock: clock_port.clone(),
+    };
     let evaluate_q = store.queue("evaluate");
     let draft_q = store.queue("drafts");
     let outbox = store.outbox(clock_port.clone());
     let tokens = TokenSigner::new(signing_key);
     let mut crm: HashMap<String, Arc<dyn CrmClient>> = HashMap::new();
-    crm.insert("hubspot".into(), Arc::new(HubSpotClient::new(&hubspot_base, hubspot_token)));
+    crm.insert(
+        "hubspot".into(),
+        Arc::new(HubSpotClient::new(&hubspot_base, hubspot_token)),
+    );
 
     let runner = Arc::new(Runner {
         intake: Intake {
             core: core.clone(),
-            secrets: WebhookSecrets { hubspot_client_secret: Some(hubspot_secret), pandadoc_key: Some(pandadoc_key) },
+            secrets: WebhookSecrets {
+                hubspot_client_secret: Some(hubspot_secret),
+                pandadoc_key: Some(pandadoc_key),
+            },
             crm,
             public_base_url: public_base_url.clone(),
         },
-        sweeper: Sweeper { core: core.clone(), evaluate_queue: evaluate_q.clone(), draft_queue: draft_q.clone() },
-        evaluator: Evaluator { core: core.clone(), draft_queue: draft_q.clone() },
-        drafter: Drafter { core: core.clone(), notifier: outbox.clone(), tokens: tokens.clone(), public_base_url: public_base_url.clone() },
-        review: Review { core, sender: outbox, events: store.clone(), tokens, public_base_url: public_base_url.clone() },
+        sweeper: Sweeper {
+            core: core.clone(),
+            evaluate_queue: evaluate_q.clone(),
+            draft_queue: draft_q.clone(),
+        },
+        evaluator: Evaluator {
+            core: core.clone(),
+            draft_queue: draft_q.clone(),
+        },
+        drafter: Drafter {
+            core: core.clone(),
+            notifier: outbox.clone(),
+            tokens: tokens.clone(),
+            public_base_url: public_base_url.clone(),
+        },
+        review: Review {
+            core,
+            sender: outbox,
+            events: store.clone(),
+            tokens,
+            public_base_url: public_base_url.clone(),
+        },
         evaluate_q,
         draft_q,
         store,
@@ -134,16 +192,34 @@ pub async fn serve(addr: SocketAddr, data: PathBuf, config_path: Option<PathBuf>
         sample: Sample::bundled(),
     });
 
-    let app = axum::Router::new().fallback(dispatch).with_state(runner.clone());
+    let app = axum::Router::new()
+        .fallback(dispatch)
+        .with_state(runner.clone());
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let loaded = if load_sample { runner.load_sample_if_empty().await? } else { 0 };
-    runner.sweeper.run().await.map_err(|e| format!("initial sweep failed: {e}"))?;
+    let loaded = if load_sample {
+        runner.load_sample_if_empty().await?
+    } else {
+        0
+    };
+    runner
+        .sweeper
+        .run()
+        .await
+        .map_err(|e| format!("initial sweep failed: {e}"))?;
     runner.drain().await;
 
     println!("draftgate runner listening on http://{addr}");
-    println!("  config: {}", config_path.map(|p| p.display().to_string()).unwrap_or_else(|| "bundled config/draftgate.toml".into()));
-    println!("  data:   {} (embedded store; survives restarts)", data.display());
+    println!(
+        "  config: {}",
+        config_path
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "bundled config/draftgate.toml".into())
+    );
+    println!(
+        "  data:   {} (embedded store; survives restarts)",
+        data.display()
+    );
     for note in &dev_notes {
         println!("  note:   {note}");
     }
@@ -182,11 +258,18 @@ pub async fn serve(addr: SocketAddr, data: PathBuf, config_path: Option<PathBuf>
     }
 }
 
-async fn dispatch(State(runner): State<Arc<Runner>>, req: axum::extract::Request) -> axum::response::Response {
+async fn dispatch(
+    State(runner): State<Arc<Runner>>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, http::MAX_BODY + 1).await {
         Ok(b) if b.len() <= http::MAX_BODY => b,
-        _ => return ApiError::TooLarge.into_response().map(axum::body::Body::from),
+        _ => {
+            return ApiError::TooLarge
+                .into_response()
+                .map(axum::body::Body::from)
+        }
     };
     let resp = runner.route(http::Request::from_parts(parts, bytes)).await;
     resp.map(axum::body::Body::from)
@@ -235,15 +318,24 @@ impl Runner {
         match (method.as_str(), path.as_str()) {
             ("GET", "/dev/clock") => Ok(ok_json(json!({ "now": self.clock.now() }))),
             ("POST", "/dev/clock") => {
-                let mv: ClockMove = serde_json::from_slice(req.body())
-                    .map_err(|e| ApiError::bad_request(format!("expected {{\"advance_secs\": N}} or {{\"now\": \"<RFC 3339>\"}}: {e}")))?;
+                let mv: ClockMove = serde_json::from_slice(req.body()).map_err(|e| {
+                    ApiError::bad_request(format!(
+                        "expected {{\"advance_secs\": N}} or {{\"now\": \"<RFC 3339>\"}}: {e}"
+                    ))
+                })?;
                 let offset = match (mv.advance_secs, mv.now) {
                     (Some(secs), None) => self.clock.advance(SignedDuration::from_secs(secs)),
                     (None, Some(now)) => {
-                        let to: Timestamp = now.parse().map_err(|e| ApiError::bad_request(format!("`now` is not an RFC 3339 time: {e}")))?;
+                        let to: Timestamp = now.parse().map_err(|e| {
+                            ApiError::bad_request(format!("`now` is not an RFC 3339 time: {e}"))
+                        })?;
                         self.clock.set(to)
                     }
-                    _ => return Err(ApiError::bad_request("give exactly one of `advance_secs` or `now`")),
+                    _ => {
+                        return Err(ApiError::bad_request(
+                            "give exactly one of `advance_secs` or `now`",
+                        ))
+                    }
                 };
                 self.store
                     .meta_set(CLOCK_OFFSET_KEY, &offset.as_millis().to_string())
@@ -251,22 +343,39 @@ impl Runner {
                 Ok(ok_json(json!({ "now": self.clock.now() })))
             }
             ("POST", "/dev/sweep") => {
-                let summary = self.sweeper.run().await.map_err(|e| ApiError::Transient(e.to_string()))?;
+                let summary = self
+                    .sweeper
+                    .run()
+                    .await
+                    .map_err(|e| ApiError::Transient(e.to_string()))?;
                 self.drain().await;
                 let pending = self.pending_drafts().await;
-                Ok(ok_json(json!({ "sweep": summary, "pending_drafts": pending })))
+                Ok(ok_json(
+                    json!({ "sweep": summary, "pending_drafts": pending }),
+                ))
             }
             ("GET", "/dev/outbox") => {
-                let entries = self.store.outbox_entries().map_err(|e| ApiError::Transient(e.to_string()))?;
-                Ok(ok_json(serde_json::to_value(entries).expect("serialisable")))
+                let entries = self
+                    .store
+                    .outbox_entries()
+                    .map_err(|e| ApiError::Transient(e.to_string()))?;
+                Ok(ok_json(
+                    serde_json::to_value(entries).expect("serialisable"),
+                ))
             }
             ("GET", "/dev/audit") => {
-                let entries = self.store.entries(None).await.map_err(|e| ApiError::Transient(e.to_string()))?;
-                Ok(ok_json(serde_json::to_value(entries).expect("serialisable")))
+                let entries = self
+                    .store
+                    .entries(None)
+                    .await
+                    .map_err(|e| ApiError::Transient(e.to_string()))?;
+                Ok(ok_json(
+                    serde_json::to_value(entries).expect("serialisable"),
+                ))
             }
-            (_, "/dev/clock" | "/dev/sweep" | "/dev/outbox" | "/dev/audit") => {
-                Err(ApiError::MethodNotAllowed(format!("{method} {path} is not supported")))
-            }
+            (_, "/dev/clock" | "/dev/sweep" | "/dev/outbox" | "/dev/audit") => Err(
+                ApiError::MethodNotAllowed(format!("{method} {path} is not supported")),
+            ),
             _ => Err(ApiError::NotFound(format!("no dev route {path}"))),
         }
     }
@@ -302,8 +411,10 @@ impl Runner {
                     Ok(()) => queue.ack(&d.receipt).await,
                     Err(e) => {
                         tracing::warn!(queue = queue.name(), attempt = d.receive_count, error = %e, "message failed; will retry");
-                        queue
-                            .release(&d.receipt, Duration::from_millis(100 * d.receive_count as u64))
+                        queue.release(
+                            &d.receipt,
+                            Duration::from_millis(100 * d.receive_count as u64),
+                        )
                     }
                 };
                 if let Err(e) = outcome {
@@ -334,7 +445,12 @@ impl Runner {
     }
 
     async fn load_sample_if_empty(&self) -> Result<usize, String> {
-        if !self.store.all_deals().map_err(|e| e.to_string())?.is_empty() {
+        if !self
+            .store
+            .all_deals()
+            .map_err(|e| e.to_string())?
+            .is_empty()
+        {
             return Ok(0);
         }
         let c = &self.intake.core;

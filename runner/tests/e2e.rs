@@ -28,12 +28,22 @@ impl Drop for Runner {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn start(data: &std::path::Path, hubspot: &str, port: u16) -> Runner {
     let child = Command::new(env!("CARGO_BIN_EXE_draftgate"))
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--no-sample", "--data"])
+        .args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--no-sample",
+            "--data",
+        ])
         .arg(data)
         .env("HUBSPOT_CLIENT_SECRET", CLIENT_SECRET)
         .env("HUBSPOT_ACCESS_TOKEN", "e2e-token")
@@ -45,9 +55,19 @@ async fn start(data: &std::path::Path, hubspot: &str, port: u16) -> Runner {
         .stdout(Stdio::null())
         .spawn()
         .expect("the draftgate binary runs");
-    let runner = Runner { child, base: format!("http://127.0.0.1:{port}"), http: reqwest::Client::new() };
+    let runner = Runner {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+    };
     for _ in 0..200 {
-        if runner.http.get(format!("{}/dev/clock", runner.base)).send().await.is_ok() {
+        if runner
+            .http
+            .get(format!("{}/dev/clock", runner.base))
+            .send()
+            .await
+            .is_ok()
+        {
             return runner;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -57,19 +77,34 @@ async fn start(data: &std::path::Path, hubspot: &str, port: u16) -> Runner {
 
 impl Runner {
     async fn get(&self, p: &str) -> Value {
-        let r = self.http.get(format!("{}{p}", self.base)).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{p}", self.base))
+            .send()
+            .await
+            .unwrap();
         assert!(r.status().is_success(), "GET {p}: {}", r.status());
         r.json().await.unwrap()
     }
 
     async fn post_json(&self, p: &str, body: Value) -> Value {
-        let r = self.http.post(format!("{}{p}", self.base)).json(&body).send().await.unwrap();
+        let r = self
+            .http
+            .post(format!("{}{p}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert!(r.status().is_success(), "POST {p}: {}", r.status());
         r.json().await.unwrap()
     }
 
     async fn now_ms(&self) -> i64 {
-        let now: jiff::Timestamp = self.get("/dev/clock").await["now"].as_str().unwrap().parse().unwrap();
+        let now: jiff::Timestamp = self.get("/dev/clock").await["now"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         now.as_millisecond()
     }
 
@@ -124,7 +159,12 @@ fn stage_change(event_id: i64, occurred_ms: i64) -> String {
 }
 
 fn prospect_messages(outbox: &Value) -> Vec<&Value> {
-    outbox.as_array().unwrap().iter().filter(|m| m["kind"] == "prospect").collect()
+    outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "prospect")
+        .collect()
 }
 
 #[tokio::test]
@@ -141,24 +181,50 @@ async fn a_signed_hubspot_webhook_becomes_exactly_one_approved_email() {
     let status = r.status();
     let summary: Value = r.json().await.unwrap();
     assert_eq!(status, 200, "{summary}");
-    assert_eq!((summary["accepted"].as_u64(), summary["duplicates"].as_u64()), (Some(1), Some(0)), "{summary}");
-    let again: Value = runner.hubspot(&body, now, CLIENT_SECRET).await.json().await.unwrap();
-    assert_eq!((again["accepted"].as_u64(), again["duplicates"].as_u64()), (Some(0), Some(1)), "{again}");
+    assert_eq!(
+        (summary["accepted"].as_u64(), summary["duplicates"].as_u64()),
+        (Some(1), Some(0)),
+        "{summary}"
+    );
+    let again: Value = runner
+        .hubspot(&body, now, CLIENT_SECRET)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (again["accepted"].as_u64(), again["duplicates"].as_u64()),
+        (Some(0), Some(1)),
+        "{again}"
+    );
 
     // Before the window nothing is drafted.
     let early = runner.post_json("/dev/sweep", json!({})).await;
     assert_eq!(early["pending_drafts"], 0, "{early}");
 
     // 72 hours later the sweep fires the proposal follow-up and the founder is told.
-    runner.post_json("/dev/clock", json!({ "advance_secs": 72 * 3600 })).await;
+    runner
+        .post_json("/dev/clock", json!({ "advance_secs": 72 * 3600 }))
+        .await;
     let swept = runner.post_json("/dev/sweep", json!({})).await;
     assert_eq!(swept["pending_drafts"], 1, "{swept}");
     let outbox = runner.get("/dev/outbox").await;
-    let founder: Vec<&Value> = outbox.as_array().unwrap().iter().filter(|m| m["kind"] == "founder").collect();
+    let founder: Vec<&Value> = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "founder")
+        .collect();
     assert_eq!(founder.len(), 1, "{outbox}");
-    assert!(prospect_messages(&outbox).is_empty(), "nothing reaches a prospect before approval");
+    assert!(
+        prospect_messages(&outbox).is_empty(),
+        "nothing reaches a prospect before approval"
+    );
     let note = founder[0];
-    assert!(note["subject"].as_str().unwrap().contains("Acme Corp - Website relaunch"));
+    assert!(note["subject"]
+        .as_str()
+        .unwrap()
+        .contains("Acme Corp - Website relaunch"));
     let draft_id = note["draft_id"].as_str().unwrap().to_string();
     let review_url = note["review_url"].as_str().unwrap().to_string();
     assert!(review_url.starts_with(&format!("{}/review/{draft_id}?token=", runner.base)));
@@ -172,12 +238,31 @@ async fn a_signed_hubspot_webhook_becomes_exactly_one_approved_email() {
     let page = runner.http.get(&review_url).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    assert!(html.contains("Hi Jane,"), "the draft uses the CRM's first name");
+    assert!(
+        html.contains("Hi Jane,"),
+        "the draft uses the CRM's first name"
+    );
     assert!(html.contains("Proposal sent, no reply"));
-    assert!(html.contains("HubSpot contact 888 property firstname"), "each fact shows its source");
-    let as_json: Value = runner.http.get(&review_url).header("Accept", "application/json").send().await.unwrap().json().await.unwrap();
+    assert!(
+        html.contains("HubSpot contact 888 property firstname"),
+        "each fact shows its source"
+    );
+    let as_json: Value = runner
+        .http
+        .get(&review_url)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(as_json["status"], "PENDING");
-    assert_eq!(runner.get("/dev/audit").await, audit_before, "GET never changes state");
+    assert_eq!(
+        runner.get("/dev/audit").await,
+        audit_before,
+        "GET never changes state"
+    );
     assert!(prospect_messages(&runner.get("/dev/outbox").await).is_empty());
 
     // Approve: one message to the prospect.
@@ -210,8 +295,22 @@ async fn a_signed_hubspot_webhook_becomes_exactly_one_approved_email() {
     assert!(err["decided_at"].is_string());
     assert_eq!(prospect_messages(&runner.get("/dev/outbox").await).len(), 1);
 
-    let kinds: Vec<String> = runner.get("/dev/audit").await.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect();
-    for k in ["event.accepted", "trigger.fired", "draft.created", "founder.notified", "draft.approved", "message.sent"] {
+    let kinds: Vec<String> = runner
+        .get("/dev/audit")
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    for k in [
+        "event.accepted",
+        "trigger.fired",
+        "draft.created",
+        "founder.notified",
+        "draft.approved",
+        "message.sent",
+    ] {
         assert!(kinds.contains(&k.to_string()), "audit lacks {k}: {kinds:?}");
     }
     assert_eq!(kinds.iter().filter(|k| *k == "message.sent").count(), 1);
@@ -232,8 +331,21 @@ async fn bad_input_gets_the_contract_answer_and_changes_nothing() {
     let r = runner.hubspot(&body, now, "not-the-secret").await;
     assert_eq!(r.status(), 401);
     assert!(error_of(&r.json().await.unwrap()).contains("signature"));
-    assert_eq!(runner.hubspot(&body, now - 301_000, CLIENT_SECRET).await.status(), 401);
-    let r = runner.http.post(url("/webhooks/hubspot")).header("Content-Type", "application/json").body(body.clone()).send().await.unwrap();
+    assert_eq!(
+        runner
+            .hubspot(&body, now - 301_000, CLIENT_SECRET)
+            .await
+            .status(),
+        401
+    );
+    let r = runner
+        .http
+        .post(url("/webhooks/hubspot"))
+        .header("Content-Type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
 
     // Malformed JSON with a valid signature: 400 naming the problem.
@@ -242,22 +354,55 @@ async fn bad_input_gets_the_contract_answer_and_changes_nothing() {
     assert!(error_of(&r.json().await.unwrap()).contains("JSON"));
 
     // Unknown provider, wrong content type: 400.
-    let r = runner.http.post(url("/webhooks/zoho")).header("Content-Type", "application/json").body("[]").send().await.unwrap();
+    let r = runner
+        .http
+        .post(url("/webhooks/zoho"))
+        .header("Content-Type", "application/json")
+        .body("[]")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert!(error_of(&r.json().await.unwrap()).contains("unknown provider"));
-    let r = runner.http.post(url("/webhooks/hubspot")).header("Content-Type", "text/plain").body(body.clone()).send().await.unwrap();
+    let r = runner
+        .http
+        .post(url("/webhooks/hubspot"))
+        .header("Content-Type", "text/plain")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     assert!(error_of(&r.json().await.unwrap()).contains("content type"));
 
     // Over 1 MiB: 413.
     let big = format!("[{}]", " ".repeat(1024 * 1024 + 10));
-    let r = runner.http.post(url("/webhooks/hubspot")).header("Content-Type", "application/json").body(big).send().await.unwrap();
+    let r = runner
+        .http
+        .post(url("/webhooks/hubspot"))
+        .header("Content-Type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 413);
 
     // Review tokens: forged, missing, for another draft.
-    let r = runner.http.get(url("/review/dabc?token=1999999999.YQ.AAAA")).header("Accept", "application/json").send().await.unwrap();
+    let r = runner
+        .http
+        .get(url("/review/dabc?token=1999999999.YQ.AAAA"))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
-    let r = runner.http.get(url("/review/dabc")).header("Accept", "application/json").send().await.unwrap();
+    let r = runner
+        .http
+        .get(url("/review/dabc"))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 401);
     let r = runner
         .http
@@ -269,20 +414,41 @@ async fn bad_input_gets_the_contract_answer_and_changes_nothing() {
         .unwrap();
     assert_eq!(r.status(), 401);
 
-    assert_eq!(runner.get("/dev/audit").await, audit_before, "rejected input changes nothing");
-    assert!(runner.get("/dev/outbox").await.as_array().unwrap().is_empty());
+    assert_eq!(
+        runner.get("/dev/audit").await,
+        audit_before,
+        "rejected input changes nothing"
+    );
+    assert!(runner
+        .get("/dev/outbox")
+        .await
+        .as_array()
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
 fn a_config_that_maps_a_stage_to_nothing_stops_the_runner_naming_the_line() {
     let dir = tempfile::tempdir().unwrap();
-    let bundled = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/draftgate.toml")).unwrap();
+    let bundled = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../config/draftgate.toml"
+    ))
+    .unwrap();
     let broken = bundled.replace("closedlost = \"closed_lost\"", "closedlost = \"\"");
-    let line = broken.lines().position(|l| l.starts_with("closedlost")).unwrap() + 1;
+    let line = broken
+        .lines()
+        .position(|l| l.starts_with("closedlost"))
+        .unwrap()
+        + 1;
     std::fs::write(dir.path().join("draftgate.toml"), broken).unwrap();
     std::fs::create_dir(dir.path().join("templates")).unwrap();
     for t in ["proposal_no_reply.txt", "stage_unchanged.txt"] {
-        std::fs::copy(format!("{}/../config/templates/{t}", env!("CARGO_MANIFEST_DIR")), dir.path().join("templates").join(t)).unwrap();
+        std::fs::copy(
+            format!("{}/../config/templates/{t}", env!("CARGO_MANIFEST_DIR")),
+            dir.path().join("templates").join(t),
+        )
+        .unwrap();
     }
     let out = Command::new(env!("CARGO_BIN_EXE_draftgate"))
         .args(["serve", "--addr", "127.0.0.1:0", "--data"])
@@ -293,6 +459,9 @@ fn a_config_that_maps_a_stage_to_nothing_stops_the_runner_naming_the_line() {
         .unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(&format!("draftgate.toml:{line}:")), "{stderr}");
+    assert!(
+        stderr.contains(&format!("draftgate.toml:{line}:")),
+        "{stderr}"
+    );
     assert!(stderr.contains("maps to nothing"), "{stderr}");
 }

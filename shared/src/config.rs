@@ -13,7 +13,8 @@ use crate::domain::{Stage, TriggerKind};
 use crate::drafting::{Template, TemplateSet};
 
 /// The config shipped in `config/` and compiled into every function (no file I/O at init).
-pub static BUNDLED: include_dir::Dir<'_> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/../config");
+pub static BUNDLED: include_dir::Dir<'_> =
+    include_dir::include_dir!("$CARGO_MANIFEST_DIR/../config");
 pub const BUNDLED_FILE: &str = "draftgate.toml";
 
 #[derive(Debug, Clone)]
@@ -63,7 +64,10 @@ fn default_snooze() -> u32 {
 
 impl Default for ReviewSettings {
     fn default() -> Self {
-        ReviewSettings { token_ttl_hours: default_token_ttl(), snooze_hours: default_snooze() }
+        ReviewSettings {
+            token_ttl_hours: default_token_ttl(),
+            snooze_hours: default_snooze(),
+        }
     }
 }
 
@@ -163,28 +167,44 @@ pub struct BundledFiles;
 
 impl Files for BundledFiles {
     fn read(&self, relative: &str) -> Option<String> {
-        BUNDLED.get_file(relative).and_then(|f| f.contents_utf8()).map(str::to_string)
+        BUNDLED
+            .get_file(relative)
+            .and_then(|f| f.contents_utf8())
+            .map(str::to_string)
     }
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|b| *b == b'\n').count() + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|b| *b == b'\n')
+        .count()
+        + 1
 }
 
 impl Config {
     /// The config compiled into the binary.
     pub fn bundled() -> Result<Config, Vec<ConfigError>> {
-        let text = BundledFiles
-            .read(BUNDLED_FILE)
-            .ok_or_else(|| vec![ConfigError { file: BUNDLED_FILE.into(), line: None, message: "bundled config is missing".into() }])?;
+        let text = BundledFiles.read(BUNDLED_FILE).ok_or_else(|| {
+            vec![ConfigError {
+                file: BUNDLED_FILE.into(),
+                line: None,
+                message: "bundled config is missing".into(),
+            }]
+        })?;
         Config::parse(&format!("config/{BUNDLED_FILE}"), &text, &BundledFiles)
     }
 
     /// A config file on disk; templates are read relative to its directory.
     pub fn from_file(path: &Path) -> Result<Config, Vec<ConfigError>> {
         let name = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| vec![ConfigError { file: name.clone(), line: None, message: format!("cannot read: {e}") }])?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![ConfigError {
+                file: name.clone(),
+                line: None,
+                message: format!("cannot read: {e}"),
+            }]
+        })?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Config::parse(&name, &text, &DiskFiles(dir))
     }
@@ -199,7 +219,11 @@ impl Config {
 
     /// Parse and validate; every problem found is returned, each with its location.
     pub fn parse(file: &str, text: &str, files: &dyn Files) -> Result<Config, Vec<ConfigError>> {
-        let err = |line: Option<usize>, message: String| ConfigError { file: file.to_string(), line, message };
+        let err = |line: Option<usize>, message: String| ConfigError {
+            file: file.to_string(),
+            line,
+            message,
+        };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start));
             vec![err(line, e.message().trim().to_string())]
@@ -226,11 +250,18 @@ impl Config {
             }
         }
         if stages.is_empty() && problems.is_empty() {
-            problems.push(err(None, "[stages] maps no provider stage; add e.g. [stages.hubspot]".into()));
+            problems.push(err(
+                None,
+                "[stages] maps no provider stage; add e.g. [stages.hubspot]".into(),
+            ));
         }
 
         let mut window = |raw: Option<&RawWindow>, default_hours: u32, name: &str| -> Window {
-            let mut w = Window { hours: default_hours, per_stage: BTreeMap::new(), per_deal_type: BTreeMap::new() };
+            let mut w = Window {
+                hours: default_hours,
+                per_stage: BTreeMap::new(),
+                per_deal_type: BTreeMap::new(),
+            };
             let Some(raw) = raw else { return w };
             match (&raw.after_hours, &raw.after_days) {
                 (Some(_), Some(d)) => problems.push(err(
@@ -242,9 +273,16 @@ impl Config {
                 (None, None) => {}
             }
             let unit = if raw.after_days.is_some() { 24 } else { 1 };
-            let spans = raw.after_hours.as_ref().map(|h| h.span()).or(raw.after_days.as_ref().map(|d| d.span()));
+            let spans = raw
+                .after_hours
+                .as_ref()
+                .map(|h| h.span())
+                .or(raw.after_days.as_ref().map(|d| d.span()));
             if w.hours == 0 {
-                problems.push(err(spans.map(|s| line_of(text, s.start)), format!("[triggers.{name}] window is zero")));
+                problems.push(err(
+                    spans.map(|s| line_of(text, s.start)),
+                    format!("[triggers.{name}] window is zero"),
+                ));
             }
             for (stage, value) in &raw.stages {
                 match Stage::parse(stage.get_ref()) {
@@ -264,47 +302,100 @@ impl Config {
             for (t, value) in &raw.deal_types {
                 w.per_deal_type.insert(t.clone(), value.get_ref() * unit);
             }
-            for (label, v) in w.per_stage.iter().map(|(s, v)| (s.as_str().to_string(), *v)).chain(w.per_deal_type.iter().map(|(t, v)| (t.clone(), *v))) {
+            for (label, v) in w
+                .per_stage
+                .iter()
+                .map(|(s, v)| (s.as_str().to_string(), *v))
+                .chain(w.per_deal_type.iter().map(|(t, v)| (t.clone(), *v)))
+            {
                 if v == 0 {
-                    problems.push(err(None, format!("[triggers.{name}] window for `{label}` is zero")));
+                    problems.push(err(
+                        None,
+                        format!("[triggers.{name}] window for `{label}` is zero"),
+                    ));
                 }
             }
             w
         };
-        let proposal_no_reply = window(raw.triggers.proposal_no_reply.as_ref(), 72, "proposal_no_reply");
-        let stage_unchanged = window(raw.triggers.stage_unchanged.as_ref(), 7 * 24, "stage_unchanged");
+        let proposal_no_reply = window(
+            raw.triggers.proposal_no_reply.as_ref(),
+            72,
+            "proposal_no_reply",
+        );
+        let stage_unchanged = window(
+            raw.triggers.stage_unchanged.as_ref(),
+            7 * 24,
+            "stage_unchanged",
+        );
 
         let mut templates = TemplateSet::default();
         for (trigger_name, variants) in &raw.templates {
             let line = Some(line_of(text, trigger_name.span().start));
             let Some(trigger) = TriggerKind::parse(trigger_name.get_ref()) else {
-                problems.push(err(line, format!("[templates.{}] is not a trigger; expected one of {}", trigger_name.get_ref(), trigger_list())));
+                problems.push(err(
+                    line,
+                    format!(
+                        "[templates.{}] is not a trigger; expected one of {}",
+                        trigger_name.get_ref(),
+                        trigger_list()
+                    ),
+                ));
                 continue;
             };
             if !variants.contains_key("default") {
-                problems.push(err(line, format!("[templates.{}] needs a `default` template", trigger_name.get_ref())));
+                problems.push(err(
+                    line,
+                    format!(
+                        "[templates.{}] needs a `default` template",
+                        trigger_name.get_ref()
+                    ),
+                ));
             }
             for (variant, path) in variants {
                 let pline = Some(line_of(text, path.span().start));
                 match files.read(path.get_ref()) {
-                    None => problems.push(err(pline, format!("template file `{}` not found", path.get_ref()))),
+                    None => problems.push(err(
+                        pline,
+                        format!("template file `{}` not found", path.get_ref()),
+                    )),
                     Some(src) => match Template::parse(path.get_ref(), &src) {
                         Ok(t) => templates.insert(trigger, variant, t),
-                        Err(e) => problems.push(ConfigError { file: path.get_ref().clone(), line: e.line, message: e.message }),
+                        Err(e) => problems.push(ConfigError {
+                            file: path.get_ref().clone(),
+                            line: e.line,
+                            message: e.message,
+                        }),
                     },
                 }
             }
         }
         for trigger in TriggerKind::ALL {
-            if !templates.has(trigger) && !raw.templates.keys().any(|k| k.get_ref() == trigger.as_str()) {
+            if !templates.has(trigger)
+                && !raw
+                    .templates
+                    .keys()
+                    .any(|k| k.get_ref() == trigger.as_str())
+            {
                 problems.push(err(None, format!("no template for trigger `{trigger}`; add [templates.{trigger}] default = \"templates/{trigger}.txt\"")));
             }
         }
         if jiff::tz::TimeZone::get(&raw.founder.timezone).is_err() {
-            problems.push(err(None, format!("founder.timezone `{}` is not a known IANA time zone", raw.founder.timezone)));
+            problems.push(err(
+                None,
+                format!(
+                    "founder.timezone `{}` is not a known IANA time zone",
+                    raw.founder.timezone
+                ),
+            ));
         }
         if !raw.founder.email.contains('@') {
-            problems.push(err(None, format!("founder.email `{}` is not an email address", raw.founder.email)));
+            problems.push(err(
+                None,
+                format!(
+                    "founder.email `{}` is not an email address",
+                    raw.founder.email
+                ),
+            ));
         }
 
         if !problems.is_empty() {
@@ -313,7 +404,12 @@ impl Config {
         Ok(Config {
             founder: raw.founder,
             review: raw.review,
-            parked_statuses: raw.pipeline.parked_statuses.iter().map(|s| s.to_lowercase()).collect(),
+            parked_statuses: raw
+                .pipeline
+                .parked_statuses
+                .iter()
+                .map(|s| s.to_lowercase())
+                .collect(),
             stages,
             proposal_no_reply,
             stage_unchanged,
@@ -323,11 +419,16 @@ impl Config {
 
     /// The canonical stage a provider's stage id maps to.
     pub fn canonical_stage(&self, provider: &str, raw_stage: &str) -> Option<Stage> {
-        self.stages.get(provider).and_then(|m| m.get(raw_stage)).copied()
+        self.stages
+            .get(provider)
+            .and_then(|m| m.get(raw_stage))
+            .copied()
     }
 
     pub fn is_parked_status(&self, status: &str) -> bool {
-        self.parked_statuses.iter().any(|s| s.eq_ignore_ascii_case(status))
+        self.parked_statuses
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(status))
     }
 
     pub fn window(&self, trigger: TriggerKind) -> &Window {
@@ -353,11 +454,19 @@ pub fn load_or_exit() -> Config {
 }
 
 fn stage_list() -> String {
-    Stage::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    Stage::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn trigger_list() -> String {
-    TriggerKind::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    TriggerKind::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 #[cfg(test)]
@@ -367,7 +476,9 @@ mod tests {
     struct NoFiles;
     impl Files for NoFiles {
         fn read(&self, relative: &str) -> Option<String> {
-            relative.starts_with("templates/").then(|| "Subject: Hi {{ contact.first_name }}\n\nHello.\n".to_string())
+            relative
+                .starts_with("templates/")
+                .then(|| "Subject: Hi {{ contact.first_name }}\n\nHello.\n".to_string())
         }
     }
 
@@ -395,16 +506,28 @@ default = "templates/b.txt"
     #[test]
     fn the_bundled_config_is_valid() {
         let c = Config::bundled().unwrap_or_else(|e| panic!("{e:?}"));
-        assert_eq!(c.canonical_stage("hubspot", "contractsent"), Some(Stage::Proposal));
-        assert_eq!(c.canonical_stage("hubspot", "closedlost"), Some(Stage::ClosedLost));
+        assert_eq!(
+            c.canonical_stage("hubspot", "contractsent"),
+            Some(Stage::Proposal)
+        );
+        assert_eq!(
+            c.canonical_stage("hubspot", "closedlost"),
+            Some(Stage::ClosedLost)
+        );
     }
 
     #[test]
     fn windows_resolve_deal_type_then_stage_then_default() {
         let c = Config::parse("t.toml", GOOD, &NoFiles).unwrap();
         assert_eq!(c.proposal_no_reply.hours, 72);
-        assert_eq!(c.stage_unchanged.hours_for(Some(Stage::Qualified), None), 168);
-        assert_eq!(c.stage_unchanged.hours_for(Some(Stage::Negotiating), None), 120);
+        assert_eq!(
+            c.stage_unchanged.hours_for(Some(Stage::Qualified), None),
+            168
+        );
+        assert_eq!(
+            c.stage_unchanged.hours_for(Some(Stage::Negotiating), None),
+            120
+        );
     }
 
     #[test]
@@ -414,7 +537,10 @@ default = "templates/b.txt"
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert_eq!(errs[0].line, Some(9));
         assert!(errs[0].message.contains("maps to nothing"), "{}", errs[0]);
-        assert_eq!(errs[0].to_string().split(':').take(2).collect::<Vec<_>>(), ["t.toml", "9"]);
+        assert_eq!(
+            errs[0].to_string().split(':').take(2).collect::<Vec<_>>(),
+            ["t.toml", "9"]
+        );
     }
 
     #[test]
@@ -441,7 +567,13 @@ default = "templates/b.txt"
             }
         }
         let errs = Config::parse("t.toml", GOOD, &Empty).unwrap_err();
-        assert!(errs.iter().any(|e| e.message.contains("template file `templates/a.txt` not found") && e.line == Some(17)), "{errs:?}");
+        assert!(
+            errs.iter().any(|e| e
+                .message
+                .contains("template file `templates/a.txt` not found")
+                && e.line == Some(17)),
+            "{errs:?}"
+        );
     }
 
     #[test]

@@ -60,7 +60,10 @@ pub struct DealRef {
 
 impl DealRef {
     pub fn new(crm: impl Into<String>, id: impl Into<String>) -> Self {
-        DealRef { crm: crm.into(), id: id.into() }
+        DealRef {
+            crm: crm.into(),
+            id: id.into(),
+        }
     }
 }
 
@@ -79,7 +82,10 @@ pub struct Fact {
 
 impl Fact {
     pub fn new(value: impl Into<String>, source: impl Into<String>) -> Self {
-        Fact { value: value.into(), source: source.into() }
+        Fact {
+            value: value.into(),
+            source: source.into(),
+        }
     }
 }
 
@@ -111,15 +117,34 @@ pub struct DealSnapshot {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventKind {
     DealCreated,
-    StageChanged { raw_stage: String },
-    PropertyChanged { name: String, value: String },
+    StageChanged {
+        raw_stage: String,
+    },
+    PropertyChanged {
+        name: String,
+        value: String,
+    },
     DealDeleted,
-    ProposalSent { document_id: String, name: Option<String> },
-    ProposalViewed { document_id: String },
-    ProposalCompleted { document_id: String },
-    ProspectReplied { summary: String },
-    MeetingBooked { summary: String },
-    FollowUpSent { draft_id: String, subject: String },
+    ProposalSent {
+        document_id: String,
+        name: Option<String>,
+    },
+    ProposalViewed {
+        document_id: String,
+    },
+    ProposalCompleted {
+        document_id: String,
+    },
+    ProspectReplied {
+        summary: String,
+    },
+    MeetingBooked {
+        summary: String,
+    },
+    FollowUpSent {
+        draft_id: String,
+        subject: String,
+    },
 }
 
 impl EventKind {
@@ -216,10 +241,14 @@ impl Deal {
 
     /// The last contact in either direction, for "days since last contact".
     pub fn last_contact_at(&self) -> Option<Timestamp> {
-        [self.last_inbound_at, self.last_outbound_at, self.proposal_sent_at]
-            .into_iter()
-            .flatten()
-            .max()
+        [
+            self.last_inbound_at,
+            self.last_outbound_at,
+            self.proposal_sent_at,
+        ]
+        .into_iter()
+        .flatten()
+        .max()
     }
 }
 

@@ -56,24 +56,39 @@ impl Template {
         let (first, rest) = source.split_once('\n').unwrap_or((source, ""));
         let subject = first
             .strip_prefix("Subject:")
-            .ok_or_else(|| TemplateError { line: Some(1), message: "the first line must be `Subject: ...`".into() })?
+            .ok_or_else(|| TemplateError {
+                line: Some(1),
+                message: "the first line must be `Subject: ...`".into(),
+            })?
             .trim()
             .to_string();
-        let body = rest.strip_prefix('\n').or_else(|| rest.strip_prefix("\r\n")).ok_or_else(|| TemplateError {
-            line: Some(2),
-            message: "a blank line must separate the subject from the body".into(),
-        })?;
+        let body = rest
+            .strip_prefix('\n')
+            .or_else(|| rest.strip_prefix("\r\n"))
+            .ok_or_else(|| TemplateError {
+                line: Some(2),
+                message: "a blank line must separate the subject from the body".into(),
+            })?;
         let mut env = environment();
         let mut variables = BTreeSet::new();
-        for (part, src, offset) in [("subject", subject.as_str(), 0usize), ("body", body, 2usize)] {
-            env.add_template_owned(part, src.to_string()).map_err(|e| TemplateError {
-                line: e.line().map(|l| l + offset),
-                message: format!("{} ({part})", e.detail().unwrap_or("template syntax error")),
-            })?;
+        for (part, src, offset) in [
+            ("subject", subject.as_str(), 0usize),
+            ("body", body, 2usize),
+        ] {
+            env.add_template_owned(part, src.to_string())
+                .map_err(|e| TemplateError {
+                    line: e.line().map(|l| l + offset),
+                    message: format!("{} ({part})", e.detail().unwrap_or("template syntax error")),
+                })?;
             let tmpl = env.get_template(part).expect("just added");
             variables.extend(tmpl.undeclared_variables(true));
         }
-        Ok(Template { name: name.to_string(), subject, body: body.to_string(), variables })
+        Ok(Template {
+            name: name.to_string(),
+            subject,
+            body: body.to_string(),
+            variables,
+        })
     }
 }
 
@@ -86,7 +101,11 @@ pub struct TemplateSet {
 impl fmt::Debug for TemplateSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
-            .entries(self.by_trigger.iter().map(|(k, v)| (k, v.keys().collect::<Vec<_>>())))
+            .entries(
+                self.by_trigger
+                    .iter()
+                    .map(|(k, v)| (k, v.keys().collect::<Vec<_>>())),
+            )
             .finish()
     }
 }
@@ -103,17 +122,24 @@ pub struct Rendered {
 
 impl TemplateSet {
     pub fn insert(&mut self, trigger: TriggerKind, variant: &str, template: Template) {
-        self.by_trigger.entry(trigger).or_default().insert(variant.to_string(), template);
+        self.by_trigger
+            .entry(trigger)
+            .or_default()
+            .insert(variant.to_string(), template);
     }
 
     pub fn has(&self, trigger: TriggerKind) -> bool {
-        self.by_trigger.get(&trigger).is_some_and(|m| m.contains_key("default"))
+        self.by_trigger
+            .get(&trigger)
+            .is_some_and(|m| m.contains_key("default"))
     }
 
     /// The template for a trigger, preferring the deal type's variant.
     pub fn pick(&self, trigger: TriggerKind, deal_type: Option<&str>) -> Option<&Template> {
         let variants = self.by_trigger.get(&trigger)?;
-        deal_type.and_then(|t| variants.get(t)).or_else(|| variants.get("default"))
+        deal_type
+            .and_then(|t| variants.get(t))
+            .or_else(|| variants.get("default"))
     }
 
     pub fn all(&self) -> impl Iterator<Item = (TriggerKind, &str, &Template)> {
@@ -138,7 +164,8 @@ impl TemplateSet {
 fn insert_json(map: &mut serde_json::Map<String, serde_json::Value>, dotted: &str, value: String) {
     match dotted.split_once('.') {
         None => {
-            map.entry(dotted.to_string()).or_insert(serde_json::Value::String(value));
+            map.entry(dotted.to_string())
+                .or_insert(serde_json::Value::String(value));
         }
         Some((head, rest)) => {
             let entry = map
@@ -158,7 +185,11 @@ pub fn render(template: &Template, facts: &BTreeMap<String, Fact>) -> Rendered {
     for var in &template.variables {
         match facts.get(var) {
             Some(fact) => {
-                used.push(FactUse { variable: var.clone(), value: fact.value.clone(), source: fact.source.clone() });
+                used.push(FactUse {
+                    variable: var.clone(),
+                    value: fact.value.clone(),
+                    source: fact.source.clone(),
+                });
                 insert_json(&mut ctx, var, fact.value.clone());
             }
             None => {
@@ -171,16 +202,20 @@ pub fn render(template: &Template, facts: &BTreeMap<String, Fact>) -> Rendered {
     let env = environment();
     let mut out = [String::new(), String::new()];
     for (i, src) in [&template.subject, &template.body].into_iter().enumerate() {
-        out[i] = env
-            .render_str(src, ctx.clone())
-            .unwrap_or_else(|e| {
-                let what = format!("render error: {e}");
-                missing.push(what.clone());
-                missing_marker(&what)
-            });
+        out[i] = env.render_str(src, ctx.clone()).unwrap_or_else(|e| {
+            let what = format!("render error: {e}");
+            missing.push(what.clone());
+            missing_marker(&what)
+        });
     }
     let [subject, body] = out;
-    Rendered { template: template.name.clone(), subject: subject.trim().to_string(), body, missing, used }
+    Rendered {
+        template: template.name.clone(),
+        subject: subject.trim().to_string(),
+        body,
+        missing,
+        used,
+    }
 }
 
 #[cfg(test)]
@@ -188,28 +223,50 @@ mod tests {
     use super::*;
 
     fn facts(pairs: &[(&str, &str)]) -> BTreeMap<String, Fact> {
-        pairs.iter().map(|(k, v)| (k.to_string(), Fact::new(*v, format!("test {k}")))).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), Fact::new(*v, format!("test {k}"))))
+            .collect()
     }
 
-    const SRC: &str = "Subject: Re: {{ deal.name }}\n\nHi {{ contact.first_name }},\n\n{{ founder.name }}\n";
+    const SRC: &str =
+        "Subject: Re: {{ deal.name }}\n\nHi {{ contact.first_name }},\n\n{{ founder.name }}\n";
 
     #[test]
     fn a_template_fills_every_variable_from_its_sourced_fact() {
         let t = Template::parse("t.txt", SRC).unwrap();
-        let r = render(&t, &facts(&[("deal.name", "Acme Q4"), ("contact.first_name", "Jane"), ("founder.name", "Alex")]));
+        let r = render(
+            &t,
+            &facts(&[
+                ("deal.name", "Acme Q4"),
+                ("contact.first_name", "Jane"),
+                ("founder.name", "Alex"),
+            ]),
+        );
         assert_eq!(r.subject, "Re: Acme Q4");
         assert_eq!(r.body, "Hi Jane,\n\nAlex\n");
         assert!(r.missing.is_empty());
-        let sources: Vec<_> = r.used.iter().map(|u| (u.variable.as_str(), u.source.as_str())).collect();
+        let sources: Vec<_> = r
+            .used
+            .iter()
+            .map(|u| (u.variable.as_str(), u.source.as_str()))
+            .collect();
         assert!(sources.contains(&("contact.first_name", "test contact.first_name")));
     }
 
     #[test]
     fn a_missing_crm_field_marks_the_draft_incomplete_instead_of_rendering_blank() {
         let t = Template::parse("t.txt", SRC).unwrap();
-        let r = render(&t, &facts(&[("deal.name", "Acme Q4"), ("founder.name", "Alex")]));
+        let r = render(
+            &t,
+            &facts(&[("deal.name", "Acme Q4"), ("founder.name", "Alex")]),
+        );
         assert_eq!(r.missing, vec!["contact.first_name".to_string()]);
-        assert!(r.body.contains("[[missing: contact.first_name]]"), "{}", r.body);
+        assert!(
+            r.body.contains("[[missing: contact.first_name]]"),
+            "{}",
+            r.body
+        );
         assert!(!r.body.contains("Hi ,"));
     }
 

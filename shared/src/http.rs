@@ -16,13 +16,19 @@ pub const MAX_BODY: usize = 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{message}")]
-    BadRequest { message: String, detail: serde_json::Value },
+    BadRequest {
+        message: String,
+        detail: serde_json::Value,
+    },
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
     NotFound(String),
     #[error("{message}")]
-    Conflict { message: String, detail: serde_json::Value },
+    Conflict {
+        message: String,
+        detail: serde_json::Value,
+    },
     #[error("request body exceeds 1 MiB")]
     TooLarge,
     #[error("{0}")]
@@ -33,7 +39,10 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::BadRequest { message: message.into(), detail: serde_json::Value::Null }
+        ApiError::BadRequest {
+            message: message.into(),
+            detail: serde_json::Value::Null,
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -70,7 +79,9 @@ pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response {
     http::Response::builder()
         .status(status)
         .header(header::CONTENT_TYPE, "application/json")
-        .body(Bytes::from(serde_json::to_vec(body).expect("JSON value serialises")))
+        .body(Bytes::from(
+            serde_json::to_vec(body).expect("JSON value serialises"),
+        ))
         .expect("static response parts")
 }
 
@@ -81,7 +92,10 @@ pub fn html_response(status: StatusCode, html: String) -> Response {
         .header(header::CACHE_CONTROL, "no-store")
         .header("referrer-policy", "no-referrer")
         .header("x-frame-options", "DENY")
-        .header("content-security-policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+        .header(
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+        )
         .body(Bytes::from(html))
         .expect("static response parts")
 }
@@ -101,7 +115,13 @@ pub fn query_param(query: Option<&str>, name: &str) -> Option<String> {
 
 /// The media type of the request, lowercased, without parameters.
 pub fn media_type(headers: &HeaderMap) -> Option<String> {
-    header(headers, "content-type").map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+    header(headers, "content-type").map(|v| {
+        v.split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    })
 }
 
 pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
@@ -128,5 +148,6 @@ pub fn check_size(body: &Bytes) -> Result<(), ApiError> {
 
 /// Whether the client asked for JSON rather than a page.
 pub fn wants_json(headers: &HeaderMap) -> bool {
-    header(headers, "accept").is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
+    header(headers, "accept")
+        .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
 }

@@ -112,15 +112,24 @@ mod tests {
             firing_sk("proposal_no_reply#2024-11-21T10:00:00.000Z"),
             "FIRING#proposal_no_reply#2024-11-21T10:00:00.000Z"
         );
-        assert_eq!(dedup_pk("hubspot:44556677:2465712:3816279340"), "DEDUP#hubspot:44556677:2465712:3816279340");
+        assert_eq!(
+            dedup_pk("hubspot:44556677:2465712:3816279340"),
+            "DEDUP#hubspot:44556677:2465712:3816279340"
+        );
         assert_eq!(draft_pk("d_0123"), "DRAFT#d_0123");
         assert_eq!(
             due_sk(ts("2024-11-24T10:00:00Z"), &d),
             "2024-11-24T10:00:00.000Z#DEAL#hubspot#18544521873"
         );
-        assert_eq!(due_upper_bound(ts("2024-11-24T10:00:00Z")), "2024-11-24T10:00:00.000Z$");
+        assert_eq!(
+            due_upper_bound(ts("2024-11-24T10:00:00Z")),
+            "2024-11-24T10:00:00.000Z$"
+        );
         assert_eq!(status_pk(DraftStatus::Pending), "DRAFTS#PENDING");
-        assert_eq!(status_sk(ts("2024-11-24T10:00:00Z"), "d_1"), "2024-11-24T10:00:00.000Z#d_1");
+        assert_eq!(
+            status_sk(ts("2024-11-24T10:00:00Z"), "d_1"),
+            "2024-11-24T10:00:00.000Z#d_1"
+        );
         assert_eq!(audit_pk(Some(&d)), "AUDIT#DEAL#hubspot#18544521873");
         assert_eq!(audit_pk(None), "AUDIT#SYSTEM");
         assert_eq!(queue_group(&d), "hubspot#18544521873");

@@ -51,7 +51,11 @@ pub trait PipelineStore: Send + Sync {
     async fn timeline(&self, deal: &DealRef) -> Result<Vec<DealEvent>, StoreError>;
 
     /// Deals whose `next_due_at` is at or before `now`, earliest first (from the due index).
-    async fn due_deals(&self, now: Timestamp, limit: usize) -> Result<Vec<(DealRef, Timestamp)>, StoreError>;
+    async fn due_deals(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(DealRef, Timestamp)>, StoreError>;
 
     /// Claim a trigger occurrence. `true` if this call claimed it, `false` if it was claimed before.
     async fn claim_firing(&self, firing: &Firing) -> Result<bool, StoreError>;

@@ -49,12 +49,23 @@ impl std::fmt::Display for StopReason {
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum TriggerState {
     /// Due now and not yet claimed.
-    Due { occurrence: String, due_at: Timestamp },
+    Due {
+        occurrence: String,
+        due_at: Timestamp,
+    },
     /// Will fire at `due_at` unless a stop condition arrives first.
-    Scheduled { occurrence: String, due_at: Timestamp },
+    Scheduled {
+        occurrence: String,
+        due_at: Timestamp,
+    },
     /// This occurrence already fired.
-    Fired { occurrence: String, due_at: Timestamp },
-    Stopped { stop: StopReason },
+    Fired {
+        occurrence: String,
+        due_at: Timestamp,
+    },
+    Stopped {
+        stop: StopReason,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -76,12 +87,20 @@ fn deal_wide_stop(deal: &Deal, config: &Config) -> Option<StopReason> {
     if deal.deleted {
         return Some(StopReason::Deleted);
     }
-    if let Some(status) = deal.status.as_deref().filter(|s| config.is_parked_status(s)) {
-        return Some(StopReason::Parked { status: status.to_string() });
+    if let Some(status) = deal
+        .status
+        .as_deref()
+        .filter(|s| config.is_parked_status(s))
+    {
+        return Some(StopReason::Parked {
+            status: status.to_string(),
+        });
     }
     match deal.stage {
         Some(stage) if stage.is_closed() => Some(StopReason::Closed { stage }),
-        None => Some(StopReason::UnmappedStage { raw_stage: deal.raw_stage.clone() }),
+        None => Some(StopReason::UnmappedStage {
+            raw_stage: deal.raw_stage.clone(),
+        }),
         _ => None,
     }
 }
@@ -91,11 +110,17 @@ fn hours(h: u32) -> SignedDuration {
 }
 
 /// The current occurrence of `trigger` on `deal` and when it is due, or why there is none.
-pub fn occurrence(deal: &Deal, trigger: TriggerKind, config: &Config) -> Result<(String, Timestamp), StopReason> {
+pub fn occurrence(
+    deal: &Deal,
+    trigger: TriggerKind,
+    config: &Config,
+) -> Result<(String, Timestamp), StopReason> {
     if let Some(stop) = deal_wide_stop(deal, config) {
         return Err(stop);
     }
-    let window = config.window(trigger).hours_for(deal.stage, deal.deal_type.as_deref());
+    let window = config
+        .window(trigger)
+        .hours_for(deal.stage, deal.deal_type.as_deref());
     match trigger {
         TriggerKind::ProposalNoReply => {
             let sent = deal.proposal_sent_at.ok_or(StopReason::NoProposalSent)?;
@@ -108,12 +133,18 @@ pub fn occurrence(deal: &Deal, trigger: TriggerKind, config: &Config) -> Result<
             if deal.stage_entered_at > sent && deal.stage != Some(Stage::Proposal) {
                 return Err(StopReason::StageMoved { to: deal.stage });
             }
-            Ok((format!("{trigger}#{}", sortable(sent)), sent + hours(window)))
+            Ok((
+                format!("{trigger}#{}", sortable(sent)),
+                sent + hours(window),
+            ))
         }
         TriggerKind::StageUnchanged => {
             let stage = deal.stage.expect("deal_wide_stop rules out no stage");
             let since = deal.stage_entered_at;
-            Ok((format!("{trigger}#{stage}#{}", sortable(since)), since + hours(window)))
+            Ok((
+                format!("{trigger}#{stage}#{}", sortable(since)),
+                since + hours(window),
+            ))
         }
     }
 }
@@ -126,12 +157,20 @@ pub fn evaluate(deal: &Deal, config: &Config, now: Timestamp) -> Evaluation {
     for trigger in TriggerKind::ALL {
         let state = match occurrence(deal, trigger, config) {
             Err(stop) => TriggerState::Stopped { stop },
-            Ok((occurrence, due_at)) if deal.fired.contains(&occurrence) => TriggerState::Fired { occurrence, due_at },
+            Ok((occurrence, due_at)) if deal.fired.contains(&occurrence) => {
+                TriggerState::Fired { occurrence, due_at }
+            }
             Ok((occurrence, due_at)) => {
                 // Due-but-unclaimed stays in the due index until the evaluator claims it.
                 next = Some(next.map_or(due_at, |n| n.min(due_at)));
                 if due_at <= now {
-                    due.push(Firing { deal: deal.key.clone(), trigger, occurrence: occurrence.clone(), due_at, fired_at: now });
+                    due.push(Firing {
+                        deal: deal.key.clone(),
+                        trigger,
+                        occurrence: occurrence.clone(),
+                        due_at,
+                        fired_at: now,
+                    });
                     TriggerState::Due { occurrence, due_at }
                 } else {
                     TriggerState::Scheduled { occurrence, due_at }
@@ -140,11 +179,20 @@ pub fn evaluate(deal: &Deal, config: &Config, now: Timestamp) -> Evaluation {
         };
         triggers.push(TriggerStatus { trigger, state });
     }
-    Evaluation { due, next_due_at: next, triggers }
+    Evaluation {
+        due,
+        next_due_at: next,
+        triggers,
+    }
 }
 
 /// Re-check before sending: does the occurrence a draft was written for still hold?
-pub fn still_holds(deal: &Deal, trigger: TriggerKind, occurrence_key: &str, config: &Config) -> Result<(), StopReason> {
+pub fn still_holds(
+    deal: &Deal,
+    trigger: TriggerKind,
+    occurrence_key: &str,
+    config: &Config,
+) -> Result<(), StopReason> {
     match occurrence(deal, trigger, config) {
         Err(stop) => Err(stop),
         Ok((current, _)) if current == occurrence_key => Ok(()),
@@ -154,11 +202,19 @@ pub fn still_holds(deal: &Deal, trigger: TriggerKind, occurrence_key: &str, conf
 }
 
 fn interaction(event: &DealEvent, summary: String) -> Interaction {
-    Interaction { at: event.occurred_at, summary, source: event.source.clone() }
+    Interaction {
+        at: event.occurred_at,
+        summary,
+        source: event.source.clone(),
+    }
 }
 
 fn set_interaction(deal: &mut Deal, new: Interaction) {
-    if deal.last_interaction.as_ref().is_none_or(|old| old.at <= new.at) {
+    if deal
+        .last_interaction
+        .as_ref()
+        .is_none_or(|old| old.at <= new.at)
+    {
         deal.last_interaction = Some(new);
     }
 }
@@ -205,15 +261,29 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
                 deal.stage = config.canonical_stage(&event.source_crm(), raw_stage);
                 deal.stage_entered_at = at;
                 // Moving into the proposal stage is how a CRM-only founder says "proposal sent".
-                if deal.stage == Some(Stage::Proposal) && deal.proposal_sent_at.is_none_or(|s| s < previous_entry) {
+                if deal.stage == Some(Stage::Proposal)
+                    && deal.proposal_sent_at.is_none_or(|s| s < previous_entry)
+                {
                     deal.proposal_sent_at = Some(at);
                     deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
-                    set_interaction(deal, interaction(event, "Proposal sent (deal moved to the proposal stage)".into()));
+                    set_interaction(
+                        deal,
+                        interaction(
+                            event,
+                            "Proposal sent (deal moved to the proposal stage)".into(),
+                        ),
+                    );
                 }
             }
         }
         EventKind::PropertyChanged { name, value } => {
-            deal.facts.insert(format!("deal.{name}"), Fact::new(value.clone(), format!("{} deal property {name}", event.source)));
+            deal.facts.insert(
+                format!("deal.{name}"),
+                Fact::new(
+                    value.clone(),
+                    format!("{} deal property {name}", event.source),
+                ),
+            );
         }
         EventKind::DealDeleted => deal.deleted = true,
         EventKind::ProposalSent { name, .. } => {
@@ -222,14 +292,23 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
             }
             deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
             let label = name.clone().unwrap_or_else(|| "Proposal".into());
-            set_interaction(deal, interaction(event, format!("Proposal \"{label}\" sent")));
+            set_interaction(
+                deal,
+                interaction(event, format!("Proposal \"{label}\" sent")),
+            );
         }
         EventKind::ProposalViewed { .. } => {
-            set_interaction(deal, interaction(event, "Prospect opened the proposal".into()));
+            set_interaction(
+                deal,
+                interaction(event, "Prospect opened the proposal".into()),
+            );
         }
         EventKind::ProposalCompleted { .. } => {
             deal.last_inbound_at = deal.last_inbound_at.max(Some(at));
-            set_interaction(deal, interaction(event, "Prospect signed the proposal".into()));
+            set_interaction(
+                deal,
+                interaction(event, "Prospect signed the proposal".into()),
+            );
         }
         EventKind::ProspectReplied { summary } => {
             deal.last_inbound_at = deal.last_inbound_at.max(Some(at));
@@ -241,7 +320,10 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
         }
         EventKind::FollowUpSent { subject, .. } => {
             deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
-            set_interaction(deal, interaction(event, format!("Follow-up sent: \"{subject}\"")));
+            set_interaction(
+                deal,
+                interaction(event, format!("Follow-up sent: \"{subject}\"")),
+            );
         }
     }
     deal.updated_at = deal.updated_at.max(at);
@@ -269,14 +351,39 @@ mod tests {
     }
 
     fn ev(at: &str, kind: EventKind) -> DealEvent {
-        DealEvent { id: format!("e-{at}"), deal: DealRef::new("hubspot", "1"), occurred_at: ts(at), source: "hubspot".into(), kind, snapshot: None }
+        DealEvent {
+            id: format!("e-{at}"),
+            deal: DealRef::new("hubspot", "1"),
+            occurred_at: ts(at),
+            source: "hubspot".into(),
+            kind,
+            snapshot: None,
+        }
     }
 
     fn deal_in_proposal(sent: &str) -> Deal {
         let c = config();
         let mut d = Deal::new(DealRef::new("hubspot", "1"), ts("2026-01-01T00:00:00Z"));
-        apply(&mut d, &ev("2026-01-01T00:00:00Z", EventKind::StageChanged { raw_stage: "qualifiedtobuy".into() }), &c);
-        apply(&mut d, &ev(sent, EventKind::StageChanged { raw_stage: "contractsent".into() }), &c);
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-01T00:00:00Z",
+                EventKind::StageChanged {
+                    raw_stage: "qualifiedtobuy".into(),
+                },
+            ),
+            &c,
+        );
+        apply(
+            &mut d,
+            &ev(
+                sent,
+                EventKind::StageChanged {
+                    raw_stage: "contractsent".into(),
+                },
+            ),
+            &c,
+        );
         d
     }
 
@@ -294,26 +401,60 @@ mod tests {
         let at = evaluate(&d, &c, ts("2026-01-08T10:00:00Z"));
         assert_eq!(at.due.len(), 1);
         assert_eq!(at.due[0].trigger, TriggerKind::ProposalNoReply);
-        assert_eq!(at.due[0].occurrence, "proposal_no_reply#2026-01-05T10:00:00.000Z");
+        assert_eq!(
+            at.due[0].occurrence,
+            "proposal_no_reply#2026-01-05T10:00:00.000Z"
+        );
     }
 
     #[test]
     fn a_reply_after_the_proposal_stops_the_follow_up() {
         let c = config();
         let mut d = deal_in_proposal("2026-01-05T10:00:00Z");
-        apply(&mut d, &ev("2026-01-06T10:00:00Z", EventKind::ProspectReplied { summary: "Looks good".into() }), &c);
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-06T10:00:00Z",
+                EventKind::ProspectReplied {
+                    summary: "Looks good".into(),
+                },
+            ),
+            &c,
+        );
         let e = evaluate(&d, &c, ts("2026-01-09T00:00:00Z"));
-        assert!(e.due.iter().all(|f| f.trigger != TriggerKind::ProposalNoReply));
-        assert!(matches!(state_of(&e, TriggerKind::ProposalNoReply), TriggerState::Stopped { stop: StopReason::Replied { .. } }));
+        assert!(e
+            .due
+            .iter()
+            .all(|f| f.trigger != TriggerKind::ProposalNoReply));
+        assert!(matches!(
+            state_of(&e, TriggerKind::ProposalNoReply),
+            TriggerState::Stopped {
+                stop: StopReason::Replied { .. }
+            }
+        ));
     }
 
     #[test]
     fn a_booked_meeting_stops_the_follow_up() {
         let c = config();
         let mut d = deal_in_proposal("2026-01-05T10:00:00Z");
-        apply(&mut d, &ev("2026-01-06T10:00:00Z", EventKind::MeetingBooked { summary: "Call booked".into() }), &c);
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-06T10:00:00Z",
+                EventKind::MeetingBooked {
+                    summary: "Call booked".into(),
+                },
+            ),
+            &c,
+        );
         let e = evaluate(&d, &c, ts("2026-01-09T00:00:00Z"));
-        assert!(matches!(state_of(&e, TriggerKind::ProposalNoReply), TriggerState::Stopped { stop: StopReason::MeetingBooked { .. } }));
+        assert!(matches!(
+            state_of(&e, TriggerKind::ProposalNoReply),
+            TriggerState::Stopped {
+                stop: StopReason::MeetingBooked { .. }
+            }
+        ));
     }
 
     #[test]
@@ -330,13 +471,30 @@ mod tests {
     fn moving_stage_stops_the_proposal_follow_up_and_restarts_the_stage_clock() {
         let c = config();
         let mut d = deal_in_proposal("2026-01-05T10:00:00Z");
-        apply(&mut d, &ev("2026-01-06T10:00:00Z", EventKind::StageChanged { raw_stage: "decisionmakerboughtin".into() }), &c);
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-06T10:00:00Z",
+                EventKind::StageChanged {
+                    raw_stage: "decisionmakerboughtin".into(),
+                },
+            ),
+            &c,
+        );
         let e = evaluate(&d, &c, ts("2026-01-09T00:00:00Z"));
-        assert!(matches!(state_of(&e, TriggerKind::ProposalNoReply), TriggerState::Stopped { stop: StopReason::StageMoved { .. } }));
+        assert!(matches!(
+            state_of(&e, TriggerKind::ProposalNoReply),
+            TriggerState::Stopped {
+                stop: StopReason::StageMoved { .. }
+            }
+        ));
         match state_of(&e, TriggerKind::StageUnchanged) {
             TriggerState::Scheduled { due_at, .. } => {
                 let hours = c.stage_unchanged.hours_for(Some(Stage::Negotiating), None) as i64;
-                assert_eq!(*due_at, ts("2026-01-06T10:00:00Z") + SignedDuration::from_hours(hours));
+                assert_eq!(
+                    *due_at,
+                    ts("2026-01-06T10:00:00Z") + SignedDuration::from_hours(hours)
+                );
             }
             other => panic!("{other:?}"),
         }
@@ -349,9 +507,15 @@ mod tests {
         let hours = c.stage_unchanged.hours_for(Some(Stage::Proposal), None) as i64;
         let due = ts("2026-01-05T10:00:00Z") + SignedDuration::from_hours(hours);
         let e = evaluate(&d, &c, due - SignedDuration::from_secs(1));
-        assert!(e.due.iter().all(|f| f.trigger != TriggerKind::StageUnchanged));
+        assert!(e
+            .due
+            .iter()
+            .all(|f| f.trigger != TriggerKind::StageUnchanged));
         let e = evaluate(&d, &c, due);
-        assert!(e.due.iter().any(|f| f.trigger == TriggerKind::StageUnchanged));
+        assert!(e
+            .due
+            .iter()
+            .any(|f| f.trigger == TriggerKind::StageUnchanged));
     }
 
     #[test]
@@ -373,7 +537,16 @@ mod tests {
     fn an_out_of_order_stage_change_does_not_move_the_deal_backwards() {
         let c = config();
         let mut d = deal_in_proposal("2026-01-05T10:00:00Z");
-        apply(&mut d, &ev("2026-01-02T00:00:00Z", EventKind::StageChanged { raw_stage: "appointmentscheduled".into() }), &c);
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-02T00:00:00Z",
+                EventKind::StageChanged {
+                    raw_stage: "appointmentscheduled".into(),
+                },
+            ),
+            &c,
+        );
         assert_eq!(d.stage, Some(Stage::Proposal));
     }
 
@@ -381,9 +554,26 @@ mod tests {
     fn a_draft_is_superseded_when_the_prospect_replied_since_drafting() {
         let c = config();
         let mut d = deal_in_proposal("2026-01-05T10:00:00Z");
-        let occ = evaluate(&d, &c, ts("2026-01-08T10:00:00Z")).due[0].occurrence.clone();
-        assert_eq!(still_holds(&d, TriggerKind::ProposalNoReply, &occ, &c), Ok(()));
-        apply(&mut d, &ev("2026-01-08T11:00:00Z", EventKind::ProspectReplied { summary: "Yes".into() }), &c);
-        assert!(matches!(still_holds(&d, TriggerKind::ProposalNoReply, &occ, &c), Err(StopReason::Replied { .. })));
+        let occ = evaluate(&d, &c, ts("2026-01-08T10:00:00Z")).due[0]
+            .occurrence
+            .clone();
+        assert_eq!(
+            still_holds(&d, TriggerKind::ProposalNoReply, &occ, &c),
+            Ok(())
+        );
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-08T11:00:00Z",
+                EventKind::ProspectReplied {
+                    summary: "Yes".into(),
+                },
+            ),
+            &c,
+        );
+        assert!(matches!(
+            still_holds(&d, TriggerKind::ProposalNoReply, &occ, &c),
+            Err(StopReason::Replied { .. })
+        ));
     }
 }

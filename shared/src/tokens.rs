@@ -49,24 +49,46 @@ impl TokenSigner {
     fn mac(&self, scope: &Scope<'_>, approver: &str, expires: i64) -> [u8; 32] {
         hmac_sha256(
             self.key.expose().as_bytes(),
-            &[b"draftgate-review-v1\n", scope.label().as_bytes(), b"\n", approver.as_bytes(), b"\n", expires.to_string().as_bytes()],
+            &[
+                b"draftgate-review-v1\n",
+                scope.label().as_bytes(),
+                b"\n",
+                approver.as_bytes(),
+                b"\n",
+                expires.to_string().as_bytes(),
+            ],
         )
     }
 
     pub fn sign(&self, scope: Scope<'_>, approver: &str, expires_at: Timestamp) -> String {
         let exp = expires_at.as_second();
-        format!("{exp}.{}.{}", B64.encode(approver), B64.encode(self.mac(&scope, approver, exp)))
+        format!(
+            "{exp}.{}.{}",
+            B64.encode(approver),
+            B64.encode(self.mac(&scope, approver, exp))
+        )
     }
 
     /// The approver the token was issued to, if it is genuine, for this scope, and not expired.
-    pub fn verify(&self, scope: Scope<'_>, token: Option<&str>, now: Timestamp) -> Result<String, TokenError> {
+    pub fn verify(
+        &self,
+        scope: Scope<'_>,
+        token: Option<&str>,
+        now: Timestamp,
+    ) -> Result<String, TokenError> {
         let token = token.filter(|t| !t.is_empty()).ok_or(TokenError::Missing)?;
         let mut parts = token.split('.');
-        let (Some(exp), Some(who), Some(mac), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        let (Some(exp), Some(who), Some(mac), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
             return Err(TokenError::Malformed);
         };
         let exp: i64 = exp.parse().map_err(|_| TokenError::Malformed)?;
-        let approver = B64.decode(who).ok().and_then(|b| String::from_utf8(b).ok()).ok_or(TokenError::Malformed)?;
+        let approver = B64
+            .decode(who)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or(TokenError::Malformed)?;
         let given = B64.decode(mac).map_err(|_| TokenError::Malformed)?;
         let expected = self.mac(&scope, &approver, exp);
         if given.len() != expected.len() || !bool::from(given.ct_eq(&expected)) {
@@ -91,24 +113,78 @@ mod tests {
     #[test]
     fn a_token_is_bound_to_its_draft_and_expires() {
         let s = TokenSigner::new(Secret::new("k"));
-        let tok = s.sign(Scope::Draft("d1"), "alex@example.com", t("2026-01-08T00:00:00Z"));
-        assert_eq!(s.verify(Scope::Draft("d1"), Some(&tok), t("2026-01-07T23:59:59Z")).unwrap(), "alex@example.com");
-        assert_eq!(s.verify(Scope::Draft("d2"), Some(&tok), t("2026-01-01T00:00:00Z")), Err(TokenError::Forged));
-        assert_eq!(s.verify(Scope::Queue, Some(&tok), t("2026-01-01T00:00:00Z")), Err(TokenError::Forged));
-        assert!(matches!(s.verify(Scope::Draft("d1"), Some(&tok), t("2026-01-08T00:00:00Z")), Err(TokenError::Expired(_))));
-        assert_eq!(TokenSigner::new(Secret::new("other")).verify(Scope::Draft("d1"), Some(&tok), t("2026-01-01T00:00:00Z")), Err(TokenError::Forged));
+        let tok = s.sign(
+            Scope::Draft("d1"),
+            "alex@example.com",
+            t("2026-01-08T00:00:00Z"),
+        );
+        assert_eq!(
+            s.verify(Scope::Draft("d1"), Some(&tok), t("2026-01-07T23:59:59Z"))
+                .unwrap(),
+            "alex@example.com"
+        );
+        assert_eq!(
+            s.verify(Scope::Draft("d2"), Some(&tok), t("2026-01-01T00:00:00Z")),
+            Err(TokenError::Forged)
+        );
+        assert_eq!(
+            s.verify(Scope::Queue, Some(&tok), t("2026-01-01T00:00:00Z")),
+            Err(TokenError::Forged)
+        );
+        assert!(matches!(
+            s.verify(Scope::Draft("d1"), Some(&tok), t("2026-01-08T00:00:00Z")),
+            Err(TokenError::Expired(_))
+        ));
+        assert_eq!(
+            TokenSigner::new(Secret::new("other")).verify(
+                Scope::Draft("d1"),
+                Some(&tok),
+                t("2026-01-01T00:00:00Z")
+            ),
+            Err(TokenError::Forged)
+        );
     }
 
     #[test]
     fn a_tampered_approver_or_expiry_is_forged() {
         let s = TokenSigner::new(Secret::new("k"));
-        let tok = s.sign(Scope::Draft("d1"), "alex@example.com", t("2026-01-08T00:00:00Z"));
+        let tok = s.sign(
+            Scope::Draft("d1"),
+            "alex@example.com",
+            t("2026-01-08T00:00:00Z"),
+        );
         let parts: Vec<&str> = tok.split('.').collect();
-        let later = format!("{}.{}.{}", parts[0].parse::<i64>().unwrap() + 3600, parts[1], parts[2]);
-        assert_eq!(s.verify(Scope::Draft("d1"), Some(&later), t("2026-01-01T00:00:00Z")), Err(TokenError::Forged));
-        let other = format!("{}.{}.{}", parts[0], B64.encode("eve@example.com"), parts[2]);
-        assert_eq!(s.verify(Scope::Draft("d1"), Some(&other), t("2026-01-01T00:00:00Z")), Err(TokenError::Forged));
-        assert_eq!(s.verify(Scope::Draft("d1"), Some("garbage"), t("2026-01-01T00:00:00Z")), Err(TokenError::Malformed));
-        assert_eq!(s.verify(Scope::Draft("d1"), None, t("2026-01-01T00:00:00Z")), Err(TokenError::Missing));
+        let later = format!(
+            "{}.{}.{}",
+            parts[0].parse::<i64>().unwrap() + 3600,
+            parts[1],
+            parts[2]
+        );
+        assert_eq!(
+            s.verify(Scope::Draft("d1"), Some(&later), t("2026-01-01T00:00:00Z")),
+            Err(TokenError::Forged)
+        );
+        let other = format!(
+            "{}.{}.{}",
+            parts[0],
+            B64.encode("eve@example.com"),
+            parts[2]
+        );
+        assert_eq!(
+            s.verify(Scope::Draft("d1"), Some(&other), t("2026-01-01T00:00:00Z")),
+            Err(TokenError::Forged)
+        );
+        assert_eq!(
+            s.verify(
+                Scope::Draft("d1"),
+                Some("garbage"),
+                t("2026-01-01T00:00:00Z")
+            ),
+            Err(TokenError::Malformed)
+        );
+        assert_eq!(
+            s.verify(Scope::Draft("d1"), None, t("2026-01-01T00:00:00Z")),
+            Err(TokenError::Missing)
+        );
     }
 }

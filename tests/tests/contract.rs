@@ -820,7 +820,9 @@ async fn aws_fixture() -> AwsFixture {
     let config = aws::sdk_config().await;
     let dynamo = aws_sdk_dynamodb::Client::new(&config);
     let sqs = aws_sdk_sqs::Client::new(&config);
-    let stack = tokio::task::spawn_blocking(aws::template_stack).await.expect("stack setup");
+    let stack = tokio::task::spawn_blocking(aws::template_stack)
+        .await
+        .expect("stack setup");
     let pipeline_table = stack["PIPELINE_TABLE"].clone();
     let audit_table = stack["AUDIT_TABLE"].clone();
     let queue_url = stack["EVALUATE_QUEUE_URL"].clone();

@@ -29,7 +29,10 @@ mod tests {
     #[async_trait]
     impl CrmClient for StubCrm {
         async fn fetch_deal(&self, id: &str) -> Result<DealSnapshot, CrmError> {
-            Ok(DealSnapshot { name: Some(format!("Deal {id}")), ..Default::default() })
+            Ok(DealSnapshot {
+                name: Some(format!("Deal {id}")),
+                ..Default::default()
+            })
         }
     }
 
@@ -41,16 +44,25 @@ mod tests {
                 config: Arc::new(shared::config::Config::bundled().unwrap()),
                 store: store.clone(),
                 audit: store.clone(),
-                clock: Arc::new(ManualClock::new(jiff::Timestamp::from_millisecond(1732183513000 + 2_000).unwrap())),
+                clock: Arc::new(ManualClock::new(
+                    jiff::Timestamp::from_millisecond(1732183513000 + 2_000).unwrap(),
+                )),
             },
-            secrets: WebhookSecrets { hubspot_client_secret: Some(Secret::new("0c8f3b6e-5d2a-4f71-9b3e-8a1d2c4e6f70")), pandadoc_key: None },
+            secrets: WebhookSecrets {
+                hubspot_client_secret: Some(Secret::new("0c8f3b6e-5d2a-4f71-9b3e-8a1d2c4e6f70")),
+                pandadoc_key: None,
+            },
             crm,
             public_base_url: "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com".into(),
         }
     }
 
     fn sample_event() -> Request {
-        let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/crm-webhook/hubspot-deal-stage-changed.json")).unwrap();
+        let raw = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/crm-webhook/hubspot-deal-stage-changed.json"
+        ))
+        .unwrap();
         lambda_http::request::from_str(&raw).expect("API Gateway v2 event")
     }
 
@@ -61,15 +73,29 @@ mod tests {
         let resp = handle(&intake, sample_event()).await.unwrap();
         assert_eq!(resp.status(), 200, "{:?}", resp.body());
         let body: serde_json::Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
-        assert_eq!((body["accepted"].as_u64(), body["duplicates"].as_u64()), (Some(2), Some(0)));
-        let won = store.get_deal(&DealRef::new("hubspot", "18544521873")).await.unwrap().unwrap();
+        assert_eq!(
+            (body["accepted"].as_u64(), body["duplicates"].as_u64()),
+            (Some(2), Some(0))
+        );
+        let won = store
+            .get_deal(&DealRef::new("hubspot", "18544521873"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(won.stage, Some(Stage::ClosedWon));
         assert_eq!(won.name, "Deal 18544521873");
 
         let again = handle(&intake, sample_event()).await.unwrap();
         let body: serde_json::Value = serde_json::from_slice(again.body().as_ref()).unwrap();
-        assert_eq!((body["accepted"].as_u64(), body["duplicates"].as_u64()), (Some(0), Some(2)));
-        assert_eq!(store.entries(None).await.unwrap().len(), 2, "one audit entry per accepted event");
+        assert_eq!(
+            (body["accepted"].as_u64(), body["duplicates"].as_u64()),
+            (Some(0), Some(2))
+        );
+        assert_eq!(
+            store.entries(None).await.unwrap().len(),
+            2,
+            "one audit entry per accepted event"
+        );
     }
 
     #[tokio::test]
@@ -77,7 +103,12 @@ mod tests {
         let store = EmbeddedStore::open_in_memory().unwrap();
         let intake = intake(&store);
         let mut req = sample_event();
-        req.headers_mut().insert("x-hubspot-signature-v3", "AAAAyCr9TgSkPaofYoFal8DS9U/GDramdi8L9A130ZI=".parse().unwrap());
+        req.headers_mut().insert(
+            "x-hubspot-signature-v3",
+            "AAAAyCr9TgSkPaofYoFal8DS9U/GDramdi8L9A130ZI="
+                .parse()
+                .unwrap(),
+        );
         let resp = handle(&intake, req).await.unwrap();
         assert_eq!(resp.status(), 401);
         assert!(store.all_deals().unwrap().is_empty());

@@ -5,7 +5,10 @@ use lambda_runtime::{Error, LambdaEvent};
 use shared::app::batch::{process, Message};
 use shared::app::evaluate::Evaluator;
 
-pub async fn handle(evaluator: &Evaluator, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+pub async fn handle(
+    evaluator: &Evaluator,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
     let records = &event.payload.records;
     let messages: Vec<Message> = records
         .iter()
@@ -41,8 +44,15 @@ mod tests {
     use super::*;
 
     fn event() -> LambdaEvent<SqsEvent> {
-        let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/evaluate-deal/one-deal.json")).unwrap();
-        LambdaEvent::new(serde_json::from_str(&raw).unwrap(), lambda_runtime::Context::default())
+        let raw = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/evaluate-deal/one-deal.json"
+        ))
+        .unwrap();
+        LambdaEvent::new(
+            serde_json::from_str(&raw).unwrap(),
+            lambda_runtime::Context::default(),
+        )
     }
 
     #[tokio::test]
@@ -71,20 +81,30 @@ mod tests {
         assert!(second.batch_item_failures.is_empty());
         let msgs = drafts.receive(10).await.unwrap();
         assert_eq!(msgs.len(), 1, "one draft request per occurrence");
-        assert!(msgs[0].body.contains("proposal_no_reply#2024-11-21T10:05:12.345Z"));
+        assert!(msgs[0]
+            .body
+            .contains("proposal_no_reply#2024-11-21T10:05:12.345Z"));
     }
 
     #[tokio::test]
     async fn an_unreadable_message_is_reported_as_a_batch_item_failure() {
         let store = EmbeddedStore::open_in_memory().unwrap();
         let evaluator = Evaluator {
-            core: Core { config: Arc::new(shared::config::Config::bundled().unwrap()), store: store.clone(), audit: store.clone(), clock: Arc::new(ManualClock::new(jiff::Timestamp::UNIX_EPOCH)) },
+            core: Core {
+                config: Arc::new(shared::config::Config::bundled().unwrap()),
+                store: store.clone(),
+                audit: store.clone(),
+                clock: Arc::new(ManualClock::new(jiff::Timestamp::UNIX_EPOCH)),
+            },
             draft_queue: store.queue("drafts"),
         };
         let mut e = event();
         e.payload.records[0].body = Some("not json".into());
         let out = handle(&evaluator, e).await.unwrap();
         assert_eq!(out.batch_item_failures.len(), 1);
-        assert_eq!(Some(out.batch_item_failures[0].item_identifier.as_str()), event().payload.records[0].message_id.as_deref());
+        assert_eq!(
+            Some(out.batch_item_failures[0].item_identifier.as_str()),
+            event().payload.records[0].message_id.as_deref()
+        );
     }
 }

@@ -13,7 +13,11 @@ use shared::settings::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().with_ansi(false).without_time().with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .init();
     let config = Arc::new(shared::config::load_or_exit());
     let mut env = Env::new();
     let pipeline_table = env.required("PIPELINE_TABLE");

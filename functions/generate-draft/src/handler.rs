@@ -5,7 +5,10 @@ use lambda_runtime::{Error, LambdaEvent};
 use shared::app::batch::{process, Message};
 use shared::app::drafts::Drafter;
 
-pub async fn handle(drafter: &Drafter, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, Error> {
+pub async fn handle(
+    drafter: &Drafter,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
     let records = &event.payload.records;
     let messages: Vec<Message> = records
         .iter()
@@ -62,11 +65,19 @@ mod tests {
         deal.raw_stage = Some("contractsent".into());
         deal.proposal_sent_at = Some(sent);
         deal.contact_email = Some("jane@acme.example".into());
-        deal.facts.insert("deal.name".into(), Fact::new("Acme Q4", "HubSpot deal property dealname"));
+        deal.facts.insert(
+            "deal.name".into(),
+            Fact::new("Acme Q4", "HubSpot deal property dealname"),
+        );
         store.put_deal(&deal).await.unwrap();
         let clock = Arc::new(ManualClock::new("2024-11-24T10:20:00Z".parse().unwrap()));
         let drafter = Drafter {
-            core: Core { config: Arc::new(shared::config::Config::bundled().unwrap()), store: store.clone(), audit: store.clone(), clock: clock.clone() },
+            core: Core {
+                config: Arc::new(shared::config::Config::bundled().unwrap()),
+                store: store.clone(),
+                audit: store.clone(),
+                clock: clock.clone(),
+            },
             notifier,
             tokens: TokenSigner::new(Secret::new("k")),
             public_base_url: "https://example.invalid".into(),
@@ -75,8 +86,15 @@ mod tests {
     }
 
     fn event() -> LambdaEvent<SqsEvent> {
-        let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/generate-draft/proposal-no-reply.json")).unwrap();
-        LambdaEvent::new(serde_json::from_str(&raw).unwrap(), lambda_runtime::Context::default())
+        let raw = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/generate-draft/proposal-no-reply.json"
+        ))
+        .unwrap();
+        LambdaEvent::new(
+            serde_json::from_str(&raw).unwrap(),
+            lambda_runtime::Context::default(),
+        )
     }
 
     #[tokio::test]
@@ -89,13 +107,34 @@ mod tests {
         assert!(out.batch_item_failures.is_empty());
         let out = handle(&drafter, event()).await.unwrap();
         assert!(out.batch_item_failures.is_empty());
-        let drafts = drafter.core.store.drafts_by_status(DraftStatus::Pending, None, 10).await.unwrap();
-        assert_eq!(drafts.len(), 1, "a redelivered request does not make a second draft");
+        let drafts = drafter
+            .core
+            .store
+            .drafts_by_status(DraftStatus::Pending, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            drafts.len(),
+            1,
+            "a redelivered request does not make a second draft"
+        );
         let d = &drafts[0];
-        assert!(d.missing.contains(&"contact.first_name".to_string()), "{:?}", d.missing);
+        assert!(
+            d.missing.contains(&"contact.first_name".to_string()),
+            "{:?}",
+            d.missing
+        );
         assert!(d.body.contains("[[missing: contact.first_name]]"));
         assert!(d.notified_at.is_some());
-        assert_eq!(d.context.facts.iter().find(|f| f.variable == "deal.name").unwrap().source, "HubSpot deal property dealname");
+        assert_eq!(
+            d.context
+                .facts
+                .iter()
+                .find(|f| f.variable == "deal.name")
+                .unwrap()
+                .source,
+            "HubSpot deal property dealname"
+        );
     }
 
     #[tokio::test]
@@ -103,7 +142,12 @@ mod tests {
         let (_store, drafter) = setup(Arc::new(Down)).await;
         let out = handle(&drafter, event()).await.unwrap();
         assert_eq!(out.batch_item_failures.len(), 1);
-        let drafts = drafter.core.store.drafts_by_status(DraftStatus::Pending, None, 10).await.unwrap();
+        let drafts = drafter
+            .core
+            .store
+            .drafts_by_status(DraftStatus::Pending, None, 10)
+            .await
+            .unwrap();
         assert_eq!(drafts.len(), 1);
         assert!(drafts[0].notified_at.is_none(), "a retry will notify");
     }

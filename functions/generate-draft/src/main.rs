@@ -5,7 +5,9 @@ mod handler;
 use std::sync::Arc;
 
 use lambda_runtime::{run, service_fn, Error};
-use shared::adapters::aws::{load_sdk_config, DynamoAuditLog, DynamoPipelineStore, SnsEmailNotifier};
+use shared::adapters::aws::{
+    load_sdk_config, DynamoAuditLog, DynamoPipelineStore, SnsEmailNotifier,
+};
 use shared::adapters::clock::SystemClock;
 use shared::adapters::fanout::Fanout;
 use shared::adapters::slack::SlackNotifier;
@@ -18,7 +20,11 @@ use shared::tokens::TokenSigner;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().with_ansi(false).without_time().with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .init();
     let config = Arc::new(shared::config::load_or_exit());
     let mut env = Env::new();
     let pipeline_table = env.required("PIPELINE_TABLE");
@@ -40,7 +46,10 @@ async fn main() -> Result<(), Error> {
         channels.push(Arc::new(SlackNotifier::new(Secret::new(url))));
     }
     if let Some(arn) = topic {
-        channels.push(Arc::new(SnsEmailNotifier::new(aws_sdk_sns::Client::new(&sdk), arn)));
+        channels.push(Arc::new(SnsEmailNotifier::new(
+            aws_sdk_sns::Client::new(&sdk),
+            arn,
+        )));
     }
     let drafter = Arc::new(Drafter {
         core: Core {

@@ -31,14 +31,21 @@ mod tests {
                 audit: store.clone(),
                 clock: Arc::new(ManualClock::new("2024-11-21T10:05:00Z".parse().unwrap())),
             },
-            secrets: WebhookSecrets { hubspot_client_secret: None, pandadoc_key: Some(Secret::new("f3b1e8c2a9d64b7e9c0a5d2e1f4b7c8a")) },
+            secrets: WebhookSecrets {
+                hubspot_client_secret: None,
+                pandadoc_key: Some(Secret::new("f3b1e8c2a9d64b7e9c0a5d2e1f4b7c8a")),
+            },
             crm: HashMap::new(),
             public_base_url: "https://example.invalid".into(),
         }
     }
 
     fn sample_event() -> Request {
-        let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/proposal-webhook/pandadoc-document-completed.json")).unwrap();
+        let raw = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/proposal-webhook/pandadoc-document-completed.json"
+        ))
+        .unwrap();
         lambda_http::request::from_str(&raw).expect("API Gateway v2 event")
     }
 
@@ -47,8 +54,15 @@ mod tests {
         let store = EmbeddedStore::open_in_memory().unwrap();
         let resp = handle(&intake(&store), sample_event()).await.unwrap();
         assert_eq!(resp.status(), 200, "{:?}", resp.body());
-        let deal = store.get_deal(&DealRef::new("hubspot", "18544521873")).await.unwrap().unwrap();
-        assert_eq!(deal.last_inbound_at, Some("2024-11-21T10:04:58.017241Z".parse().unwrap()));
+        let deal = store
+            .get_deal(&DealRef::new("hubspot", "18544521873"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            deal.last_inbound_at,
+            Some("2024-11-21T10:04:58.017241Z".parse().unwrap())
+        );
         assert_eq!(deal.facts["contact.first_name"].value, "Jane");
     }
 
@@ -56,7 +70,9 @@ mod tests {
     async fn a_wrong_signature_is_401_and_stores_nothing() {
         let store = EmbeddedStore::open_in_memory().unwrap();
         let mut req = sample_event();
-        *req.uri_mut() = "https://example.invalid/webhooks/pandadoc?signature=00".parse().unwrap();
+        *req.uri_mut() = "https://example.invalid/webhooks/pandadoc?signature=00"
+            .parse()
+            .unwrap();
         let resp = handle(&intake(&store), req).await.unwrap();
         assert_eq!(resp.status(), 401);
         assert!(store.all_deals().unwrap().is_empty());

@@ -14,7 +14,11 @@ use shared::settings::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().with_ansi(false).without_time().with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .init();
     let config = Arc::new(shared::config::load_or_exit());
     let mut env = Env::new();
     let pipeline_table = env.required("PIPELINE_TABLE");
@@ -32,7 +36,10 @@ async fn main() -> Result<(), Error> {
             audit: Arc::new(DynamoAuditLog::new(dynamo, audit_table)),
             clock: Arc::new(SystemClock),
         },
-        secrets: WebhookSecrets { hubspot_client_secret: None, pandadoc_key: Some(pandadoc_key) },
+        secrets: WebhookSecrets {
+            hubspot_client_secret: None,
+            pandadoc_key: Some(pandadoc_key),
+        },
         crm: HashMap::new(),
         public_base_url,
     });

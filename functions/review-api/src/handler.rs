@@ -23,7 +23,12 @@ mod tests {
     fn review(store: &Arc<EmbeddedStore>, now: &str) -> Review {
         let clock = Arc::new(ManualClock::new(now.parse().unwrap()));
         Review {
-            core: Core { config: Arc::new(shared::config::Config::bundled().unwrap()), store: store.clone(), audit: store.clone(), clock: clock.clone() },
+            core: Core {
+                config: Arc::new(shared::config::Config::bundled().unwrap()),
+                store: store.clone(),
+                audit: store.clone(),
+                clock: clock.clone(),
+            },
             sender: store.outbox(clock),
             events: store.clone(),
             tokens: TokenSigner::new(Secret::new("dev-signing-key-not-secret")),
@@ -32,21 +37,29 @@ mod tests {
     }
 
     fn sample_event() -> Request {
-        let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/review-api/get-review-page.json")).unwrap();
+        let raw = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/review-api/get-review-page.json"
+        ))
+        .unwrap();
         lambda_http::request::from_str(&raw).expect("API Gateway v2 event")
     }
 
     #[tokio::test]
     async fn the_sample_link_verifies_and_an_unknown_draft_is_404() {
         let store = EmbeddedStore::open_in_memory().unwrap();
-        let resp = handle(&review(&store, "2024-11-25T00:00:00Z"), sample_event()).await.unwrap();
+        let resp = handle(&review(&store, "2024-11-25T00:00:00Z"), sample_event())
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 404, "{:?}", resp.body());
     }
 
     #[tokio::test]
     async fn an_expired_link_is_401() {
         let store = EmbeddedStore::open_in_memory().unwrap();
-        let resp = handle(&review(&store, "2025-01-01T00:00:00Z"), sample_event()).await.unwrap();
+        let resp = handle(&review(&store, "2025-01-01T00:00:00Z"), sample_event())
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 401);
     }
 }

@@ -5,7 +5,9 @@ mod handler;
 use std::sync::Arc;
 
 use lambda_http::{run, service_fn, Error};
-use shared::adapters::aws::{load_sdk_config, DynamoAuditLog, DynamoPipelineStore, EventBridgePublisher, SesSender};
+use shared::adapters::aws::{
+    load_sdk_config, DynamoAuditLog, DynamoPipelineStore, EventBridgePublisher, SesSender,
+};
 use shared::adapters::clock::SystemClock;
 use shared::app::review::Review;
 use shared::app::Core;
@@ -14,7 +16,11 @@ use shared::tokens::TokenSigner;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt().with_ansi(false).without_time().with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .init();
     let config = Arc::new(shared::config::load_or_exit());
     let mut env = Env::new();
     let pipeline_table = env.required("PIPELINE_TABLE");
@@ -34,8 +40,15 @@ async fn main() -> Result<(), Error> {
             audit: Arc::new(DynamoAuditLog::new(dynamo, audit_table)),
             clock: Arc::new(SystemClock),
         },
-        sender: Arc::new(SesSender::new(aws_sdk_sesv2::Client::new(&sdk), configuration_set)),
-        events: Arc::new(EventBridgePublisher::new(aws_sdk_eventbridge::Client::new(&sdk), bus, "draftgate")),
+        sender: Arc::new(SesSender::new(
+            aws_sdk_sesv2::Client::new(&sdk),
+            configuration_set,
+        )),
+        events: Arc::new(EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&sdk),
+            bus,
+            "draftgate",
+        )),
         tokens: TokenSigner::new(signing_key),
         public_base_url,
     });

@@ -6,7 +6,11 @@ use shared::app::sweep::Sweeper;
 
 pub async fn handle(sweeper: &Sweeper, _event: LambdaEvent<Value>) -> Result<Value, Error> {
     let summary = sweeper.run().await?;
-    tracing::info!(due = summary.due_deals, resurfaced = summary.resurfaced_drafts, "sweep done");
+    tracing::info!(
+        due = summary.due_deals,
+        resurfaced = summary.resurfaced_drafts,
+        "sweep done"
+    );
     Ok(serde_json::to_value(summary)?)
 }
 
@@ -26,7 +30,10 @@ mod tests {
     async fn the_scheduled_event_enqueues_only_due_deals() {
         let store = EmbeddedStore::open_in_memory().unwrap();
         let now: jiff::Timestamp = "2026-01-10T00:00:00Z".parse().unwrap();
-        for (id, due) in [("due", "2026-01-09T00:00:00Z"), ("later", "2026-01-11T00:00:00Z")] {
+        for (id, due) in [
+            ("due", "2026-01-09T00:00:00Z"),
+            ("later", "2026-01-11T00:00:00Z"),
+        ] {
             let mut d = Deal::new(DealRef::new("hubspot", id), now);
             d.version = 1;
             d.next_due_at = Some(due.parse().unwrap());
@@ -34,12 +41,24 @@ mod tests {
         }
         let evaluate = store.queue("evaluate");
         let sweeper = Sweeper {
-            core: Core { config: Arc::new(shared::config::Config::bundled().unwrap()), store: store.clone(), audit: store.clone(), clock: Arc::new(ManualClock::new(now)) },
+            core: Core {
+                config: Arc::new(shared::config::Config::bundled().unwrap()),
+                store: store.clone(),
+                audit: store.clone(),
+                clock: Arc::new(ManualClock::new(now)),
+            },
             evaluate_queue: evaluate.clone(),
             draft_queue: store.queue("drafts"),
         };
-        let raw = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/sweep-due/scheduled.json")).unwrap();
-        let event = LambdaEvent::new(serde_json::from_str(&raw).unwrap(), lambda_runtime::Context::default());
+        let raw = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../events/sweep-due/scheduled.json"
+        ))
+        .unwrap();
+        let event = LambdaEvent::new(
+            serde_json::from_str(&raw).unwrap(),
+            lambda_runtime::Context::default(),
+        );
         let out = handle(&sweeper, event).await.unwrap();
         assert_eq!(out["due_deals"], 1);
         let msgs = evaluate.receive(10).await.unwrap();

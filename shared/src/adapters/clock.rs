@@ -22,7 +22,9 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn new(start: Timestamp) -> Self {
-        ManualClock { now: Mutex::new(start) }
+        ManualClock {
+            now: Mutex::new(start),
+        }
     }
 
     pub fn set(&self, to: Timestamp) {
@@ -51,7 +53,9 @@ pub struct OffsetClock {
 
 impl OffsetClock {
     pub fn new(offset: SignedDuration) -> Self {
-        OffsetClock { offset: Mutex::new(offset) }
+        OffsetClock {
+            offset: Mutex::new(offset),
+        }
     }
 
     pub fn offset(&self) -> SignedDuration {

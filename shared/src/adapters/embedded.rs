@@ -63,7 +63,10 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
 /// Wall-clock milliseconds for queue visibility and dedup windows: infrastructure timing,
 /// deliberately independent of the business clock the runner can move.
 fn wall_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 pub struct EmbeddedStore {
@@ -83,9 +86,12 @@ impl EmbeddedStore {
     }
 
     fn init(conn: Connection) -> Result<Arc<EmbeddedStore>, StoreError> {
-        conn.busy_timeout(Duration::from_secs(5)).map_err(unavailable)?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(unavailable)?;
         conn.execute_batch(SCHEMA).map_err(unavailable)?;
-        Ok(Arc::new(EmbeddedStore { conn: Mutex::new(conn) }))
+        Ok(Arc::new(EmbeddedStore {
+            conn: Mutex::new(conn),
+        }))
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
@@ -95,12 +101,18 @@ impl EmbeddedStore {
 
     /// A named FIFO queue in this store.
     pub fn queue(self: &Arc<Self>, name: &str) -> Arc<EmbeddedQueue> {
-        Arc::new(EmbeddedQueue { store: self.clone(), name: name.to_string() })
+        Arc::new(EmbeddedQueue {
+            store: self.clone(),
+            name: name.to_string(),
+        })
     }
 
     /// The outbox: the local runner's sender and founder notifier.
     pub fn outbox(self: &Arc<Self>, clock: Arc<dyn Clock>) -> Arc<Outbox> {
-        Arc::new(Outbox { store: self.clone(), clock })
+        Arc::new(Outbox {
+            store: self.clone(),
+            clock,
+        })
     }
 
     pub fn meta_get(&self, key: &str) -> Result<Option<String>, StoreError> {
@@ -136,7 +148,9 @@ impl EmbeddedStore {
         let mut stmt = conn
             .prepare("SELECT body FROM dead_letters WHERE name = ?1 ORDER BY seq")
             .map_err(unavailable)?;
-        let rows = stmt.query_map([name], |r| r.get::<_, String>(0)).map_err(unavailable)?;
+        let rows = stmt
+            .query_map([name], |r| r.get::<_, String>(0))
+            .map_err(unavailable)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
     }
 
@@ -152,7 +166,9 @@ fn read_docs<T: for<'de> Deserialize<'de>, P: rusqlite::Params>(
     params: P,
 ) -> Result<Vec<T>, StoreError> {
     let mut stmt = conn.prepare(sql).map_err(unavailable)?;
-    let rows = stmt.query_map(params, |r| r.get::<_, String>(0)).map_err(unavailable)?;
+    let rows = stmt
+        .query_map(params, |r| r.get::<_, String>(0))
+        .map_err(unavailable)?;
     let mut out = Vec::new();
     for doc in rows {
         let doc = doc.map_err(unavailable)?;
@@ -202,18 +218,28 @@ impl crate::ports::PipelineStore for EmbeddedStore {
     async fn get_deal(&self, deal: &DealRef) -> Result<Option<Deal>, StoreError> {
         let doc: Option<String> = self
             .conn()
-            .query_row("SELECT doc FROM deals WHERE pk = ?1", [keys::deal_pk(deal)], |r| r.get(0))
+            .query_row(
+                "SELECT doc FROM deals WHERE pk = ?1",
+                [keys::deal_pk(deal)],
+                |r| r.get(0),
+            )
             .optional()
             .map_err(unavailable)?;
-        doc.map(|d| serde_json::from_str(&d).map_err(corrupt)).transpose()
+        doc.map(|d| serde_json::from_str(&d).map_err(corrupt))
+            .transpose()
     }
 
     async fn record_event(&self, event: &DealEvent, deal: &Deal) -> Result<Recorded, StoreError> {
         let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(unavailable)?;
-        let now_s = wall_ms() / 1000;
-        tx.execute("DELETE FROM dedup WHERE id = ?1 AND expires_at < ?2", params![event.id, now_s])
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(unavailable)?;
+        let now_s = wall_ms() / 1000;
+        tx.execute(
+            "DELETE FROM dedup WHERE id = ?1 AND expires_at < ?2",
+            params![event.id, now_s],
+        )
+        .map_err(unavailable)?;
         let claimed = tx
             .execute(
                 "INSERT INTO dedup (id, expires_at) VALUES (?1, ?2) ON CONFLICT(id) DO NOTHING",
@@ -225,7 +251,11 @@ impl crate::ports::PipelineStore for EmbeddedStore {
         }
         tx.execute(
             "INSERT OR REPLACE INTO timeline (pk, sk, doc) VALUES (?1, ?2, ?3)",
-            params![keys::deal_pk(&event.deal), keys::event_sk(event.occurred_at, &event.id), to_doc(event)?],
+            params![
+                keys::deal_pk(&event.deal),
+                keys::event_sk(event.occurred_at, &event.id),
+                to_doc(event)?
+            ],
         )
         .map_err(unavailable)?;
         // On conflict the transaction drops uncommitted, so the dedup claim is not burnt.
@@ -251,10 +281,18 @@ impl crate::ports::PipelineStore for EmbeddedStore {
     }
 
     async fn timeline(&self, deal: &DealRef) -> Result<Vec<DealEvent>, StoreError> {
-        read_docs(&self.conn(), "SELECT doc FROM timeline WHERE pk = ?1 ORDER BY sk", [keys::deal_pk(deal)])
+        read_docs(
+            &self.conn(),
+            "SELECT doc FROM timeline WHERE pk = ?1 ORDER BY sk",
+            [keys::deal_pk(deal)],
+        )
     }
 
-    async fn due_deals(&self, now: Timestamp, limit: usize) -> Result<Vec<(DealRef, Timestamp)>, StoreError> {
+    async fn due_deals(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<(DealRef, Timestamp)>, StoreError> {
         let deals: Vec<Deal> = read_docs(
             &self.conn(),
             "SELECT doc FROM deals WHERE due_sk IS NOT NULL AND due_sk <= ?1 ORDER BY due_sk LIMIT ?2",
@@ -294,7 +332,8 @@ impl crate::ports::PipelineStore for EmbeddedStore {
             .query_row("SELECT doc FROM drafts WHERE id = ?1", [id], |r| r.get(0))
             .optional()
             .map_err(unavailable)?;
-        doc.map(|d| serde_json::from_str(&d).map_err(corrupt)).transpose()
+        doc.map(|d| serde_json::from_str(&d).map_err(corrupt))
+            .transpose()
     }
 
     async fn update_draft(&self, draft: &Draft, expected: DraftStatus) -> Result<(), StoreError> {
@@ -318,7 +357,9 @@ impl crate::ports::PipelineStore for EmbeddedStore {
         until: Option<Timestamp>,
         limit: usize,
     ) -> Result<Vec<Draft>, StoreError> {
-        let upper = until.map(keys::due_upper_bound).unwrap_or_else(|| "~".to_string());
+        let upper = until
+            .map(keys::due_upper_bound)
+            .unwrap_or_else(|| "~".to_string());
         read_docs(
             &self.conn(),
             "SELECT doc FROM drafts WHERE status = ?1 AND status_sk <= ?2 ORDER BY status_sk LIMIT ?3",
@@ -349,7 +390,11 @@ impl AuditLog for EmbeddedStore {
 impl AuditReader for EmbeddedStore {
     async fn entries(&self, deal: Option<&DealRef>) -> Result<Vec<AuditEntry>, StoreError> {
         match deal {
-            Some(d) => read_docs(&self.conn(), "SELECT doc FROM audit WHERE deal_pk = ?1 ORDER BY sk", [keys::deal_pk(d)]),
+            Some(d) => read_docs(
+                &self.conn(),
+                "SELECT doc FROM audit WHERE deal_pk = ?1 ORDER BY sk",
+                [keys::deal_pk(d)],
+            ),
             None => read_docs(&self.conn(), "SELECT doc FROM audit ORDER BY sk", []),
         }
     }
@@ -387,7 +432,11 @@ impl EmbeddedQueue {
         let n: i64 = self
             .store
             .conn()
-            .query_row("SELECT COUNT(*) FROM queue WHERE name = ?1", [&self.name], |r| r.get(0))
+            .query_row(
+                "SELECT COUNT(*) FROM queue WHERE name = ?1",
+                [&self.name],
+                |r| r.get(0),
+            )
             .map_err(queue_err)?;
         Ok(n as usize)
     }
@@ -408,7 +457,11 @@ impl EmbeddedQueue {
     pub fn next_visible_at_ms(&self) -> Result<Option<i64>, QueueError> {
         self.store
             .conn()
-            .query_row("SELECT MIN(visible_at) FROM queue WHERE name = ?1", [&self.name], |r| r.get(0))
+            .query_row(
+                "SELECT MIN(visible_at) FROM queue WHERE name = ?1",
+                [&self.name],
+                |r| r.get(0),
+            )
             .map_err(queue_err)
     }
 }
@@ -419,7 +472,8 @@ impl Queue for EmbeddedQueue {
         let mut conn = self.store.conn();
         let tx = conn.transaction().map_err(queue_err)?;
         let now = wall_ms();
-        tx.execute("DELETE FROM queue_dedup WHERE expires_at < ?1", [now]).map_err(queue_err)?;
+        tx.execute("DELETE FROM queue_dedup WHERE expires_at < ?1", [now])
+            .map_err(queue_err)?;
         let fresh = tx
             .execute(
                 "INSERT INTO queue_dedup (name, dedup_id, expires_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
@@ -441,14 +495,25 @@ impl Queue for EmbeddedQueue {
 impl QueueConsumer for EmbeddedQueue {
     async fn receive(&self, max: usize) -> Result<Vec<Delivery>, QueueError> {
         let mut conn = self.store.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(queue_err)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(queue_err)?;
         let now = wall_ms();
         let rows: Vec<(i64, String, String, i64, i64, Option<String>)> = {
             let mut stmt = tx
                 .prepare("SELECT seq, group_id, body, visible_at, receive_count, receipt FROM queue WHERE name = ?1 ORDER BY seq")
                 .map_err(queue_err)?;
             let rows = stmt
-                .query_map([&self.name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+                .query_map([&self.name], |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                })
                 .map_err(queue_err)?;
             rows.collect::<Result<_, _>>().map_err(queue_err)?
         };
@@ -469,7 +534,8 @@ impl QueueConsumer for EmbeddedQueue {
                     params![self.name, body, count],
                 )
                 .map_err(queue_err)?;
-                tx.execute("DELETE FROM queue WHERE seq = ?1", [seq]).map_err(queue_err)?;
+                tx.execute("DELETE FROM queue WHERE seq = ?1", [seq])
+                    .map_err(queue_err)?;
                 continue;
             }
             let receipt = ulid::Ulid::new().to_string();
@@ -478,7 +544,12 @@ impl QueueConsumer for EmbeddedQueue {
                 params![seq, receipt, now + VISIBILITY_MS],
             )
             .map_err(queue_err)?;
-            out.push(Delivery { id: seq.to_string(), body, receipt, receive_count: count as u32 + 1 });
+            out.push(Delivery {
+                id: seq.to_string(),
+                body,
+                receipt,
+                receive_count: count as u32 + 1,
+            });
         }
         tx.commit().map_err(queue_err)?;
         Ok(out)

@@ -22,7 +22,10 @@ impl Notifier for Fanout {
         if errors.len() < self.0.len() {
             Ok(())
         } else {
-            Err(NotifyError(format!("every channel failed: {}", errors.join("; "))))
+            Err(NotifyError(format!(
+                "every channel failed: {}",
+                errors.join("; ")
+            )))
         }
     }
 }

@@ -1,12 +1,12 @@
 //! Port implementations: AWS (DynamoDB, SQS, EventBridge, SNS, SES) and embedded (SQLite).
 
-pub mod clock;
-pub mod fanout;
-#[cfg(feature = "http-client")]
-pub mod slack;
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod clock;
 #[cfg(feature = "embedded")]
 pub mod embedded;
+pub mod fanout;
 #[cfg(feature = "lambda-http")]
 pub mod lambda;
+#[cfg(feature = "http-client")]
+pub mod slack;

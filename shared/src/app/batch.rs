@@ -45,10 +45,26 @@ mod tests {
     #[tokio::test]
     async fn a_failure_holds_back_the_rest_of_its_fifo_group_only() {
         let msgs = [
-            Message { id: "1", group: Some("a"), body: "fail" },
-            Message { id: "2", group: Some("a"), body: "ok" },
-            Message { id: "3", group: Some("b"), body: "ok" },
-            Message { id: "4", group: Some("b"), body: "fail" },
+            Message {
+                id: "1",
+                group: Some("a"),
+                body: "fail",
+            },
+            Message {
+                id: "2",
+                group: Some("a"),
+                body: "ok",
+            },
+            Message {
+                id: "3",
+                group: Some("b"),
+                body: "ok",
+            },
+            Message {
+                id: "4",
+                group: Some("b"),
+                body: "fail",
+            },
         ];
         let mut seen = Vec::new();
         let failed = process(&msgs, |body| {

@@ -9,7 +9,9 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{audit, draft_id, Core, DraftRequest, WorkError};
-use crate::domain::{AuditEntry, Deal, Draft, DraftContext, DraftStatus, Fact, FounderNotification};
+use crate::domain::{
+    AuditEntry, Deal, Draft, DraftContext, DraftStatus, Fact, FounderNotification,
+};
 use crate::ports::{Notifier, StoreError};
 use crate::rules;
 use crate::tokens::{Scope, TokenSigner};
@@ -24,61 +26,113 @@ pub struct Drafter {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum DraftOutcome {
-    Created { draft_id: String, incomplete: bool },
+    Created {
+        draft_id: String,
+        incomplete: bool,
+    },
     /// The draft existed (a retry); the founder was notified if that had not happened yet.
-    Existing { draft_id: String },
+    Existing {
+        draft_id: String,
+    },
     /// Between firing and drafting the trigger stopped holding (e.g. the prospect replied).
-    Stopped { reason: String },
+    Stopped {
+        reason: String,
+    },
     DealGone,
-    Renotified { draft_id: String },
+    Renotified {
+        draft_id: String,
+    },
     NothingToDo,
 }
 
 /// Every fact a template may use, each with its source: the deal's CRM facts, the founder's
 /// config, and figures computed from the timeline.
-pub fn template_facts(deal: &Deal, config: &crate::config::Config, now: Timestamp) -> BTreeMap<String, Fact> {
+pub fn template_facts(
+    deal: &Deal,
+    config: &crate::config::Config,
+    now: Timestamp,
+) -> BTreeMap<String, Fact> {
     let mut facts = deal.facts.clone();
     let f = &config.founder;
-    facts.insert("founder.name".into(), Fact::new(&f.name, "config founder.name"));
-    facts.insert("founder.email".into(), Fact::new(&f.email, "config founder.email"));
+    facts.insert(
+        "founder.name".into(),
+        Fact::new(&f.name, "config founder.name"),
+    );
+    facts.insert(
+        "founder.email".into(),
+        Fact::new(&f.email, "config founder.email"),
+    );
     if let Some(c) = &f.company {
-        facts.insert("founder.company".into(), Fact::new(c, "config founder.company"));
+        facts.insert(
+            "founder.company".into(),
+            Fact::new(c, "config founder.company"),
+        );
     }
     if let Some(stage) = deal.stage {
         let entered = deal.stage_entered_at;
-        facts.insert("deal.stage".into(), Fact::new(stage.as_str(), format!("{} stage {}", deal.key.crm, deal.raw_stage.as_deref().unwrap_or(""))));
+        facts.insert(
+            "deal.stage".into(),
+            Fact::new(
+                stage.as_str(),
+                format!(
+                    "{} stage {}",
+                    deal.key.crm,
+                    deal.raw_stage.as_deref().unwrap_or("")
+                ),
+            ),
+        );
         facts.insert(
             "deal.days_in_stage".into(),
-            Fact::new((now.duration_since(entered).as_hours() / 24).to_string(), format!("computed: stage entered {entered}")),
+            Fact::new(
+                (now.duration_since(entered).as_hours() / 24).to_string(),
+                format!("computed: stage entered {entered}"),
+            ),
         );
     }
     if let Some(last) = deal.last_contact_at() {
         let days = now.duration_since(last).as_hours() / 24;
-        facts.insert("days_since_last_contact".into(), Fact::new(days.to_string(), format!("computed: last contact {last}")));
+        facts.insert(
+            "days_since_last_contact".into(),
+            Fact::new(days.to_string(), format!("computed: last contact {last}")),
+        );
     }
     if let Some(i) = &deal.last_interaction {
         let source = format!("timeline: {} event at {}", i.source, i.at);
-        facts.insert("last_interaction.summary".into(), Fact::new(&i.summary, source.clone()));
-        facts.insert("last_interaction.date".into(), Fact::new(i.at.strftime("%Y-%m-%d").to_string(), source));
+        facts.insert(
+            "last_interaction.summary".into(),
+            Fact::new(&i.summary, source.clone()),
+        );
+        facts.insert(
+            "last_interaction.date".into(),
+            Fact::new(i.at.strftime("%Y-%m-%d").to_string(), source),
+        );
     }
     if let Some(at) = deal.proposal_sent_at {
-        facts.entry("proposal.sent_date".into()).or_insert_with(|| Fact::new(at.strftime("%Y-%m-%d").to_string(), "timeline: proposal sent"));
+        facts.entry("proposal.sent_date".into()).or_insert_with(|| {
+            Fact::new(
+                at.strftime("%Y-%m-%d").to_string(),
+                "timeline: proposal sent",
+            )
+        });
     }
     facts
 }
 
 impl Drafter {
     pub async fn handle(&self, body: &str) -> Result<DraftOutcome, WorkError> {
-        let req: DraftRequest = serde_json::from_str(body).map_err(|e| WorkError::Invalid(e.to_string()))?;
+        let req: DraftRequest =
+            serde_json::from_str(body).map_err(|e| WorkError::Invalid(e.to_string()))?;
         match req {
             DraftRequest::Generate { firing } => self.generate(firing).await,
-            DraftRequest::Renotify { draft_id } => match self.core.store.get_draft(&draft_id).await? {
-                Some(d) if d.status == DraftStatus::Pending => {
-                    self.notify(d).await?;
-                    Ok(DraftOutcome::Renotified { draft_id })
+            DraftRequest::Renotify { draft_id } => {
+                match self.core.store.get_draft(&draft_id).await? {
+                    Some(d) if d.status == DraftStatus::Pending => {
+                        self.notify(d).await?;
+                        Ok(DraftOutcome::Renotified { draft_id })
+                    }
+                    _ => Ok(DraftOutcome::NothingToDo),
                 }
-                _ => Ok(DraftOutcome::NothingToDo),
-            },
+            }
         }
     }
 
@@ -95,13 +149,22 @@ impl Drafter {
             return Ok(DraftOutcome::DealGone);
         };
         let now = c.clock.now();
-        if let Err(stop) = rules::still_holds(&deal, firing.trigger, &firing.occurrence, &c.config) {
+        if let Err(stop) = rules::still_holds(&deal, firing.trigger, &firing.occurrence, &c.config)
+        {
             audit(
                 &*c.audit,
-                AuditEntry::new(now, "trigger.stopped", "generate-draft", json!({ "occurrence": firing.occurrence, "reason": stop.to_string() })).deal(&deal.key),
+                AuditEntry::new(
+                    now,
+                    "trigger.stopped",
+                    "generate-draft",
+                    json!({ "occurrence": firing.occurrence, "reason": stop.to_string() }),
+                )
+                .deal(&deal.key),
             )
             .await?;
-            return Ok(DraftOutcome::Stopped { reason: stop.to_string() });
+            return Ok(DraftOutcome::Stopped {
+                reason: stop.to_string(),
+            });
         }
         let facts = template_facts(&deal, &c.config, now);
         let rendered = c
@@ -110,7 +173,10 @@ impl Drafter {
             .render(firing.trigger, deal.deal_type.as_deref(), &facts)
             .ok_or_else(|| WorkError::Invalid(format!("no template for {}", firing.trigger)))?;
         let mut missing = rendered.missing.clone();
-        let to = deal.contact_email.clone().or_else(|| deal.facts.get("contact.email").map(|f| f.value.clone()));
+        let to = deal
+            .contact_email
+            .clone()
+            .or_else(|| deal.facts.get("contact.email").map(|f| f.value.clone()));
         if to.is_none() {
             missing.push("recipient email (contact.email)".into());
         }
@@ -129,7 +195,9 @@ impl Drafter {
                 trigger_label: firing.trigger.label().into(),
                 due_at: firing.due_at,
                 fired_at: firing.fired_at,
-                days_since_last_contact: deal.last_contact_at().map(|t| now.duration_since(t).as_hours() / 24),
+                days_since_last_contact: deal
+                    .last_contact_at()
+                    .map(|t| now.duration_since(t).as_hours() / 24),
                 last_interaction: deal.last_interaction.clone(),
                 facts: rendered.used,
                 stage: deal.stage,
@@ -159,13 +227,23 @@ impl Drafter {
         }
         let incomplete = draft.is_incomplete();
         self.notify(draft).await?;
-        Ok(DraftOutcome::Created { draft_id: id, incomplete })
+        Ok(DraftOutcome::Created {
+            draft_id: id,
+            incomplete,
+        })
     }
 
     pub fn review_url(&self, draft_id: &str, now: Timestamp) -> String {
         let ttl = SignedDuration::from_hours(self.core.config.review.token_ttl_hours as i64);
-        let token = self.tokens.sign(Scope::Draft(draft_id), &self.core.config.founder.email, now + ttl);
-        format!("{}/review/{draft_id}?token={token}", self.public_base_url.trim_end_matches('/'))
+        let token = self.tokens.sign(
+            Scope::Draft(draft_id),
+            &self.core.config.founder.email,
+            now + ttl,
+        );
+        format!(
+            "{}/review/{draft_id}?token={token}",
+            self.public_base_url.trim_end_matches('/')
+        )
     }
 
     async fn notify(&self, mut draft: Draft) -> Result<(), WorkError> {
@@ -183,24 +261,44 @@ impl Drafter {
             body.push_str(&format!("Days since last contact: {days}\n"));
         }
         if let Some(i) = &draft.context.last_interaction {
-            body.push_str(&format!("Last interaction: {} ({})\n", i.summary, i.at.strftime("%Y-%m-%d")));
+            body.push_str(&format!(
+                "Last interaction: {} ({})\n",
+                i.summary,
+                i.at.strftime("%Y-%m-%d")
+            ));
         }
         if draft.is_incomplete() {
-            body.push_str(&format!("\nIncomplete, fill in before sending: {}\n", draft.missing.join(", ")));
+            body.push_str(&format!(
+                "\nIncomplete, fill in before sending: {}\n",
+                draft.missing.join(", ")
+            ));
         }
         body.push_str(&format!("\nReview, edit, approve or reject: {review_url}\n\nNothing is sent until you approve.\n"));
         let note = FounderNotification {
             to: c.config.founder.email.clone(),
-            subject: format!("Draft to review: {} ({})", draft.deal_name, draft.context.trigger_label),
+            subject: format!(
+                "Draft to review: {} ({})",
+                draft.deal_name, draft.context.trigger_label
+            ),
             body,
             draft_id: draft.id.clone(),
             deal_name: draft.deal_name.clone(),
             review_url,
         };
-        self.notifier.notify(&note).await.map_err(|e| WorkError::Retryable(e.to_string()))?;
+        self.notifier
+            .notify(&note)
+            .await
+            .map_err(|e| WorkError::Retryable(e.to_string()))?;
         audit(
             &*c.audit,
-            AuditEntry::new(now, "founder.notified", "generate-draft", json!({ "to": note.to, "subject": note.subject })).deal(&draft.deal).draft(&draft.id),
+            AuditEntry::new(
+                now,
+                "founder.notified",
+                "generate-draft",
+                json!({ "to": note.to, "subject": note.subject }),
+            )
+            .deal(&draft.deal)
+            .draft(&draft.id),
         )
         .await?;
         draft.notified_at = Some(now);

@@ -25,7 +25,8 @@ pub struct EvaluateOutcome {
 
 impl Evaluator {
     pub async fn handle(&self, body: &str) -> Result<EvaluateOutcome, WorkError> {
-        let req: EvaluateRequest = serde_json::from_str(body).map_err(|e| WorkError::Invalid(e.to_string()))?;
+        let req: EvaluateRequest =
+            serde_json::from_str(body).map_err(|e| WorkError::Invalid(e.to_string()))?;
         let c = &self.core;
         for _ in 0..8 {
             let Some(mut deal) = c.store.get_deal(&req.deal).await? else {
@@ -51,12 +52,19 @@ impl Evaluator {
                 }
                 // Claimed now or by an earlier attempt that stopped before recording it on the
                 // deal: either way ask for the draft; drafting is idempotent per occurrence.
-                let body = serde_json::to_string(&DraftRequest::Generate { firing: firing.clone() }).expect("serialisable");
+                let body = serde_json::to_string(&DraftRequest::Generate {
+                    firing: firing.clone(),
+                })
+                .expect("serialisable");
                 self.draft_queue
                     .send(&QueueMessage {
                         body,
                         group_id: keys::queue_group(&deal.key),
-                        dedup_id: short_hash(&["generate", &keys::deal_pk(&deal.key), &firing.occurrence]),
+                        dedup_id: short_hash(&[
+                            "generate",
+                            &keys::deal_pk(&deal.key),
+                            &firing.occurrence,
+                        ]),
                     })
                     .await
                     .map_err(|e| WorkError::Retryable(e.to_string()))?;
@@ -76,6 +84,8 @@ impl Evaluator {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(WorkError::Retryable("deal kept changing under concurrent writers".into()))
+        Err(WorkError::Retryable(
+            "deal kept changing under concurrent writers".into(),
+        ))
     }
 }

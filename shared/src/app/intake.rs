@@ -60,11 +60,17 @@ impl Intake {
 
     async fn route(&self, req: Request) -> Result<Value, ApiError> {
         let path = req.uri().path().to_string();
-        let Some(provider) = path.strip_prefix("/webhooks/").map(|p| p.trim_end_matches('/')) else {
+        let Some(provider) = path
+            .strip_prefix("/webhooks/")
+            .map(|p| p.trim_end_matches('/'))
+        else {
             return Err(ApiError::NotFound(format!("no route for {path}")));
         };
         if req.method() != http::Method::POST {
-            return Err(ApiError::MethodNotAllowed(format!("{} {path}: webhooks accept POST only", req.method())));
+            return Err(ApiError::MethodNotAllowed(format!(
+                "{} {path}: webhooks accept POST only",
+                req.method()
+            )));
         }
         http::check_size(req.body())?;
         if !PROVIDERS.contains(&provider) {
@@ -79,15 +85,24 @@ impl Intake {
             "pandadoc" => self.pandadoc(&req).await?,
             _ => unreachable!("checked against PROVIDERS"),
         };
-        Ok(json!({ "provider": provider, "accepted": summary.accepted, "duplicates": summary.duplicates, "ignored": summary.ignored }))
+        Ok(
+            json!({ "provider": provider, "accepted": summary.accepted, "duplicates": summary.duplicates, "ignored": summary.ignored }),
+        )
     }
 
     async fn hubspot(&self, req: &Request) -> Result<Summary, ApiError> {
-        let secret = self.secrets.hubspot_client_secret.as_ref().ok_or_else(|| sig_error("hubspot", SignatureError::NotConfigured))?;
+        let secret = self
+            .secrets
+            .hubspot_client_secret
+            .as_ref()
+            .ok_or_else(|| sig_error("hubspot", SignatureError::NotConfigured))?;
         let uri = format!(
             "{}{}",
             self.public_base_url.trim_end_matches('/'),
-            req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/webhooks/hubspot")
+            req.uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/webhooks/hubspot")
         );
         signature::verify_hubspot_v3(
             secret,
@@ -100,7 +115,10 @@ impl Intake {
         )
         .map_err(|e| sig_error("hubspot", e))?;
         let batch = hubspot::parse_batch(req.body()).map_err(|e| ApiError::bad_request(e.0))?;
-        let mut summary = Summary { ignored: batch.ignored, ..Default::default() };
+        let mut summary = Summary {
+            ignored: batch.ignored,
+            ..Default::default()
+        };
 
         // One CRM read per deal, only for deals with events not seen before.
         let mut by_deal: BTreeMap<DealRef, Vec<DealEvent>> = BTreeMap::new();
@@ -111,7 +129,13 @@ impl Intake {
             events.sort_by_key(|e| e.occurred_at);
             let mut fresh = Vec::new();
             for e in events {
-                if self.core.store.is_duplicate(&e.id).await.map_err(store_error)? {
+                if self
+                    .core
+                    .store
+                    .is_duplicate(&e.id)
+                    .await
+                    .map_err(store_error)?
+                {
                     summary.duplicates += 1;
                 } else {
                     fresh.push(e);
@@ -134,24 +158,46 @@ impl Intake {
     }
 
     async fn pandadoc(&self, req: &Request) -> Result<Summary, ApiError> {
-        let secret = self.secrets.pandadoc_key.as_ref().ok_or_else(|| sig_error("pandadoc", SignatureError::NotConfigured))?;
+        let secret = self
+            .secrets
+            .pandadoc_key
+            .as_ref()
+            .ok_or_else(|| sig_error("pandadoc", SignatureError::NotConfigured))?;
         let sig = http::query_param(req.uri().query(), "signature");
-        signature::verify_pandadoc(secret, req.body(), sig.as_deref()).map_err(|e| sig_error("pandadoc", e))?;
-        let batch = pandadoc::parse_batch(req.body(), self.core.clock.now()).map_err(|e| ApiError::bad_request(e.0))?;
+        signature::verify_pandadoc(secret, req.body(), sig.as_deref())
+            .map_err(|e| sig_error("pandadoc", e))?;
+        let batch = pandadoc::parse_batch(req.body(), self.core.clock.now())
+            .map_err(|e| ApiError::bad_request(e.0))?;
         for why in &batch.ignored {
             tracing::info!(%why, "pandadoc notification ignored");
         }
-        let mut summary = Summary { ignored: batch.ignored.len(), ..Default::default() };
+        let mut summary = Summary {
+            ignored: batch.ignored.len(),
+            ..Default::default()
+        };
         self.record_all(batch.events, &mut summary).await?;
         Ok(summary)
     }
 
     /// Record events in order; any failure stops here with 503 and the provider's retry
     /// re-delivers the rest (the recorded ones then count as duplicates).
-    pub async fn record_all(&self, events: Vec<DealEvent>, summary: &mut Summary) -> Result<(), ApiError> {
+    pub async fn record_all(
+        &self,
+        events: Vec<DealEvent>,
+        summary: &mut Summary,
+    ) -> Result<(), ApiError> {
         let c = &self.core;
         for event in events {
-            match record_event(&*c.store, &*c.audit, &c.config, &*c.clock, &event, &event.source).await {
+            match record_event(
+                &*c.store,
+                &*c.audit,
+                &c.config,
+                &*c.clock,
+                &event,
+                &event.source,
+            )
+            .await
+            {
                 Ok(Recorded::Applied) => summary.accepted += 1,
                 Ok(Recorded::Duplicate) => summary.duplicates += 1,
                 Err(e) => return Err(store_error(e)),

@@ -51,9 +51,13 @@ pub struct EvaluateRequest {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DraftRequest {
-    Generate { firing: Firing },
+    Generate {
+        firing: Firing,
+    },
     /// A snoozed draft is back: tell the founder again.
-    Renotify { draft_id: String },
+    Renotify {
+        draft_id: String,
+    },
 }
 
 /// Short stable hash for queue dedup ids and draft ids.
@@ -69,7 +73,10 @@ pub fn short_hash(parts: &[&str]) -> String {
 
 /// Draft ids derive from the trigger occurrence, so a retried generation finds its own draft.
 pub fn draft_id(firing: &Firing) -> String {
-    format!("d{}", short_hash(&[&firing.deal.crm, &firing.deal.id, &firing.occurrence]))
+    format!(
+        "d{}",
+        short_hash(&[&firing.deal.crm, &firing.deal.id, &firing.occurrence])
+    )
 }
 
 /// The shared path for every event that changes a deal: apply it, recompute when the deal is
@@ -100,7 +107,9 @@ pub async fn record_event(
             }
         }
     }
-    let outcome = outcome.ok_or_else(|| StoreError::Unavailable("deal kept changing under concurrent writers".into()))?;
+    let outcome = outcome.ok_or_else(|| {
+        StoreError::Unavailable("deal kept changing under concurrent writers".into())
+    })?;
     let entry = AuditEntry {
         id: format!("event-{}", short_hash(&[&event.id])),
         at: event.occurred_at,

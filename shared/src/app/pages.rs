@@ -66,18 +66,24 @@ fn env() -> Environment<'static> {
     env.add_template("layout", LAYOUT).expect("valid template");
     env.add_template("draft", DRAFT).expect("valid template");
     env.add_template("queue", QUEUE).expect("valid template");
-    env.add_template("message", MESSAGE).expect("valid template");
+    env.add_template("message", MESSAGE)
+        .expect("valid template");
     env
 }
 
 fn page(title: &str, name: &str, ctx: minijinja::Value) -> String {
     let env = env();
-    let content = env.get_template(name).and_then(|t| t.render(ctx)).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "page render failed");
-        "<p>This page could not be rendered.</p>".into()
-    });
+    let content = env
+        .get_template(name)
+        .and_then(|t| t.render(ctx))
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "page render failed");
+            "<p>This page could not be rendered.</p>".into()
+        });
     env.get_template("layout")
-        .and_then(|t| t.render(context! { title, content => minijinja::Value::from_safe_string(content) }))
+        .and_then(|t| {
+            t.render(context! { title, content => minijinja::Value::from_safe_string(content) })
+        })
         .unwrap_or_default()
 }
 

@@ -12,8 +12,8 @@ use serde_json::{json, Value};
 use super::pages;
 use super::{audit, record_event, Core};
 use crate::domain::{
-    AuditEntry, Decision, DecisionAction, DealEvent, DomainEvent, Draft, DraftStatus, EventKind, OutboundEmail,
-    SentMessage,
+    AuditEntry, DealEvent, Decision, DecisionAction, DomainEvent, Draft, DraftStatus, EventKind,
+    OutboundEmail, SentMessage,
 };
 use crate::drafting::missing_marker;
 use crate::http::{self, ApiError, Request, Response};
@@ -76,14 +76,25 @@ fn decided_detail(d: &Draft) -> Value {
 
 fn already_decided(d: &Draft) -> ApiError {
     let message = match (&d.decision, d.status) {
-        (Some(x), _) => format!("draft already decided: {} by {} at {} (status {})", x.action.as_str(), x.by, x.at, d.status),
+        (Some(x), _) => format!(
+            "draft already decided: {} by {} at {} (status {})",
+            x.action.as_str(),
+            x.by,
+            x.at,
+            d.status
+        ),
         (None, DraftStatus::Superseded) => format!(
             "draft was superseded: {}",
-            d.superseded_reason.as_deref().unwrap_or("its trigger no longer holds")
+            d.superseded_reason
+                .as_deref()
+                .unwrap_or("its trigger no longer holds")
         ),
         (None, s) => format!("draft is {s}"),
     };
-    ApiError::Conflict { message, detail: decided_detail(d) }
+    ApiError::Conflict {
+        message,
+        detail: decided_detail(d),
+    }
 }
 
 impl Review {
@@ -109,32 +120,57 @@ impl Review {
         let wants_json = http::wants_json(req.headers());
         match (req.method().clone(), path.strip_prefix("/review")) {
             (http::Method::GET, Some("")) => self.queue(&req, wants_json).await,
-            (http::Method::GET, Some(rest)) if rest.starts_with('/') => self.show(&rest[1..], &req, wants_json).await,
-            (http::Method::POST, Some(rest)) if rest.starts_with('/') && rest.len() > 1 => self.decide(&rest[1..], &req, wants_json).await,
-            (m, Some(_)) => Err(ApiError::MethodNotAllowed(format!("{m} {path} is not supported"))),
+            (http::Method::GET, Some(rest)) if rest.starts_with('/') => {
+                self.show(&rest[1..], &req, wants_json).await
+            }
+            (http::Method::POST, Some(rest)) if rest.starts_with('/') && rest.len() > 1 => {
+                self.decide(&rest[1..], &req, wants_json).await
+            }
+            (m, Some(_)) => Err(ApiError::MethodNotAllowed(format!(
+                "{m} {path} is not supported"
+            ))),
             _ => Err(ApiError::NotFound(format!("no route for {path}"))),
         }
     }
 
     fn draft_token(&self, id: &str, now: jiff::Timestamp) -> String {
         let ttl = SignedDuration::from_hours(self.core.config.review.token_ttl_hours as i64);
-        self.tokens.sign(Scope::Draft(id), &self.core.config.founder.email, now + ttl)
+        self.tokens
+            .sign(Scope::Draft(id), &self.core.config.founder.email, now + ttl)
     }
 
     /// The founder's queue link (printed by the local runner, sent in summaries).
     pub fn queue_url(&self) -> String {
         let now = self.core.clock.now();
         let ttl = SignedDuration::from_hours(self.core.config.review.token_ttl_hours as i64);
-        let token = self.tokens.sign(Scope::Queue, &self.core.config.founder.email, now + ttl);
-        format!("{}/review?token={token}", self.public_base_url.trim_end_matches('/'))
+        let token = self
+            .tokens
+            .sign(Scope::Queue, &self.core.config.founder.email, now + ttl);
+        format!(
+            "{}/review?token={token}",
+            self.public_base_url.trim_end_matches('/')
+        )
     }
 
     async fn queue(&self, req: &Request, wants_json: bool) -> Result<Response, ApiError> {
         let now = self.core.clock.now();
         let token = http::query_param(req.uri().query(), "token");
-        self.tokens.verify(Scope::Queue, token.as_deref(), now).map_err(token_error)?;
-        let mut drafts = self.core.store.drafts_by_status(DraftStatus::Pending, None, 200).await.map_err(store_error)?;
-        drafts.extend(self.core.store.drafts_by_status(DraftStatus::Snoozed, None, 200).await.map_err(store_error)?);
+        self.tokens
+            .verify(Scope::Queue, token.as_deref(), now)
+            .map_err(token_error)?;
+        let mut drafts = self
+            .core
+            .store
+            .drafts_by_status(DraftStatus::Pending, None, 200)
+            .await
+            .map_err(store_error)?;
+        drafts.extend(
+            self.core
+                .store
+                .drafts_by_status(DraftStatus::Snoozed, None, 200)
+                .await
+                .map_err(store_error)?,
+        );
         let items: Vec<Value> = drafts
             .iter()
             .map(|d| {
@@ -146,9 +182,15 @@ impl Review {
             })
             .collect();
         if wants_json {
-            return Ok(http::json_response(http::StatusCode::OK, &json!({ "pending": items })));
+            return Ok(http::json_response(
+                http::StatusCode::OK,
+                &json!({ "pending": items }),
+            ));
         }
-        Ok(http::html_response(http::StatusCode::OK, pages::queue(&items)))
+        Ok(http::html_response(
+            http::StatusCode::OK,
+            pages::queue(&items),
+        ))
     }
 
     async fn load(&self, id: &str) -> Result<Draft, ApiError> {
@@ -163,15 +205,32 @@ impl Review {
     async fn show(&self, id: &str, req: &Request, wants_json: bool) -> Result<Response, ApiError> {
         let now = self.core.clock.now();
         let token = http::query_param(req.uri().query(), "token");
-        self.tokens.verify(Scope::Draft(id), token.as_deref(), now).map_err(token_error)?;
+        self.tokens
+            .verify(Scope::Draft(id), token.as_deref(), now)
+            .map_err(token_error)?;
         let draft = self.load(id).await?;
         if wants_json {
-            return Ok(http::json_response(http::StatusCode::OK, &serde_json::to_value(&draft).expect("serialisable")));
+            return Ok(http::json_response(
+                http::StatusCode::OK,
+                &serde_json::to_value(&draft).expect("serialisable"),
+            ));
         }
-        Ok(http::html_response(http::StatusCode::OK, pages::draft(&draft, token.as_deref().unwrap_or(""), self.core.config.review.snooze_hours)))
+        Ok(http::html_response(
+            http::StatusCode::OK,
+            pages::draft(
+                &draft,
+                token.as_deref().unwrap_or(""),
+                self.core.config.review.snooze_hours,
+            ),
+        ))
     }
 
-    async fn decide(&self, id: &str, req: &Request, wants_json: bool) -> Result<Response, ApiError> {
+    async fn decide(
+        &self,
+        id: &str,
+        req: &Request,
+        wants_json: bool,
+    ) -> Result<Response, ApiError> {
         let now = self.core.clock.now();
         match http::media_type(req.headers()).as_deref() {
             Some("application/x-www-form-urlencoded") => {}
@@ -187,13 +246,19 @@ impl Review {
         }
         let form: DecisionForm = serde_urlencoded::from_bytes(req.body())
             .map_err(|e| ApiError::bad_request(format!("malformed form: {e}")))?;
-        let approver = self.tokens.verify(Scope::Draft(id), form.token.as_deref(), now).map_err(token_error)?;
+        let approver = self
+            .tokens
+            .verify(Scope::Draft(id), form.token.as_deref(), now)
+            .map_err(token_error)?;
         let action = form
             .action
             .as_deref()
             .and_then(DecisionAction::parse)
             .ok_or_else(|| ApiError::BadRequest {
-                message: format!("`action` must be approve, reject or snooze, got `{}`", form.action.as_deref().unwrap_or("")),
+                message: format!(
+                    "`action` must be approve, reject or snooze, got `{}`",
+                    form.action.as_deref().unwrap_or("")
+                ),
                 detail: json!({ "allowed_actions": ["approve", "reject", "snooze"] }),
             })?;
         let draft = self.load(id).await?;
@@ -210,7 +275,10 @@ impl Review {
         }
         let title = result["status"].as_str().unwrap_or("Done").to_string();
         let text = result["message"].as_str().unwrap_or("").to_string();
-        Ok(http::html_response(http::StatusCode::OK, pages::message(&title, &text)))
+        Ok(http::html_response(
+            http::StatusCode::OK,
+            pages::message(&title, &text),
+        ))
     }
 
     /// Move an open draft to `next`; losing the race means someone else decided first.
@@ -222,11 +290,24 @@ impl Review {
         }
     }
 
-    async fn approve(&self, mut draft: Draft, approver: &str, form: &DecisionForm) -> Result<Value, ApiError> {
+    async fn approve(
+        &self,
+        mut draft: Draft,
+        approver: &str,
+        form: &DecisionForm,
+    ) -> Result<Value, ApiError> {
         let c = &self.core;
         let now = c.clock.now();
-        let subject = form.subject.clone().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| draft.subject.clone());
-        let body = form.body.clone().filter(|s| !s.trim().is_empty()).unwrap_or_else(|| draft.body.clone());
+        let subject = form
+            .subject
+            .clone()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| draft.subject.clone());
+        let body = form
+            .body
+            .clone()
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| draft.body.clone());
         // Normalise browser line endings so an untouched textarea is not an "edit".
         let body = body.replace("\r\n", "\n");
         let still_missing: Vec<&String> = draft
@@ -236,13 +317,21 @@ impl Review {
             .collect();
         if !still_missing.is_empty() {
             return Err(ApiError::BadRequest {
-                message: format!("the draft is incomplete: fill in {} before approving", still_missing.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+                message: format!(
+                    "the draft is incomplete: fill in {} before approving",
+                    still_missing
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
                 detail: json!({ "missing": still_missing }),
             });
         }
         let Some(to) = draft.to.clone() else {
             return Err(ApiError::BadRequest {
-                message: "the deal has no contact email; add one in the CRM, then approve again".into(),
+                message: "the deal has no contact email; add one in the CRM, then approve again"
+                    .into(),
                 detail: json!({ "missing": ["contact.email"] }),
             });
         };
@@ -252,17 +341,31 @@ impl Review {
         let deal = c.store.get_deal(&draft.deal).await.map_err(store_error)?;
         let stop = match &deal {
             None => Some("the deal no longer exists".to_string()),
-            Some(d) => rules::still_holds(d, draft.trigger, &draft.occurrence, &c.config).err().map(|s| s.to_string()),
+            Some(d) => rules::still_holds(d, draft.trigger, &draft.occurrence, &c.config)
+                .err()
+                .map(|s| s.to_string()),
         };
         if let Some(reason) = stop {
             draft.status = DraftStatus::Superseded;
             draft.superseded_reason = Some(reason.clone());
             self.transition(&draft, expected).await?;
-            audit(&*c.audit, AuditEntry::new(now, "draft.superseded", approver, json!({ "reason": reason })).deal(&draft.deal).draft(&draft.id))
-                .await
-                .map_err(store_error)?;
+            audit(
+                &*c.audit,
+                AuditEntry::new(
+                    now,
+                    "draft.superseded",
+                    approver,
+                    json!({ "reason": reason }),
+                )
+                .deal(&draft.deal)
+                .draft(&draft.id),
+            )
+            .await
+            .map_err(store_error)?;
             return Err(ApiError::Conflict {
-                message: format!("not sent: {reason} since this draft was written, so it was superseded"),
+                message: format!(
+                    "not sent: {reason} since this draft was written, so it was superseded"
+                ),
                 detail: decided_detail(&draft),
             });
         }
@@ -271,24 +374,46 @@ impl Review {
         let change = edited.then(|| {
             let mut d = String::new();
             if subject != draft.subject {
-                d.push_str(&format!("-Subject: {}\n+Subject: {}\n", draft.subject, subject));
+                d.push_str(&format!(
+                    "-Subject: {}\n+Subject: {}\n",
+                    draft.subject, subject
+                ));
             }
             d.push_str(&diff(&draft.body, &body));
             d
         });
         draft.status = DraftStatus::Sending;
-        draft.decision = Some(Decision { action: DecisionAction::Approve, by: approver.into(), at: now, reason: None, edited, diff: change.clone() });
+        draft.decision = Some(Decision {
+            action: DecisionAction::Approve,
+            by: approver.into(),
+            at: now,
+            reason: None,
+            edited,
+            diff: change.clone(),
+        });
         self.transition(&draft, expected).await?;
         audit(
             &*c.audit,
-            AuditEntry::new(now, "draft.approved", approver, json!({ "edited": edited, "diff": change, "subject": subject }))
-                .deal(&draft.deal)
-                .draft(&draft.id),
+            AuditEntry::new(
+                now,
+                "draft.approved",
+                approver,
+                json!({ "edited": edited, "diff": change, "subject": subject }),
+            )
+            .deal(&draft.deal)
+            .draft(&draft.id),
         )
         .await
         .map_err(store_error)?;
 
-        let email = OutboundEmail { draft_id: draft.id.clone(), from: c.config.founder.from.clone(), to: to.clone(), reply_to: Some(c.config.founder.email.clone()), subject: subject.clone(), body: body.clone() };
+        let email = OutboundEmail {
+            draft_id: draft.id.clone(),
+            from: c.config.founder.from.clone(),
+            to: to.clone(),
+            reply_to: Some(c.config.founder.email.clone()),
+            subject: subject.clone(),
+            body: body.clone(),
+        };
         let message_id = match self.sender.send(&email).await {
             Ok(id) => id,
             Err(e) => {
@@ -297,24 +422,47 @@ impl Review {
                 back.status = expected;
                 back.decision = None;
                 let _ = c.store.update_draft(&back, DraftStatus::Sending).await;
-                audit(&*c.audit, AuditEntry::new(now, "send.failed", approver, json!({ "error": e.to_string() })).deal(&draft.deal).draft(&draft.id))
-                    .await
-                    .map_err(store_error)?;
+                audit(
+                    &*c.audit,
+                    AuditEntry::new(
+                        now,
+                        "send.failed",
+                        approver,
+                        json!({ "error": e.to_string() }),
+                    )
+                    .deal(&draft.deal)
+                    .draft(&draft.id),
+                )
+                .await
+                .map_err(store_error)?;
                 return Err(match e {
                     SendError::Unavailable(m) => ApiError::Transient(m),
-                    SendError::Rejected(m) => ApiError::bad_request(format!("the mail service rejected the message: {m}")),
+                    SendError::Rejected(m) => {
+                        ApiError::bad_request(format!("the mail service rejected the message: {m}"))
+                    }
                 });
             }
         };
         draft.status = DraftStatus::Sent;
-        draft.sent = Some(SentMessage { message_id: message_id.clone(), at: now, to: to.clone(), subject: subject.clone(), body });
+        draft.sent = Some(SentMessage {
+            message_id: message_id.clone(),
+            at: now,
+            to: to.clone(),
+            subject: subject.clone(),
+            body,
+        });
         // The message is out; if recording that fails the draft stays SENDING and is never re-sent.
         self.transition(&draft, DraftStatus::Sending).await?;
         audit(
             &*c.audit,
-            AuditEntry::new(now, "message.sent", approver, json!({ "message_id": message_id, "to": to, "subject": subject }))
-                .deal(&draft.deal)
-                .draft(&draft.id),
+            AuditEntry::new(
+                now,
+                "message.sent",
+                approver,
+                json!({ "message_id": message_id, "to": to, "subject": subject }),
+            )
+            .deal(&draft.deal)
+            .draft(&draft.id),
         )
         .await
         .map_err(store_error)?;
@@ -323,10 +471,22 @@ impl Review {
             deal: draft.deal.clone(),
             occurred_at: now,
             source: "draftgate".into(),
-            kind: EventKind::FollowUpSent { draft_id: draft.id.clone(), subject: subject.clone() },
+            kind: EventKind::FollowUpSent {
+                draft_id: draft.id.clone(),
+                subject: subject.clone(),
+            },
             snapshot: None,
         };
-        if let Err(e) = record_event(&*c.store, &*c.audit, &c.config, &*c.clock, &sent_event, approver).await {
+        if let Err(e) = record_event(
+            &*c.store,
+            &*c.audit,
+            &c.config,
+            &*c.clock,
+            &sent_event,
+            approver,
+        )
+        .await
+        {
             tracing::warn!(draft_id = %draft.id, error = %e, "sent, but recording the follow-up on the deal failed");
         }
         if let Err(e) = self
@@ -339,43 +499,95 @@ impl Review {
         {
             tracing::warn!(draft_id = %draft.id, error = %e, "sent, but publishing draft.sent failed");
         }
-        Ok(json!({ "draft_id": draft.id, "status": "SENT", "message_id": message_id, "edited": edited, "message": format!("Sent to {to}.") }))
+        Ok(
+            json!({ "draft_id": draft.id, "status": "SENT", "message_id": message_id, "edited": edited, "message": format!("Sent to {to}.") }),
+        )
     }
 
-    async fn reject(&self, mut draft: Draft, approver: &str, form: &DecisionForm) -> Result<Value, ApiError> {
+    async fn reject(
+        &self,
+        mut draft: Draft,
+        approver: &str,
+        form: &DecisionForm,
+    ) -> Result<Value, ApiError> {
         let now = self.core.clock.now();
-        let reason = form.reason.as_deref().map(str::trim).filter(|r| !r.is_empty()).ok_or_else(|| ApiError::BadRequest {
-            message: "a rejection needs a `reason`".into(),
-            detail: json!({ "missing": ["reason"] }),
-        })?;
+        let reason = form
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| ApiError::BadRequest {
+                message: "a rejection needs a `reason`".into(),
+                detail: json!({ "missing": ["reason"] }),
+            })?;
         let expected = draft.status;
         draft.status = DraftStatus::Rejected;
-        draft.decision = Some(Decision { action: DecisionAction::Reject, by: approver.into(), at: now, reason: Some(reason.into()), edited: false, diff: None });
+        draft.decision = Some(Decision {
+            action: DecisionAction::Reject,
+            by: approver.into(),
+            at: now,
+            reason: Some(reason.into()),
+            edited: false,
+            diff: None,
+        });
         self.transition(&draft, expected).await?;
-        audit(&*self.core.audit, AuditEntry::new(now, "draft.rejected", approver, json!({ "reason": reason })).deal(&draft.deal).draft(&draft.id))
-            .await
-            .map_err(store_error)?;
-        Ok(json!({ "draft_id": draft.id, "status": "REJECTED", "message": format!("Rejected: {reason}. Nothing was sent.") }))
+        audit(
+            &*self.core.audit,
+            AuditEntry::new(now, "draft.rejected", approver, json!({ "reason": reason }))
+                .deal(&draft.deal)
+                .draft(&draft.id),
+        )
+        .await
+        .map_err(store_error)?;
+        Ok(
+            json!({ "draft_id": draft.id, "status": "REJECTED", "message": format!("Rejected: {reason}. Nothing was sent.") }),
+        )
     }
 
-    async fn snooze(&self, mut draft: Draft, approver: &str, form: &DecisionForm) -> Result<Value, ApiError> {
+    async fn snooze(
+        &self,
+        mut draft: Draft,
+        approver: &str,
+        form: &DecisionForm,
+    ) -> Result<Value, ApiError> {
         let now = self.core.clock.now();
-        let hours = match form.snooze_hours.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let hours = match form
+            .snooze_hours
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             None => self.core.config.review.snooze_hours,
             Some(h) => h
                 .parse::<u32>()
                 .ok()
                 .filter(|h| (1..=24 * 90).contains(h))
-                .ok_or_else(|| ApiError::bad_request(format!("`snooze_hours` must be a whole number of hours from 1 to 2160, got `{h}`")))?,
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "`snooze_hours` must be a whole number of hours from 1 to 2160, got `{h}`"
+                    ))
+                })?,
         };
         let until = now + SignedDuration::from_hours(hours as i64);
         let expected = draft.status;
         draft.status = DraftStatus::Snoozed;
         draft.snoozed_until = Some(until);
         self.transition(&draft, expected).await?;
-        audit(&*self.core.audit, AuditEntry::new(now, "draft.snoozed", approver, json!({ "until": until, "hours": hours })).deal(&draft.deal).draft(&draft.id))
-            .await
-            .map_err(store_error)?;
-        Ok(json!({ "draft_id": draft.id, "status": "SNOOZED", "snoozed_until": until, "message": format!("Snoozed until {until}; you will be reminded then.") }))
+        audit(
+            &*self.core.audit,
+            AuditEntry::new(
+                now,
+                "draft.snoozed",
+                approver,
+                json!({ "until": until, "hours": hours }),
+            )
+            .deal(&draft.deal)
+            .draft(&draft.id),
+        )
+        .await
+        .map_err(store_error)?;
+        Ok(
+            json!({ "draft_id": draft.id, "status": "SNOOZED", "snoozed_until": until, "message": format!("Snoozed until {until}; you will be reminded then.") }),
+        )
     }
 }

@@ -36,40 +36,77 @@ impl Sweeper {
         let now = self.core.clock.now();
         let due = self.core.store.due_deals(now, PAGE).await?;
         for (deal, due_at) in &due {
-            let body = serde_json::to_string(&EvaluateRequest { deal: deal.clone(), due_at: Some(*due_at) }).expect("serialisable");
+            let body = serde_json::to_string(&EvaluateRequest {
+                deal: deal.clone(),
+                due_at: Some(*due_at),
+            })
+            .expect("serialisable");
             let dedup_id = short_hash(&[&keys::deal_pk(deal), &keys::sortable(*due_at)]);
             self.evaluate_queue
-                .send(&QueueMessage { body, group_id: keys::queue_group(deal), dedup_id })
+                .send(&QueueMessage {
+                    body,
+                    group_id: keys::queue_group(deal),
+                    dedup_id,
+                })
                 .await
                 .map_err(queue_err)?;
         }
 
         let mut resurfaced = 0;
-        for mut draft in self.core.store.drafts_by_status(DraftStatus::Snoozed, Some(now), PAGE).await? {
+        for mut draft in self
+            .core
+            .store
+            .drafts_by_status(DraftStatus::Snoozed, Some(now), PAGE)
+            .await?
+        {
             draft.status = DraftStatus::Pending;
             let until = draft.snoozed_until.take();
-            match self.core.store.update_draft(&draft, DraftStatus::Snoozed).await {
+            match self
+                .core
+                .store
+                .update_draft(&draft, DraftStatus::Snoozed)
+                .await
+            {
                 // Decided meanwhile: nothing to bring back.
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
                 Ok(()) => {}
             }
             resurfaced += 1;
-            let body = serde_json::to_string(&DraftRequest::Renotify { draft_id: draft.id.clone() }).expect("serialisable");
+            let body = serde_json::to_string(&DraftRequest::Renotify {
+                draft_id: draft.id.clone(),
+            })
+            .expect("serialisable");
             self.draft_queue
                 .send(&QueueMessage {
                     body,
                     group_id: keys::queue_group(&draft.deal),
-                    dedup_id: short_hash(&["renotify", &draft.id, &until.map(keys::sortable).unwrap_or_default()]),
+                    dedup_id: short_hash(&[
+                        "renotify",
+                        &draft.id,
+                        &until.map(keys::sortable).unwrap_or_default(),
+                    ]),
                 })
                 .await
                 .map_err(queue_err)?;
             super::audit(
                 &*self.core.audit,
-                AuditEntry::new(now, "draft.resurfaced", "sweep", serde_json::json!({ "snoozed_until": until })).deal(&draft.deal).draft(&draft.id),
+                AuditEntry::new(
+                    now,
+                    "draft.resurfaced",
+                    "sweep",
+                    serde_json::json!({ "snoozed_until": until }),
+                )
+                .deal(&draft.deal)
+                .draft(&draft.id),
             )
             .await?;
         }
-        Ok(SweepSummary { now, due_deals: due.len(), enqueued: due.len(), resurfaced_drafts: resurfaced })
+        Ok(SweepSummary {
+            now,
+            due_deals: due.len(),
+            enqueued: due.len(),
+            resurfaced_drafts: resurfaced,
+        })
     }
 }

@@ -28,7 +28,10 @@ pub struct WebhookEvent {
 impl WebhookEvent {
     /// HubSpot's idempotency key: (portal, subscription, event).
     pub fn id(&self) -> String {
-        format!("hubspot:{}:{}:{}", self.portal_id, self.subscription_id, self.event_id)
+        format!(
+            "hubspot:{}:{}:{}",
+            self.portal_id, self.subscription_id, self.event_id
+        )
     }
 }
 
@@ -43,21 +46,37 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, ParseError> {
     let raw: Vec<serde_json::Value> = serde_json::from_slice(body)
         .map_err(|e| ParseError(format!("body is not a JSON array of HubSpot events: {e}")))?;
     if raw.len() > MAX_BATCH {
-        return Err(ParseError(format!("batch of {} events exceeds HubSpot's maximum of {MAX_BATCH}", raw.len())));
+        return Err(ParseError(format!(
+            "batch of {} events exceeds HubSpot's maximum of {MAX_BATCH}",
+            raw.len()
+        )));
     }
     let mut events = Vec::new();
     let mut ignored = 0;
     for (i, value) in raw.into_iter().enumerate() {
-        let ev: WebhookEvent = serde_json::from_value(value).map_err(|e| ParseError(format!("event {i}: {e}")))?;
-        let occurred_at = jiff::Timestamp::from_millisecond(ev.occurred_at)
-            .map_err(|_| ParseError(format!("event {i}: occurredAt {} is not a valid time", ev.occurred_at)))?;
+        let ev: WebhookEvent =
+            serde_json::from_value(value).map_err(|e| ParseError(format!("event {i}: {e}")))?;
+        let occurred_at = jiff::Timestamp::from_millisecond(ev.occurred_at).map_err(|_| {
+            ParseError(format!(
+                "event {i}: occurredAt {} is not a valid time",
+                ev.occurred_at
+            ))
+        })?;
         let kind = match ev.subscription_type.as_str() {
             "deal.creation" => EventKind::DealCreated,
             "deal.deletion" => EventKind::DealDeleted,
-            "deal.propertyChange" => match (ev.property_name.as_deref(), ev.property_value.clone()) {
+            "deal.propertyChange" => match (ev.property_name.as_deref(), ev.property_value.clone())
+            {
                 (Some("dealstage"), Some(v)) => EventKind::StageChanged { raw_stage: v },
-                (Some(name), Some(v)) => EventKind::PropertyChanged { name: name.to_string(), value: v },
-                _ => return Err(ParseError(format!("event {i}: deal.propertyChange without propertyName/propertyValue"))),
+                (Some(name), Some(v)) => EventKind::PropertyChanged {
+                    name: name.to_string(),
+                    value: v,
+                },
+                _ => {
+                    return Err(ParseError(format!(
+                        "event {i}: deal.propertyChange without propertyName/propertyValue"
+                    )))
+                }
             },
             _ => {
                 ignored += 1;
@@ -128,7 +147,11 @@ mod client {
                 .user_agent("draftgate")
                 .build()
                 .expect("static client settings");
-            HubSpotClient { http, base_url: base_url.trim_end_matches('/').to_string(), token }
+            HubSpotClient {
+                http,
+                base_url: base_url.trim_end_matches('/').to_string(),
+                token,
+            }
         }
 
         async fn get(&self, path: &str, id: &str) -> Result<Object, CrmError> {
@@ -138,7 +161,9 @@ mod client {
                 .bearer_auth(self.token.expose())
                 .send()
                 .await
-                .map_err(|e| CrmError::Unavailable(format!("HubSpot request failed: {}", e.without_url())))?;
+                .map_err(|e| {
+                    CrmError::Unavailable(format!("HubSpot request failed: {}", e.without_url()))
+                })?;
             let status = resp.status();
             if status == reqwest::StatusCode::NOT_FOUND {
                 return Err(CrmError::NotFound(id.to_string()));
@@ -149,12 +174,18 @@ mod client {
             if !status.is_success() {
                 return Err(CrmError::Invalid(format!("HubSpot answered {status}")));
             }
-            resp.json().await.map_err(|e| CrmError::Invalid(format!("HubSpot body: {}", e.without_url())))
+            resp.json()
+                .await
+                .map_err(|e| CrmError::Invalid(format!("HubSpot body: {}", e.without_url())))
         }
     }
 
     fn prop(o: &Object, name: &str) -> Option<String> {
-        o.properties.get(name).cloned().flatten().filter(|v| !v.trim().is_empty())
+        o.properties
+            .get(name)
+            .cloned()
+            .flatten()
+            .filter(|v| !v.trim().is_empty())
     }
 
     #[async_trait]
@@ -169,7 +200,11 @@ mod client {
                     snap.facts.insert(key.to_string(), Fact::new(v, source));
                 }
             };
-            fact("deal.name", prop(&deal, "dealname"), "HubSpot deal property dealname");
+            fact(
+                "deal.name",
+                prop(&deal, "dealname"),
+                "HubSpot deal property dealname",
+            );
             let currency = prop(&deal, "deal_currency_code");
             let amount = prop(&deal, "amount");
             fact(
@@ -180,8 +215,16 @@ mod client {
                 }),
                 "HubSpot deal property amount",
             );
-            fact("deal.close_date", prop(&deal, "closedate").map(|d| d.chars().take(10).collect()), "HubSpot deal property closedate");
-            fact("deal.next_step", prop(&deal, "hs_next_step"), "HubSpot deal property hs_next_step");
+            fact(
+                "deal.close_date",
+                prop(&deal, "closedate").map(|d| d.chars().take(10).collect()),
+                "HubSpot deal property closedate",
+            );
+            fact(
+                "deal.next_step",
+                prop(&deal, "hs_next_step"),
+                "HubSpot deal property hs_next_step",
+            );
             snap.name = prop(&deal, "dealname");
             snap.raw_stage = prop(&deal, "dealstage");
             snap.pipeline = prop(&deal, "pipeline");
@@ -208,7 +251,10 @@ mod client {
                     ("contact.company", "company"),
                 ] {
                     if let Some(v) = prop(&contact, name) {
-                        snap.facts.insert(key.into(), Fact::new(v, format!("HubSpot contact {cid} property {name}")));
+                        snap.facts.insert(
+                            key.into(),
+                            Fact::new(v, format!("HubSpot contact {cid} property {name}")),
+                        );
                     }
                 }
             }
@@ -221,7 +267,8 @@ mod client {
 mod tests {
     use super::*;
 
-    const PAYLOAD: &[u8] = include_bytes!("../../../../shared/reference/payloads/hubspot-webhooks-deal-events.json");
+    const PAYLOAD: &[u8] =
+        include_bytes!("../../../../shared/reference/payloads/hubspot-webhooks-deal-events.json");
 
     #[test]
     fn the_reference_batch_maps_onto_canonical_events() {
@@ -230,7 +277,12 @@ mod tests {
         assert_eq!(b.events.len(), 2);
         assert_eq!(b.events[0].id, "hubspot:44556677:2465712:3816279340");
         assert_eq!(b.events[0].deal, DealRef::new("hubspot", "18544521873"));
-        assert_eq!(b.events[0].kind, EventKind::StageChanged { raw_stage: "closedwon".into() });
+        assert_eq!(
+            b.events[0].kind,
+            EventKind::StageChanged {
+                raw_stage: "closedwon".into()
+            }
+        );
         assert_eq!(b.events[0].occurred_at.as_millisecond(), 1732183512345);
         assert_eq!(b.events[1].kind, EventKind::DealCreated);
     }
@@ -246,8 +298,14 @@ mod tests {
     fn a_batch_over_100_events_or_a_non_array_is_rejected() {
         let one = r#"{"eventId":1,"subscriptionId":2,"portalId":3,"occurredAt":1,"subscriptionType":"deal.creation","objectId":9}"#;
         let body = format!("[{}]", vec![one; 101].join(","));
-        assert!(parse_batch(body.as_bytes()).unwrap_err().0.contains("exceeds"));
+        assert!(parse_batch(body.as_bytes())
+            .unwrap_err()
+            .0
+            .contains("exceeds"));
         assert!(parse_batch(b"{\"a\":1}").is_err());
-        assert!(parse_batch(br#"[{"eventId":"x"}]"#).unwrap_err().0.starts_with("event 0"));
+        assert!(parse_batch(br#"[{"eventId":"x"}]"#)
+            .unwrap_err()
+            .0
+            .starts_with("event 0"));
     }
 }

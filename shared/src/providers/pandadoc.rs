@@ -72,16 +72,25 @@ fn deal_of(meta: &serde_json::Map<String, serde_json::Value>) -> Option<DealRef>
     if let Some(id) = meta_str(meta, "pipedrive_deal_id") {
         return Some(DealRef::new("pipedrive", id));
     }
-    let (crm, id) = meta_str(meta, "draftgate_deal")?.split_once(':').map(|(a, b)| (a.to_string(), b.to_string()))?;
+    let (crm, id) = meta_str(meta, "draftgate_deal")?
+        .split_once(':')
+        .map(|(a, b)| (a.to_string(), b.to_string()))?;
     Some(DealRef::new(crm, id))
 }
 
 pub fn parse_batch(body: &[u8], now: jiff::Timestamp) -> Result<Batch, ParseError> {
-    let raw: Vec<serde_json::Value> = serde_json::from_slice(body)
-        .map_err(|e| ParseError(format!("body is not a JSON array of PandaDoc notifications: {e}")))?;
-    let mut batch = Batch { events: Vec::new(), ignored: Vec::new() };
+    let raw: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| {
+        ParseError(format!(
+            "body is not a JSON array of PandaDoc notifications: {e}"
+        ))
+    })?;
+    let mut batch = Batch {
+        events: Vec::new(),
+        ignored: Vec::new(),
+    };
     for (i, value) in raw.into_iter().enumerate() {
-        let n: Notification = serde_json::from_value(value).map_err(|e| ParseError(format!("notification {i}: {e}")))?;
+        let n: Notification = serde_json::from_value(value)
+            .map_err(|e| ParseError(format!("notification {i}: {e}")))?;
         let doc = n.data;
         if n.event != "document_state_changed" {
             batch.ignored.push(format!("{}: event {}", doc.id, n.event));
@@ -89,29 +98,52 @@ pub fn parse_batch(body: &[u8], now: jiff::Timestamp) -> Result<Batch, ParseErro
         }
         let status = doc.status.clone().unwrap_or_default();
         let kind = match status.as_str() {
-            "document.sent" => EventKind::ProposalSent { document_id: doc.id.clone(), name: doc.name.clone() },
-            "document.viewed" => EventKind::ProposalViewed { document_id: doc.id.clone() },
-            "document.completed" => EventKind::ProposalCompleted { document_id: doc.id.clone() },
+            "document.sent" => EventKind::ProposalSent {
+                document_id: doc.id.clone(),
+                name: doc.name.clone(),
+            },
+            "document.viewed" => EventKind::ProposalViewed {
+                document_id: doc.id.clone(),
+            },
+            "document.completed" => EventKind::ProposalCompleted {
+                document_id: doc.id.clone(),
+            },
             other => {
                 batch.ignored.push(format!("{}: status {other}", doc.id));
                 continue;
             }
         };
         let Some(deal) = deal_of(&doc.metadata) else {
-            batch.ignored.push(format!("{}: metadata names no deal (hubspot_deal_id, pipedrive_deal_id or draftgate_deal)", doc.id));
+            batch.ignored.push(format!(
+                "{}: metadata names no deal (hubspot_deal_id, pipedrive_deal_id or draftgate_deal)",
+                doc.id
+            ));
             continue;
         };
         let occurred_at = match &doc.date_modified {
-            Some(s) => s.parse().map_err(|_| ParseError(format!("notification {i}: date_modified `{s}` is not RFC 3339")))?,
+            Some(s) => s.parse().map_err(|_| {
+                ParseError(format!(
+                    "notification {i}: date_modified `{s}` is not RFC 3339"
+                ))
+            })?,
             None => now,
         };
         let mut snap = DealSnapshot::default();
         if let Some(name) = &doc.name {
-            snap.facts.insert("proposal.name".into(), Fact::new(name, format!("PandaDoc document {} name", doc.id)));
+            snap.facts.insert(
+                "proposal.name".into(),
+                Fact::new(name, format!("PandaDoc document {} name", doc.id)),
+            );
         }
         if let Some(t) = &doc.grand_total {
             if let (Some(a), Some(c)) = (&t.amount, &t.currency) {
-                snap.facts.insert("proposal.total".into(), Fact::new(format!("{a} {c}"), format!("PandaDoc document {} grand_total", doc.id)));
+                snap.facts.insert(
+                    "proposal.total".into(),
+                    Fact::new(
+                        format!("{a} {c}"),
+                        format!("PandaDoc document {} grand_total", doc.id),
+                    ),
+                );
             }
         }
         let signer = doc
@@ -122,14 +154,23 @@ pub fn parse_batch(body: &[u8], now: jiff::Timestamp) -> Result<Batch, ParseErro
         if let Some(r) = signer {
             snap.contact_email = r.email.clone().filter(|e| !e.is_empty());
             let source = format!("PandaDoc document {} recipient", doc.id);
-            for (key, v) in [("contact.email", &r.email), ("contact.first_name", &r.first_name), ("contact.last_name", &r.last_name)] {
+            for (key, v) in [
+                ("contact.email", &r.email),
+                ("contact.first_name", &r.first_name),
+                ("contact.last_name", &r.last_name),
+            ] {
                 if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
                     snap.facts.insert(key.into(), Fact::new(v, source.clone()));
                 }
             }
         }
         batch.events.push(DealEvent {
-            id: format!("pandadoc:{}:{}:{}", doc.id, status, doc.date_modified.as_deref().unwrap_or("")),
+            id: format!(
+                "pandadoc:{}:{}:{}",
+                doc.id,
+                status,
+                doc.date_modified.as_deref().unwrap_or("")
+            ),
             deal,
             occurred_at,
             source: SOURCE.into(),
@@ -144,7 +185,9 @@ pub fn parse_batch(body: &[u8], now: jiff::Timestamp) -> Result<Batch, ParseErro
 mod tests {
     use super::*;
 
-    const PAYLOAD: &[u8] = include_bytes!("../../../../shared/reference/payloads/pandadoc-document-state-changed.json");
+    const PAYLOAD: &[u8] = include_bytes!(
+        "../../../../shared/reference/payloads/pandadoc-document-state-changed.json"
+    );
 
     #[test]
     fn a_completed_document_becomes_a_signed_proposal_on_its_hubspot_deal() {
@@ -152,8 +195,16 @@ mod tests {
         assert!(b.ignored.is_empty());
         let e = &b.events[0];
         assert_eq!(e.deal, DealRef::new("hubspot", "18544521873"));
-        assert_eq!(e.kind, EventKind::ProposalCompleted { document_id: "cJkTvGrWA9CxFqzHX3eUeD".into() });
-        assert_eq!(e.occurred_at, "2024-11-21T10:04:58.017241Z".parse().unwrap());
+        assert_eq!(
+            e.kind,
+            EventKind::ProposalCompleted {
+                document_id: "cJkTvGrWA9CxFqzHX3eUeD".into()
+            }
+        );
+        assert_eq!(
+            e.occurred_at,
+            "2024-11-21T10:04:58.017241Z".parse().unwrap()
+        );
         let snap = e.snapshot.as_ref().unwrap();
         assert_eq!(snap.facts["contact.first_name"].value, "Jane");
         assert_eq!(snap.facts["proposal.total"].value, "24000.00 EUR");

@@ -87,8 +87,22 @@ pub fn hubspot_decode_uri(uri: &str) -> String {
 }
 
 /// The v3 signature HubSpot computes: base64(HMAC-SHA256(secret, method + uri + body + timestamp)).
-pub fn hubspot_v3_signature(secret: &[u8], method: &str, uri: &str, body: &[u8], timestamp: &str) -> String {
-    let mac = hmac_sha256(secret, &[method.as_bytes(), hubspot_decode_uri(uri).as_bytes(), body, timestamp.as_bytes()]);
+pub fn hubspot_v3_signature(
+    secret: &[u8],
+    method: &str,
+    uri: &str,
+    body: &[u8],
+    timestamp: &str,
+) -> String {
+    let mac = hmac_sha256(
+        secret,
+        &[
+            method.as_bytes(),
+            hubspot_decode_uri(uri).as_bytes(),
+            body,
+            timestamp.as_bytes(),
+        ],
+    );
     base64::engine::general_purpose::STANDARD.encode(mac)
 }
 
@@ -105,14 +119,22 @@ pub fn verify_hubspot_v3(
 ) -> Result<(), SignatureError> {
     let signature = signature.ok_or(SignatureError::Missing("X-HubSpot-Signature-v3"))?;
     let timestamp = timestamp.ok_or(SignatureError::Missing("X-HubSpot-Request-Timestamp"))?;
-    let sent_ms: i64 = timestamp.trim().parse().map_err(|_| SignatureError::Malformed("X-HubSpot-Request-Timestamp"))?;
+    let sent_ms: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| SignatureError::Malformed("X-HubSpot-Request-Timestamp"))?;
     check_window(sent_ms, now)?;
     let given = base64::engine::general_purpose::STANDARD
         .decode(signature.trim())
         .map_err(|_| SignatureError::Malformed("X-HubSpot-Signature-v3"))?;
     let expected = hmac_sha256(
         secret.expose().as_bytes(),
-        &[method.as_bytes(), hubspot_decode_uri(uri).as_bytes(), body, timestamp.as_bytes()],
+        &[
+            method.as_bytes(),
+            hubspot_decode_uri(uri).as_bytes(),
+            body,
+            timestamp.as_bytes(),
+        ],
     );
     if ct_eq(&given, &expected) {
         Ok(())
@@ -122,9 +144,14 @@ pub fn verify_hubspot_v3(
 }
 
 /// PandaDoc: `?signature=` is hex(HMAC-SHA256(shared key as UTF-8, raw body)); no timestamp.
-pub fn verify_pandadoc(secret: &Secret, body: &[u8], signature: Option<&str>) -> Result<(), SignatureError> {
+pub fn verify_pandadoc(
+    secret: &Secret,
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<(), SignatureError> {
     let signature = signature.ok_or(SignatureError::Missing("signature query parameter"))?;
-    let given = hex::decode(signature.trim()).map_err(|_| SignatureError::Malformed("signature query parameter"))?;
+    let given = hex::decode(signature.trim())
+        .map_err(|_| SignatureError::Malformed("signature query parameter"))?;
     let expected = hmac_sha256(secret.expose().as_bytes(), &[body]);
     if ct_eq(&given, &expected) {
         Ok(())
@@ -136,7 +163,10 @@ pub fn verify_pandadoc(secret: &Secret, body: &[u8], signature: Option<&str>) ->
 /// draftgate's own scheme (inbox and generic webhooks): `X-Draftgate-Signature` =
 /// `sha256=` + hex(HMAC-SHA256(secret, timestamp + "." + body)), `X-Draftgate-Timestamp` in seconds.
 pub fn draftgate_signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
-    format!("sha256={}", hex::encode(hmac_sha256(secret, &[timestamp.as_bytes(), b".", body])))
+    format!(
+        "sha256={}",
+        hex::encode(hmac_sha256(secret, &[timestamp.as_bytes(), b".", body]))
+    )
 }
 
 pub fn verify_draftgate(
@@ -148,11 +178,21 @@ pub fn verify_draftgate(
 ) -> Result<(), SignatureError> {
     let signature = signature.ok_or(SignatureError::Missing("X-Draftgate-Signature"))?;
     let timestamp = timestamp.ok_or(SignatureError::Missing("X-Draftgate-Timestamp"))?;
-    let sent_s: i64 = timestamp.trim().parse().map_err(|_| SignatureError::Malformed("X-Draftgate-Timestamp"))?;
+    let sent_s: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| SignatureError::Malformed("X-Draftgate-Timestamp"))?;
     check_window(sent_s.saturating_mul(1000), now)?;
-    let hex_part = signature.trim().strip_prefix("sha256=").ok_or(SignatureError::Malformed("X-Draftgate-Signature"))?;
-    let given = hex::decode(hex_part).map_err(|_| SignatureError::Malformed("X-Draftgate-Signature"))?;
-    let expected = hmac_sha256(secret.expose().as_bytes(), &[timestamp.trim().as_bytes(), b".", body]);
+    let hex_part = signature
+        .trim()
+        .strip_prefix("sha256=")
+        .ok_or(SignatureError::Malformed("X-Draftgate-Signature"))?;
+    let given =
+        hex::decode(hex_part).map_err(|_| SignatureError::Malformed("X-Draftgate-Signature"))?;
+    let expected = hmac_sha256(
+        secret.expose().as_bytes(),
+        &[timestamp.trim().as_bytes(), b".", body],
+    );
     if ct_eq(&given, &expected) {
         Ok(())
     } else {
@@ -164,8 +204,11 @@ pub fn verify_draftgate(
 mod tests {
     use super::*;
 
-    const PAYLOAD: &[u8] = include_bytes!("../../../../shared/reference/payloads/hubspot-webhooks-deal-events.json");
-    const PANDADOC: &[u8] = include_bytes!("../../../../shared/reference/payloads/pandadoc-document-state-changed.json");
+    const PAYLOAD: &[u8] =
+        include_bytes!("../../../../shared/reference/payloads/hubspot-webhooks-deal-events.json");
+    const PANDADOC: &[u8] = include_bytes!(
+        "../../../../shared/reference/payloads/pandadoc-document-state-changed.json"
+    );
 
     fn ms(ms: i64) -> Timestamp {
         Timestamp::from_millisecond(ms).unwrap()
@@ -191,18 +234,57 @@ mod tests {
         let uri = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/webhooks/hubspot";
         let sig = "yCr9TgSkPaofYoFal8DS9U/GDramdi8L9A130ZIeZwQ=";
         let ts = "1732183513000";
-        assert_eq!(verify_hubspot_v3(&secret, "POST", uri, PAYLOAD, Some(sig), Some(ts), ms(1732183513000 + 1000)), Ok(()));
+        assert_eq!(
+            verify_hubspot_v3(
+                &secret,
+                "POST",
+                uri,
+                PAYLOAD,
+                Some(sig),
+                Some(ts),
+                ms(1732183513000 + 1000)
+            ),
+            Ok(())
+        );
         // One flipped byte, or the trailing newline dropped, fails.
         let mut flipped = PAYLOAD.to_vec();
         flipped[10] ^= 1;
-        assert_eq!(verify_hubspot_v3(&secret, "POST", uri, &flipped, Some(sig), Some(ts), ms(1732183513000)), Err(SignatureError::Mismatch));
         assert_eq!(
-            verify_hubspot_v3(&secret, "POST", uri, &PAYLOAD[..PAYLOAD.len() - 1], Some(sig), Some(ts), ms(1732183513000)),
+            verify_hubspot_v3(
+                &secret,
+                "POST",
+                uri,
+                &flipped,
+                Some(sig),
+                Some(ts),
+                ms(1732183513000)
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_hubspot_v3(
+                &secret,
+                "POST",
+                uri,
+                &PAYLOAD[..PAYLOAD.len() - 1],
+                Some(sig),
+                Some(ts),
+                ms(1732183513000)
+            ),
             Err(SignatureError::Mismatch)
         );
         // A proxy that turned '+' into ' ' in the header breaks it.
         let mangled = "yCr9TgSkPaofYoFal8DS9U/GDramdi8L9A130ZIeZwQ=".replace('/', " ");
-        assert!(verify_hubspot_v3(&secret, "POST", uri, PAYLOAD, Some(&mangled), Some(ts), ms(1732183513000)).is_err());
+        assert!(verify_hubspot_v3(
+            &secret,
+            "POST",
+            uri,
+            PAYLOAD,
+            Some(&mangled),
+            Some(ts),
+            ms(1732183513000)
+        )
+        .is_err());
     }
 
     #[test]
@@ -211,19 +293,58 @@ mod tests {
         let uri = "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/webhooks/hubspot";
         let sig = Some("yCr9TgSkPaofYoFal8DS9U/GDramdi8L9A130ZIeZwQ=");
         let ts = Some("1732183513000");
-        assert_eq!(verify_hubspot_v3(&secret, "POST", uri, PAYLOAD, sig, ts, ms(1732183513000 + 300_000)), Ok(()));
-        assert_eq!(verify_hubspot_v3(&secret, "POST", uri, PAYLOAD, sig, ts, ms(1732183513000 + 300_001)), Err(SignatureError::Stale));
-        assert_eq!(verify_hubspot_v3(&secret, "POST", uri, PAYLOAD, sig, None, ms(1732183513000)), Err(SignatureError::Missing("X-HubSpot-Request-Timestamp")));
+        assert_eq!(
+            verify_hubspot_v3(
+                &secret,
+                "POST",
+                uri,
+                PAYLOAD,
+                sig,
+                ts,
+                ms(1732183513000 + 300_000)
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            verify_hubspot_v3(
+                &secret,
+                "POST",
+                uri,
+                PAYLOAD,
+                sig,
+                ts,
+                ms(1732183513000 + 300_001)
+            ),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify_hubspot_v3(&secret, "POST", uri, PAYLOAD, sig, None, ms(1732183513000)),
+            Err(SignatureError::Missing("X-HubSpot-Request-Timestamp"))
+        );
     }
 
     #[test]
     fn hubspot_v3_decodes_only_the_listed_escapes_in_the_uri() {
         let secret = Secret::new("0c8f3b6e-5d2a-4f71-9b3e-8a1d2c4e6f70");
         let uri = "https://hooks.example.com/webhooks/hubspot?tenant=acme%3Aeu&x=a%2Fb";
-        assert_eq!(hubspot_decode_uri(uri), "https://hooks.example.com/webhooks/hubspot?tenant=acme:eu&x=a/b");
+        assert_eq!(
+            hubspot_decode_uri(uri),
+            "https://hooks.example.com/webhooks/hubspot?tenant=acme:eu&x=a/b"
+        );
         assert_eq!(hubspot_decode_uri("a+b%20c%3a"), "a+b%20c:");
         let sig = Some("vueff/VtLoWwZ0tOaIRsp5VB1NRtcA0DWxyI2DorI2M=");
-        assert_eq!(verify_hubspot_v3(&secret, "POST", uri, PAYLOAD, sig, Some("1732183513000"), ms(1732183513000)), Ok(()));
+        assert_eq!(
+            verify_hubspot_v3(
+                &secret,
+                "POST",
+                uri,
+                PAYLOAD,
+                sig,
+                Some("1732183513000"),
+                ms(1732183513000)
+            ),
+            Ok(())
+        );
     }
 
     #[test]
@@ -232,9 +353,18 @@ mod tests {
         let secret = Secret::new("f3b1e8c2a9d64b7e9c0a5d2e1f4b7c8a");
         let sig = "b15b3ee27b0b21ad2700da87078a47c407fb33b4da51656716d4c0d378768a85";
         assert_eq!(verify_pandadoc(&secret, PANDADOC, Some(sig)), Ok(()));
-        assert_eq!(verify_pandadoc(&secret, PANDADOC, Some(&sig.to_uppercase())), Ok(()));
-        assert_eq!(verify_pandadoc(&secret, b"[]", Some(sig)), Err(SignatureError::Mismatch));
-        assert_eq!(verify_pandadoc(&secret, PANDADOC, Some("zz")), Err(SignatureError::Malformed("signature query parameter")));
+        assert_eq!(
+            verify_pandadoc(&secret, PANDADOC, Some(&sig.to_uppercase())),
+            Ok(())
+        );
+        assert_eq!(
+            verify_pandadoc(&secret, b"[]", Some(sig)),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_pandadoc(&secret, PANDADOC, Some("zz")),
+            Err(SignatureError::Malformed("signature query parameter"))
+        );
     }
 
     #[test]
@@ -243,9 +373,21 @@ mod tests {
         let now = ms(1_800_000_000_000);
         let ts = "1800000000";
         let sig = draftgate_signature(b"s3cret", ts, b"{}");
-        assert_eq!(verify_draftgate(&secret, b"{}", Some(&sig), Some(ts), now), Ok(()));
-        assert_eq!(verify_draftgate(&secret, b"{ }", Some(&sig), Some(ts), now), Err(SignatureError::Mismatch));
-        assert_eq!(verify_draftgate(&secret, b"{}", Some(&sig), Some("1799999699"), now), Err(SignatureError::Stale));
-        assert_eq!(verify_draftgate(&secret, b"{}", Some(&sig[7..]), Some(ts), now), Err(SignatureError::Malformed("X-Draftgate-Signature")));
+        assert_eq!(
+            verify_draftgate(&secret, b"{}", Some(&sig), Some(ts), now),
+            Ok(())
+        );
+        assert_eq!(
+            verify_draftgate(&secret, b"{ }", Some(&sig), Some(ts), now),
+            Err(SignatureError::Mismatch)
+        );
+        assert_eq!(
+            verify_draftgate(&secret, b"{}", Some(&sig), Some("1799999699"), now),
+            Err(SignatureError::Stale)
+        );
+        assert_eq!(
+            verify_draftgate(&secret, b"{}", Some(&sig[7..]), Some(ts), now),
+            Err(SignatureError::Malformed("X-Draftgate-Signature"))
+        );
     }
 }

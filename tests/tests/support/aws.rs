@@ -185,7 +185,11 @@ pub fn unique_name(what: &str) -> String {
 pub fn template_stack() -> HashMap<String, String> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let venv_python = root.join(".venv/bin/python");
-    let python = if venv_python.exists() { venv_python } else { PathBuf::from("python3") };
+    let python = if venv_python.exists() {
+        venv_python
+    } else {
+        PathBuf::from("python3")
+    };
     let prefix = unique_name("stack");
     let out = Command::new(&python)
         .arg(root.join("infra/emulator.py"))
