@@ -1,34 +1,15 @@
 //! SQS batch in, batch item failures out.
 
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
-use shared::app::batch::{process, Message};
+use shared::adapters::lambda_sqs::handle_batch;
 use shared::app::drafts::Drafter;
 
 pub async fn handle(
     drafter: &Drafter,
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
-    let records = &event.payload.records;
-    let messages: Vec<Message> = records
-        .iter()
-        .map(|r| Message {
-            id: r.message_id.as_deref().unwrap_or_default(),
-            group: r.attributes.get("MessageGroupId").map(String::as_str),
-            body: r.body.as_deref().unwrap_or_default(),
-        })
-        .collect();
-    let failed = process(&messages, |body| drafter.handle(body)).await;
-    let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failed
-        .into_iter()
-        .map(|id| {
-            let mut f = BatchItemFailure::default();
-            f.item_identifier = id;
-            f
-        })
-        .collect();
-    Ok(response)
+    Ok(handle_batch(&event.payload, |body| drafter.handle(body)).await)
 }
 
 #[cfg(test)]

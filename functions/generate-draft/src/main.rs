@@ -5,14 +5,10 @@ mod handler;
 use std::sync::Arc;
 
 use lambda_runtime::{run, service_fn, Error};
-use shared::adapters::aws::{
-    load_sdk_config, DynamoAuditLog, DynamoPipelineStore, SnsEmailNotifier,
-};
-use shared::adapters::clock::SystemClock;
+use shared::adapters::aws::{wiring, SnsEmailNotifier};
 use shared::adapters::fanout::Fanout;
 use shared::adapters::slack::SlackNotifier;
 use shared::app::drafts::Drafter;
-use shared::app::Core;
 use shared::ports::Notifier;
 use shared::secret::Secret;
 use shared::settings::Env;
@@ -20,15 +16,9 @@ use shared::tokens::TokenSigner;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .with_ansi(false)
-        .without_time()
-        .with_target(false)
-        .init();
-    let config = Arc::new(shared::config::load_or_exit());
+    wiring::init_logs();
     let mut env = Env::new();
-    let pipeline_table = env.required("PIPELINE_TABLE");
-    let audit_table = env.required("AUDIT_TABLE");
+    let (core, sdk) = wiring::core(&mut env).await;
     let public_base_url = env.required("PUBLIC_BASE_URL");
     let signing_key = env.secret("DRAFTGATE_SIGNING_KEY");
     let topic = env.optional("FOUNDER_TOPIC_ARN");
@@ -39,8 +29,6 @@ async fn main() -> Result<(), Error> {
     }
     env.finish_or_exit();
 
-    let sdk = load_sdk_config().await;
-    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let mut channels: Vec<Arc<dyn Notifier>> = Vec::new();
     if let Some(url) = slack {
         channels.push(Arc::new(SlackNotifier::new(Secret::new(url))));
@@ -52,12 +40,7 @@ async fn main() -> Result<(), Error> {
         )));
     }
     let drafter = Arc::new(Drafter {
-        core: Core {
-            config,
-            store: Arc::new(DynamoPipelineStore::new(dynamo.clone(), pipeline_table)),
-            audit: Arc::new(DynamoAuditLog::new(dynamo, audit_table)),
-            clock: Arc::new(SystemClock),
-        },
+        core,
         notifier: Arc::new(Fanout(channels)),
         tokens: TokenSigner::new(signing_key),
         public_base_url,

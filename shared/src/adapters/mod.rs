@@ -8,5 +8,7 @@ pub mod embedded;
 pub mod fanout;
 #[cfg(feature = "lambda-http")]
 pub mod lambda;
+#[cfg(feature = "lambda-sqs")]
+pub mod lambda_sqs;
 #[cfg(feature = "http-client")]
 pub mod slack;

@@ -1,0 +1,372 @@
+//! The approval invariants on the embedded adapters: sent at most once under concurrency, edits
+//! recorded as a diff, superseded when the reason is gone, reject needs a reason, snooze comes
+//! back, incomplete drafts cannot go out as drafted, and CRM text is escaped on the page.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use jiff::{SignedDuration, Timestamp};
+use serde_json::Value;
+use shared::adapters::clock::ManualClock;
+use shared::adapters::embedded::EmbeddedStore;
+use shared::app::drafts::Drafter;
+use shared::app::evaluate::Evaluator;
+use shared::app::review::Review;
+use shared::app::sweep::Sweeper;
+use shared::app::{record_event, Core};
+use shared::domain::{DealEvent, DealRef, DealSnapshot, Draft, DraftStatus, EventKind, Fact};
+use shared::ports::{AuditReader, Clock, PipelineStore, QueueConsumer};
+use shared::secret::Secret;
+use shared::tokens::{Scope, TokenSigner};
+
+struct World {
+    store: Arc<EmbeddedStore>,
+    clock: Arc<ManualClock>,
+    core: Core,
+    review: Review,
+    tokens: TokenSigner,
+}
+
+const DEAL: &str = "4242";
+
+fn t(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+impl World {
+    async fn new(name: &str, first_name: Option<&str>) -> World {
+        let store = EmbeddedStore::open_in_memory().unwrap();
+        let clock = Arc::new(ManualClock::new(t("2026-03-02T09:00:00Z")));
+        let core = Core {
+            config: Arc::new(shared::config::Config::bundled().unwrap()),
+            store: store.clone(),
+            audit: store.clone(),
+            clock: clock.clone(),
+        };
+        let tokens = TokenSigner::new(Secret::new("test-key"));
+        let review = Review {
+            core: core.clone(),
+            sender: store.outbox(clock.clone()),
+            events: store.clone(),
+            tokens: tokens.clone(),
+            public_base_url: "http://localhost".into(),
+        };
+        let w = World {
+            store,
+            clock,
+            core,
+            review,
+            tokens,
+        };
+        let mut facts = std::collections::BTreeMap::new();
+        facts.insert(
+            "deal.name".to_string(),
+            Fact::new(name, "HubSpot deal property dealname"),
+        );
+        if let Some(f) = first_name {
+            facts.insert(
+                "contact.first_name".to_string(),
+                Fact::new(f, "HubSpot contact property firstname"),
+            );
+        }
+        let snapshot = DealSnapshot {
+            name: Some(name.into()),
+            contact_email: Some("buyer@example.com".into()),
+            facts,
+            ..Default::default()
+        };
+        w.event(
+            "e1",
+            "2026-03-02T09:00:00Z",
+            EventKind::StageChanged {
+                raw_stage: "contractsent".into(),
+            },
+            Some(snapshot),
+        )
+        .await;
+        w
+    }
+
+    async fn event(&self, id: &str, at: &str, kind: EventKind, snapshot: Option<DealSnapshot>) {
+        let e = DealEvent {
+            id: id.into(),
+            deal: DealRef::new("hubspot", DEAL),
+            occurred_at: t(at),
+            source: "hubspot".into(),
+            kind,
+            snapshot,
+        };
+        let c = &self.core;
+        record_event(&*c.store, &*c.audit, &c.config, &*c.clock, &e, "test")
+            .await
+            .unwrap();
+    }
+
+    /// Sweep, evaluate and draft, as the queues would.
+    async fn run_pipeline(&self) {
+        let evaluate_q = self.store.queue("evaluate");
+        let draft_q = self.store.queue("drafts");
+        Sweeper {
+            core: self.core.clone(),
+            evaluate_queue: evaluate_q.clone(),
+            draft_queue: draft_q.clone(),
+        }
+        .run()
+        .await
+        .unwrap();
+        let evaluator = Evaluator {
+            core: self.core.clone(),
+            draft_queue: draft_q.clone(),
+        };
+        let drafter = Drafter {
+            core: self.core.clone(),
+            notifier: self.store.outbox(self.clock.clone()),
+            tokens: self.tokens.clone(),
+            public_base_url: "http://localhost".into(),
+        };
+        for d in evaluate_q.receive(10).await.unwrap() {
+            evaluator.handle(&d.body).await.unwrap();
+            evaluate_q.ack(&d.receipt).await.unwrap();
+        }
+        for d in draft_q.receive(10).await.unwrap() {
+            drafter.handle(&d.body).await.unwrap();
+            draft_q.ack(&d.receipt).await.unwrap();
+        }
+    }
+
+    async fn drafted(&self) -> Draft {
+        self.clock.advance(SignedDuration::from_hours(72));
+        self.run_pipeline().await;
+        let mut drafts = self
+            .store
+            .drafts_by_status(DraftStatus::Pending, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(drafts.len(), 1);
+        drafts.remove(0)
+    }
+
+    fn token(&self, id: &str) -> String {
+        self.tokens.sign(
+            Scope::Draft(id),
+            "alex@northwind.example",
+            self.clock.now() + SignedDuration::from_hours(1),
+        )
+    }
+
+    async fn post(&self, id: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+        let token = self.token(id);
+        let mut all = vec![("token", token.as_str())];
+        all.extend_from_slice(fields);
+        let req = http::Request::builder()
+            .method("POST")
+            .uri(format!("/review/{id}"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("accept", "application/json")
+            .body(Bytes::from(serde_urlencoded::to_string(&all).unwrap()))
+            .unwrap();
+        let resp = self.review.handle(req).await;
+        (
+            resp.status().as_u16(),
+            serde_json::from_slice(resp.body()).unwrap(),
+        )
+    }
+
+    async fn get_page(&self, id: &str) -> String {
+        let req = http::Request::builder()
+            .uri(format!("/review/{id}?token={}", self.token(id)))
+            .body(Bytes::new())
+            .unwrap();
+        let resp = self.review.handle(req).await;
+        assert_eq!(resp.status(), 200);
+        String::from_utf8(resp.body().to_vec()).unwrap()
+    }
+
+    fn sent(&self) -> Vec<shared::adapters::embedded::OutboxEntry> {
+        self.store
+            .outbox_entries()
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "prospect")
+            .collect()
+    }
+
+    async fn status(&self, id: &str) -> DraftStatus {
+        self.store.get_draft(id).await.unwrap().unwrap().status
+    }
+}
+
+#[tokio::test]
+async fn concurrent_approvals_send_exactly_once() {
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    let (a, b, c) = tokio::join!(
+        w.post(&d.id, &[("action", "approve")]),
+        w.post(&d.id, &[("action", "approve")]),
+        w.post(&d.id, &[("action", "approve")])
+    );
+    let mut codes = vec![a.0, b.0, c.0];
+    codes.sort();
+    assert_eq!(codes, vec![200, 409, 409]);
+    assert_eq!(w.sent().len(), 1);
+    assert_eq!(w.status(&d.id).await, DraftStatus::Sent);
+    let kinds: Vec<String> = w
+        .store
+        .entries(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "message.sent").count(), 1);
+}
+
+#[tokio::test]
+async fn an_edited_approval_sends_the_edited_text_and_records_the_diff() {
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    let edited = d
+        .body
+        .replace("Happy to walk through it", "Glad to walk through it");
+    assert_ne!(edited, d.body);
+    let (code, body) = w
+        .post(&d.id, &[("action", "approve"), ("body", &edited)])
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["edited"], true);
+    assert_eq!(w.sent()[0].body, edited);
+    let decision = w
+        .store
+        .get_draft(&d.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .decision
+        .unwrap();
+    let diff = decision.diff.unwrap();
+    assert!(
+        diff.contains("-If anything") || diff.contains("-") && diff.contains("Happy to walk"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("+") && diff.contains("Glad to walk"),
+        "{diff}"
+    );
+    assert_eq!(decision.by, "alex@northwind.example");
+}
+
+#[tokio::test]
+async fn a_reply_after_drafting_supersedes_the_draft_and_nothing_is_sent() {
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    let now = w.clock.now().to_string();
+    w.event(
+        "reply-1",
+        &now,
+        EventKind::ProspectReplied {
+            summary: "Jane: yes, let's talk".into(),
+        },
+        None,
+    )
+    .await;
+    let (code, body) = w.post(&d.id, &[("action", "approve")]).await;
+    assert_eq!(code, 409, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("replied"),
+        "{body}"
+    );
+    assert_eq!(w.status(&d.id).await, DraftStatus::Superseded);
+    assert!(w.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_rejection_needs_a_reason_and_a_later_decision_says_who_rejected() {
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    let (code, body) = w.post(&d.id, &[("action", "reject")]).await;
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(
+        w.status(&d.id).await,
+        DraftStatus::Pending,
+        "a bad request changes nothing"
+    );
+    let (code, _) = w
+        .post(
+            &d.id,
+            &[
+                ("action", "reject"),
+                ("reason", "already spoke on the phone"),
+            ],
+        )
+        .await;
+    assert_eq!(code, 200);
+    let (code, body) = w.post(&d.id, &[("action", "approve")]).await;
+    assert_eq!(code, 409);
+    assert_eq!(body["decision"], "reject");
+    assert_eq!(body["reason"], "already spoke on the phone");
+    assert!(w.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_snoozed_draft_comes_back_after_its_snooze_and_the_founder_is_told_again() {
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    let (code, body) = w
+        .post(&d.id, &[("action", "snooze"), ("snooze_hours", "2")])
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(w.status(&d.id).await, DraftStatus::Snoozed);
+    let notes = |w: &World| {
+        w.store
+            .outbox_entries()
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "founder")
+            .count()
+    };
+    assert_eq!(notes(&w), 1);
+    w.clock.advance(SignedDuration::from_hours(1));
+    w.run_pipeline().await;
+    assert_eq!(
+        w.status(&d.id).await,
+        DraftStatus::Snoozed,
+        "not before the snooze ends"
+    );
+    w.clock.advance(SignedDuration::from_hours(1));
+    w.run_pipeline().await;
+    assert_eq!(w.status(&d.id).await, DraftStatus::Pending);
+    assert_eq!(notes(&w), 2);
+    let (code, bad) = w
+        .post(&d.id, &[("action", "snooze"), ("snooze_hours", "forever")])
+        .await;
+    assert_eq!(code, 400, "{bad}");
+}
+
+#[tokio::test]
+async fn an_incomplete_draft_cannot_be_sent_until_the_gap_is_filled() {
+    let w = World::new("Stark", None).await;
+    let d = w.drafted().await;
+    assert_eq!(d.missing, vec!["contact.first_name".to_string()]);
+    let (code, body) = w.post(&d.id, &[("action", "approve")]).await;
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(w.status(&d.id).await, DraftStatus::Pending);
+    let fixed = d.body.replace("[[missing: contact.first_name]]", "Pepper");
+    let (code, body) = w
+        .post(&d.id, &[("action", "approve"), ("body", &fixed)])
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(w.sent()[0].body.starts_with("Hi Pepper,"));
+}
+
+#[tokio::test]
+async fn the_page_escapes_crm_text_and_opening_it_changes_nothing() {
+    let w = World::new("<script>alert(1)</script> Corp", Some("Jane")).await;
+    let d = w.drafted().await;
+    let audit_before = w.store.entries(None).await.unwrap();
+    let html = w.get_page(&d.id).await;
+    assert!(!html.contains("<script>alert(1)</script>"));
+    assert!(html.contains("&lt;script&gt;"));
+    assert!(html.contains("HubSpot deal property dealname"));
+    assert_eq!(w.store.entries(None).await.unwrap(), audit_before);
+    assert_eq!(w.status(&d.id).await, DraftStatus::Pending);
+}
