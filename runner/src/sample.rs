@@ -54,6 +54,9 @@ pub struct SampleEvent {
     pub summary: Option<String>,
     #[serde(default)]
     pub document: Option<String>,
+    /// For a booked meeting: when it starts, in hours relative to the first start.
+    #[serde(default)]
+    pub starts_at_hours: Option<i64>,
 }
 
 const SOURCE: &str = "sample pipeline, as HubSpot";
@@ -153,6 +156,12 @@ impl Sample {
                         "inbox",
                         EventKind::MeetingBooked {
                             summary: e.summary.clone().unwrap_or_default(),
+                            starts_at: e
+                                .starts_at_hours
+                                .map(|h| now + SignedDuration::from_hours(h)),
+                            meeting_id: e
+                                .starts_at_hours
+                                .map(|_| format!("sample-meeting-{}-{i}", deal.id)),
                         },
                     ),
                     other => panic!("sample pipeline: unknown event type {other}"),

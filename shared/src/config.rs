@@ -24,10 +24,90 @@ pub struct Config {
     pub parked_statuses: Vec<String>,
     /// provider -> provider stage id -> canonical stage
     pub stages: BTreeMap<String, BTreeMap<String, Stage>>,
-    pub proposal_no_reply: Window,
-    pub stage_unchanged: Window,
+    /// Trigger windows: hours after the trigger's anchor (for meeting prep, hours before the
+    /// meeting; for an expired quote, hours after local midnight of the expiry day).
+    pub windows: BTreeMap<TriggerKind, Window>,
+    /// Unanswered lead follow-ups before the lead trigger gives up.
+    pub lead_max_follow_ups: u32,
+    pub limits: Limits,
     pub templates: TemplateSet,
 }
+
+/// Keeps the review queue reviewable.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Drafts per day (in the founder's time zone) across all deals.
+    #[serde(default = "default_budget")]
+    pub daily_draft_budget: u32,
+    /// Undecided drafts one deal may have at once.
+    #[serde(default = "default_per_deal")]
+    pub per_deal_open_drafts: u32,
+    /// When the budget is short, deals are ranked by `amount_weight * amount / 1000 +
+    /// staleness_weight * days since last contact`.
+    #[serde(default = "default_weight")]
+    pub amount_weight: f64,
+    #[serde(default = "default_weight")]
+    pub staleness_weight: f64,
+}
+
+fn default_budget() -> u32 {
+    20
+}
+fn default_per_deal() -> u32 {
+    1
+}
+fn default_weight() -> f64 {
+    1.0
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            daily_draft_budget: default_budget(),
+            per_deal_open_drafts: default_per_deal(),
+            amount_weight: 1.0,
+            staleness_weight: 1.0,
+        }
+    }
+}
+
+/// Default window of each trigger, in hours.
+pub fn default_window_hours(trigger: TriggerKind) -> u32 {
+    match trigger {
+        TriggerKind::ProposalNoReply => 72,
+        TriggerKind::CallNoNextStep => 24,
+        TriggerKind::StageUnchanged => 7 * 24,
+        TriggerKind::QuoteExpired => 9,
+        TriggerKind::LeadNoSecondReply => 48,
+        TriggerKind::MeetingPrep => 24,
+    }
+}
+
+/// Every template variable draftgate can provide, and which source provides it.
+pub const KNOWN_VARIABLES: [&str; 21] = [
+    "deal.name",
+    "deal.amount",
+    "deal.close_date",
+    "deal.next_step",
+    "deal.stage",
+    "deal.days_in_stage",
+    "contact.first_name",
+    "contact.last_name",
+    "contact.email",
+    "contact.company",
+    "proposal.name",
+    "proposal.total",
+    "proposal.sent_date",
+    "quote.expires_on",
+    "meeting.starts_at",
+    "days_since_last_contact",
+    "last_interaction.summary",
+    "last_interaction.date",
+    "founder.name",
+    "founder.email",
+    "founder.company",
+];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -122,6 +202,8 @@ struct RawConfig {
     stages: BTreeMap<String, BTreeMap<String, Spanned<String>>>,
     #[serde(default)]
     triggers: RawTriggers,
+    #[serde(default)]
+    limits: Limits,
     templates: BTreeMap<Spanned<String>, BTreeMap<String, Spanned<String>>>,
 }
 
@@ -136,14 +218,34 @@ struct RawPipeline {
 #[serde(deny_unknown_fields)]
 struct RawTriggers {
     proposal_no_reply: Option<RawWindow>,
+    call_no_next_step: Option<RawWindow>,
     stage_unchanged: Option<RawWindow>,
+    quote_expired: Option<RawWindow>,
+    lead_no_second_reply: Option<RawWindow>,
+    meeting_prep: Option<RawWindow>,
+}
+
+impl RawTriggers {
+    fn get(&self, t: TriggerKind) -> Option<&RawWindow> {
+        match t {
+            TriggerKind::ProposalNoReply => self.proposal_no_reply.as_ref(),
+            TriggerKind::CallNoNextStep => self.call_no_next_step.as_ref(),
+            TriggerKind::StageUnchanged => self.stage_unchanged.as_ref(),
+            TriggerKind::QuoteExpired => self.quote_expired.as_ref(),
+            TriggerKind::LeadNoSecondReply => self.lead_no_second_reply.as_ref(),
+            TriggerKind::MeetingPrep => self.meeting_prep.as_ref(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawWindow {
+    #[serde(alias = "before_hours")]
     after_hours: Option<Spanned<u32>>,
     after_days: Option<Spanned<u32>>,
+    #[serde(default)]
+    max_follow_ups: Option<Spanned<u32>>,
     #[serde(default)]
     stages: BTreeMap<Spanned<String>, Spanned<u32>>,
     #[serde(default)]
@@ -317,16 +419,71 @@ impl Config {
             }
             w
         };
-        let proposal_no_reply = window(
-            raw.triggers.proposal_no_reply.as_ref(),
-            72,
-            "proposal_no_reply",
-        );
-        let stage_unchanged = window(
-            raw.triggers.stage_unchanged.as_ref(),
-            7 * 24,
-            "stage_unchanged",
-        );
+        let mut windows = BTreeMap::new();
+        for t in TriggerKind::ALL {
+            windows.insert(
+                t,
+                window(raw.triggers.get(t), default_window_hours(t), t.as_str()),
+            );
+        }
+        // An override for a stage no provider maps to can never apply.
+        let mapped: std::collections::BTreeSet<Stage> =
+            stages.values().flat_map(|m| m.values().copied()).collect();
+        for t in TriggerKind::ALL {
+            if let Some(raw_w) = raw.triggers.get(t) {
+                for stage in raw_w.stages.keys() {
+                    if let Some(st) = Stage::parse(stage.get_ref()) {
+                        if !mapped.contains(&st) && !stages.is_empty() {
+                            problems.push(err(
+                                Some(line_of(text, stage.span().start)),
+                                format!("[triggers.{t}.stages] `{st}` is not the target of any stage mapping, so this window can never fire"),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        let lead_max_follow_ups = match raw
+            .triggers
+            .lead_no_second_reply
+            .as_ref()
+            .and_then(|w| w.max_follow_ups.as_ref())
+        {
+            Some(m) if *m.get_ref() == 0 => {
+                problems.push(err(
+                    Some(line_of(text, m.span().start)),
+                    "[triggers.lead_no_second_reply] max_follow_ups of 0 means it can never fire"
+                        .into(),
+                ));
+                3
+            }
+            Some(m) => *m.get_ref(),
+            None => 3,
+        };
+        // The same provider stage id mapped twice (ids differing only in case overlap).
+        for (provider, map) in &raw.stages {
+            let mut seen: BTreeMap<String, &String> = BTreeMap::new();
+            for (id, target) in map {
+                if let Some(first) = seen.insert(id.to_lowercase(), id) {
+                    problems.push(err(
+                        Some(line_of(text, target.span().start)),
+                        format!("stage `{id}` of `{provider}` overlaps `{first}` (the same stage id); keep one mapping"),
+                    ));
+                }
+            }
+        }
+        if raw.limits.daily_draft_budget == 0 {
+            problems.push(err(
+                None,
+                "[limits] daily_draft_budget of 0 means no draft is ever written".into(),
+            ));
+        }
+        if raw.limits.per_deal_open_drafts == 0 {
+            problems.push(err(
+                None,
+                "[limits] per_deal_open_drafts of 0 means no draft is ever written".into(),
+            ));
+        }
 
         let mut templates = TemplateSet::default();
         for (trigger_name, variants) in &raw.templates {
@@ -359,7 +516,25 @@ impl Config {
                         format!("template file `{}` not found", path.get_ref()),
                     )),
                     Some(src) => match Template::parse(path.get_ref(), &src) {
-                        Ok(t) => templates.insert(trigger, variant, t),
+                        Ok(t) => {
+                            for var in &t.variables {
+                                if !KNOWN_VARIABLES.contains(&var.as_str()) {
+                                    let line = src
+                                        .lines()
+                                        .position(|l| l.contains(var.as_str()))
+                                        .map(|i| i + 1);
+                                    problems.push(ConfigError {
+                                        file: path.get_ref().clone(),
+                                        line,
+                                        message: format!(
+                                            "`{var}` is not provided by any CRM mapping or by draftgate; known variables: {}",
+                                            KNOWN_VARIABLES.join(", ")
+                                        ),
+                                    });
+                                }
+                            }
+                            templates.insert(trigger, variant, t)
+                        }
                         Err(e) => problems.push(ConfigError {
                             file: path.get_ref().clone(),
                             line: e.line,
@@ -411,8 +586,9 @@ impl Config {
                 .map(|s| s.to_lowercase())
                 .collect(),
             stages,
-            proposal_no_reply,
-            stage_unchanged,
+            windows,
+            lead_max_follow_ups,
+            limits: raw.limits,
             templates,
         })
     }
@@ -432,10 +608,13 @@ impl Config {
     }
 
     pub fn window(&self, trigger: TriggerKind) -> &Window {
-        match trigger {
-            TriggerKind::ProposalNoReply => &self.proposal_no_reply,
-            TriggerKind::StageUnchanged => &self.stage_unchanged,
-        }
+        self.windows
+            .get(&trigger)
+            .expect("every trigger has a window")
+    }
+
+    pub fn timezone(&self) -> jiff::tz::TimeZone {
+        jiff::tz::TimeZone::get(&self.founder.timezone).unwrap_or(jiff::tz::TimeZone::UTC)
     }
 }
 
@@ -491,6 +670,7 @@ from = "Alex <alex@example.com>"
 [stages.hubspot]
 contractsent = "proposal"
 closedwon = "closed_won"
+decisionmakerboughtin = "negotiating"
 
 [triggers.stage_unchanged]
 after_days = 7
@@ -501,6 +681,14 @@ negotiating = 5
 default = "templates/a.txt"
 [templates.stage_unchanged]
 default = "templates/b.txt"
+[templates.call_no_next_step]
+default = "templates/c.txt"
+[templates.quote_expired]
+default = "templates/d.txt"
+[templates.lead_no_second_reply]
+default = "templates/e.txt"
+[templates.meeting_prep]
+default = "templates/f.txt"
 "#;
 
     #[test]
@@ -519,13 +707,15 @@ default = "templates/b.txt"
     #[test]
     fn windows_resolve_deal_type_then_stage_then_default() {
         let c = Config::parse("t.toml", GOOD, &NoFiles).unwrap();
-        assert_eq!(c.proposal_no_reply.hours, 72);
+        assert_eq!(c.window(TriggerKind::ProposalNoReply).hours, 72);
         assert_eq!(
-            c.stage_unchanged.hours_for(Some(Stage::Qualified), None),
+            c.window(TriggerKind::StageUnchanged)
+                .hours_for(Some(Stage::Qualified), None),
             168
         );
         assert_eq!(
-            c.stage_unchanged.hours_for(Some(Stage::Negotiating), None),
+            c.window(TriggerKind::StageUnchanged)
+                .hours_for(Some(Stage::Negotiating), None),
             120
         );
     }
@@ -571,7 +761,7 @@ default = "templates/b.txt"
             errs.iter().any(|e| e
                 .message
                 .contains("template file `templates/a.txt` not found")
-                && e.line == Some(17)),
+                && e.line == Some(18)),
             "{errs:?}"
         );
     }
@@ -581,5 +771,49 @@ default = "templates/b.txt"
         let bad = GOOD.replace("after_days = 7", "after_days = 0");
         let errs = Config::parse("t.toml", &bad, &NoFiles).unwrap_err();
         assert!(errs[0].message.contains("window is zero"), "{errs:?}");
+    }
+
+    #[test]
+    fn a_template_field_no_source_provides_is_reported_with_file_and_line() {
+        struct Typo;
+        impl Files for Typo {
+            fn read(&self, relative: &str) -> Option<String> {
+                Some(if relative == "templates/a.txt" {
+                    "Subject: Hi\n\nHello {{ contact.firstname }},\n".to_string()
+                } else {
+                    "Subject: Hi\n\nHello.\n".to_string()
+                })
+            }
+        }
+        let errs = Config::parse("t.toml", GOOD, &Typo).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(
+            (errs[0].file.as_str(), errs[0].line),
+            ("templates/a.txt", Some(3))
+        );
+        assert!(errs[0]
+            .message
+            .contains("`contact.firstname` is not provided"));
+    }
+
+    #[test]
+    fn overlapping_stage_ids_and_overrides_that_can_never_apply_are_reported() {
+        let bad = GOOD.replace(
+            "closedwon = \"closed_won\"",
+            "closedwon = \"closed_won\"\nContractSent = \"negotiating\"",
+        );
+        let errs = Config::parse("t.toml", &bad, &NoFiles).unwrap_err();
+        assert!(
+            errs.iter()
+                .any(|e| e.message.contains("overlaps") && e.line.is_some()),
+            "{errs:?}"
+        );
+        let never = GOOD.replace("decisionmakerboughtin = \"negotiating\"\n", "");
+        let errs = Config::parse("t.toml", &never, &NoFiles).unwrap_err();
+        assert!(
+            errs.iter()
+                .any(|e| e.message.contains("can never fire") && e.line == Some(14)),
+            "{errs:?}"
+        );
     }
 }

@@ -138,12 +138,49 @@ pub enum EventKind {
     ProspectReplied {
         summary: String,
     },
+    /// An automatic answer (out of office, auto-responder): kept on the timeline, never a reply.
+    AutoReplyReceived {
+        summary: String,
+    },
+    /// A first inbound inquiry from a lead.
+    LeadInquiry {
+        summary: String,
+    },
+    /// We wrote to the prospect outside draftgate (e.g. the founder's own mail).
+    OutboundSent {
+        summary: String,
+    },
     MeetingBooked {
         summary: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        starts_at: Option<Timestamp>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        meeting_id: Option<String>,
+    },
+    MeetingCancelled {
+        summary: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        meeting_id: Option<String>,
+    },
+    CallLogged {
+        summary: String,
+    },
+    QuoteSent {
+        quote_id: String,
+        /// The last day the quote is valid, as a calendar date.
+        expires_on: jiff::civil::Date,
+    },
+    ProspectDeclined {
+        summary: String,
+    },
+    StatusChanged {
+        status: String,
     },
     FollowUpSent {
         draft_id: String,
         subject: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trigger: Option<TriggerKind>,
     },
 }
 
@@ -158,7 +195,15 @@ impl EventKind {
             EventKind::ProposalViewed { .. } => "proposal_viewed",
             EventKind::ProposalCompleted { .. } => "proposal_completed",
             EventKind::ProspectReplied { .. } => "prospect_replied",
+            EventKind::AutoReplyReceived { .. } => "auto_reply_received",
+            EventKind::LeadInquiry { .. } => "lead_inquiry",
+            EventKind::OutboundSent { .. } => "outbound_sent",
             EventKind::MeetingBooked { .. } => "meeting_booked",
+            EventKind::MeetingCancelled { .. } => "meeting_cancelled",
+            EventKind::CallLogged { .. } => "call_logged",
+            EventKind::QuoteSent { .. } => "quote_sent",
+            EventKind::ProspectDeclined { .. } => "prospect_declined",
+            EventKind::StatusChanged { .. } => "status_changed",
             EventKind::FollowUpSent { .. } => "follow_up_sent",
         }
     }
@@ -202,6 +247,28 @@ pub struct Deal {
     /// Our last message to the prospect.
     pub last_outbound_at: Option<Timestamp>,
     pub meeting_booked_at: Option<Timestamp>,
+    /// Start of the next scheduled meeting, if one is booked and not cancelled.
+    #[serde(default)]
+    pub next_meeting_at: Option<Timestamp>,
+    #[serde(default)]
+    pub next_meeting_id: Option<String>,
+    #[serde(default)]
+    pub last_call_at: Option<Timestamp>,
+    #[serde(default)]
+    pub quote_sent_at: Option<Timestamp>,
+    #[serde(default)]
+    pub quote_expires_on: Option<jiff::civil::Date>,
+    /// When the lead first wrote in.
+    #[serde(default)]
+    pub lead_inquiry_at: Option<Timestamp>,
+    /// Lead follow-ups sent since the lead last wrote (capped by the lead trigger).
+    #[serde(default)]
+    pub lead_follow_ups: u32,
+    #[serde(default)]
+    pub declined_at: Option<Timestamp>,
+    /// Follow-ups held back by the daily draft budget until this time.
+    #[serde(default)]
+    pub deferred_until: Option<Timestamp>,
     pub last_interaction: Option<Interaction>,
     pub deleted: bool,
     pub facts: BTreeMap<String, Fact>,
@@ -231,6 +298,15 @@ impl Deal {
             last_inbound_at: None,
             last_outbound_at: None,
             meeting_booked_at: None,
+            next_meeting_at: None,
+            next_meeting_id: None,
+            last_call_at: None,
+            quote_sent_at: None,
+            quote_expires_on: None,
+            lead_inquiry_at: None,
+            lead_follow_ups: 0,
+            declined_at: None,
+            deferred_until: None,
             last_interaction: None,
             deleted: false,
             facts: BTreeMap::new(),
@@ -257,17 +333,38 @@ impl Deal {
 #[serde(rename_all = "snake_case")]
 pub enum TriggerKind {
     ProposalNoReply,
+    CallNoNextStep,
     StageUnchanged,
+    QuoteExpired,
+    LeadNoSecondReply,
+    /// An internal brief for the founder before a call: no prospect message, no approval.
+    MeetingPrep,
 }
 
 impl TriggerKind {
-    pub const ALL: [TriggerKind; 2] = [TriggerKind::ProposalNoReply, TriggerKind::StageUnchanged];
+    pub const ALL: [TriggerKind; 6] = [
+        TriggerKind::ProposalNoReply,
+        TriggerKind::CallNoNextStep,
+        TriggerKind::StageUnchanged,
+        TriggerKind::QuoteExpired,
+        TriggerKind::LeadNoSecondReply,
+        TriggerKind::MeetingPrep,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             TriggerKind::ProposalNoReply => "proposal_no_reply",
+            TriggerKind::CallNoNextStep => "call_no_next_step",
             TriggerKind::StageUnchanged => "stage_unchanged",
+            TriggerKind::QuoteExpired => "quote_expired",
+            TriggerKind::LeadNoSecondReply => "lead_no_second_reply",
+            TriggerKind::MeetingPrep => "meeting_prep",
         }
+    }
+
+    /// Internal triggers go to the founder only: no draft, no approval, no budget.
+    pub fn is_internal(self) -> bool {
+        matches!(self, TriggerKind::MeetingPrep)
     }
 
     pub fn parse(s: &str) -> Option<TriggerKind> {
@@ -277,7 +374,11 @@ impl TriggerKind {
     pub fn label(self) -> &'static str {
         match self {
             TriggerKind::ProposalNoReply => "Proposal sent, no reply",
+            TriggerKind::CallNoNextStep => "Call completed, no next step",
             TriggerKind::StageUnchanged => "Deal stage unchanged",
+            TriggerKind::QuoteExpired => "Quote or contract expired",
+            TriggerKind::LeadNoSecondReply => "Lead inquiry, no second reply",
+            TriggerKind::MeetingPrep => "Meeting prep",
         }
     }
 }
@@ -302,6 +403,8 @@ pub struct Firing {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DraftStatus {
+    /// An internal brief delivered to the founder; nothing to decide.
+    Brief,
     Pending,
     Snoozed,
     Sending,
@@ -311,7 +414,8 @@ pub enum DraftStatus {
 }
 
 impl DraftStatus {
-    pub const ALL: [DraftStatus; 6] = [
+    pub const ALL: [DraftStatus; 7] = [
+        DraftStatus::Brief,
         DraftStatus::Pending,
         DraftStatus::Snoozed,
         DraftStatus::Sending,
@@ -322,6 +426,7 @@ impl DraftStatus {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            DraftStatus::Brief => "BRIEF",
             DraftStatus::Pending => "PENDING",
             DraftStatus::Snoozed => "SNOOZED",
             DraftStatus::Sending => "SENDING",
@@ -506,9 +611,10 @@ pub struct FounderNotification {
     pub to: String,
     pub subject: String,
     pub body: String,
-    pub draft_id: String,
+    /// The draft to review; `None` for internal briefs, which need no decision.
+    pub draft_id: Option<String>,
     pub deal_name: String,
-    pub review_url: String,
+    pub review_url: Option<String>,
 }
 
 /// Published on the event bus for downstream automation.

@@ -74,6 +74,14 @@ pub fn status_sk(at: Timestamp, draft_id: &str) -> String {
     format!("{}#{}", sortable(at), draft_id)
 }
 
+/// `BUDGET#<local date>` (sort key `BUDGET`): the day's draft budget, with the occurrences
+/// holding a slot.
+pub fn budget_pk(day: &str) -> String {
+    format!("BUDGET#{day}")
+}
+
+pub const BUDGET_SK: &str = "BUDGET";
+
 /// Audit partition: one per deal, or `SYSTEM` for entries about no deal.
 pub fn audit_pk(deal: Option<&DealRef>) -> String {
     match deal {
@@ -133,6 +141,7 @@ mod tests {
         assert_eq!(audit_pk(Some(&d)), "AUDIT#DEAL#hubspot#18544521873");
         assert_eq!(audit_pk(None), "AUDIT#SYSTEM");
         assert_eq!(queue_group(&d), "hubspot#18544521873");
+        assert_eq!(budget_pk("2026-03-02"), "BUDGET#2026-03-02");
     }
 
     #[test]

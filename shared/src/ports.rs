@@ -68,6 +68,19 @@ pub trait PipelineStore: Send + Sync {
     /// Replace a draft only if its stored status is still `expected`; otherwise `Conflict`.
     async fn update_draft(&self, draft: &Draft, expected: DraftStatus) -> Result<(), StoreError>;
 
+    /// Take one slot of `day`'s draft budget for `occurrence` (`day` is the founder's local
+    /// date, `YYYY-MM-DD`). Idempotent per occurrence: an occurrence that already holds a slot
+    /// gets `true` again without taking another. `false` when `limit` slots are taken.
+    async fn claim_budget(
+        &self,
+        day: &str,
+        occurrence: &str,
+        limit: u32,
+    ) -> Result<bool, StoreError>;
+
+    /// Slots of `day`'s draft budget taken so far.
+    async fn budget_used(&self, day: &str) -> Result<u32, StoreError>;
+
     /// Drafts in `status` whose index time (creation, or snooze end) is at or before `until`
     /// (all of them when `None`), oldest first.
     async fn drafts_by_status(

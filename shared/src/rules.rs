@@ -18,9 +18,17 @@ pub enum StopReason {
     Closed { stage: Stage },
     UnmappedStage { raw_stage: Option<String> },
     NoProposalSent,
+    NoCallLogged,
+    NoQuote,
+    NoLeadInquiry,
+    NoMeetingScheduled,
     Replied { at: Timestamp },
     MeetingBooked { at: Timestamp },
+    NextMeetingScheduled { at: Timestamp },
+    Declined { at: Timestamp },
     StageMoved { to: Option<Stage> },
+    FollowUpLimit { sent: u32 },
+    MeetingPassed { at: Timestamp },
 }
 
 impl std::fmt::Display for StopReason {
@@ -35,12 +43,25 @@ impl std::fmt::Display for StopReason {
                 raw_stage.as_deref().unwrap_or("(none)")
             ),
             StopReason::NoProposalSent => write!(f, "no proposal has been sent"),
+            StopReason::NoCallLogged => write!(f, "no call has been logged"),
+            StopReason::NoQuote => write!(f, "no quote with an expiry date"),
+            StopReason::NoLeadInquiry => write!(f, "not a lead inquiry"),
+            StopReason::NoMeetingScheduled => write!(f, "no meeting is scheduled"),
             StopReason::Replied { at } => write!(f, "the prospect replied at {at}"),
             StopReason::MeetingBooked { at } => write!(f, "a meeting was booked at {at}"),
+            StopReason::NextMeetingScheduled { at } => {
+                write!(f, "the next meeting is scheduled for {at}")
+            }
+            StopReason::Declined { at } => write!(f, "the prospect declined at {at}"),
             StopReason::StageMoved { to } => match to {
                 Some(s) => write!(f, "the deal moved to {s}"),
                 None => write!(f, "the deal moved stage"),
             },
+            StopReason::FollowUpLimit { sent } => write!(
+                f,
+                "{sent} follow-ups went unanswered; draftgate stops there"
+            ),
+            StopReason::MeetingPassed { at } => write!(f, "the meeting at {at} has passed"),
         }
     }
 }
@@ -98,9 +119,6 @@ fn deal_wide_stop(deal: &Deal, config: &Config) -> Option<StopReason> {
     }
     match deal.stage {
         Some(stage) if stage.is_closed() => Some(StopReason::Closed { stage }),
-        None => Some(StopReason::UnmappedStage {
-            raw_stage: deal.raw_stage.clone(),
-        }),
         _ => None,
     }
 }
@@ -109,11 +127,39 @@ fn hours(h: u32) -> SignedDuration {
     SignedDuration::from_hours(h as i64)
 }
 
+/// `hours` after local midnight of `date` in `tz`, as wall-clock time: 9 means 09:00 local on
+/// that day even across a DST change (a time inside a DST gap moves forward, like a clock).
+pub fn local_time_on(date: jiff::civil::Date, hours: u32, tz: &jiff::tz::TimeZone) -> Timestamp {
+    let day = date
+        .checked_add(jiff::Span::new().days((hours / 24) as i64))
+        .unwrap_or(date);
+    let at = day.at((hours % 24) as i8, 0, 0, 0);
+    tz.to_ambiguous_zoned(at)
+        .compatible()
+        .map(|z| z.timestamp())
+        .unwrap_or_else(|_| Timestamp::MAX)
+}
+
+fn replied_since(deal: &Deal, since: Timestamp) -> Result<(), StopReason> {
+    match deal.last_inbound_at.filter(|at| *at >= since) {
+        Some(at) => Err(StopReason::Replied { at }),
+        None => Ok(()),
+    }
+}
+
+fn declined_since(deal: &Deal, since: Timestamp) -> Result<(), StopReason> {
+    match deal.declined_at.filter(|at| *at >= since) {
+        Some(at) => Err(StopReason::Declined { at }),
+        None => Ok(()),
+    }
+}
+
 /// The current occurrence of `trigger` on `deal` and when it is due, or why there is none.
 pub fn occurrence(
     deal: &Deal,
     trigger: TriggerKind,
     config: &Config,
+    now: Timestamp,
 ) -> Result<(String, Timestamp), StopReason> {
     if let Some(stop) = deal_wide_stop(deal, config) {
         return Err(stop);
@@ -124,12 +170,11 @@ pub fn occurrence(
     match trigger {
         TriggerKind::ProposalNoReply => {
             let sent = deal.proposal_sent_at.ok_or(StopReason::NoProposalSent)?;
-            if let Some(at) = deal.last_inbound_at.filter(|at| *at >= sent) {
-                return Err(StopReason::Replied { at });
-            }
+            replied_since(deal, sent)?;
             if let Some(at) = deal.meeting_booked_at.filter(|at| *at >= sent) {
                 return Err(StopReason::MeetingBooked { at });
             }
+            declined_since(deal, sent)?;
             if deal.stage_entered_at > sent && deal.stage != Some(Stage::Proposal) {
                 return Err(StopReason::StageMoved { to: deal.stage });
             }
@@ -138,12 +183,72 @@ pub fn occurrence(
                 sent + hours(window),
             ))
         }
+        TriggerKind::CallNoNextStep => {
+            let call = deal.last_call_at.ok_or(StopReason::NoCallLogged)?;
+            if let Some(at) = deal.meeting_booked_at.filter(|at| *at >= call) {
+                return Err(StopReason::MeetingBooked { at });
+            }
+            if let Some(at) = deal.next_meeting_at.filter(|at| *at > call) {
+                return Err(StopReason::NextMeetingScheduled { at });
+            }
+            declined_since(deal, call)?;
+            Ok((
+                format!("{trigger}#{}", sortable(call)),
+                call + hours(window),
+            ))
+        }
         TriggerKind::StageUnchanged => {
-            let stage = deal.stage.expect("deal_wide_stop rules out no stage");
+            let Some(stage) = deal.stage else {
+                return Err(StopReason::UnmappedStage {
+                    raw_stage: deal.raw_stage.clone(),
+                });
+            };
             let since = deal.stage_entered_at;
             Ok((
                 format!("{trigger}#{stage}#{}", sortable(since)),
                 since + hours(window),
+            ))
+        }
+        TriggerKind::QuoteExpired => {
+            let expires = deal.quote_expires_on.ok_or(StopReason::NoQuote)?;
+            if let Some(sent) = deal.quote_sent_at {
+                replied_since(deal, sent)?;
+            }
+            let due = local_time_on(expires, window, &config.timezone());
+            Ok((format!("{trigger}#{expires}"), due))
+        }
+        TriggerKind::LeadNoSecondReply => {
+            let inquiry = deal.lead_inquiry_at.ok_or(StopReason::NoLeadInquiry)?;
+            if matches!(deal.stage, Some(Stage::Proposal | Stage::Negotiating)) {
+                return Err(StopReason::StageMoved { to: deal.stage });
+            }
+            // Wait on our last message to the lead (or on the inquiry if we never answered).
+            let anchor = deal
+                .last_outbound_at
+                .filter(|o| *o >= inquiry)
+                .unwrap_or(inquiry);
+            if let Some(at) = deal.last_inbound_at.filter(|at| *at > anchor) {
+                return Err(StopReason::Replied { at });
+            }
+            declined_since(deal, inquiry)?;
+            if deal.lead_follow_ups >= config.lead_max_follow_ups {
+                return Err(StopReason::FollowUpLimit {
+                    sent: deal.lead_follow_ups,
+                });
+            }
+            Ok((
+                format!("{trigger}#{}", sortable(anchor)),
+                anchor + hours(window),
+            ))
+        }
+        TriggerKind::MeetingPrep => {
+            let meeting = deal.next_meeting_at.ok_or(StopReason::NoMeetingScheduled)?;
+            if now >= meeting {
+                return Err(StopReason::MeetingPassed { at: meeting });
+            }
+            Ok((
+                format!("{trigger}#{}", sortable(meeting)),
+                meeting - hours(window),
             ))
         }
     }
@@ -155,14 +260,19 @@ pub fn evaluate(deal: &Deal, config: &Config, now: Timestamp) -> Evaluation {
     let mut next: Option<Timestamp> = None;
     let mut triggers = Vec::new();
     for trigger in TriggerKind::ALL {
-        let state = match occurrence(deal, trigger, config) {
+        let state = match occurrence(deal, trigger, config, now) {
             Err(stop) => TriggerState::Stopped { stop },
             Ok((occurrence, due_at)) if deal.fired.contains(&occurrence) => {
                 TriggerState::Fired { occurrence, due_at }
             }
             Ok((occurrence, due_at)) => {
+                // A deal held back by the daily budget is looked at again when the hold ends.
+                let wake = match deal.deferred_until {
+                    Some(until) if !trigger.is_internal() => due_at.max(until),
+                    _ => due_at,
+                };
                 // Due-but-unclaimed stays in the due index until the evaluator claims it.
-                next = Some(next.map_or(due_at, |n| n.min(due_at)));
+                next = Some(next.map_or(wake, |n| n.min(wake)));
                 if due_at <= now {
                     due.push(Firing {
                         deal: deal.key.clone(),
@@ -179,6 +289,7 @@ pub fn evaluate(deal: &Deal, config: &Config, now: Timestamp) -> Evaluation {
         };
         triggers.push(TriggerStatus { trigger, state });
     }
+    // A meeting prep whose meeting passes later still needs a look then (to drop out cleanly).
     Evaluation {
         due,
         next_due_at: next,
@@ -192,8 +303,9 @@ pub fn still_holds(
     trigger: TriggerKind,
     occurrence_key: &str,
     config: &Config,
+    now: Timestamp,
 ) -> Result<(), StopReason> {
-    match occurrence(deal, trigger, config) {
+    match occurrence(deal, trigger, config, now) {
         Err(stop) => Err(stop),
         Ok((current, _)) if current == occurrence_key => Ok(()),
         // A different occurrence means the deal moved on since drafting (new stage, new proposal).
@@ -217,6 +329,12 @@ fn set_interaction(deal: &mut Deal, new: Interaction) {
     {
         deal.last_interaction = Some(new);
     }
+}
+
+fn inbound(deal: &mut Deal, at: Timestamp) {
+    deal.last_inbound_at = deal.last_inbound_at.max(Some(at));
+    // The lead answered: the unanswered-follow-up count starts again.
+    deal.lead_follow_ups = 0;
 }
 
 /// Apply one event to a deal's state. Out-of-order deliveries never move a stage backwards.
@@ -286,6 +404,9 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
             );
         }
         EventKind::DealDeleted => deal.deleted = true,
+        EventKind::StatusChanged { status } => {
+            deal.status = Some(status.clone()).filter(|s| !s.trim().is_empty());
+        }
         EventKind::ProposalSent { name, .. } => {
             if deal.proposal_sent_at.is_none_or(|s| s < at) {
                 deal.proposal_sent_at = Some(at);
@@ -304,22 +425,99 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
             );
         }
         EventKind::ProposalCompleted { .. } => {
-            deal.last_inbound_at = deal.last_inbound_at.max(Some(at));
+            inbound(deal, at);
             set_interaction(
                 deal,
                 interaction(event, "Prospect signed the proposal".into()),
             );
         }
         EventKind::ProspectReplied { summary } => {
-            deal.last_inbound_at = deal.last_inbound_at.max(Some(at));
+            inbound(deal, at);
             set_interaction(deal, interaction(event, summary.clone()));
         }
-        EventKind::MeetingBooked { summary } => {
-            deal.meeting_booked_at = deal.meeting_booked_at.max(Some(at));
+        // Out-of-office and auto-responders are on the timeline, but they are not replies.
+        EventKind::AutoReplyReceived { .. } => {}
+        EventKind::LeadInquiry { summary } => {
+            if deal.lead_inquiry_at.is_none() {
+                deal.lead_inquiry_at = Some(at);
+            }
+            inbound(deal, at);
             set_interaction(deal, interaction(event, summary.clone()));
         }
-        EventKind::FollowUpSent { subject, .. } => {
+        EventKind::OutboundSent { summary } => {
             deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
+            set_interaction(deal, interaction(event, summary.clone()));
+        }
+        EventKind::MeetingBooked {
+            summary,
+            starts_at,
+            meeting_id,
+        } => {
+            deal.meeting_booked_at = deal.meeting_booked_at.max(Some(at));
+            if let Some(start) = starts_at {
+                deal.next_meeting_at = Some(*start);
+                deal.next_meeting_id = meeting_id.clone();
+                deal.facts.insert(
+                    "meeting.starts_at".into(),
+                    Fact::new(
+                        start
+                            .to_zoned(config.timezone())
+                            .strftime("%A %-d %B, %H:%M")
+                            .to_string(),
+                        format!("{} meeting booking", event.source),
+                    ),
+                );
+            }
+            set_interaction(deal, interaction(event, summary.clone()));
+        }
+        EventKind::MeetingCancelled {
+            summary,
+            meeting_id,
+        } => {
+            let same = meeting_id.is_none() || *meeting_id == deal.next_meeting_id;
+            if same {
+                deal.next_meeting_at = None;
+                deal.next_meeting_id = None;
+                // The booking no longer stands, so follow-ups it silenced may fire again.
+                deal.meeting_booked_at = None;
+                deal.facts.remove("meeting.starts_at");
+            }
+            set_interaction(deal, interaction(event, summary.clone()));
+        }
+        EventKind::CallLogged { summary } => {
+            deal.last_call_at = deal.last_call_at.max(Some(at));
+            set_interaction(deal, interaction(event, summary.clone()));
+        }
+        EventKind::QuoteSent {
+            quote_id,
+            expires_on,
+        } => {
+            deal.quote_sent_at = deal.quote_sent_at.max(Some(at));
+            deal.quote_expires_on = Some(*expires_on);
+            deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
+            deal.facts.insert(
+                "quote.expires_on".into(),
+                Fact::new(
+                    expires_on.to_string(),
+                    format!("{} quote {quote_id}", event.source),
+                ),
+            );
+            set_interaction(
+                deal,
+                interaction(event, format!("Quote sent, valid until {expires_on}")),
+            );
+        }
+        EventKind::ProspectDeclined { summary } => {
+            deal.declined_at = deal.declined_at.max(Some(at));
+            set_interaction(deal, interaction(event, summary.clone()));
+        }
+        EventKind::FollowUpSent {
+            subject, trigger, ..
+        } => {
+            deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
+            if *trigger == Some(TriggerKind::LeadNoSecondReply) {
+                deal.lead_follow_ups += 1;
+            }
             set_interaction(
                 deal,
                 interaction(event, format!("Follow-up sent: \"{subject}\"")),
@@ -444,6 +642,8 @@ mod tests {
                 "2026-01-06T10:00:00Z",
                 EventKind::MeetingBooked {
                     summary: "Call booked".into(),
+                    starts_at: None,
+                    meeting_id: None,
                 },
             ),
             &c,
@@ -490,7 +690,9 @@ mod tests {
         ));
         match state_of(&e, TriggerKind::StageUnchanged) {
             TriggerState::Scheduled { due_at, .. } => {
-                let hours = c.stage_unchanged.hours_for(Some(Stage::Negotiating), None) as i64;
+                let hours = c
+                    .window(TriggerKind::StageUnchanged)
+                    .hours_for(Some(Stage::Negotiating), None) as i64;
                 assert_eq!(
                     *due_at,
                     ts("2026-01-06T10:00:00Z") + SignedDuration::from_hours(hours)
@@ -504,7 +706,9 @@ mod tests {
     fn stage_unchanged_fires_after_the_stage_window() {
         let c = config();
         let d = deal_in_proposal("2026-01-05T10:00:00Z");
-        let hours = c.stage_unchanged.hours_for(Some(Stage::Proposal), None) as i64;
+        let hours = c
+            .window(TriggerKind::StageUnchanged)
+            .hours_for(Some(Stage::Proposal), None) as i64;
         let due = ts("2026-01-05T10:00:00Z") + SignedDuration::from_hours(hours);
         let e = evaluate(&d, &c, due - SignedDuration::from_secs(1));
         assert!(e
@@ -558,7 +762,13 @@ mod tests {
             .occurrence
             .clone();
         assert_eq!(
-            still_holds(&d, TriggerKind::ProposalNoReply, &occ, &c),
+            still_holds(
+                &d,
+                TriggerKind::ProposalNoReply,
+                &occ,
+                &c,
+                ts("2026-01-08T12:00:00Z")
+            ),
             Ok(())
         );
         apply(
@@ -572,8 +782,373 @@ mod tests {
             &c,
         );
         assert!(matches!(
-            still_holds(&d, TriggerKind::ProposalNoReply, &occ, &c),
+            still_holds(
+                &d,
+                TriggerKind::ProposalNoReply,
+                &occ,
+                &c,
+                ts("2026-01-08T12:00:00Z")
+            ),
             Err(StopReason::Replied { .. })
         ));
+    }
+
+    fn due_of(e: &Evaluation, t: TriggerKind) -> Option<Timestamp> {
+        match state_of(e, t) {
+            TriggerState::Due { due_at, .. }
+            | TriggerState::Scheduled { due_at, .. }
+            | TriggerState::Fired { due_at, .. } => Some(*due_at),
+            TriggerState::Stopped { .. } => None,
+        }
+    }
+
+    fn fires_at(d: &Deal, c: &Config, t: TriggerKind, at: Timestamp) {
+        let before = evaluate(d, c, at - SignedDuration::from_secs(1));
+        assert!(
+            before.due.iter().all(|f| f.trigger != t),
+            "{t} fired a second early"
+        );
+        let on = evaluate(d, c, at);
+        assert!(
+            on.due.iter().any(|f| f.trigger == t),
+            "{t} did not fire at {at}: {:?}",
+            state_of(&on, t)
+        );
+    }
+
+    fn qualified_deal() -> Deal {
+        let c = config();
+        let mut d = Deal::new(DealRef::new("hubspot", "1"), ts("2026-01-01T00:00:00Z"));
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-01T00:00:00Z",
+                EventKind::StageChanged {
+                    raw_stage: "qualifiedtobuy".into(),
+                },
+            ),
+            &c,
+        );
+        d
+    }
+
+    #[test]
+    fn call_no_next_step_fires_24_hours_after_the_call_unless_a_meeting_is_booked() {
+        let c = config();
+        let mut d = qualified_deal();
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-02T15:00:00Z",
+                EventKind::CallLogged {
+                    summary: "Discovery call".into(),
+                },
+            ),
+            &c,
+        );
+        fires_at(
+            &d,
+            &c,
+            TriggerKind::CallNoNextStep,
+            ts("2026-01-03T15:00:00Z"),
+        );
+        let mut booked = d.clone();
+        apply(
+            &mut booked,
+            &ev(
+                "2026-01-02T16:00:00Z",
+                EventKind::MeetingBooked {
+                    summary: "Follow-up".into(),
+                    starts_at: Some(ts("2026-01-09T10:00:00Z")),
+                    meeting_id: Some("m1".into()),
+                },
+            ),
+            &c,
+        );
+        let e = evaluate(&booked, &c, ts("2026-01-04T00:00:00Z"));
+        assert!(matches!(
+            state_of(&e, TriggerKind::CallNoNextStep),
+            TriggerState::Stopped {
+                stop: StopReason::MeetingBooked { .. }
+            }
+        ));
+        let mut declined = d.clone();
+        apply(
+            &mut declined,
+            &ev(
+                "2026-01-02T18:00:00Z",
+                EventKind::ProspectDeclined {
+                    summary: "Not now".into(),
+                },
+            ),
+            &c,
+        );
+        let e = evaluate(&declined, &c, ts("2026-01-04T00:00:00Z"));
+        assert!(matches!(
+            state_of(&e, TriggerKind::CallNoNextStep),
+            TriggerState::Stopped {
+                stop: StopReason::Declined { .. }
+            }
+        ));
+    }
+
+    #[test]
+    fn quote_expired_fires_at_nine_in_the_founders_time_zone_on_the_expiry_day() {
+        let c = config(); // Europe/Berlin
+        let mut d = qualified_deal();
+        let quote = |on: &str| EventKind::QuoteSent {
+            quote_id: "q1".into(),
+            expires_on: on.parse().unwrap(),
+        };
+        apply(&mut d, &ev("2026-01-05T10:00:00Z", quote("2026-01-20")), &c);
+        // Winter: CET = UTC+1, so 09:00 local is 08:00 UTC.
+        fires_at(
+            &d,
+            &c,
+            TriggerKind::QuoteExpired,
+            ts("2026-01-20T08:00:00Z"),
+        );
+        let mut reply = d.clone();
+        apply(
+            &mut reply,
+            &ev(
+                "2026-01-10T10:00:00Z",
+                EventKind::ProspectReplied {
+                    summary: "Reviewing".into(),
+                },
+            ),
+            &c,
+        );
+        assert!(evaluate(&reply, &c, ts("2026-01-21T00:00:00Z"))
+            .due
+            .iter()
+            .all(|f| f.trigger != TriggerKind::QuoteExpired));
+    }
+
+    #[test]
+    fn quote_expiry_follows_the_local_clock_across_dst_changes() {
+        let c = config();
+        let tz = c.timezone();
+        // Spring forward in Berlin on 2026-03-29: 09:00 CEST is 07:00 UTC.
+        assert_eq!(
+            local_time_on("2026-03-29".parse().unwrap(), 9, &tz),
+            ts("2026-03-29T07:00:00Z")
+        );
+        assert_eq!(
+            local_time_on("2026-03-28".parse().unwrap(), 9, &tz),
+            ts("2026-03-28T08:00:00Z")
+        );
+        // Fall back on 2026-10-25: 09:00 CET is 08:00 UTC again.
+        assert_eq!(
+            local_time_on("2026-10-25".parse().unwrap(), 9, &tz),
+            ts("2026-10-25T08:00:00Z")
+        );
+        // A time inside the spring-forward gap (02:30) moves forward like a clock: 03:30 CEST.
+        assert_eq!(
+            local_time_on("2026-03-29".parse().unwrap(), 2, &tz),
+            ts("2026-03-29T01:00:00Z")
+        );
+        let mut d = qualified_deal();
+        apply(
+            &mut d,
+            &ev(
+                "2026-03-01T10:00:00Z",
+                EventKind::QuoteSent {
+                    quote_id: "q".into(),
+                    expires_on: "2026-03-29".parse().unwrap(),
+                },
+            ),
+            &c,
+        );
+        fires_at(
+            &d,
+            &c,
+            TriggerKind::QuoteExpired,
+            ts("2026-03-29T07:00:00Z"),
+        );
+    }
+
+    #[test]
+    fn a_lead_gets_at_most_three_unanswered_follow_ups_48_hours_apart() {
+        let c = config();
+        let mut d = Deal::new(DealRef::new("hubspot", "1"), ts("2026-02-01T00:00:00Z"));
+        apply(
+            &mut d,
+            &ev(
+                "2026-02-01T09:00:00Z",
+                EventKind::LeadInquiry {
+                    summary: "Do you do audits?".into(),
+                },
+            ),
+            &c,
+        );
+        apply(
+            &mut d,
+            &ev(
+                "2026-02-01T10:00:00Z",
+                EventKind::OutboundSent {
+                    summary: "Founder answered".into(),
+                },
+            ),
+            &c,
+        );
+        let mut at = ts("2026-02-01T10:00:00Z");
+        for n in 0..3 {
+            let due = at + SignedDuration::from_hours(48);
+            fires_at(&d, &c, TriggerKind::LeadNoSecondReply, due);
+            let sent = due + SignedDuration::from_hours(1);
+            apply(
+                &mut d,
+                &DealEvent {
+                    id: format!("f{n}"),
+                    ..ev(
+                        &sent.to_string(),
+                        EventKind::FollowUpSent {
+                            draft_id: format!("d{n}"),
+                            subject: "Re".into(),
+                            trigger: Some(TriggerKind::LeadNoSecondReply),
+                        },
+                    )
+                },
+                &c,
+            );
+            at = sent;
+        }
+        let e = evaluate(&d, &c, at + SignedDuration::from_hours(100));
+        assert!(matches!(
+            state_of(&e, TriggerKind::LeadNoSecondReply),
+            TriggerState::Stopped {
+                stop: StopReason::FollowUpLimit { sent: 3 }
+            }
+        ));
+        // A reply resets the count and stops the current follow-up.
+        apply(
+            &mut d,
+            &ev(
+                &(at + SignedDuration::from_hours(2)).to_string(),
+                EventKind::ProspectReplied {
+                    summary: "Yes".into(),
+                },
+            ),
+            &c,
+        );
+        assert_eq!(d.lead_follow_ups, 0);
+        let e = evaluate(&d, &c, at + SignedDuration::from_hours(100));
+        assert!(matches!(
+            state_of(&e, TriggerKind::LeadNoSecondReply),
+            TriggerState::Stopped {
+                stop: StopReason::Replied { .. }
+            }
+        ));
+    }
+
+    #[test]
+    fn an_auto_reply_does_not_stop_a_follow_up() {
+        let c = config();
+        let mut d = deal_in_proposal("2026-01-05T10:00:00Z");
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-05T10:05:00Z",
+                EventKind::AutoReplyReceived {
+                    summary: "Out of office".into(),
+                },
+            ),
+            &c,
+        );
+        fires_at(
+            &d,
+            &c,
+            TriggerKind::ProposalNoReply,
+            ts("2026-01-08T10:00:00Z"),
+        );
+    }
+
+    #[test]
+    fn meeting_prep_is_due_before_the_meeting_and_a_cancellation_stops_it() {
+        let c = config();
+        let mut d = qualified_deal();
+        let booked = EventKind::MeetingBooked {
+            summary: "Demo".into(),
+            starts_at: Some(ts("2026-01-10T14:00:00Z")),
+            meeting_id: Some("m1".into()),
+        };
+        apply(&mut d, &ev("2026-01-03T10:00:00Z", booked), &c);
+        fires_at(&d, &c, TriggerKind::MeetingPrep, ts("2026-01-09T14:00:00Z"));
+        let e = evaluate(&d, &c, ts("2026-01-10T14:00:00Z"));
+        assert!(matches!(
+            state_of(&e, TriggerKind::MeetingPrep),
+            TriggerState::Stopped {
+                stop: StopReason::MeetingPassed { .. }
+            }
+        ));
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-04T10:00:00Z",
+                EventKind::MeetingCancelled {
+                    summary: "Cancelled".into(),
+                    meeting_id: Some("m1".into()),
+                },
+            ),
+            &c,
+        );
+        let e = evaluate(&d, &c, ts("2026-01-09T14:00:00Z"));
+        assert!(matches!(
+            state_of(&e, TriggerKind::MeetingPrep),
+            TriggerState::Stopped {
+                stop: StopReason::NoMeetingScheduled
+            }
+        ));
+        assert_eq!(due_of(&e, TriggerKind::MeetingPrep), None);
+    }
+
+    #[test]
+    fn windows_follow_the_deal_type_over_the_stage() {
+        let c = config();
+        let mut d = deal_in_proposal("2026-01-05T10:00:00Z");
+        d.deal_type = Some("newbusiness".into());
+        // config: proposal_no_reply 72 h, 96 h for newbusiness.
+        fires_at(
+            &d,
+            &c,
+            TriggerKind::ProposalNoReply,
+            ts("2026-01-09T10:00:00Z"),
+        );
+    }
+
+    #[test]
+    fn a_parked_status_event_silences_every_trigger() {
+        let c = config();
+        let mut d = deal_in_proposal("2026-01-05T10:00:00Z");
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-06T10:00:00Z",
+                EventKind::CallLogged {
+                    summary: "Call".into(),
+                },
+            ),
+            &c,
+        );
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-06T11:00:00Z",
+                EventKind::StatusChanged {
+                    status: "On_Hold".into(),
+                },
+            ),
+            &c,
+        );
+        let e = evaluate(&d, &c, ts("2026-06-01T00:00:00Z"));
+        assert!(e.due.is_empty());
+        assert_eq!(e.next_due_at, None);
+        assert!(e.triggers.iter().all(|t| matches!(
+            t.state,
+            TriggerState::Stopped {
+                stop: StopReason::Parked { .. }
+            }
+        )));
     }
 }

@@ -456,6 +456,90 @@ mod contract {
             .unwrap());
     }
 
+    // --- the daily draft budget ---
+
+    pub async fn the_budget_gives_slots_up_to_the_limit_then_refuses(store: &dyn PipelineStore) {
+        let day = "2024-11-23";
+        assert_eq!(store.budget_used(day).await.unwrap(), 0);
+        for (i, occurrence) in ["a#1", "b#1", "c#1"].into_iter().enumerate() {
+            assert!(
+                store.claim_budget(day, occurrence, 3).await.unwrap(),
+                "{occurrence}"
+            );
+            assert_eq!(store.budget_used(day).await.unwrap(), i as u32 + 1);
+        }
+        assert!(!store.claim_budget(day, "d#1", 3).await.unwrap());
+        assert_eq!(store.budget_used(day).await.unwrap(), 3);
+        // A refused occurrence holds nothing: a larger limit later gives it a slot.
+        assert!(store.claim_budget(day, "d#1", 4).await.unwrap());
+        assert_eq!(store.budget_used(day).await.unwrap(), 4);
+        // A limit of zero refuses a newcomer.
+        assert!(!store.claim_budget("2024-11-24", "a#1", 0).await.unwrap());
+        assert_eq!(store.budget_used("2024-11-24").await.unwrap(), 0);
+    }
+
+    pub async fn an_occurrence_holds_one_budget_slot_however_often_it_claims(
+        store: &dyn PipelineStore,
+    ) {
+        let day = "2024-11-23";
+        let occurrence = "proposal_no_reply#2024-11-20T09:00:00.000Z";
+        assert!(store.claim_budget(day, occurrence, 2).await.unwrap());
+        assert!(store.claim_budget(day, occurrence, 2).await.unwrap());
+        assert_eq!(store.budget_used(day).await.unwrap(), 1);
+        assert!(store.claim_budget(day, "other#1", 2).await.unwrap());
+        // The day is full, yet a holder asking again (a retry) still gets its slot.
+        assert!(store.claim_budget(day, occurrence, 2).await.unwrap());
+        assert!(store.claim_budget(day, "other#1", 2).await.unwrap());
+        assert!(!store.claim_budget(day, "third#1", 2).await.unwrap());
+        assert_eq!(store.budget_used(day).await.unwrap(), 2);
+    }
+
+    pub async fn each_day_has_its_own_budget(store: &dyn PipelineStore) {
+        assert!(store.claim_budget("2024-11-23", "a#1", 1).await.unwrap());
+        assert!(!store.claim_budget("2024-11-23", "b#1", 1).await.unwrap());
+        assert!(store.claim_budget("2024-11-24", "b#1", 1).await.unwrap());
+        // The same occurrence on another day is another claim.
+        assert!(!store.claim_budget("2024-11-24", "a#1", 1).await.unwrap());
+        assert_eq!(store.budget_used("2024-11-23").await.unwrap(), 1);
+        assert_eq!(store.budget_used("2024-11-24").await.unwrap(), 1);
+        assert_eq!(store.budget_used("2024-11-25").await.unwrap(), 0);
+    }
+
+    pub async fn concurrent_budget_claims_never_exceed_the_limit(store: Arc<dyn PipelineStore>) {
+        let day = "2024-11-23";
+        let claims: Vec<_> = (0..10)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .claim_budget(day, &format!("occurrence#{i}"), 3)
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut granted = 0;
+        for claim in claims {
+            if claim.await.unwrap() {
+                granted += 1;
+            }
+        }
+        assert_eq!(granted, 3);
+        assert_eq!(store.budget_used(day).await.unwrap(), 3);
+
+        // Ten concurrent retries of one occurrence take one slot between them.
+        let retries: Vec<_> = (0..10)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.claim_budget("2024-11-24", "same#1", 3).await })
+            })
+            .collect();
+        for retry in retries {
+            assert!(retry.await.unwrap().unwrap());
+        }
+        assert_eq!(store.budget_used("2024-11-24").await.unwrap(), 1);
+    }
+
     pub async fn a_draft_is_created_once(store: &dyn PipelineStore) {
         let first = draft("d1", DraftStatus::Pending, ts(T0));
         assert!(store.create_draft(&first).await.unwrap());
@@ -749,6 +833,12 @@ macro_rules! suite {
                 a_draft_is_created_once,
                 a_draft_is_updated_only_from_the_expected_status,
                 drafts_by_status_filters_by_status_and_index_time_oldest_first,
+                the_budget_gives_slots_up_to_the_limit_then_refuses,
+                an_occurrence_holds_one_budget_slot_however_often_it_claims,
+                each_day_has_its_own_budget,
+            );
+            suite!(@pipeline_shared $ports;
+                concurrent_budget_claims_never_exceed_the_limit,
             );
             suite!(@audit $ports;
                 audit_entries_read_back_oldest_first,
@@ -767,6 +857,14 @@ macro_rules! suite {
         async fn $name() {
             let ports = $ports().await;
             crate::contract::$name(&*ports.pipeline).await;
+        }
+    )*};
+    // Checks that spawn tasks on the store; a multi-threaded runtime makes them truly concurrent.
+    (@pipeline_shared $ports:path; $($name:ident),* $(,)?) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+        async fn $name() {
+            let ports = $ports().await;
+            crate::contract::$name(ports.pipeline.clone()).await;
         }
     )*};
     (@audit $ports:path; $($name:ident),* $(,)?) => {$(

@@ -40,6 +40,7 @@ CREATE TABLE IF NOT EXISTS queue_dedup (name TEXT NOT NULL, dedup_id TEXT NOT NU
 CREATE TABLE IF NOT EXISTS dead_letters (seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, body TEXT NOT NULL, receive_count INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS published (seq INTEGER PRIMARY KEY AUTOINCREMENT, doc TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS budget (day TEXT NOT NULL, occurrence TEXT NOT NULL, PRIMARY KEY (day, occurrence));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 "#;
 
@@ -351,6 +352,53 @@ impl crate::ports::PipelineStore for EmbeddedStore {
         }
     }
 
+    async fn claim_budget(
+        &self,
+        day: &str,
+        occurrence: &str,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(unavailable)?;
+        let held: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM budget WHERE day = ?1 AND occurrence = ?2",
+                params![day, occurrence],
+                |r| r.get(0),
+            )
+            .map_err(unavailable)?;
+        if held > 0 {
+            return Ok(true);
+        }
+        let used: i64 = tx
+            .query_row("SELECT COUNT(*) FROM budget WHERE day = ?1", [day], |r| {
+                r.get(0)
+            })
+            .map_err(unavailable)?;
+        if used >= limit as i64 {
+            return Ok(false);
+        }
+        tx.execute(
+            "INSERT INTO budget (day, occurrence) VALUES (?1, ?2)",
+            params![day, occurrence],
+        )
+        .map_err(unavailable)?;
+        tx.commit().map_err(unavailable)?;
+        Ok(true)
+    }
+
+    async fn budget_used(&self, day: &str) -> Result<u32, StoreError> {
+        let used: i64 = self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM budget WHERE day = ?1", [day], |r| {
+                r.get(0)
+            })
+            .map_err(unavailable)?;
+        Ok(used as u32)
+    }
+
     async fn drafts_by_status(
         &self,
         status: DraftStatus,
@@ -630,8 +678,8 @@ impl Notifier for Outbox {
             subject: note.subject.clone(),
             body: note.body.clone(),
             at: self.clock.now(),
-            draft_id: Some(note.draft_id.clone()),
-            review_url: Some(note.review_url.clone()),
+            draft_id: note.draft_id.clone(),
+            review_url: note.review_url.clone(),
             message_id: None,
         })
         .map_err(NotifyError)

@@ -24,16 +24,18 @@ impl SlackNotifier {
     }
 
     pub fn message(note: &FounderNotification) -> serde_json::Value {
-        json!({
-            "text": note.subject,
-            "blocks": [
-                { "type": "section", "text": { "type": "mrkdwn", "text": format!("*{}*\n{}", note.subject, note.body.lines().take(6).collect::<Vec<_>>().join("\n")) } },
-                { "type": "actions", "block_id": "review", "elements": [
+        let lines = if note.review_url.is_some() { 6 } else { 40 };
+        let mut blocks = vec![json!({ "type": "section", "text": { "type": "mrkdwn",
+            "text": format!("*{}*\n{}", note.subject, note.body.lines().take(lines).collect::<Vec<_>>().join("\n")) } })];
+        if let Some(url) = &note.review_url {
+            blocks.push(
+                json!({ "type": "actions", "block_id": "review", "elements": [
                     { "type": "button", "action_id": "open_review", "style": "primary",
-                      "text": { "type": "plain_text", "text": "Review draft" }, "url": note.review_url }
-                ]}
-            ]
-        })
+                      "text": { "type": "plain_text", "text": "Review draft" }, "url": url }
+                ]}),
+            );
+        }
+        json!({ "text": note.subject, "blocks": blocks })
     }
 }
 

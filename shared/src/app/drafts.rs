@@ -140,8 +140,14 @@ impl Drafter {
         let c = &self.core;
         let id = draft_id(&firing);
         if let Some(existing) = c.store.get_draft(&id).await? {
-            if existing.status == DraftStatus::Pending && existing.notified_at.is_none() {
-                self.notify(existing).await?;
+            match existing.status {
+                DraftStatus::Pending if existing.notified_at.is_none() => {
+                    self.notify(existing).await?
+                }
+                DraftStatus::Brief if existing.notified_at.is_none() => {
+                    self.brief(existing).await?
+                }
+                _ => {}
             }
             return Ok(DraftOutcome::Existing { draft_id: id });
         }
@@ -149,7 +155,8 @@ impl Drafter {
             return Ok(DraftOutcome::DealGone);
         };
         let now = c.clock.now();
-        if let Err(stop) = rules::still_holds(&deal, firing.trigger, &firing.occurrence, &c.config)
+        if let Err(stop) =
+            rules::still_holds(&deal, firing.trigger, &firing.occurrence, &c.config, now)
         {
             audit(
                 &*c.audit,
@@ -173,10 +180,14 @@ impl Drafter {
             .render(firing.trigger, deal.deal_type.as_deref(), &facts)
             .ok_or_else(|| WorkError::Invalid(format!("no template for {}", firing.trigger)))?;
         let mut missing = rendered.missing.clone();
-        let to = deal
-            .contact_email
-            .clone()
-            .or_else(|| deal.facts.get("contact.email").map(|f| f.value.clone()));
+        // A brief goes to the founder; a follow-up to the deal's contact.
+        let to = if firing.trigger.is_internal() {
+            Some(c.config.founder.email.clone())
+        } else {
+            deal.contact_email
+                .clone()
+                .or_else(|| deal.facts.get("contact.email").map(|f| f.value.clone()))
+        };
         if to.is_none() {
             missing.push("recipient email (contact.email)".into());
         }
@@ -186,7 +197,11 @@ impl Drafter {
             deal_name: deal.name.clone(),
             trigger: firing.trigger,
             occurrence: firing.occurrence.clone(),
-            status: DraftStatus::Pending,
+            status: if firing.trigger.is_internal() {
+                DraftStatus::Brief
+            } else {
+                DraftStatus::Pending
+            },
             to,
             subject: rendered.subject,
             body: rendered.body,
@@ -246,6 +261,48 @@ impl Drafter {
         )
     }
 
+    /// Deliver an internal brief to the founder: no review link, nothing to decide.
+    async fn brief(&self, mut draft: Draft) -> Result<(), WorkError> {
+        let c = &self.core;
+        let now = c.clock.now();
+        let mut body = draft.body.clone();
+        if draft.is_incomplete() {
+            body.push_str(&format!(
+                "\n(Not in the CRM yet: {})\n",
+                draft.missing.join(", ")
+            ));
+        }
+        let note = FounderNotification {
+            to: c.config.founder.email.clone(),
+            subject: draft.subject.clone(),
+            body,
+            draft_id: None,
+            deal_name: draft.deal_name.clone(),
+            review_url: None,
+        };
+        self.notifier
+            .notify(&note)
+            .await
+            .map_err(|e| WorkError::Retryable(e.to_string()))?;
+        audit(
+            &*c.audit,
+            AuditEntry::new(
+                now,
+                "brief.sent",
+                "generate-draft",
+                json!({ "to": note.to, "subject": note.subject, "trigger": draft.trigger }),
+            )
+            .deal(&draft.deal)
+            .draft(&draft.id),
+        )
+        .await?;
+        draft.notified_at = Some(now);
+        match c.store.update_draft(&draft, DraftStatus::Brief).await {
+            Ok(()) | Err(StoreError::Conflict) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     async fn notify(&self, mut draft: Draft) -> Result<(), WorkError> {
         let c = &self.core;
         let now = c.clock.now();
@@ -281,9 +338,9 @@ impl Drafter {
                 draft.deal_name, draft.context.trigger_label
             ),
             body,
-            draft_id: draft.id.clone(),
+            draft_id: Some(draft.id.clone()),
             deal_name: draft.deal_name.clone(),
-            review_url,
+            review_url: Some(review_url),
         };
         self.notifier
             .notify(&note)

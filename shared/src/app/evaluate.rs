@@ -23,6 +23,39 @@ pub struct EvaluateOutcome {
     pub next_due_at: Option<jiff::Timestamp>,
 }
 
+/// The founder's local date of `now`, which names the day's draft budget.
+pub fn budget_day(config: &crate::config::Config, now: jiff::Timestamp) -> jiff::civil::Date {
+    now.to_zoned(config.timezone()).date()
+}
+
+/// When a deal held back by the budget is looked at again: local midnight of the next day.
+pub fn next_budget_day(config: &crate::config::Config, now: jiff::Timestamp) -> jiff::Timestamp {
+    let tomorrow = budget_day(config, now)
+        .tomorrow()
+        .expect("not the end of time");
+    rules::local_time_on(tomorrow, 0, &config.timezone())
+}
+
+/// Undecided drafts of one deal (pending or snoozed).
+pub async fn open_drafts(
+    store: &dyn crate::ports::PipelineStore,
+    deal: &crate::domain::DealRef,
+) -> Result<usize, StoreError> {
+    let mut n = 0;
+    for status in [
+        crate::domain::DraftStatus::Pending,
+        crate::domain::DraftStatus::Snoozed,
+    ] {
+        n += store
+            .drafts_by_status(status, None, 10_000)
+            .await?
+            .iter()
+            .filter(|d| &d.deal == deal)
+            .count();
+    }
+    Ok(n)
+}
+
 impl Evaluator {
     pub async fn handle(&self, body: &str) -> Result<EvaluateOutcome, WorkError> {
         let req: EvaluateRequest =
@@ -33,14 +66,71 @@ impl Evaluator {
                 return Ok(EvaluateOutcome::default());
             };
             let now = c.clock.now();
+            let before = (deal.next_due_at, deal.deferred_until);
             let evaluation = rules::evaluate(&deal, &c.config, now);
+            let held_back = deal.deferred_until.filter(|until| *until > now);
             let mut fired = Vec::new();
+            let mut deferred_until = held_back;
+            let mut open = None;
             for firing in evaluation.due {
+                let deal_pk = keys::deal_pk(&deal.key);
+                if !firing.trigger.is_internal() {
+                    if held_back.is_some() {
+                        continue;
+                    }
+                    // At most `per_deal_open_drafts` undecided drafts per deal: the rest wait
+                    // for the founder's decision (checked again within the hour).
+                    let open_now = match open {
+                        Some(n) => n,
+                        None => open_drafts(&*c.store, &deal.key).await?,
+                    };
+                    open = Some(open_now);
+                    if open_now >= c.config.limits.per_deal_open_drafts as usize {
+                        deferred_until = Some(now + jiff::SignedDuration::from_hours(1));
+                        audit(
+                            &*c.audit,
+                            AuditEntry {
+                                id: format!("held-{}", short_hash(&[&deal_pk, &firing.occurrence, "cap"])),
+                                ..AuditEntry::new(now, "trigger.held", "evaluate-deal", json!({
+                                    "trigger": firing.trigger, "occurrence": firing.occurrence,
+                                    "reason": format!("the deal already has {open_now} undecided draft(s)"),
+                                }))
+                            }
+                            .deal(&deal.key),
+                        )
+                        .await?;
+                        continue;
+                    }
+                    let day = budget_day(&c.config, now).to_string();
+                    let slot = format!("{deal_pk}#{}", firing.occurrence);
+                    if !c
+                        .store
+                        .claim_budget(&day, &slot, c.config.limits.daily_draft_budget)
+                        .await?
+                    {
+                        let until = next_budget_day(&c.config, now);
+                        deferred_until = Some(until);
+                        audit(
+                            &*c.audit,
+                            AuditEntry {
+                                id: format!("deferred-{}", short_hash(&[&deal_pk, &firing.occurrence, &day])),
+                                ..AuditEntry::new(now, "trigger.deferred", "evaluate-deal", json!({
+                                    "trigger": firing.trigger, "occurrence": firing.occurrence, "until": until,
+                                    "reason": format!("the daily draft budget of {} is spent", c.config.limits.daily_draft_budget),
+                                }))
+                            }
+                            .deal(&deal.key),
+                        )
+                        .await?;
+                        continue;
+                    }
+                    open = Some(open_now + 1);
+                }
                 if c.store.claim_firing(&firing).await? {
                     audit(
                         &*c.audit,
                         AuditEntry {
-                            id: format!("firing-{}", short_hash(&[&keys::deal_pk(&deal.key), &firing.occurrence])),
+                            id: format!("firing-{}", short_hash(&[&deal_pk, &firing.occurrence])),
                             ..AuditEntry::new(now, "trigger.fired", "evaluate-deal", json!({
                                 "trigger": firing.trigger, "occurrence": firing.occurrence, "due_at": firing.due_at,
                                 "late_by_secs": now.duration_since(firing.due_at).as_secs(),
@@ -60,19 +150,16 @@ impl Evaluator {
                     .send(&QueueMessage {
                         body,
                         group_id: keys::queue_group(&deal.key),
-                        dedup_id: short_hash(&[
-                            "generate",
-                            &keys::deal_pk(&deal.key),
-                            &firing.occurrence,
-                        ]),
+                        dedup_id: short_hash(&["generate", &deal_pk, &firing.occurrence]),
                     })
                     .await
                     .map_err(|e| WorkError::Retryable(e.to_string()))?;
                 fired.push(firing.occurrence);
             }
             deal.fired.extend(fired.iter().cloned());
+            deal.deferred_until = deferred_until;
             let next_due_at = rules::evaluate(&deal, &c.config, now).next_due_at;
-            if fired.is_empty() && next_due_at == deal.next_due_at {
+            if fired.is_empty() && before == (next_due_at, deal.deferred_until) {
                 return Ok(EvaluateOutcome { fired, next_due_at });
             }
             deal.next_due_at = next_due_at;

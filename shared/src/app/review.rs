@@ -341,7 +341,7 @@ impl Review {
         let deal = c.store.get_deal(&draft.deal).await.map_err(store_error)?;
         let stop = match &deal {
             None => Some("the deal no longer exists".to_string()),
-            Some(d) => rules::still_holds(d, draft.trigger, &draft.occurrence, &c.config)
+            Some(d) => rules::still_holds(d, draft.trigger, &draft.occurrence, &c.config, now)
                 .err()
                 .map(|s| s.to_string()),
         };
@@ -474,6 +474,7 @@ impl Review {
             kind: EventKind::FollowUpSent {
                 draft_id: draft.id.clone(),
                 subject: subject.clone(),
+                trigger: Some(draft.trigger),
             },
             snapshot: None,
         };

@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{short_hash, Core, DraftRequest, EvaluateRequest, WorkError};
+use super::{audit, evaluate, short_hash, Core, DraftRequest, EvaluateRequest, WorkError};
 use crate::domain::{AuditEntry, DraftStatus};
 use crate::keys;
 use crate::ports::{Queue, QueueMessage, StoreError};
+use crate::rules;
 
 /// Deals enqueued per sweep; the rest stay due and go on the next run.
 pub const PAGE: usize = 1000;
@@ -24,7 +25,21 @@ pub struct SweepSummary {
     pub now: jiff::Timestamp,
     pub due_deals: usize,
     pub enqueued: usize,
+    /// Deals whose follow-up waits for tomorrow's draft budget (lowest priority first to wait).
+    pub deferred: usize,
     pub resurfaced_drafts: usize,
+}
+
+/// How much a deal's follow-up matters when the budget is short: bigger and staler first.
+pub fn priority(
+    deal: &crate::domain::Deal,
+    limits: &crate::config::Limits,
+    now: jiff::Timestamp,
+) -> f64 {
+    let amount = deal.amount.unwrap_or(0.0).max(0.0) / 1000.0;
+    let since = deal.last_contact_at().unwrap_or(deal.stage_entered_at);
+    let days = now.duration_since(since).as_secs_f64() / 86_400.0;
+    limits.amount_weight * amount + limits.staleness_weight * days.max(0.0)
 }
 
 fn queue_err(e: impl std::fmt::Display) -> WorkError {
@@ -33,9 +48,67 @@ fn queue_err(e: impl std::fmt::Display) -> WorkError {
 
 impl Sweeper {
     pub async fn run(&self) -> Result<SweepSummary, WorkError> {
-        let now = self.core.clock.now();
-        let due = self.core.store.due_deals(now, PAGE).await?;
-        for (deal, due_at) in &due {
+        let c = &self.core;
+        let now = c.clock.now();
+        let due = c.store.due_deals(now, PAGE).await?;
+
+        // Deals about to draft compete for what is left of today's budget, most valuable first;
+        // the rest wait, visibly, for tomorrow. Internal briefs need no budget.
+        let mut drafting = Vec::new();
+        let mut other = Vec::new();
+        for (key, due_at) in &due {
+            match c.store.get_deal(key).await? {
+                Some(deal) => {
+                    let wants_draft = rules::evaluate(&deal, &c.config, now)
+                        .due
+                        .iter()
+                        .any(|f| !f.trigger.is_internal())
+                        && deal.deferred_until.is_none_or(|u| u <= now);
+                    if wants_draft {
+                        drafting.push((priority(&deal, &c.config.limits, now), deal, *due_at));
+                    } else {
+                        other.push((key.clone(), *due_at));
+                    }
+                }
+                None => continue,
+            }
+        }
+        drafting.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let day = evaluate::budget_day(&c.config, now).to_string();
+        let used = c.store.budget_used(&day).await?;
+        let remaining = c.config.limits.daily_draft_budget.saturating_sub(used) as usize;
+        let mut deferred = 0;
+        let mut to_enqueue = Vec::new();
+        for (rank, (score, mut deal, due_at)) in drafting.into_iter().enumerate() {
+            if rank < remaining {
+                to_enqueue.push((deal.key.clone(), due_at));
+                continue;
+            }
+            let until = evaluate::next_budget_day(&c.config, now);
+            deal.deferred_until = Some(until);
+            deal.next_due_at = rules::evaluate(&deal, &c.config, now).next_due_at;
+            deal.version += 1;
+            match c.store.put_deal(&deal).await {
+                Ok(()) => deferred += 1,
+                // Changed meanwhile: the next sweep ranks it again.
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+            audit(
+                &*c.audit,
+                AuditEntry {
+                    id: format!("deferred-{}", short_hash(&[&keys::deal_pk(&deal.key), &day, "sweep"])),
+                    ..AuditEntry::new(now, "trigger.deferred", "sweep", serde_json::json!({
+                        "until": until, "priority": score,
+                        "reason": format!("the daily draft budget of {} is spent; higher-priority deals went first", c.config.limits.daily_draft_budget),
+                    }))
+                }
+                .deal(&deal.key),
+            )
+            .await?;
+        }
+        to_enqueue.extend(other);
+        for (deal, due_at) in &to_enqueue {
             let body = serde_json::to_string(&EvaluateRequest {
                 deal: deal.clone(),
                 due_at: Some(*due_at),
@@ -89,7 +162,7 @@ impl Sweeper {
                 })
                 .await
                 .map_err(queue_err)?;
-            super::audit(
+            audit(
                 &*self.core.audit,
                 AuditEntry::new(
                     now,
@@ -105,7 +178,8 @@ impl Sweeper {
         Ok(SweepSummary {
             now,
             due_deals: due.len(),
-            enqueued: due.len(),
+            enqueued: to_enqueue.len(),
+            deferred,
             resurfaced_drafts: resurfaced,
         })
     }

@@ -28,6 +28,15 @@ type Item = HashMap<String, AttributeValue>;
 /// How long a webhook dedup claim is kept (providers retry for days, not weeks).
 const DEDUP_RETENTION: SignedDuration = SignedDuration::from_hours(30 * 24);
 
+/// How long a day's budget item is kept after its first claim (it is read only on its own day).
+const BUDGET_RETENTION: SignedDuration = SignedDuration::from_hours(8 * 24);
+
+/// Attributes of the budget item (`keys::budget_pk`): the day, slots taken, and the
+/// occurrences holding them (a string set).
+const BUDGET_DAY: &str = "day";
+const BUDGET_USED: &str = "used";
+const BUDGET_OCCURRENCES: &str = "occurrences";
+
 /// The sort-key prefix shared by every timeline entry (`keys::event_sk`).
 const EVENT_SK_PREFIX: &str = "EVENT#";
 
@@ -263,6 +272,75 @@ impl PipelineStore for DynamoPipelineStore {
         match self.put_if(draft_item(draft)?, condition).await? {
             true => Ok(()),
             false => Err(StoreError::Conflict),
+        }
+    }
+
+    async fn claim_budget(
+        &self,
+        day: &str,
+        occurrence: &str,
+        limit: u32,
+    ) -> Result<bool, StoreError> {
+        // Old days' items go away by TTL; the real clock, as for dedup claims.
+        let expires_at = SystemClock
+            .now()
+            .checked_add(BUDGET_RETENTION)
+            .map_err(|e| StoreError::Corrupt(format!("budget expiry: {e}")))?;
+        // One conditional update takes the slot and records who holds it, so concurrent claims
+        // can never take more than `limit` slots between them.
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::budget_pk(day)))
+            .key(keys::SK, s(keys::BUDGET_SK))
+            .update_expression(
+                "SET #day = :day, #ttl = if_not_exists(#ttl, :expires) ADD #used :one, #occ :occset",
+            )
+            .condition_expression(
+                "(attribute_not_exists(#used) OR #used < :limit) AND NOT contains(#occ, :o)",
+            )
+            .expression_attribute_names("#day", BUDGET_DAY)
+            .expression_attribute_names("#ttl", keys::TTL_ATTR)
+            .expression_attribute_names("#used", BUDGET_USED)
+            .expression_attribute_names("#occ", BUDGET_OCCURRENCES)
+            .expression_attribute_values(":day", s(day))
+            .expression_attribute_values(
+                ":expires",
+                AttributeValue::N(expires_at.as_second().to_string()),
+            )
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":occset", AttributeValue::Ss(vec![occurrence.into()]))
+            .expression_attribute_values(":limit", AttributeValue::N(limit.to_string()))
+            .expression_attribute_values(":o", s(occurrence))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            // Either the day is full or this occurrence already holds a slot: the item says which.
+            Err(e) if is_condition_failure(&e) => {
+                let item = self.get(keys::budget_pk(day), keys::BUDGET_SK).await?;
+                Ok(matches!(
+                    item.as_ref().and_then(|i| i.get(BUDGET_OCCURRENCES)),
+                    Some(AttributeValue::Ss(held)) if held.iter().any(|o| o == occurrence)
+                ))
+            }
+            Err(e) => Err(store_error("UpdateItem", e)),
+        }
+    }
+
+    async fn budget_used(&self, day: &str) -> Result<u32, StoreError> {
+        let Some(item) = self.get(keys::budget_pk(day), keys::BUDGET_SK).await? else {
+            return Ok(0);
+        };
+        match item.get(BUDGET_USED) {
+            None => Ok(0),
+            Some(AttributeValue::N(n)) => n.parse().map_err(|_| {
+                StoreError::Corrupt(format!("budget {day}: `{BUDGET_USED}` is {n:?}"))
+            }),
+            Some(_) => Err(StoreError::Corrupt(format!(
+                "budget {day}: `{BUDGET_USED}` is not a number"
+            ))),
         }
     }
 
