@@ -1,8 +1,11 @@
 //! `draftgate`: the local runner. Every function's handler in one process, on an embedded
 //! durable store, with in-process queues, a movable clock and an outbox instead of SES.
 
+mod explain;
+mod replay;
 mod sample;
 mod server;
+mod workers;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -43,6 +46,49 @@ enum Command {
         #[arg(default_value = "config/draftgate.toml")]
         file: PathBuf,
     },
+    /// A deal's timeline and each trigger: fired, will fire (when), or will not (why).
+    Explain {
+        /// `crm:id`, e.g. `hubspot:9001` (a bare id means HubSpot).
+        deal: String,
+        #[arg(long, default_value = ".draftgate")]
+        data: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Run a scenario (deals and events over weeks) on a virtual clock and report.
+    Replay {
+        scenario: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn config_or_exit(path: Option<PathBuf>) -> shared::config::Config {
+    let path = path.or_else(|| {
+        let default = PathBuf::from("config/draftgate.toml");
+        default.exists().then_some(default)
+    });
+    let result = match &path {
+        Some(p) => shared::config::Config::from_file(p),
+        None => shared::config::Config::bundled(),
+    };
+    result.unwrap_or_else(|problems| {
+        for p in &problems {
+            eprintln!("{p}");
+        }
+        eprintln!("{} config problem(s)", problems.len());
+        std::process::exit(78)
+    })
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
 }
 
 fn main() -> ExitCode {
@@ -66,6 +112,45 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Explain { deal, data, config } => {
+            let config = config_or_exit(config);
+            match runtime().block_on(explain::run(&data, &config, &deal)) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("draftgate explain: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Replay {
+            scenario,
+            config,
+            json,
+        } => {
+            let config = std::sync::Arc::new(config_or_exit(config));
+            let result = replay::load(&scenario)
+                .and_then(|s| runtime().block_on(replay::replay(&s, config)));
+            match result {
+                Ok(report) if json => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&report).expect("serialisable")
+                    );
+                    ExitCode::SUCCESS
+                }
+                Ok(report) => {
+                    print!("{}", replay::render(&report));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("draftgate replay: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Serve {
             addr,
             data,

@@ -13,24 +13,25 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use serde_json::json;
 use shared::adapters::clock::OffsetClock;
-use shared::adapters::embedded::{EmbeddedQueue, EmbeddedStore};
+use shared::adapters::embedded::EmbeddedStore;
 use shared::app::drafts::Drafter;
 use shared::app::evaluate::Evaluator;
 use shared::app::intake::{Intake, WebhookSecrets};
 use shared::app::review::Review;
 use shared::app::sweep::Sweeper;
-use shared::app::{Core, WorkError};
+use shared::app::Core;
 use shared::config::Config;
 use shared::http::{self, ApiError, Request, Response, StatusCode};
-use shared::ports::{AuditReader, Clock, CrmClient, QueueConsumer};
+use shared::ports::{AuditReader, Clock, CrmClient};
 use shared::providers::hubspot::HubSpotClient;
 use shared::secret::Secret;
 use shared::settings::Env;
 use shared::tokens::TokenSigner;
 
 use crate::sample::Sample;
+use crate::workers::Workers;
 
-const CLOCK_OFFSET_KEY: &str = "clock_offset_ms";
+pub const CLOCK_OFFSET_KEY: &str = "clock_offset_ms";
 const SIGNING_KEY_KEY: &str = "dev_signing_key";
 /// The scheduled sweep's period on the runner (EventBridge runs it every 15 minutes in AWS).
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -40,11 +41,8 @@ pub struct Runner {
     pub clock: Arc<OffsetClock>,
     pub intake: Intake,
     pub sweeper: Sweeper,
-    pub evaluator: Evaluator,
-    pub drafter: Drafter,
+    pub workers: Workers,
     pub review: Review,
-    pub evaluate_q: Arc<EmbeddedQueue>,
-    pub draft_q: Arc<EmbeddedQueue>,
     pub sample: Sample,
 }
 
@@ -94,6 +92,8 @@ pub async fn serve(
     };
     let hubspot_secret = dev_secret("HUBSPOT_CLIENT_SECRET", "dev-hubspot-client-secret".into());
     let pandadoc_key = dev_secret("PANDADOC_WEBHOOK_KEY", "dev-pandadoc-key".into());
+    let inbox_secret = dev_secret("INBOX_WEBHOOK_SECRET", "dev-inbox-secret".into());
+    let generic_secret = dev_secret("GENERIC_WEBHOOK_SECRET", "dev-generic-secret".into());
     let signing_key = match env.optional("DRAFTGATE_SIGNING_KEY") {
         Some(k) => Secret::new(k),
         None => {
@@ -159,6 +159,8 @@ pub async fn serve(
             secrets: WebhookSecrets {
                 hubspot_client_secret: Some(hubspot_secret),
                 pandadoc_key: Some(pandadoc_key),
+                inbox_secret: Some(inbox_secret),
+                generic_secret: Some(generic_secret),
             },
             crm,
             public_base_url: public_base_url.clone(),
@@ -168,15 +170,19 @@ pub async fn serve(
             evaluate_queue: evaluate_q.clone(),
             draft_queue: draft_q.clone(),
         },
-        evaluator: Evaluator {
-            core: core.clone(),
-            draft_queue: draft_q.clone(),
-        },
-        drafter: Drafter {
-            core: core.clone(),
-            notifier: outbox.clone(),
-            tokens: tokens.clone(),
-            public_base_url: public_base_url.clone(),
+        workers: Workers {
+            evaluate_q: evaluate_q.clone(),
+            draft_q: draft_q.clone(),
+            evaluator: Evaluator {
+                core: core.clone(),
+                draft_queue: draft_q.clone(),
+            },
+            drafter: Drafter {
+                core: core.clone(),
+                notifier: outbox.clone(),
+                tokens: tokens.clone(),
+                public_base_url: public_base_url.clone(),
+            },
         },
         review: Review {
             core,
@@ -185,8 +191,6 @@ pub async fn serve(
             tokens,
             public_base_url: public_base_url.clone(),
         },
-        evaluate_q,
-        draft_q,
         store,
         clock,
         sample: Sample::bundled(),
@@ -234,7 +238,7 @@ pub async fn serve(
     let worker = runner.clone();
     tokio::spawn(async move {
         loop {
-            if worker.process_once().await == 0 {
+            if worker.workers.process_once().await == 0 {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
@@ -389,59 +393,8 @@ impl Runner {
             .unwrap_or(0)
     }
 
-    /// Handle whatever is visible on both queues; returns how many messages were handled.
-    pub async fn process_once(&self) -> usize {
-        let mut handled = 0;
-        for (queue, is_evaluate) in [(&self.evaluate_q, true), (&self.draft_q, false)] {
-            let deliveries = match queue.receive(10).await {
-                Ok(d) => d,
-                Err(e) => {
-                    tracing::warn!(queue = queue.name(), error = %e, "receive failed");
-                    continue;
-                }
-            };
-            for d in deliveries {
-                handled += 1;
-                let result: Result<(), WorkError> = if is_evaluate {
-                    self.evaluator.handle(&d.body).await.map(|_| ())
-                } else {
-                    self.drafter.handle(&d.body).await.map(|_| ())
-                };
-                let outcome = match result {
-                    Ok(()) => queue.ack(&d.receipt).await,
-                    Err(e) => {
-                        tracing::warn!(queue = queue.name(), attempt = d.receive_count, error = %e, "message failed; will retry");
-                        queue.release(
-                            &d.receipt,
-                            Duration::from_millis(100 * d.receive_count as u64),
-                        )
-                    }
-                };
-                if let Err(e) = outcome {
-                    tracing::warn!(queue = queue.name(), error = %e, "could not settle message");
-                }
-            }
-        }
-        handled
-    }
-
-    /// Wait until both queues are empty (failing messages end in the dead-letter table).
     pub async fn drain(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let handled = self.process_once().await;
-            let depth = self.evaluate_q.depth().unwrap_or(0) + self.draft_q.depth().unwrap_or(0);
-            if depth == 0 {
-                return;
-            }
-            if tokio::time::Instant::now() > deadline {
-                tracing::warn!(depth, "queues did not drain within 30 s");
-                return;
-            }
-            if handled == 0 {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
+        self.workers.drain().await
     }
 
     async fn load_sample_if_empty(&self) -> Result<usize, String> {

@@ -214,7 +214,9 @@ pub fn occurrence(
             if let Some(sent) = deal.quote_sent_at {
                 replied_since(deal, sent)?;
             }
-            let due = local_time_on(expires, window, &config.timezone());
+            // A quote sent after its own expiry morning is due as soon as we know of it.
+            let due = local_time_on(expires, window, &config.timezone())
+                .max(deal.quote_sent_at.unwrap_or(Timestamp::MIN));
             Ok((format!("{trigger}#{expires}"), due))
         }
         TriggerKind::LeadNoSecondReply => {
@@ -246,10 +248,10 @@ pub fn occurrence(
             if now >= meeting {
                 return Err(StopReason::MeetingPassed { at: meeting });
             }
-            Ok((
-                format!("{trigger}#{}", sortable(meeting)),
-                meeting - hours(window),
-            ))
+            // A meeting booked at short notice gets its brief as soon as it is booked.
+            let due =
+                (meeting - hours(window)).max(deal.meeting_booked_at.unwrap_or(Timestamp::MIN));
+            Ok((format!("{trigger}#{}", sortable(meeting)), due))
         }
     }
 }

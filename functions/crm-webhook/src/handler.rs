@@ -18,7 +18,7 @@ mod tests {
     use shared::adapters::embedded::EmbeddedStore;
     use shared::app::intake::{Intake, WebhookSecrets};
     use shared::app::Core;
-    use shared::domain::{DealRef, DealSnapshot, Stage};
+    use shared::domain::{DealRef, DealSnapshot, EventKind, Stage};
     use shared::ports::{AuditReader, CrmClient, CrmError, PipelineStore};
     use shared::secret::Secret;
 
@@ -51,6 +51,8 @@ mod tests {
             secrets: WebhookSecrets {
                 hubspot_client_secret: Some(Secret::new("0c8f3b6e-5d2a-4f71-9b3e-8a1d2c4e6f70")),
                 pandadoc_key: None,
+                inbox_secret: Some(Secret::new("dev-inbox-secret")),
+                generic_secret: Some(Secret::new("dev-generic-secret")),
             },
             crm,
             public_base_url: "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com".into(),
@@ -58,13 +60,62 @@ mod tests {
     }
 
     fn sample_event() -> Request {
-        let raw = std::fs::read_to_string(concat!(
+        event_file("hubspot-deal-stage-changed.json")
+    }
+
+    fn event_json(name: &str) -> serde_json::Value {
+        let path = format!(
+            "{}/../../events/crm-webhook/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    fn event_file(name: &str) -> Request {
+        to_lambda(&event_json(name))
+    }
+
+    fn to_lambda(event: &serde_json::Value) -> Request {
+        lambda_http::request::from_str(&event.to_string()).expect("API Gateway v2 event")
+    }
+
+    /// The timestamp the `events/crm-webhook/{inbox,generic}-*.json` samples are signed with
+    /// (2026-03-02T10:15:00Z), as README documents.
+    const SAMPLE_SIGNED_AT: i64 = 1772446500;
+
+    /// An intake whose clock stands two seconds after the draftgate samples were signed, on
+    /// the bundled config plus the Notion stage mapping the generic sample uses.
+    fn draftgate_intake(store: &Arc<EmbeddedStore>) -> Intake {
+        let mut intake = intake(store);
+        intake.core.clock = Arc::new(ManualClock::new(
+            jiff::Timestamp::from_second(SAMPLE_SIGNED_AT + 2).unwrap(),
+        ));
+        let mut text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
-            "/../../events/crm-webhook/hubspot-deal-stage-changed.json"
+            "/../../config/draftgate.toml"
         ))
         .unwrap();
-        lambda_http::request::from_str(&raw).expect("API Gateway v2 event")
+        if !text.contains("[stages.notion]") {
+            text.push_str("\n[stages.notion]\n\"Lead\" = \"qualified\"\n\"Proposal sent\" = \"proposal\"\n\"Negotiation\" = \"negotiating\"\n\"Won\" = \"closed_won\"\n\"Lost\" = \"closed_lost\"\n");
+        }
+        intake.core.config = Arc::new(
+            shared::config::Config::parse("draftgate.toml", &text, &shared::config::BundledFiles)
+                .unwrap(),
+        );
+        intake
     }
+
+    async fn answer(intake: &Intake, req: Request) -> (u16, serde_json::Value) {
+        let resp = handle(intake, req).await.unwrap();
+        let body = serde_json::from_slice(resp.body().as_ref()).unwrap();
+        (resp.status().as_u16(), body)
+    }
+
+    fn accepted_and_duplicates(body: &serde_json::Value) -> (Option<u64>, Option<u64>) {
+        (body["accepted"].as_u64(), body["duplicates"].as_u64())
+    }
+
+    const ACME: (&str, &str) = ("hubspot", "18544521873");
 
     #[tokio::test]
     async fn the_sample_api_gateway_event_is_verified_recorded_and_a_redelivery_is_counted() {
@@ -111,6 +162,150 @@ mod tests {
         );
         let resp = handle(&intake, req).await.unwrap();
         assert_eq!(resp.status(), 401);
+        assert!(store.all_deals().unwrap().is_empty());
+        assert!(store.entries(None).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_signed_inbox_reply_is_recorded_as_the_prospects_reply() {
+        let store = EmbeddedStore::open_in_memory().unwrap();
+        let intake = draftgate_intake(&store);
+        let (status, body) = answer(&intake, event_file("inbox-reply.json")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["provider"], "inbox");
+        assert_eq!(accepted_and_duplicates(&body), (Some(1), Some(0)));
+
+        let deal = DealRef::new(ACME.0, ACME.1);
+        let state = store.get_deal(&deal).await.unwrap().unwrap();
+        assert_eq!(
+            state.last_inbound_at,
+            Some("2026-03-02T10:14:41Z".parse().unwrap())
+        );
+        let timeline = store.timeline(&deal).await.unwrap();
+        assert!(
+            matches!(&timeline[0].kind, EventKind::ProspectReplied { summary }
+                if summary.starts_with("Reply from jane.doe@acme.example: \"Re: Proposal for Acme Corp")),
+            "{:?}",
+            timeline[0].kind
+        );
+
+        let (_, again) = answer(&intake, event_file("inbox-reply.json")).await;
+        assert_eq!(accepted_and_duplicates(&again), (Some(0), Some(1)));
+        assert_eq!(store.entries(None).await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_out_of_office_message_is_recorded_as_an_auto_reply_not_a_reply() {
+        let store = EmbeddedStore::open_in_memory().unwrap();
+        let intake = draftgate_intake(&store);
+        let (status, body) = answer(&intake, event_file("inbox-out-of-office.json")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(accepted_and_duplicates(&body), (Some(1), Some(0)));
+
+        let deal = DealRef::new(ACME.0, ACME.1);
+        let timeline = store.timeline(&deal).await.unwrap();
+        assert_eq!(timeline.len(), 1);
+        assert!(
+            matches!(timeline[0].kind, EventKind::AutoReplyReceived { .. }),
+            "{:?}",
+            timeline[0].kind
+        );
+        let state = store.get_deal(&deal).await.unwrap().unwrap();
+        assert_eq!(state.last_inbound_at, None, "an auto reply is not a reply");
+    }
+
+    #[tokio::test]
+    async fn a_signed_meeting_booking_schedules_the_meeting() {
+        let store = EmbeddedStore::open_in_memory().unwrap();
+        let intake = draftgate_intake(&store);
+        let (status, body) = answer(&intake, event_file("inbox-meeting-booked.json")).await;
+        assert_eq!(status, 200, "{body}");
+        let state = store
+            .get_deal(&DealRef::new(ACME.0, ACME.1))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            state.next_meeting_at,
+            Some("2026-03-05T14:00:00Z".parse().unwrap())
+        );
+        assert_eq!(state.next_meeting_id.as_deref(), Some("evt_7Jd2QeZ"));
+    }
+
+    #[tokio::test]
+    async fn a_forged_inbox_signature_is_401_and_stores_nothing() {
+        let store = EmbeddedStore::open_in_memory().unwrap();
+        let intake = draftgate_intake(&store);
+        let mut event = event_json("inbox-reply.json");
+        let forged = shared::providers::signature::draftgate_signature(
+            b"not-the-secret",
+            "1772446500",
+            event["body"].as_str().unwrap().as_bytes(),
+        );
+        event["headers"]["x-draftgate-signature"] = forged.into();
+        let (status, body) = answer(&intake, to_lambda(&event)).await;
+        assert_eq!(status, 401, "{body}");
+        assert!(body["error"].as_str().unwrap().contains("inbox signature"));
+        // A signature made for another body does not verify this one either.
+        let mut event = event_json("inbox-reply.json");
+        event["headers"]["x-draftgate-signature"] =
+            event_json("inbox-out-of-office.json")["headers"]["x-draftgate-signature"].clone();
+        assert_eq!(answer(&intake, to_lambda(&event)).await.0, 401);
+        assert!(store.all_deals().unwrap().is_empty());
+        assert!(store.entries(None).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_generic_sample_batch_is_recorded_and_a_redelivery_is_counted() {
+        let store = EmbeddedStore::open_in_memory().unwrap();
+        let intake = draftgate_intake(&store);
+        let (status, body) = answer(&intake, event_file("generic-deal-events.json")).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["provider"], "generic");
+        assert_eq!(accepted_and_duplicates(&body), (Some(5), Some(0)));
+
+        let deal = DealRef::new("notion", "3f9a2c1e-77b0-4c3e-9d51-0b8e6a4f2d10");
+        let state = store.get_deal(&deal).await.unwrap().unwrap();
+        assert_eq!(state.name, "Globex - Brand refresh");
+        assert_eq!(state.stage, Some(Stage::Proposal));
+        assert_eq!(
+            state.contact_email.as_deref(),
+            Some("sam.lee@globex.example")
+        );
+        assert_eq!(
+            state.facts["contact.first_name"].source,
+            "notion via generic webhook"
+        );
+        assert_eq!(state.quote_expires_on, Some(jiff::civil::date(2026, 3, 31)));
+        assert_eq!(store.timeline(&deal).await.unwrap().len(), 5);
+
+        let (_, again) = answer(&intake, event_file("generic-deal-events.json")).await;
+        assert_eq!(accepted_and_duplicates(&again), (Some(0), Some(5)));
+    }
+
+    #[tokio::test]
+    async fn a_generic_batch_with_one_bad_event_stores_nothing_and_answers_400() {
+        let store = EmbeddedStore::open_in_memory().unwrap();
+        let intake = draftgate_intake(&store);
+        let mut event = event_json("generic-deal-events.json");
+        let body = event["body"]
+            .as_str()
+            .unwrap()
+            .replace("\"type\": \"call_logged\"", "\"type\": \"call\"");
+        let signature = shared::providers::signature::draftgate_signature(
+            b"dev-generic-secret",
+            "1772446500",
+            body.as_bytes(),
+        );
+        event["body"] = body.into();
+        event["headers"]["x-draftgate-signature"] = signature.into();
+        let (status, answer_body) = answer(&intake, to_lambda(&event)).await;
+        assert_eq!(status, 400, "{answer_body}");
+        let error = answer_body["error"].as_str().unwrap();
+        assert!(
+            error.starts_with("event 3: unknown type `call`; expected one of deal_created,"),
+            "{error}"
+        );
         assert!(store.all_deals().unwrap().is_empty());
         assert!(store.entries(None).await.unwrap().is_empty());
     }

@@ -20,6 +20,8 @@ async fn main() -> Result<(), Error> {
     let public_base_url = env.required("PUBLIC_BASE_URL");
     let hubspot_secret = env.secret("HUBSPOT_CLIENT_SECRET");
     let hubspot_token = env.secret("HUBSPOT_ACCESS_TOKEN");
+    let inbox_secret = env.secret("INBOX_WEBHOOK_SECRET");
+    let generic_secret = env.secret("GENERIC_WEBHOOK_SECRET");
     let hubspot_base = env
         .optional("HUBSPOT_API_BASE_URL")
         .unwrap_or_else(|| "https://api.hubapi.com".into());
@@ -35,6 +37,8 @@ async fn main() -> Result<(), Error> {
         secrets: WebhookSecrets {
             hubspot_client_secret: Some(hubspot_secret),
             pandadoc_key: None,
+            inbox_secret: Some(inbox_secret),
+            generic_secret: Some(generic_secret),
         },
         crm,
         public_base_url,

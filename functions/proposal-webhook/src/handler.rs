@@ -34,6 +34,7 @@ mod tests {
             secrets: WebhookSecrets {
                 hubspot_client_secret: None,
                 pandadoc_key: Some(Secret::new("f3b1e8c2a9d64b7e9c0a5d2e1f4b7c8a")),
+                ..WebhookSecrets::default()
             },
             crm: HashMap::new(),
             public_base_url: "https://example.invalid".into(),

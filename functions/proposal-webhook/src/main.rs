@@ -24,6 +24,7 @@ async fn main() -> Result<(), Error> {
         secrets: WebhookSecrets {
             hubspot_client_secret: None,
             pandadoc_key: Some(pandadoc_key),
+            ..WebhookSecrets::default()
         },
         crm: HashMap::new(),
         public_base_url,

@@ -241,7 +241,11 @@ impl Drafter {
             .await?;
         }
         let incomplete = draft.is_incomplete();
-        self.notify(draft).await?;
+        if draft.status == DraftStatus::Brief {
+            self.brief(draft).await?;
+        } else {
+            self.notify(draft).await?;
+        }
         Ok(DraftOutcome::Created {
             draft_id: id,
             incomplete,

@@ -133,7 +133,9 @@ impl Evaluator {
                             id: format!("firing-{}", short_hash(&[&deal_pk, &firing.occurrence])),
                             ..AuditEntry::new(now, "trigger.fired", "evaluate-deal", json!({
                                 "trigger": firing.trigger, "occurrence": firing.occurrence, "due_at": firing.due_at,
-                                "late_by_secs": now.duration_since(firing.due_at).as_secs(),
+                                // Counted from when it could first fire: a stop condition lifted after
+                                // the due time (e.g. un-parking) makes it due only then.
+                                "late_by_secs": now.duration_since(firing.due_at.max(deal.updated_at)).as_secs(),
                             }))
                         }
                         .deal(&deal.key),

@@ -12,16 +12,20 @@ use crate::domain::{DealEvent, DealRef};
 use crate::http::{self, ApiError, Request, Response};
 use crate::ports::{CrmClient, CrmError, Recorded, StoreError};
 use crate::providers::signature::{self, SignatureError};
-use crate::providers::{hubspot, pandadoc};
+use crate::providers::{generic, hubspot, inbox, pandadoc, ParseError};
 use crate::secret::Secret;
 
 /// Providers this service knows. Each route answers 401 unless its secret is configured.
-pub const PROVIDERS: [&str; 2] = ["hubspot", "pandadoc"];
+pub const PROVIDERS: [&str; 4] = ["hubspot", "pandadoc", "inbox", "generic"];
 
 #[derive(Clone, Default)]
 pub struct WebhookSecrets {
     pub hubspot_client_secret: Option<Secret>,
     pub pandadoc_key: Option<Secret>,
+    /// draftgate HMAC secret of `POST /webhooks/inbox`.
+    pub inbox_secret: Option<Secret>,
+    /// draftgate HMAC secret of `POST /webhooks/generic`.
+    pub generic_secret: Option<Secret>,
 }
 
 pub struct Intake {
@@ -83,6 +87,19 @@ impl Intake {
         let summary = match provider {
             "hubspot" => self.hubspot(&req).await?,
             "pandadoc" => self.pandadoc(&req).await?,
+            "inbox" => {
+                let secret = self.secrets.inbox_secret.as_ref();
+                self.draftgate_signed("inbox", secret, &req, inbox::parse)
+                    .await?
+            }
+            "generic" => {
+                let secret = self.secrets.generic_secret.as_ref();
+                let config = &self.core.config;
+                self.draftgate_signed("generic", secret, &req, |body| {
+                    generic::parse_batch(body, config)
+                })
+                .await?
+            }
             _ => unreachable!("checked against PROVIDERS"),
         };
         Ok(
@@ -176,6 +193,30 @@ impl Intake {
             ..Default::default()
         };
         self.record_all(batch.events, &mut summary).await?;
+        Ok(summary)
+    }
+
+    /// The inbox and generic webhooks: draftgate's own HMAC, then every event of the request
+    /// parsed (one bad event refuses them all) before any is recorded.
+    async fn draftgate_signed(
+        &self,
+        provider: &str,
+        secret: Option<&Secret>,
+        req: &Request,
+        parse: impl FnOnce(&[u8]) -> Result<Vec<DealEvent>, ParseError>,
+    ) -> Result<Summary, ApiError> {
+        let secret = secret.ok_or_else(|| sig_error(provider, SignatureError::NotConfigured))?;
+        signature::verify_draftgate(
+            secret,
+            req.body(),
+            http::header(req.headers(), "x-draftgate-signature"),
+            http::header(req.headers(), "x-draftgate-timestamp"),
+            self.core.clock.now(),
+        )
+        .map_err(|e| sig_error(provider, e))?;
+        let events = parse(req.body()).map_err(|e| ApiError::bad_request(e.0))?;
+        let mut summary = Summary::default();
+        self.record_all(events, &mut summary).await?;
         Ok(summary)
     }
 

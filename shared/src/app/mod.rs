@@ -73,10 +73,11 @@ pub fn short_hash(parts: &[&str]) -> String {
 
 /// Draft ids derive from the trigger occurrence, so a retried generation finds its own draft.
 pub fn draft_id(firing: &Firing) -> String {
-    format!(
-        "d{}",
-        short_hash(&[&firing.deal.crm, &firing.deal.id, &firing.occurrence])
-    )
+    draft_id_for(&firing.deal, &firing.occurrence)
+}
+
+pub fn draft_id_for(deal: &DealRef, occurrence: &str) -> String {
+    format!("d{}", short_hash(&[&deal.crm, &deal.id, occurrence]))
 }
 
 /// The shared path for every event that changes a deal: apply it, recompute when the deal is

@@ -1,6 +1,9 @@
 //! One module per provider: verify, parse into canonical events, and its API client if any.
 
+pub mod fields;
+pub mod generic;
 pub mod hubspot;
+pub mod inbox;
 pub mod pandadoc;
 pub mod signature;
 
