@@ -461,6 +461,16 @@ pub async fn replay(scenario: &Scenario, config: Arc<Config>) -> Result<Report, 
     }
     drafts.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     for d in &drafts {
+        if std::env::var_os("DRAFTGATE_REPLAY_TRACE").is_some() {
+            eprintln!(
+                "{} {} {:<22} {:<10} {}",
+                d.created_at,
+                d.deal,
+                d.trigger.as_str(),
+                d.status,
+                d.occurrence
+            );
+        }
         let row = per_day.entry(day_of(d.created_at)).or_default();
         if d.status == DraftStatus::Brief {
             report.briefs += 1;
@@ -867,5 +877,77 @@ mod tests {
         );
         let first = r.per_day.iter().find(|d| d.drafts > 0).unwrap();
         assert_eq!(first.date, "2026-03-30");
+    }
+
+    /// The shipped scenario's report, as `draftgate replay examples/scenarios/b2b-services-90-days.json`
+    /// prints it. A change here is a change in what the founder would see over a quarter.
+    #[test]
+    fn the_shipped_quarter_replays_to_its_known_report() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../examples/scenarios/b2b-services-90-days.json"
+        );
+        let r = run(&load(std::path::Path::new(path)).unwrap());
+        let text = render(&r);
+        assert_eq!((r.deals, r.events, r.days), (30, 223, 90));
+        assert_eq!((r.drafts, r.briefs, r.incomplete), (66, 25, 6), "{text}");
+        let by: Vec<(&str, usize)> = r.by_trigger.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(
+            by,
+            vec![
+                ("call_no_next_step", 5),
+                ("lead_no_second_reply", 9),
+                ("proposal_no_reply", 9),
+                ("quote_expired", 4),
+                ("stage_unchanged", 39)
+            ],
+            "{text}"
+        );
+        assert_eq!(
+            (r.approved, r.sent, r.rejected, r.superseded),
+            (55, 55, 9, 2),
+            "{text}"
+        );
+        // The must-be-zero checks.
+        assert_eq!(
+            (
+                r.drafts_on_parked_deals,
+                r.drafts_after_reply,
+                r.duplicate_drafts,
+                r.duplicate_sends
+            ),
+            (0, 0, 0, 0)
+        );
+        // Only the two follow-ups the budget held back on Friday 13 February fired late.
+        assert_eq!(
+            (
+                r.late,
+                r.late_by_budget_or_cap,
+                r.max_unexplained_lateness_secs,
+                r.deferrals
+            ),
+            (2, 2, 0, 2),
+            "{text}"
+        );
+        let day = |d: &str| {
+            r.per_day
+                .iter()
+                .find(|row| row.date == d)
+                .cloned()
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            (day("2026-02-13").drafts, day("2026-02-13").deferred),
+            (10, 2),
+            "{text}"
+        );
+        assert_eq!(
+            day("2026-02-14").drafts,
+            2,
+            "the deferred follow-ups go out the next day"
+        );
+        // The quote expiring on the DST change day (Berlin) is drafted that day.
+        assert_eq!(day("2026-03-29").drafts, 1, "{text}");
+        assert_eq!(r.max_queue, 8);
     }
 }

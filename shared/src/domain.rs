@@ -261,7 +261,7 @@ pub struct Deal {
     /// When the lead first wrote in.
     #[serde(default)]
     pub lead_inquiry_at: Option<Timestamp>,
-    /// Lead follow-ups sent since the lead last wrote (capped by the lead trigger).
+    /// Follow-ups sent since the prospect last wrote (the lead trigger stops at its cap).
     #[serde(default)]
     pub lead_follow_ups: u32,
     #[serde(default)]

@@ -229,7 +229,8 @@ pub fn occurrence(
                 .last_outbound_at
                 .filter(|o| *o >= inquiry)
                 .unwrap_or(inquiry);
-            if let Some(at) = deal.last_inbound_at.filter(|at| *at > anchor) {
+            // The lead's second message ends this trigger for good: the conversation is on.
+            if let Some(at) = deal.last_inbound_at.filter(|at| *at > inquiry) {
                 return Err(StopReason::Replied { at });
             }
             declined_since(deal, inquiry)?;
@@ -513,13 +514,10 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
             deal.declined_at = deal.declined_at.max(Some(at));
             set_interaction(deal, interaction(event, summary.clone()));
         }
-        EventKind::FollowUpSent {
-            subject, trigger, ..
-        } => {
+        EventKind::FollowUpSent { subject, .. } => {
             deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
-            if *trigger == Some(TriggerKind::LeadNoSecondReply) {
-                deal.lead_follow_ups += 1;
-            }
+            // Every unanswered follow-up counts toward the lead's cap, whichever trigger wrote it.
+            deal.lead_follow_ups += 1;
             set_interaction(
                 deal,
                 interaction(event, format!("Follow-up sent: \"{subject}\"")),

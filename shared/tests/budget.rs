@@ -31,7 +31,12 @@ impl World {
         let clock = Arc::new(ManualClock::new(t("2026-03-02T08:00:00Z")));
         let mut config = shared::config::Config::bundled().unwrap();
         config.limits.daily_draft_budget = budget;
-        let core = Core { config: Arc::new(config), store: store.clone(), audit: store.clone(), clock: clock.clone() };
+        let core = Core {
+            config: Arc::new(config),
+            store: store.clone(),
+            audit: store.clone(),
+            clock: clock.clone(),
+        };
         World { store, clock, core }
     }
 
@@ -41,20 +46,44 @@ impl World {
             deal: DealRef::new("hubspot", id),
             occurred_at: t(sent),
             source: "hubspot".into(),
-            kind: EventKind::StageChanged { raw_stage: "contractsent".into() },
-            snapshot: Some(DealSnapshot { name: Some(format!("Deal {id}")), amount: Some(amount), contact_email: Some(format!("{id}@example.com")), ..Default::default() }),
+            kind: EventKind::StageChanged {
+                raw_stage: "contractsent".into(),
+            },
+            snapshot: Some(DealSnapshot {
+                name: Some(format!("Deal {id}")),
+                amount: Some(amount),
+                contact_email: Some(format!("{id}@example.com")),
+                ..Default::default()
+            }),
         };
         let c = &self.core;
-        record_event(&*c.store, &*c.audit, &c.config, &*c.clock, &e, "test").await.unwrap();
+        record_event(&*c.store, &*c.audit, &c.config, &*c.clock, &e, "test")
+            .await
+            .unwrap();
     }
 
     /// One scheduled sweep and everything it causes.
     async fn sweep(&self) -> shared::app::sweep::SweepSummary {
         let evaluate_q = self.store.queue("evaluate");
         let draft_q = self.store.queue("drafts");
-        let summary = Sweeper { core: self.core.clone(), evaluate_queue: evaluate_q.clone(), draft_queue: draft_q.clone() }.run().await.unwrap();
-        let evaluator = Evaluator { core: self.core.clone(), draft_queue: draft_q.clone() };
-        let drafter = Drafter { core: self.core.clone(), notifier: self.store.outbox(self.clock.clone()), tokens: TokenSigner::new(Secret::new("k")), public_base_url: "http://x".into() };
+        let summary = Sweeper {
+            core: self.core.clone(),
+            evaluate_queue: evaluate_q.clone(),
+            draft_queue: draft_q.clone(),
+        }
+        .run()
+        .await
+        .unwrap();
+        let evaluator = Evaluator {
+            core: self.core.clone(),
+            draft_queue: draft_q.clone(),
+        };
+        let drafter = Drafter {
+            core: self.core.clone(),
+            notifier: self.store.outbox(self.clock.clone()),
+            tokens: TokenSigner::new(Secret::new("k")),
+            public_base_url: "http://x".into(),
+        };
         for d in evaluate_q.receive(100).await.unwrap() {
             evaluator.handle(&d.body).await.unwrap();
             evaluate_q.ack(&d.receipt).await.unwrap();
@@ -67,29 +96,58 @@ impl World {
     }
 
     async fn drafted_deals(&self) -> Vec<String> {
-        let mut ids: Vec<String> = self.store.drafts_by_status(DraftStatus::Pending, None, 100).await.unwrap().into_iter().map(|d| d.deal.id).collect();
+        let mut ids: Vec<String> = self
+            .store
+            .drafts_by_status(DraftStatus::Pending, None, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.deal.id)
+            .collect();
         ids.sort();
         ids
     }
 }
 
 #[tokio::test]
-async fn when_the_budget_is_short_the_most_valuable_deals_go_first_and_the_rest_wait_for_tomorrow() {
+async fn when_the_budget_is_short_the_most_valuable_deals_go_first_and_the_rest_wait_for_tomorrow()
+{
     let w = World::new(2);
     // All four proposals were sent together; amounts decide the order.
-    for (id, amount) in [("small", 2_000.0), ("big", 80_000.0), ("mid", 30_000.0), ("tiny", 500.0)] {
+    for (id, amount) in [
+        ("small", 2_000.0),
+        ("big", 80_000.0),
+        ("mid", 30_000.0),
+        ("tiny", 500.0),
+    ] {
         w.proposal(id, amount, "2026-03-02T09:00:00Z").await;
     }
     w.clock.set(t("2026-03-05T09:00:00Z"));
     let summary = w.sweep().await;
-    assert_eq!((summary.due_deals, summary.enqueued, summary.deferred), (4, 2, 2), "{summary:?}");
+    assert_eq!(
+        (summary.due_deals, summary.enqueued, summary.deferred),
+        (4, 2, 2),
+        "{summary:?}"
+    );
     assert_eq!(w.drafted_deals().await, vec!["big", "mid"]);
 
     // The others are visibly held, not dropped: in their state and in the audit log.
-    let small = w.store.get_deal(&DealRef::new("hubspot", "small")).await.unwrap().unwrap();
+    let small = w
+        .store
+        .get_deal(&DealRef::new("hubspot", "small"))
+        .await
+        .unwrap()
+        .unwrap();
     // Next local midnight in Europe/Berlin (UTC+1 in March before the DST change).
     assert_eq!(small.deferred_until, Some(t("2026-03-05T23:00:00Z")));
-    let deferred = w.store.entries(None).await.unwrap().into_iter().filter(|e| e.kind == "trigger.deferred").count();
+    let deferred = w
+        .store
+        .entries(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "trigger.deferred")
+        .count();
     assert_eq!(deferred, 2);
 
     // Later the same day nothing more is drafted.
@@ -113,16 +171,42 @@ async fn a_deal_with_an_undecided_draft_gets_no_second_one_until_the_founder_dec
     // The stage-unchanged follow-up comes due while the first draft is still pending.
     w.clock.set(t("2026-03-09T09:05:00Z"));
     w.sweep().await;
-    assert_eq!(w.store.drafts_by_status(DraftStatus::Pending, None, 10).await.unwrap().len(), 1);
-    let held = w.store.entries(None).await.unwrap().into_iter().filter(|e| e.kind == "trigger.held").count();
+    assert_eq!(
+        w.store
+            .drafts_by_status(DraftStatus::Pending, None, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let held = w
+        .store
+        .entries(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "trigger.held")
+        .count();
     assert_eq!(held, 1);
     // Once the founder rejects the first, the second follows within the hold (one hour).
-    let mut first = w.store.drafts_by_status(DraftStatus::Pending, None, 10).await.unwrap().remove(0);
+    let mut first = w
+        .store
+        .drafts_by_status(DraftStatus::Pending, None, 10)
+        .await
+        .unwrap()
+        .remove(0);
     first.status = DraftStatus::Rejected;
-    w.store.update_draft(&first, DraftStatus::Pending).await.unwrap();
+    w.store
+        .update_draft(&first, DraftStatus::Pending)
+        .await
+        .unwrap();
     w.clock.advance(SignedDuration::from_mins(65));
     w.sweep().await;
-    let pending = w.store.drafts_by_status(DraftStatus::Pending, None, 10).await.unwrap();
+    let pending = w
+        .store
+        .drafts_by_status(DraftStatus::Pending, None, 10)
+        .await
+        .unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].trigger.as_str(), "stage_unchanged");
 }

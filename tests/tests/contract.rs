@@ -473,9 +473,12 @@ mod contract {
         // A refused occurrence holds nothing: a larger limit later gives it a slot.
         assert!(store.claim_budget(day, "d#1", 4).await.unwrap());
         assert_eq!(store.budget_used(day).await.unwrap(), 4);
-        // A limit of zero refuses a newcomer.
+        // A limit of zero refuses a newcomer, on a fresh day too, but not a holder.
         assert!(!store.claim_budget("2024-11-24", "a#1", 0).await.unwrap());
         assert_eq!(store.budget_used("2024-11-24").await.unwrap(), 0);
+        assert!(!store.claim_budget(day, "e#1", 0).await.unwrap());
+        assert!(store.claim_budget(day, "a#1", 0).await.unwrap());
+        assert_eq!(store.budget_used(day).await.unwrap(), 4);
     }
 
     pub async fn an_occurrence_holds_one_budget_slot_however_often_it_claims(
@@ -1017,6 +1020,43 @@ mod aws_only {
     }
 
     #[tokio::test]
+    async fn a_budget_item_counts_its_slots_and_names_their_holders_in_a_set() {
+        let fx = aws_fixture().await;
+        let store = &fx.ports.pipeline;
+        for occurrence in ["a#1", "b#1", "a#1", "c#1"] {
+            store
+                .claim_budget("2024-11-23", occurrence, 2)
+                .await
+                .unwrap();
+        }
+        let item = raw_item(&fx, keys::budget_pk("2024-11-23"), keys::BUDGET_SK).await;
+        assert_eq!(string(&item, "day"), Some("2024-11-23"));
+        assert_eq!(
+            item.get("used")
+                .and_then(|v| v.as_n().ok())
+                .map(String::as_str),
+            Some("2")
+        );
+        let mut held = item
+            .get("occurrences")
+            .and_then(|v| v.as_ss().ok())
+            .cloned()
+            .expect("a string set");
+        held.sort();
+        assert_eq!(held, ["a#1", "b#1"]);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let expires: u64 = item
+            .get(keys::TTL_ATTR)
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse().ok())
+            .expect("a TTL");
+        assert!(expires > now + 7 * 86_400 && expires <= now + 8 * 86_400 + 60);
+    }
+
+    #[tokio::test]
     async fn a_dedup_claim_expires_thirty_days_after_it_was_made() {
         let fx = aws_fixture().await;
         let key = DealRef::new("hubspot", "1");
@@ -1165,9 +1205,9 @@ mod aws_only {
             subject: subject.clone(),
             body: "A follow-up for Acme rollout waits for you:\nhttps://example.com/review/d1"
                 .into(),
-            draft_id: "d1".into(),
+            draft_id: Some("d1".into()),
             deal_name: "Acme rollout".into(),
-            review_url: "https://example.com/review/d1".into(),
+            review_url: Some("https://example.com/review/d1".into()),
         };
         SnsEmailNotifier::new(sns, &topic_arn)
             .notify(&note)

@@ -281,6 +281,11 @@ impl PipelineStore for DynamoPipelineStore {
         occurrence: &str,
         limit: u32,
     ) -> Result<bool, StoreError> {
+        if limit == 0 {
+            // No slot can be taken (the condition below lets a day's first claim through
+            // whatever the limit); an earlier holder still keeps its slot.
+            return self.holds_budget_slot(day, occurrence).await;
+        }
         // Old days' items go away by TTL; the real clock, as for dedup claims.
         let expires_at = SystemClock
             .now()
@@ -318,13 +323,7 @@ impl PipelineStore for DynamoPipelineStore {
         match result {
             Ok(_) => Ok(true),
             // Either the day is full or this occurrence already holds a slot: the item says which.
-            Err(e) if is_condition_failure(&e) => {
-                let item = self.get(keys::budget_pk(day), keys::BUDGET_SK).await?;
-                Ok(matches!(
-                    item.as_ref().and_then(|i| i.get(BUDGET_OCCURRENCES)),
-                    Some(AttributeValue::Ss(held)) if held.iter().any(|o| o == occurrence)
-                ))
-            }
+            Err(e) if is_condition_failure(&e) => self.holds_budget_slot(day, occurrence).await,
             Err(e) => Err(store_error("UpdateItem", e)),
         }
     }
@@ -375,6 +374,15 @@ impl PipelineStore for DynamoPipelineStore {
 }
 
 impl DynamoPipelineStore {
+    /// Whether `occurrence` holds one of `day`'s budget slots.
+    async fn holds_budget_slot(&self, day: &str, occurrence: &str) -> Result<bool, StoreError> {
+        let item = self.get(keys::budget_pk(day), keys::BUDGET_SK).await?;
+        Ok(matches!(
+            item.as_ref().and_then(|i| i.get(BUDGET_OCCURRENCES)),
+            Some(AttributeValue::Ss(held)) if held.iter().any(|o| o == occurrence)
+        ))
+    }
+
     fn put(&self, item: Item, condition: Option<Condition>) -> Result<Put, StoreError> {
         let mut put = Put::builder().table_name(&self.table).set_item(Some(item));
         if let Some(c) = condition {
