@@ -404,15 +404,15 @@ impl Config {
             for (t, value) in &raw.deal_types {
                 w.per_deal_type.insert(t.clone(), value.get_ref() * unit);
             }
-            for (label, v) in w
-                .per_stage
+            let overrides = raw
+                .stages
                 .iter()
-                .map(|(s, v)| (s.as_str().to_string(), *v))
-                .chain(w.per_deal_type.iter().map(|(t, v)| (t.clone(), *v)))
-            {
-                if v == 0 {
+                .map(|(k, v)| (k.get_ref(), v))
+                .chain(raw.deal_types.iter().map(|(k, v)| (k, v)));
+            for (label, value) in overrides {
+                if *value.get_ref() == 0 {
                     problems.push(err(
-                        None,
+                        Some(line_of(text, value.span().start)),
                         format!("[triggers.{name}] window for `{label}` is zero"),
                     ));
                 }
