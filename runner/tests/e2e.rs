@@ -3,9 +3,7 @@
 //! review link (nothing changes) -> POST approve -> exactly one prospect message; a second
 //! approve sends nothing more. Plus every bad-input answer the contract names.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use serde_json::{json, Value};
 use shared::providers::signature::hubspot_v3_signature;
@@ -14,98 +12,29 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const CLIENT_SECRET: &str = "e2e-hubspot-client-secret";
 
-struct Runner {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-}
+mod support;
 
-impl Drop for Runner {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{free_port, Runner};
 
 async fn start(data: &std::path::Path, hubspot: &str, port: u16) -> Runner {
-    let child = Command::new(env!("CARGO_BIN_EXE_draftgate"))
-        .args([
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--no-sample",
-            "--data",
-        ])
-        .arg(data)
-        .env("HUBSPOT_CLIENT_SECRET", CLIENT_SECRET)
-        .env("HUBSPOT_ACCESS_TOKEN", "e2e-token")
-        .env("HUBSPOT_API_BASE_URL", hubspot)
-        .env("DRAFTGATE_SIGNING_KEY", "e2e-signing-key")
-        .env("PANDADOC_WEBHOOK_KEY", "e2e-pandadoc")
-        .env_remove("PUBLIC_BASE_URL")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the draftgate binary runs");
-    let runner = Runner {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        http: reqwest::Client::new(),
-    };
-    for _ in 0..200 {
-        if runner
-            .http
-            .get(format!("{}/dev/clock", runner.base))
-            .send()
-            .await
-            .is_ok()
-        {
-            return runner;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the runner did not start");
+    support::start(
+        data,
+        port,
+        &[
+            ("HUBSPOT_CLIENT_SECRET", CLIENT_SECRET),
+            ("HUBSPOT_ACCESS_TOKEN", "e2e-token"),
+            ("HUBSPOT_API_BASE_URL", hubspot),
+            ("DRAFTGATE_SIGNING_KEY", "e2e-signing-key"),
+            ("PANDADOC_WEBHOOK_KEY", "e2e-pandadoc"),
+        ],
+        &[],
+    )
+    .await
 }
 
 impl Runner {
-    async fn get(&self, p: &str) -> Value {
-        let r = self
-            .http
-            .get(format!("{}{p}", self.base))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "GET {p}: {}", r.status());
-        r.json().await.unwrap()
-    }
-
-    async fn post_json(&self, p: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .post(format!("{}{p}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "POST {p}: {}", r.status());
-        r.json().await.unwrap()
-    }
-
     async fn now_ms(&self) -> i64 {
-        let now: jiff::Timestamp = self.get("/dev/clock").await["now"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        now.as_millisecond()
+        self.now().await.as_millisecond()
     }
 
     /// POST a HubSpot webhook signed exactly as HubSpot signs (v3).

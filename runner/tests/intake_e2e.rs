@@ -4,110 +4,33 @@
 //! webhook before the 72 h gets no draft, while an out-of-office auto reply on the first deal
 //! does not stop its draft. The runner runs on its development secrets, which the README names.
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
 use serde_json::{json, Value};
 use shared::providers::signature::draftgate_signature;
 
 const INBOX_SECRET: &str = "dev-inbox-secret";
 const GENERIC_SECRET: &str = "dev-generic-secret";
 
-struct Runner {
-    child: Child,
-    base: String,
-    http: reqwest::Client,
-}
+mod support;
 
-impl Drop for Runner {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use support::{free_port, Runner};
 
 async fn start(data: &std::path::Path, port: u16) -> Runner {
-    let child = Command::new(env!("CARGO_BIN_EXE_draftgate"))
-        .args([
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--no-sample",
-            "--data",
-        ])
-        .arg(data)
-        // The development fallbacks are what this test signs with.
-        .env_remove("INBOX_WEBHOOK_SECRET")
-        .env_remove("GENERIC_WEBHOOK_SECRET")
-        .env_remove("HUBSPOT_ACCESS_TOKEN")
-        .env_remove("HUBSPOT_API_BASE_URL")
-        .env_remove("PUBLIC_BASE_URL")
-        .env("DRAFTGATE_SIGNING_KEY", "e2e-signing-key")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("the draftgate binary runs");
-    let runner = Runner {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
-        http: reqwest::Client::new(),
-    };
-    for _ in 0..200 {
-        if runner
-            .http
-            .get(format!("{}/dev/clock", runner.base))
-            .send()
-            .await
-            .is_ok()
-        {
-            return runner;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the runner did not start");
+    // The development fallbacks are what this test signs with.
+    support::start(
+        data,
+        port,
+        &[("DRAFTGATE_SIGNING_KEY", "e2e-signing-key")],
+        &[
+            "INBOX_WEBHOOK_SECRET",
+            "GENERIC_WEBHOOK_SECRET",
+            "HUBSPOT_ACCESS_TOKEN",
+            "HUBSPOT_API_BASE_URL",
+        ],
+    )
+    .await
 }
 
 impl Runner {
-    async fn get(&self, p: &str) -> Value {
-        let r = self
-            .http
-            .get(format!("{}{p}", self.base))
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "GET {p}: {}", r.status());
-        r.json().await.unwrap()
-    }
-
-    async fn post_json(&self, p: &str, body: Value) -> Value {
-        let r = self
-            .http
-            .post(format!("{}{p}", self.base))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert!(r.status().is_success(), "POST {p}: {}", r.status());
-        r.json().await.unwrap()
-    }
-
-    async fn now(&self) -> jiff::Timestamp {
-        self.get("/dev/clock").await["now"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap()
-    }
-
     /// POST a body to a draftgate-signed webhook, signed at the runner's current time.
     async fn signed(&self, provider: &str, secret: &str, body: Value) -> (u16, Value) {
         let body = body.to_string();

@@ -1,0 +1,108 @@
+//! The harness shared by the end-to-end tests: the real `draftgate` binary on a free port, on
+//! its own data directory, and small HTTP helpers for its routes.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub struct Runner {
+    pub child: Child,
+    pub base: String,
+    pub http: reqwest::Client,
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Start `draftgate serve --no-sample` with `env` set and `unset` removed from its environment,
+/// and wait until it answers.
+pub async fn start(data: &Path, port: u16, env: &[(&str, &str)], unset: &[&str]) -> Runner {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_draftgate"));
+    cmd.args([
+        "serve",
+        "--addr",
+        &format!("127.0.0.1:{port}"),
+        "--no-sample",
+        "--data",
+    ])
+    .arg(data)
+    .env_remove("PUBLIC_BASE_URL")
+    .env("RUST_LOG", "warn")
+    .stdout(Stdio::null());
+    for name in unset {
+        cmd.env_remove(name);
+    }
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let child = cmd.spawn().expect("the draftgate binary runs");
+    let runner = Runner {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        http: reqwest::Client::new(),
+    };
+    for _ in 0..200 {
+        if runner
+            .http
+            .get(format!("{}/dev/clock", runner.base))
+            .send()
+            .await
+            .is_ok()
+        {
+            return runner;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the runner did not start");
+}
+
+impl Runner {
+    pub async fn get(&self, p: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}{p}", self.base))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "GET {p}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    pub async fn post_json(&self, p: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}{p}", self.base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "POST {p}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
+    /// The runner's clock.
+    pub async fn now(&self) -> jiff::Timestamp {
+        self.get("/dev/clock").await["now"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+}
