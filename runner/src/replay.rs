@@ -461,16 +461,6 @@ pub async fn replay(scenario: &Scenario, config: Arc<Config>) -> Result<Report, 
     }
     drafts.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
     for d in &drafts {
-        if std::env::var_os("DRAFTGATE_REPLAY_TRACE").is_some() {
-            eprintln!(
-                "{} {} {:<22} {:<10} {}",
-                d.created_at,
-                d.deal,
-                d.trigger.as_str(),
-                d.status,
-                d.occurrence
-            );
-        }
         let row = per_day.entry(day_of(d.created_at)).or_default();
         if d.status == DraftStatus::Brief {
             report.briefs += 1;

@@ -292,7 +292,6 @@ pub fn evaluate(deal: &Deal, config: &Config, now: Timestamp) -> Evaluation {
         };
         triggers.push(TriggerStatus { trigger, state });
     }
-    // A meeting prep whose meeting passes later still needs a look then (to drop out cleanly).
     Evaluation {
         due,
         next_due_at: next,
@@ -362,7 +361,7 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
         if deal.raw_stage.is_none() && !is_stage_change {
             if let Some(raw) = &snap.raw_stage {
                 deal.raw_stage = Some(raw.clone());
-                deal.stage = config.canonical_stage(&event.source_crm(), raw);
+                deal.stage = config.canonical_stage(event.source_crm(), raw);
                 deal.stage_entered_at = at;
                 if deal.stage == Some(Stage::Proposal) && deal.proposal_sent_at.is_none() {
                     deal.proposal_sent_at = Some(at);
@@ -379,7 +378,7 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
             if newer && deal.raw_stage.as_deref() != Some(raw_stage) {
                 let previous_entry = deal.stage_entered_at;
                 deal.raw_stage = Some(raw_stage.clone());
-                deal.stage = config.canonical_stage(&event.source_crm(), raw_stage);
+                deal.stage = config.canonical_stage(event.source_crm(), raw_stage);
                 deal.stage_entered_at = at;
                 // Moving into the proposal stage is how a CRM-only founder says "proposal sent".
                 if deal.stage == Some(Stage::Proposal)
@@ -529,8 +528,8 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
 
 impl DealEvent {
     /// The CRM whose stage ids this event speaks (the deal's CRM, whatever tool sent the event).
-    pub fn source_crm(&self) -> String {
-        self.deal.crm.clone()
+    pub fn source_crm(&self) -> &str {
+        &self.deal.crm
     }
 }
 

@@ -1,17 +1,16 @@
 //! The daily draft budget and the per-deal cap on the embedded adapters: the most valuable deals
 //! go first, the rest wait visibly for the next day, and nothing is dropped.
 
+mod support;
+
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
-use shared::app::drafts::Drafter;
-use shared::app::evaluate::Evaluator;
-use shared::app::sweep::Sweeper;
 use shared::app::{record_event, Core};
 use shared::domain::{DealEvent, DealRef, DealSnapshot, DraftStatus, EventKind};
-use shared::ports::{AuditReader, PipelineStore, QueueConsumer};
+use shared::ports::{AuditReader, PipelineStore};
 use shared::secret::Secret;
 use shared::tokens::TokenSigner;
 
@@ -64,35 +63,13 @@ impl World {
 
     /// One scheduled sweep and everything it causes.
     async fn sweep(&self) -> shared::app::sweep::SweepSummary {
-        let evaluate_q = self.store.queue("evaluate");
-        let draft_q = self.store.queue("drafts");
-        let summary = Sweeper {
-            core: self.core.clone(),
-            evaluate_queue: evaluate_q.clone(),
-            draft_queue: draft_q.clone(),
-        }
-        .run()
+        support::sweep_and_drain(
+            &self.core,
+            &self.store,
+            &self.clock,
+            &TokenSigner::new(Secret::new("k")),
+        )
         .await
-        .unwrap();
-        let evaluator = Evaluator {
-            core: self.core.clone(),
-            draft_queue: draft_q.clone(),
-        };
-        let drafter = Drafter {
-            core: self.core.clone(),
-            notifier: self.store.outbox(self.clock.clone()),
-            tokens: TokenSigner::new(Secret::new("k")),
-            public_base_url: "http://x".into(),
-        };
-        for d in evaluate_q.receive(100).await.unwrap() {
-            evaluator.handle(&d.body).await.unwrap();
-            evaluate_q.ack(&d.receipt).await.unwrap();
-        }
-        for d in draft_q.receive(100).await.unwrap() {
-            drafter.handle(&d.body).await.unwrap();
-            draft_q.ack(&d.receipt).await.unwrap();
-        }
-        summary
     }
 
     async fn drafted_deals(&self) -> Vec<String> {

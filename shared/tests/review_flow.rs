@@ -2,6 +2,8 @@
 //! recorded as a diff, superseded when the reason is gone, reject needs a reason, snooze comes
 //! back, incomplete drafts cannot go out as drafted, and CRM text is escaped on the page.
 
+mod support;
+
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -9,13 +11,10 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
-use shared::app::drafts::Drafter;
-use shared::app::evaluate::Evaluator;
 use shared::app::review::Review;
-use shared::app::sweep::Sweeper;
 use shared::app::{record_event, Core};
 use shared::domain::{DealEvent, DealRef, DealSnapshot, Draft, DraftStatus, EventKind, Fact};
-use shared::ports::{AuditReader, Clock, PipelineStore, QueueConsumer};
+use shared::ports::{AuditReader, Clock, PipelineStore};
 use shared::secret::Secret;
 use shared::tokens::{Scope, TokenSigner};
 
@@ -104,34 +103,7 @@ impl World {
 
     /// Sweep, evaluate and draft, as the queues would.
     async fn run_pipeline(&self) {
-        let evaluate_q = self.store.queue("evaluate");
-        let draft_q = self.store.queue("drafts");
-        Sweeper {
-            core: self.core.clone(),
-            evaluate_queue: evaluate_q.clone(),
-            draft_queue: draft_q.clone(),
-        }
-        .run()
-        .await
-        .unwrap();
-        let evaluator = Evaluator {
-            core: self.core.clone(),
-            draft_queue: draft_q.clone(),
-        };
-        let drafter = Drafter {
-            core: self.core.clone(),
-            notifier: self.store.outbox(self.clock.clone()),
-            tokens: self.tokens.clone(),
-            public_base_url: "http://localhost".into(),
-        };
-        for d in evaluate_q.receive(10).await.unwrap() {
-            evaluator.handle(&d.body).await.unwrap();
-            evaluate_q.ack(&d.receipt).await.unwrap();
-        }
-        for d in draft_q.receive(10).await.unwrap() {
-            drafter.handle(&d.body).await.unwrap();
-            draft_q.ack(&d.receipt).await.unwrap();
-        }
+        support::sweep_and_drain(&self.core, &self.store, &self.clock, &self.tokens).await;
     }
 
     async fn drafted(&self) -> Draft {

@@ -37,8 +37,13 @@ pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && bool::from(a.ct_eq(b))
+/// Constant-time comparison of decoded MACs.
+fn matches(given: &[u8], expected: &[u8]) -> Result<(), SignatureError> {
+    if given.len() == expected.len() && bool::from(given.ct_eq(expected)) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
 }
 
 fn check_window(sent_ms: i64, now: Timestamp) -> Result<(), SignatureError> {
@@ -136,11 +141,7 @@ pub fn verify_hubspot_v3(
             timestamp.as_bytes(),
         ],
     );
-    if ct_eq(&given, &expected) {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch)
-    }
+    matches(&given, &expected)
 }
 
 /// PandaDoc: `?signature=` is hex(HMAC-SHA256(shared key as UTF-8, raw body)); no timestamp.
@@ -153,11 +154,7 @@ pub fn verify_pandadoc(
     let given = hex::decode(signature.trim())
         .map_err(|_| SignatureError::Malformed("signature query parameter"))?;
     let expected = hmac_sha256(secret.expose().as_bytes(), &[body]);
-    if ct_eq(&given, &expected) {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch)
-    }
+    matches(&given, &expected)
 }
 
 /// draftgate's own scheme (inbox and generic webhooks): `X-Draftgate-Signature` =
@@ -193,11 +190,7 @@ pub fn verify_draftgate(
         secret.expose().as_bytes(),
         &[timestamp.trim().as_bytes(), b".", body],
     );
-    if ct_eq(&given, &expected) {
-        Ok(())
-    } else {
-        Err(SignatureError::Mismatch)
-    }
+    matches(&given, &expected)
 }
 
 #[cfg(test)]

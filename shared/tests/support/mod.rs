@@ -1,0 +1,50 @@
+//! Shared by the service tests: one scheduled sweep and everything it causes on the embedded
+//! queues, as SQS and the queue functions would do it.
+
+use std::sync::Arc;
+
+use shared::adapters::clock::ManualClock;
+use shared::adapters::embedded::EmbeddedStore;
+use shared::app::drafts::Drafter;
+use shared::app::evaluate::Evaluator;
+use shared::app::sweep::{SweepSummary, Sweeper};
+use shared::app::Core;
+use shared::ports::QueueConsumer;
+use shared::tokens::TokenSigner;
+
+pub async fn sweep_and_drain(
+    core: &Core,
+    store: &Arc<EmbeddedStore>,
+    clock: &Arc<ManualClock>,
+    tokens: &TokenSigner,
+) -> SweepSummary {
+    let evaluate_q = store.queue("evaluate");
+    let draft_q = store.queue("drafts");
+    let summary = Sweeper {
+        core: core.clone(),
+        evaluate_queue: evaluate_q.clone(),
+        draft_queue: draft_q.clone(),
+    }
+    .run()
+    .await
+    .unwrap();
+    let evaluator = Evaluator {
+        core: core.clone(),
+        draft_queue: draft_q.clone(),
+    };
+    let drafter = Drafter {
+        core: core.clone(),
+        notifier: store.outbox(clock.clone()),
+        tokens: tokens.clone(),
+        public_base_url: "http://localhost".into(),
+    };
+    for d in evaluate_q.receive(100).await.unwrap() {
+        evaluator.handle(&d.body).await.unwrap();
+        evaluate_q.ack(&d.receipt).await.unwrap();
+    }
+    for d in draft_q.receive(100).await.unwrap() {
+        drafter.handle(&d.body).await.unwrap();
+        draft_q.ack(&d.receipt).await.unwrap();
+    }
+    summary
+}
