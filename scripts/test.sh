@@ -1,12 +1,25 @@
 #!/usr/bin/env bash
-# draftgate's one test command: installs what the tests need (a Python venv with the local AWS
-# emulator, cfn-lint and the SAM CLI), checks the template and the bundled config, starts the
-# emulator, and runs every Rust test (unit, handler, contract suite on the embedded store and on
-# the emulator, HubSpot API against a mock server, end to end on the local runner).
+# draftgate's one test command. Fast checks first, so they fail fast: nothing refers outside the
+# repository, rustfmt, clippy with every warning an error. Then it installs what the tests need (a
+# Python venv with the local AWS emulator, cfn-lint and the SAM CLI), checks the template, starts
+# the emulator, and runs every Rust test (unit, handler, contract suite on the embedded store and
+# on the emulator, CRM APIs against mock servers, end to end on the local runner).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 mkdir -p target
+
+echo "== nothing refers outside the repository"
+python3 scripts/check-tree.py --self-test
+python3 scripts/check-tree.py
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "rustfmt: clean"
+
+echo "== cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "clippy: clean"
 
 if [ ! -x .venv/bin/python ]; then
   echo "== creating .venv"

@@ -1,6 +1,9 @@
 //! `draftgate`: the local runner. Every function's handler in one process, on an embedded
 //! durable store, with in-process queues, a movable clock and an outbox instead of SES.
 
+// A command-line tool: printing to the terminal and exit codes are its interface.
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
+
 mod explain;
 mod replay;
 mod sample;

@@ -430,7 +430,7 @@ pub async fn replay(scenario: &Scenario, config: Arc<Config>) -> Result<Report, 
         for draft in pending.iter().filter(|d| d.created_at + decide_after <= t) {
             decided += 1;
             let reject = scenario.founder.reject_every > 0
-                && decided % scenario.founder.reject_every as usize == 0;
+                && decided.is_multiple_of(scenario.founder.reject_every as usize);
             engine.decide(draft, reject).await;
         }
         // The scheduled sweep and everything it causes.
@@ -526,7 +526,7 @@ pub async fn replay(scenario: &Scenario, config: Arc<Config>) -> Result<Report, 
     let held: std::collections::HashSet<String> = audit
         .iter()
         .filter(|e| e.kind == "trigger.deferred" || e.kind == "trigger.held")
-        .filter_map(|e| e.deal.as_ref().map(|d| d.to_string()))
+        .filter_map(|e| e.deal.as_ref().map(ToString::to_string))
         .collect();
     report.deferrals = audit
         .iter()
@@ -535,7 +535,7 @@ pub async fn replay(scenario: &Scenario, config: Arc<Config>) -> Result<Report, 
     let mut drafted: HashMap<(String, String), usize> = HashMap::new();
     for e in audit.iter().filter(|e| e.kind == "draft.created") {
         let key = (
-            e.deal.as_ref().map(|d| d.to_string()).unwrap_or_default(),
+            e.deal.as_ref().map(ToString::to_string).unwrap_or_default(),
             e.detail["occurrence"]
                 .as_str()
                 .unwrap_or_default()
@@ -713,7 +713,10 @@ mod tests {
         )
     }
 
-    fn scenario(deals: Vec<(usize, Option<u32>, Vec<(usize, i64, u32)>)>) -> Scenario {
+    /// A generated deal: first stage index, amount, and its events (kind index, offset, value).
+    type GenDeal = (usize, Option<u32>, Vec<(usize, i64, u32)>);
+
+    fn scenario(deals: Vec<GenDeal>) -> Scenario {
         let deals = deals
             .into_iter()
             .enumerate()

@@ -275,7 +275,7 @@ async fn dispatch(
                 .map(axum::body::Body::from)
         }
     };
-    let resp = runner.route(http::Request::from_parts(parts, bytes)).await;
+    let resp = runner.route(Request::from_parts(parts, bytes)).await;
     resp.map(axum::body::Body::from)
 }
 
@@ -394,7 +394,7 @@ impl Runner {
     }
 
     pub async fn drain(&self) {
-        self.workers.drain().await
+        self.workers.drain().await;
     }
 
     async fn load_sample_if_empty(&self) -> Result<usize, String> {

@@ -378,8 +378,8 @@ impl Config {
             let spans = raw
                 .after_hours
                 .as_ref()
-                .map(|h| h.span())
-                .or(raw.after_days.as_ref().map(|d| d.span()));
+                .map(Spanned::span)
+                .or(raw.after_days.as_ref().map(Spanned::span));
             if w.hours == 0 {
                 problems.push(err(
                     spans.map(|s| line_of(text, s.start)),
@@ -408,7 +408,7 @@ impl Config {
                 .stages
                 .iter()
                 .map(|(k, v)| (k.get_ref(), v))
-                .chain(raw.deal_types.iter().map(|(k, v)| (k, v)));
+                .chain(raw.deal_types.iter());
             for (label, value) in overrides {
                 if *value.get_ref() == 0 {
                     problems.push(err(
@@ -533,7 +533,7 @@ impl Config {
                                     });
                                 }
                             }
-                            templates.insert(trigger, variant, t)
+                            templates.insert(trigger, variant, t);
                         }
                         Err(e) => problems.push(ConfigError {
                             file: path.get_ref().clone(),
@@ -624,10 +624,17 @@ pub fn load_or_exit() -> Config {
         Ok(c) => c,
         Err(problems) => {
             for p in &problems {
-                eprintln!("config error: {p}");
+                tracing::error!(problem = %p, "config error");
             }
-            eprintln!("refusing to start: {} config problem(s)", problems.len());
-            std::process::exit(78);
+            crate::settings::refuse_to_start(&format_args!(
+                "{} config problem(s): {}",
+                problems.len(),
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))
         }
     }
 }

@@ -4,14 +4,32 @@
 
 use crate::secret::Secret;
 
+/// What stops a function from starting: the settings it needs but lacks, and settings that
+/// disagree with each other.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("missing required setting(s): {}", .0.join(", "))]
-pub struct Missing(pub Vec<String>);
+#[error("{}", describe(.missing, .problems))]
+pub struct Missing {
+    pub missing: Vec<String>,
+    pub problems: Vec<String>,
+}
+
+fn describe(missing: &[String], problems: &[String]) -> String {
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!(
+            "missing required setting(s): {}",
+            missing.join(", ")
+        ));
+    }
+    parts.extend(problems.iter().cloned());
+    parts.join("; ")
+}
 
 /// Collects required settings so all missing names are reported at once.
 #[derive(Default)]
 pub struct Env {
     missing: Vec<String>,
+    problems: Vec<String>,
 }
 
 impl Env {
@@ -34,19 +52,34 @@ impl Env {
         Secret::new(self.required(name))
     }
 
+    /// A setting is present but unusable, or disagrees with another: reported with the rest.
+    pub fn problem(&mut self, message: impl Into<String>) {
+        self.problems.push(message.into());
+    }
+
     pub fn finish(self) -> Result<(), Missing> {
-        if self.missing.is_empty() {
+        if self.missing.is_empty() && self.problems.is_empty() {
             Ok(())
         } else {
-            Err(Missing(self.missing))
+            Err(Missing {
+                missing: self.missing,
+                problems: self.problems,
+            })
         }
     }
 
-    /// End start-up: print what is missing and exit non-zero.
+    /// End start-up: log what is missing or wrong and exit non-zero.
     pub fn finish_or_exit(self) {
         if let Err(m) = self.finish() {
-            eprintln!("refusing to start: {m}");
-            std::process::exit(78);
+            refuse_to_start(&m);
         }
     }
+}
+
+/// The one way a process refuses to start: the problem is logged (as JSON in a function) and
+/// the process exits with EX_CONFIG, so Lambda reports an init error naming it.
+#[allow(clippy::exit)]
+pub fn refuse_to_start(problem: &dyn std::fmt::Display) -> ! {
+    tracing::error!(problem = %problem, "refusing to start");
+    std::process::exit(78)
 }

@@ -24,8 +24,9 @@ async fn main() -> Result<(), Error> {
     let topic = env.optional("FOUNDER_TOPIC_ARN");
     let slack = env.optional("SLACK_WEBHOOK_URL");
     if topic.is_none() && slack.is_none() {
-        eprintln!("refusing to start: set FOUNDER_TOPIC_ARN and/or SLACK_WEBHOOK_URL so the founder hears about drafts");
-        std::process::exit(78);
+        env.problem(
+            "set FOUNDER_TOPIC_ARN and/or SLACK_WEBHOOK_URL so the founder hears about drafts",
+        );
     }
     env.finish_or_exit();
 

@@ -29,8 +29,10 @@ async fn main() -> Result<(), Error> {
             .to_ascii_lowercase()
             .contains(&sender.to_ascii_lowercase())
         {
-            eprintln!("refusing to start: config founder.from `{}` is not the SES sender address `{sender}`", core.config.founder.from);
-            std::process::exit(78);
+            env.problem(format!(
+                "config founder.from `{}` is not the SES sender address `{sender}`",
+                core.config.founder.from
+            ));
         }
     }
     env.finish_or_exit();

@@ -13,7 +13,7 @@ where
     F: FnMut(&'a str) -> Fut,
     Fut: Future<Output = Result<T, WorkError>>,
 {
-    let messages: Vec<Message> = event
+    let messages: Vec<Message<'_>> = event
         .records
         .iter()
         .map(|r| Message {

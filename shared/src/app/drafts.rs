@@ -142,10 +142,10 @@ impl Drafter {
         if let Some(existing) = c.store.get_draft(&id).await? {
             match existing.status {
                 DraftStatus::Pending if existing.notified_at.is_none() => {
-                    self.notify(existing).await?
+                    self.notify(existing).await?;
                 }
                 DraftStatus::Brief if existing.notified_at.is_none() => {
-                    self.brief(existing).await?
+                    self.brief(existing).await?;
                 }
                 _ => {}
             }

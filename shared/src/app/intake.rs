@@ -118,7 +118,7 @@ impl Intake {
             self.public_base_url.trim_end_matches('/'),
             req.uri()
                 .path_and_query()
-                .map(|p| p.as_str())
+                .map(::http::uri::PathAndQuery::as_str)
                 .unwrap_or("/webhooks/hubspot")
         );
         signature::verify_hubspot_v3(

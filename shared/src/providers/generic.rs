@@ -224,11 +224,11 @@ mod tests {
         Config::bundled().expect("bundled config")
     }
 
-    fn parse(v: serde_json::Value) -> Result<Vec<DealEvent>, ParseError> {
+    fn parse(v: Value) -> Result<Vec<DealEvent>, ParseError> {
         parse_batch(v.to_string().as_bytes(), &config())
     }
 
-    fn event(kind: &str, extra: serde_json::Value) -> serde_json::Value {
+    fn event(kind: &str, extra: Value) -> Value {
         let mut e = json!({
             "id": format!("evt-{kind}"),
             "type": kind,
@@ -241,7 +241,7 @@ mod tests {
         e
     }
 
-    fn kind_of(kind: &str, extra: serde_json::Value) -> EventKind {
+    fn kind_of(kind: &str, extra: Value) -> EventKind {
         parse(json!({"events": [event(kind, extra)]})).unwrap()[0]
             .kind
             .clone()

@@ -268,7 +268,7 @@ mod tests {
     use super::*;
 
     const PAYLOAD: &[u8] =
-        include_bytes!("../../../../shared/reference/payloads/hubspot-webhooks-deal-events.json");
+        include_bytes!("../../../tests/fixtures/payloads/hubspot-webhooks-deal-events.json");
 
     #[test]
     fn the_reference_batch_maps_onto_canonical_events() {

@@ -338,12 +338,13 @@ mod tests {
     fn automatic_messages_are_recognised_by_flag_header_or_subject() {
         use AutoReplySignal::*;
         let none = headers(&[]);
-        let cases: [(
+        type Case<'a> = (
             Option<bool>,
             BTreeMap<String, String>,
-            &str,
+            &'a str,
             Option<AutoReplySignal>,
-        ); 22] = [
+        );
+        let cases: [Case<'_>; 22] = [
             // The connector's flag wins whatever else the message says.
             (Some(true), none.clone(), "Re: Proposal", Some(Flagged)),
             (Some(false), none.clone(), "Re: Proposal", None),
@@ -482,11 +483,11 @@ mod tests {
         }
     }
 
-    fn one(v: serde_json::Value) -> Result<DealEvent, ParseError> {
+    fn one(v: Value) -> Result<DealEvent, ParseError> {
         parse(v.to_string().as_bytes()).map(|mut events| events.remove(0))
     }
 
-    fn reply() -> serde_json::Value {
+    fn reply() -> Value {
         json!({
             "id": "<CAF=abc@mail.acme.example>",
             "type": "reply",

@@ -185,9 +185,8 @@ pub fn parse_batch(body: &[u8], now: jiff::Timestamp) -> Result<Batch, ParseErro
 mod tests {
     use super::*;
 
-    const PAYLOAD: &[u8] = include_bytes!(
-        "../../../../shared/reference/payloads/pandadoc-document-state-changed.json"
-    );
+    const PAYLOAD: &[u8] =
+        include_bytes!("../../../tests/fixtures/payloads/pandadoc-document-state-changed.json");
 
     #[test]
     fn a_completed_document_becomes_a_signed_proposal_on_its_hubspot_deal() {

@@ -267,7 +267,7 @@ pub async fn moto_api(path: &str) -> serde_json::Value {
     let url = format!("{}/moto-api/{path}", emulator().endpoint);
     reqwest::get(&url)
         .await
-        .and_then(|r| r.error_for_status())
+        .and_then(reqwest::Response::error_for_status)
         .unwrap_or_else(|e| panic!("GET {url}: {e}"))
         .json()
         .await

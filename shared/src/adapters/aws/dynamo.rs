@@ -157,9 +157,8 @@ impl PipelineStore for DynamoPipelineStore {
             ))
             .send()
             .await;
-        let err = match result {
-            Ok(_) => return Ok(Recorded::Applied),
-            Err(err) => err,
+        let Err(err) = result else {
+            return Ok(Recorded::Applied);
         };
         if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
             err.as_service_error()
