@@ -160,12 +160,15 @@ fn main() -> ExitCode {
             config,
             no_sample,
         } => {
+            // Readable text logs on stderr; stdout carries only the start-up banner.
             tracing_subscriber::fmt()
                 .with_env_filter(
                     tracing_subscriber::EnvFilter::try_from_default_env()
                         .unwrap_or_else(|_| "info".into()),
                 )
                 .with_target(false)
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                 .init();
             let config_path = config.or_else(|| {
                 let default = PathBuf::from("config/draftgate.toml");

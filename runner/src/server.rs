@@ -343,7 +343,7 @@ impl Runner {
                 };
                 self.store
                     .meta_set(CLOCK_OFFSET_KEY, &offset.as_millis().to_string())
-                    .map_err(|e| ApiError::Transient(e.to_string()))?;
+                    .map_err(|e| ApiError::Transient(e.into()))?;
                 Ok(ok_json(json!({ "now": self.clock.now() })))
             }
             ("POST", "/dev/sweep") => {
@@ -351,7 +351,7 @@ impl Runner {
                     .sweeper
                     .run()
                     .await
-                    .map_err(|e| ApiError::Transient(e.to_string()))?;
+                    .map_err(|e| ApiError::Transient(e.into()))?;
                 self.drain().await;
                 let pending = self.pending_drafts().await;
                 Ok(ok_json(
@@ -362,7 +362,7 @@ impl Runner {
                 let entries = self
                     .store
                     .outbox_entries()
-                    .map_err(|e| ApiError::Transient(e.to_string()))?;
+                    .map_err(|e| ApiError::Transient(e.into()))?;
                 Ok(ok_json(
                     serde_json::to_value(entries).expect("serialisable"),
                 ))
@@ -372,7 +372,7 @@ impl Runner {
                     .store
                     .entries(None)
                     .await
-                    .map_err(|e| ApiError::Transient(e.to_string()))?;
+                    .map_err(|e| ApiError::Transient(e.into()))?;
                 Ok(ok_json(
                     serde_json::to_value(entries).expect("serialisable"),
                 ))

@@ -26,6 +26,8 @@ async fn start(data: &std::path::Path, hubspot: &str, port: u16) -> Runner {
             ("HUBSPOT_API_BASE_URL", hubspot),
             ("DRAFTGATE_SIGNING_KEY", "e2e-signing-key"),
             ("PANDADOC_WEBHOOK_KEY", "e2e-pandadoc"),
+            // The most verbose logs draftgate writes, checked below for secrets.
+            ("RUST_LOG", "debug"),
         ],
         &[],
     )
@@ -243,6 +245,38 @@ async fn a_signed_hubspot_webhook_becomes_exactly_one_approved_email() {
         assert!(kinds.contains(&k.to_string()), "audit lacks {k}: {kinds:?}");
     }
     assert_eq!(kinds.iter().filter(|k| *k == "message.sent").count(), 1);
+
+    // The logs of the whole run (both starts) hold none of the secrets, tokens or bodies.
+    drop(runner);
+    let logs = std::fs::read_to_string(support::log_path(data.path())).unwrap();
+    assert!(logs.contains("webhook recorded"), "{logs}");
+    assert!(logs.contains(&draft_id), "lines name the draft: {logs}");
+    let sent_body = sent[0]["body"].as_str().unwrap().to_string();
+    let signature = hubspot_v3_signature(
+        CLIENT_SECRET.as_bytes(),
+        "POST",
+        &format!("http://127.0.0.1:{port}/webhooks/hubspot"),
+        body.as_bytes(),
+        &now.to_string(),
+    );
+    for secret in [
+        CLIENT_SECRET,
+        "e2e-token",
+        "e2e-signing-key",
+        "e2e-pandadoc",
+        token.as_str(),
+        signature.as_str(),
+    ] {
+        assert!(!logs.contains(secret), "the logs hold `{secret}`:\n{logs}");
+    }
+    let chars: Vec<char> = sent_body.chars().collect();
+    for piece in chars.windows(24).step_by(12) {
+        let piece: String = piece.iter().collect();
+        assert!(
+            !logs.contains(&piece),
+            "the logs quote the mail body: {piece}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -33,8 +33,8 @@ pub enum ApiError {
     TooLarge,
     #[error("{0}")]
     MethodNotAllowed(String),
-    #[error("temporarily unavailable: {0}")]
-    Transient(String),
+    #[error("temporarily unavailable")]
+    Transient(#[source] crate::error::Cause),
 }
 
 impl ApiError {
@@ -42,6 +42,17 @@ impl ApiError {
         ApiError::BadRequest {
             message: message.into(),
             detail: serde_json::Value::Null,
+        }
+    }
+
+    /// What a log may say about this answer: the message of errors draftgate words itself, but
+    /// not of bad-request and conflict answers, which can quote the caller's input.
+    pub fn log_summary(&self) -> String {
+        match self {
+            ApiError::BadRequest { .. } => "malformed or invalid input".into(),
+            ApiError::Conflict { .. } => "conflicts with the current state".into(),
+            ApiError::Transient(_) => "temporarily unavailable".into(),
+            other => other.to_string(),
         }
     }
 
@@ -68,8 +79,8 @@ impl ApiError {
                 obj.extend(extra.clone());
             }
         }
-        if let ApiError::Transient(why) = &self {
-            tracing::warn!(%why, "transient failure; asking the caller to retry");
+        if let ApiError::Transient(_) = &self {
+            tracing::warn!(error = %crate::error::Chain(&self), "transient failure; asking the caller to retry");
         }
         json_response(status, &body)
     }

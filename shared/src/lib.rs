@@ -6,6 +6,7 @@ pub mod app;
 pub mod config;
 pub mod domain;
 pub mod drafting;
+pub mod error;
 pub mod http;
 pub mod keys;
 pub mod ports;
@@ -13,4 +14,6 @@ pub mod providers;
 pub mod rules;
 pub mod secret;
 pub mod settings;
+#[cfg(feature = "telemetry")]
+pub mod telemetry;
 pub mod tokens;

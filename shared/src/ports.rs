@@ -8,6 +8,7 @@ use crate::domain::{
     AuditEntry, Deal, DealEvent, DealRef, DealSnapshot, DomainEvent, Draft, DraftStatus, Firing,
     FounderNotification, OutboundEmail,
 };
+use crate::error::Cause;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -15,8 +16,8 @@ pub enum StoreError {
     #[error("conditional write conflict")]
     Conflict,
     /// The store could not be reached or throttled; retrying later may succeed.
-    #[error("store unavailable: {0}")]
-    Unavailable(String),
+    #[error("store unavailable")]
+    Unavailable(#[source] Cause),
     /// An item could not be decoded. Not retryable.
     #[error("corrupt item: {0}")]
     Corrupt(String),
@@ -108,8 +109,8 @@ pub trait AuditReader: Send + Sync {
 
 #[derive(Debug, thiserror::Error)]
 pub enum QueueError {
-    #[error("queue unavailable: {0}")]
-    Unavailable(String),
+    #[error("queue unavailable")]
+    Unavailable(#[source] Cause),
 }
 
 /// A message for a FIFO queue: ordered within `group_id`, deduplicated by `dedup_id`.
@@ -151,10 +152,10 @@ pub trait Sender: Send + Sync {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    #[error("sender unavailable: {0}")]
-    Unavailable(String),
-    #[error("message rejected: {0}")]
-    Rejected(String),
+    #[error("sender unavailable")]
+    Unavailable(#[source] Cause),
+    #[error("message rejected")]
+    Rejected(#[source] Cause),
 }
 
 /// Tells the founder a draft waits for review.
@@ -164,8 +165,8 @@ pub trait Notifier: Send + Sync {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("notification failed: {0}")]
-pub struct NotifyError(pub String);
+#[error("notification failed")]
+pub struct NotifyError(#[source] pub Cause);
 
 /// Publishes domain events (EventBridge in AWS).
 #[async_trait]
@@ -174,8 +175,8 @@ pub trait EventPublisher: Send + Sync {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("publish failed: {0}")]
-pub struct PublishError(pub String);
+#[error("publish failed")]
+pub struct PublishError(#[source] pub Cause);
 
 /// Reads deal details from a CRM API.
 #[async_trait]
@@ -187,8 +188,8 @@ pub trait CrmClient: Send + Sync {
 pub enum CrmError {
     #[error("deal {0} not found in the CRM")]
     NotFound(String),
-    #[error("CRM API unavailable: {0}")]
-    Unavailable(String),
+    #[error("CRM API unavailable")]
+    Unavailable(#[source] Cause),
     #[error("CRM API answered unexpectedly: {0}")]
     Invalid(String),
 }

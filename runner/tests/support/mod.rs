@@ -31,9 +31,20 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The runner's logs (stderr) of every start on `data`, appended in order.
+pub fn log_path(data: &Path) -> std::path::PathBuf {
+    data.join("runner.log")
+}
+
 /// Start `draftgate serve --no-sample` with `env` set and `unset` removed from its environment,
-/// and wait until it answers.
+/// and wait until it answers. Its logs go to [`log_path`].
 pub async fn start(data: &Path, port: u16, env: &[(&str, &str)], unset: &[&str]) -> Runner {
+    std::fs::create_dir_all(data).unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path(data))
+        .unwrap();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_draftgate"));
     cmd.args([
         "serve",
@@ -45,7 +56,8 @@ pub async fn start(data: &Path, port: u16, env: &[(&str, &str)], unset: &[&str])
     .arg(data)
     .env_remove("PUBLIC_BASE_URL")
     .env("RUST_LOG", "warn")
-    .stdout(Stdio::null());
+    .stdout(Stdio::null())
+    .stderr(log);
     for name in unset {
         cmd.env_remove(name);
     }

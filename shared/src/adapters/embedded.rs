@@ -15,6 +15,7 @@ use crate::domain::{
     AuditEntry, Deal, DealEvent, DealRef, DomainEvent, Draft, DraftStatus, Firing,
     FounderNotification, OutboundEmail,
 };
+use crate::error::Cause;
 use crate::keys;
 use crate::ports::{
     AuditLog, AuditReader, Clock, Delivery, EventPublisher, Notifier, NotifyError, PublishError,
@@ -53,8 +54,8 @@ const VISIBILITY_MS: i64 = 30_000;
 /// Receives before a message moves to the dead-letter table (the DLQ's maxReceiveCount).
 pub const MAX_RECEIVES: u32 = 5;
 
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Unavailable(e.to_string())
+fn unavailable(e: impl Into<Cause>) -> StoreError {
+    StoreError::Unavailable(e.into())
 }
 
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
@@ -453,11 +454,11 @@ impl AuditReader for EmbeddedStore {
 #[async_trait]
 impl EventPublisher for EmbeddedStore {
     async fn publish(&self, event: &DomainEvent) -> Result<(), PublishError> {
-        let doc = serde_json::to_string(event).map_err(|e| PublishError(e.to_string()))?;
+        let doc = serde_json::to_string(event).map_err(|e| PublishError(e.into()))?;
         self.conn()
             .execute("INSERT INTO published (doc) VALUES (?1)", [doc])
             .map(|_| ())
-            .map_err(|e| PublishError(e.to_string()))
+            .map_err(|e| PublishError(e.into()))
     }
 }
 
@@ -468,8 +469,8 @@ pub struct EmbeddedQueue {
     name: String,
 }
 
-fn queue_err(e: impl std::fmt::Display) -> QueueError {
-    QueueError::Unavailable(e.to_string())
+fn queue_err(e: impl Into<Cause>) -> QueueError {
+    QueueError::Unavailable(e.into())
 }
 
 impl EmbeddedQueue {
@@ -640,13 +641,12 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    fn push(&self, entry: &OutboxEntry) -> Result<(), String> {
-        let doc = serde_json::to_string(entry).map_err(|e| e.to_string())?;
+    fn push(&self, entry: &OutboxEntry) -> Result<(), Cause> {
+        let doc = serde_json::to_string(entry)?;
         self.store
             .conn()
-            .execute("INSERT INTO outbox (doc) VALUES (?1)", [doc])
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            .execute("INSERT INTO outbox (doc) VALUES (?1)", [doc])?;
+        Ok(())
     }
 }
 

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::domain::FounderNotification;
+use crate::error::Chain;
 use crate::ports::{Notifier, NotifyError};
 
 pub struct Fanout(pub Vec<Arc<dyn Notifier>>);
@@ -15,17 +16,16 @@ impl Notifier for Fanout {
         let mut errors = Vec::new();
         for n in &self.0 {
             if let Err(e) = n.notify(note).await {
-                tracing::warn!(error = %e, "a notification channel failed");
-                errors.push(e.0);
+                tracing::warn!(error = %Chain(&e), "a notification channel failed");
+                errors.push(Chain(&e).to_string());
             }
         }
         if errors.len() < self.0.len() {
             Ok(())
         } else {
-            Err(NotifyError(format!(
-                "every channel failed: {}",
-                errors.join("; ")
-            )))
+            Err(NotifyError(
+                format!("every channel failed: {}", errors.join("; ")).into(),
+            ))
         }
     }
 }

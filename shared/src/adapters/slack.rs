@@ -49,11 +49,13 @@ impl Notifier for SlackNotifier {
             .send()
             .await
             // Never echo the URL: it is the credential.
-            .map_err(|e| NotifyError(format!("Slack request failed: {}", e.without_url())))?;
+            .map_err(|e| NotifyError(Box::new(e.without_url())))?;
         if resp.status().is_success() {
             Ok(())
         } else {
-            Err(NotifyError(format!("Slack answered {}", resp.status())))
+            Err(NotifyError(
+                format!("Slack answered {}", resp.status()).into(),
+            ))
         }
     }
 }

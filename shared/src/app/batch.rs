@@ -6,6 +6,8 @@
 use std::collections::HashSet;
 use std::future::Future;
 
+use tracing::Instrument;
+
 use super::WorkError;
 
 pub struct Message<'a> {
@@ -27,8 +29,11 @@ where
             failed.push(m.id.to_string());
             continue;
         }
-        if let Err(e) = handle(m.body).await {
-            tracing::warn!(message_id = m.id, error = %e, "message failed");
+        // The services open a child span naming the deal once they have parsed the body.
+        let span = tracing::info_span!("message", message_id = m.id);
+        if let Err(e) = handle(m.body).instrument(span.clone()).await {
+            let _in = span.enter();
+            tracing::warn!(error = %crate::error::Chain(&e), "message failed");
             failed.push(m.id.to_string());
             if let Some(g) = m.group {
                 failed_groups.insert(g);

@@ -15,6 +15,7 @@ use crate::domain::{
 use crate::ports::{Notifier, StoreError};
 use crate::rules;
 use crate::tokens::{Scope, TokenSigner};
+use tracing::Instrument;
 
 pub struct Drafter {
     pub core: Core,
@@ -43,6 +44,28 @@ pub enum DraftOutcome {
         draft_id: String,
     },
     NothingToDo,
+}
+
+impl DraftOutcome {
+    fn log(&self) {
+        match self {
+            DraftOutcome::Created {
+                draft_id,
+                incomplete,
+            } => tracing::info!(%draft_id, incomplete, "draft created and the founder notified"),
+            DraftOutcome::Existing { draft_id } => {
+                tracing::info!(%draft_id, "draft already existed (a retry)");
+            }
+            DraftOutcome::Stopped { reason } => {
+                tracing::info!(%reason, "trigger stopped holding before drafting");
+            }
+            DraftOutcome::DealGone => tracing::info!("deal no longer exists; nothing drafted"),
+            DraftOutcome::Renotified { draft_id } => {
+                tracing::info!(%draft_id, "founder notified again");
+            }
+            DraftOutcome::NothingToDo => tracing::info!("nothing to do"),
+        }
+    }
 }
 
 /// Every fact a template may use, each with its source: the deal's CRM facts, the founder's
@@ -122,18 +145,34 @@ impl Drafter {
     pub async fn handle(&self, body: &str) -> Result<DraftOutcome, WorkError> {
         let req: DraftRequest =
             serde_json::from_str(body).map_err(|e| WorkError::Invalid(e.to_string()))?;
-        match req {
-            DraftRequest::Generate { firing } => self.generate(firing).await,
+        let outcome = match req {
+            DraftRequest::Generate { firing } => {
+                let span = tracing::info_span!(
+                    "draft",
+                    deal = %firing.deal,
+                    trigger = firing.trigger.as_str()
+                );
+                self.generate(firing)
+                    .instrument(span.clone())
+                    .await
+                    .inspect(|o| {
+                        let _in = span.enter();
+                        o.log();
+                    })
+            }
             DraftRequest::Renotify { draft_id } => {
                 match self.core.store.get_draft(&draft_id).await? {
                     Some(d) if d.status == DraftStatus::Pending => {
-                        self.notify(d).await?;
+                        let span = tracing::info_span!("draft", deal = %d.deal, draft_id = %d.id);
+                        self.notify(d).instrument(span.clone()).await?;
+                        span.in_scope(|| tracing::info!("snoozed draft back in the queue"));
                         Ok(DraftOutcome::Renotified { draft_id })
                     }
                     _ => Ok(DraftOutcome::NothingToDo),
                 }
             }
-        }
+        }?;
+        Ok(outcome)
     }
 
     async fn generate(&self, firing: crate::domain::Firing) -> Result<DraftOutcome, WorkError> {
@@ -287,7 +326,7 @@ impl Drafter {
         self.notifier
             .notify(&note)
             .await
-            .map_err(|e| WorkError::Retryable(e.to_string()))?;
+            .map_err(|e| WorkError::Retryable(e.into()))?;
         audit(
             &*c.audit,
             AuditEntry::new(
@@ -349,7 +388,7 @@ impl Drafter {
         self.notifier
             .notify(&note)
             .await
-            .map_err(|e| WorkError::Retryable(e.to_string()))?;
+            .map_err(|e| WorkError::Retryable(e.into()))?;
         audit(
             &*c.audit,
             AuditEntry::new(

@@ -11,6 +11,7 @@ use crate::domain::AuditEntry;
 use crate::keys;
 use crate::ports::{Queue, QueueMessage, StoreError};
 use crate::rules;
+use tracing::Instrument;
 
 pub struct Evaluator {
     pub core: Core,
@@ -60,6 +61,22 @@ impl Evaluator {
     pub async fn handle(&self, body: &str) -> Result<EvaluateOutcome, WorkError> {
         let req: EvaluateRequest =
             serde_json::from_str(body).map_err(|e| WorkError::Invalid(e.to_string()))?;
+        let span = tracing::info_span!("evaluate", deal = %req.deal);
+        async {
+            let outcome = self.evaluate(&req).await?;
+            let next_due_at = outcome.next_due_at.map(|t| t.to_string());
+            tracing::info!(
+                fired = %outcome.fired.join(", "),
+                next_due_at = next_due_at.as_deref(),
+                "deal evaluated"
+            );
+            Ok(outcome)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn evaluate(&self, req: &EvaluateRequest) -> Result<EvaluateOutcome, WorkError> {
         let c = &self.core;
         for _ in 0..8 {
             let Some(mut deal) = c.store.get_deal(&req.deal).await? else {
@@ -155,7 +172,7 @@ impl Evaluator {
                         dedup_id: short_hash(&["generate", &deal_pk, &firing.occurrence]),
                     })
                     .await
-                    .map_err(|e| WorkError::Retryable(e.to_string()))?;
+                    .map_err(|e| WorkError::Retryable(e.into()))?;
                 fired.push(firing.occurrence);
             }
             deal.fired.extend(fired.iter().cloned());

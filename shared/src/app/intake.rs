@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use serde_json::{json, Value};
+use tracing::Instrument;
 
 use super::{record_event, Core};
 use crate::domain::{DealEvent, DealRef};
@@ -50,16 +51,41 @@ fn sig_error(provider: &str, e: SignatureError) -> ApiError {
 }
 
 fn store_error(e: StoreError) -> ApiError {
-    ApiError::Transient(e.to_string())
+    ApiError::Transient(e.into())
 }
 
 impl Intake {
     /// `POST /webhooks/{provider}`.
     pub async fn handle(&self, req: Request) -> Response {
-        match self.route(req).await {
-            Ok(v) => http::json_response(http::StatusCode::OK, &v),
-            Err(e) => e.into_response(),
+        let provider = req
+            .uri()
+            .path()
+            .strip_prefix("/webhooks/")
+            .unwrap_or_default()
+            .trim_end_matches('/')
+            .to_string();
+        let span = tracing::info_span!("webhook", provider = %provider);
+        async {
+            match self.route(req).await {
+                Ok(v) => {
+                    tracing::info!(
+                        accepted = v["accepted"].as_u64(),
+                        duplicates = v["duplicates"].as_u64(),
+                        ignored = v["ignored"].as_u64(),
+                        "webhook recorded"
+                    );
+                    http::json_response(http::StatusCode::OK, &v)
+                }
+                Err(e) => {
+                    if !e.status().is_server_error() {
+                        tracing::info!(status = e.status().as_u16(), error = %e.log_summary(), "webhook refused");
+                    }
+                    e.into_response()
+                }
+            }
         }
+        .instrument(span)
+        .await
     }
 
     async fn route(&self, req: Request) -> Result<Value, ApiError> {
@@ -166,7 +192,7 @@ impl Intake {
                     Ok(snap) => fresh[0].snapshot = Some(snap),
                     // Deleted in the CRM since the event: record what the webhook said.
                     Err(CrmError::NotFound(_)) => {}
-                    Err(e) => return Err(ApiError::Transient(e.to_string())),
+                    Err(e) => return Err(ApiError::Transient(e.into())),
                 }
             }
             self.record_all(fresh, &mut summary).await?;
@@ -229,6 +255,7 @@ impl Intake {
     ) -> Result<(), ApiError> {
         let c = &self.core;
         for event in events {
+            let span = tracing::info_span!("deal", deal = %event.deal, event_id = %event.id);
             match record_event(
                 &*c.store,
                 &*c.audit,
@@ -237,6 +264,7 @@ impl Intake {
                 &event,
                 &event.source,
             )
+            .instrument(span)
             .await
             {
                 Ok(Recorded::Applied) => summary.accepted += 1,

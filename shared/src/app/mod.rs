@@ -17,6 +17,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::domain::{AuditEntry, Deal, DealEvent, DealRef, Firing};
+use crate::error::Cause;
 use crate::ports::{AuditLog, Clock, PipelineStore, Recorded, StoreError};
 use crate::rules;
 
@@ -24,8 +25,8 @@ use crate::rules;
 /// retries it and finally parks it in the DLQ: nothing accepted is dropped.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkError {
-    #[error("retryable: {0}")]
-    Retryable(String),
+    #[error("retryable failure")]
+    Retryable(#[source] Cause),
     #[error("invalid message: {0}")]
     Invalid(String),
 }
@@ -34,7 +35,7 @@ impl From<StoreError> for WorkError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Corrupt(m) => WorkError::Invalid(m),
-            other => WorkError::Retryable(other.to_string()),
+            other => WorkError::Retryable(other.into()),
         }
     }
 }
@@ -111,6 +112,11 @@ pub async fn record_event(
     let outcome = outcome.ok_or_else(|| {
         StoreError::Unavailable("deal kept changing under concurrent writers".into())
     })?;
+    tracing::info!(
+        event = event.kind.label(),
+        duplicate = outcome == Recorded::Duplicate,
+        "event recorded"
+    );
     let entry = AuditEntry {
         id: format!("event-{}", short_hash(&[&event.id])),
         at: event.occurred_at,

@@ -16,10 +16,12 @@ use crate::domain::{
     OutboundEmail, SentMessage,
 };
 use crate::drafting::missing_marker;
+use crate::error::Chain;
 use crate::http::{self, ApiError, Request, Response};
 use crate::ports::{EventPublisher, SendError, Sender, StoreError};
 use crate::rules;
 use crate::tokens::{Scope, TokenError, TokenSigner};
+use tracing::Instrument;
 
 pub struct Review {
     pub core: Core,
@@ -50,7 +52,7 @@ fn token_error(e: TokenError) -> ApiError {
 }
 
 fn store_error(e: StoreError) -> ApiError {
-    ApiError::Transient(e.to_string())
+    ApiError::Transient(e.into())
 }
 
 /// A unified line diff between the drafted and the sent text.
@@ -100,7 +102,25 @@ fn already_decided(d: &Draft) -> ApiError {
 impl Review {
     pub async fn handle(&self, req: Request) -> Response {
         let wants_json = http::wants_json(req.headers());
-        let result = self.route(req).await;
+        // The path names the draft; the query (the token) is never logged.
+        let span = tracing::info_span!(
+            "review",
+            method = %req.method(),
+            draft_id = tracing::field::Empty,
+            deal = tracing::field::Empty
+        );
+        if let Some(id) = req.uri().path().strip_prefix("/review/") {
+            span.record("draft_id", id.trim_end_matches('/'));
+        }
+        let result = self.route(req).instrument(span.clone()).await;
+        let _in = span.enter();
+        match &result {
+            Ok(r) => tracing::info!(status = r.status().as_u16(), "review request answered"),
+            Err(e) if !e.status().is_server_error() => {
+                tracing::info!(status = e.status().as_u16(), error = %e.log_summary(), "review request refused");
+            }
+            Err(_) => {}
+        }
         match (result, wants_json) {
             (Ok(r), _) => r,
             (Err(e), true) => e.into_response(),
@@ -262,9 +282,11 @@ impl Review {
                 detail: json!({ "allowed_actions": ["approve", "reject", "snooze"] }),
             })?;
         let draft = self.load(id).await?;
+        tracing::Span::current().record("deal", tracing::field::display(&draft.deal));
         if !draft.status.is_open() {
             return Err(already_decided(&draft));
         }
+        tracing::info!(action = ?action, "decision received");
         let result = match action {
             DecisionAction::Approve => self.approve(draft, &approver, &form).await?,
             DecisionAction::Reject => self.reject(draft, &approver, &form).await?,
@@ -436,10 +458,11 @@ impl Review {
                 .await
                 .map_err(store_error)?;
                 return Err(match e {
-                    SendError::Unavailable(m) => ApiError::Transient(m),
-                    SendError::Rejected(m) => {
-                        ApiError::bad_request(format!("the mail service rejected the message: {m}"))
-                    }
+                    SendError::Unavailable(cause) => ApiError::Transient(cause),
+                    SendError::Rejected(cause) => ApiError::bad_request(format!(
+                        "the mail service rejected the message: {}",
+                        Chain(&*cause)
+                    )),
                 });
             }
         };

@@ -42,8 +42,8 @@ pub fn priority(
     limits.amount_weight * amount + limits.staleness_weight * days.max(0.0)
 }
 
-fn queue_err(e: impl std::fmt::Display) -> WorkError {
-    WorkError::Retryable(e.to_string())
+fn queue_err(e: impl Into<crate::error::Cause>) -> WorkError {
+    WorkError::Retryable(e.into())
 }
 
 impl Sweeper {

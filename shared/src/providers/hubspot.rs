@@ -161,15 +161,15 @@ mod client {
                 .bearer_auth(self.token.expose())
                 .send()
                 .await
-                .map_err(|e| {
-                    CrmError::Unavailable(format!("HubSpot request failed: {}", e.without_url()))
-                })?;
+                .map_err(|e| CrmError::Unavailable(Box::new(e.without_url())))?;
             let status = resp.status();
             if status == reqwest::StatusCode::NOT_FOUND {
                 return Err(CrmError::NotFound(id.to_string()));
             }
             if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                return Err(CrmError::Unavailable(format!("HubSpot answered {status}")));
+                return Err(CrmError::Unavailable(
+                    format!("HubSpot answered {status}").into(),
+                ));
             }
             if !status.is_success() {
                 return Err(CrmError::Invalid(format!("HubSpot answered {status}")));

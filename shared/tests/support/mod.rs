@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
+use shared::app::batch::{process, Message};
 use shared::app::drafts::Drafter;
 use shared::app::evaluate::Evaluator;
 use shared::app::sweep::{SweepSummary, Sweeper};
 use shared::app::Core;
-use shared::ports::QueueConsumer;
+use shared::ports::{Delivery, QueueConsumer};
 use shared::tokens::TokenSigner;
 
 pub async fn sweep_and_drain(
@@ -38,13 +39,29 @@ pub async fn sweep_and_drain(
         tokens: tokens.clone(),
         public_base_url: "http://localhost".into(),
     };
-    for d in evaluate_q.receive(100).await.unwrap() {
-        evaluator.handle(&d.body).await.unwrap();
+    // As Lambda's SQS trigger delivers them: a batch, each message in its own span.
+    let deliveries = evaluate_q.receive(100).await.unwrap();
+    let failed = process(&messages(&deliveries), |body| evaluator.handle(body)).await;
+    assert!(failed.is_empty(), "evaluations failed: {failed:?}");
+    for d in &deliveries {
         evaluate_q.ack(&d.receipt).await.unwrap();
     }
-    for d in draft_q.receive(100).await.unwrap() {
-        drafter.handle(&d.body).await.unwrap();
+    let deliveries = draft_q.receive(100).await.unwrap();
+    let failed = process(&messages(&deliveries), |body| drafter.handle(body)).await;
+    assert!(failed.is_empty(), "drafts failed: {failed:?}");
+    for d in &deliveries {
         draft_q.ack(&d.receipt).await.unwrap();
     }
     summary
+}
+
+fn messages(deliveries: &[Delivery]) -> Vec<Message<'_>> {
+    deliveries
+        .iter()
+        .map(|d| Message {
+            id: &d.id,
+            group: None,
+            body: &d.body,
+        })
+        .collect()
 }

@@ -20,6 +20,7 @@ use serde_dynamo::aws_sdk_dynamodb_1 as dynamo;
 use super::{classify, Failure};
 use crate::adapters::clock::SystemClock;
 use crate::domain::{AuditEntry, Deal, DealEvent, DealRef, Draft, DraftStatus, Firing};
+use crate::error::Chain;
 use crate::keys;
 use crate::ports::{AuditLog, AuditReader, Clock, PipelineStore, Recorded, StoreError};
 
@@ -633,17 +634,15 @@ where
 /// `Unavailable`, so the caller answers "retry later" and nothing accepted is dropped.
 fn store_error<E>(operation: &str, err: SdkError<E, HttpResponse>) -> StoreError
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let invalid = matches!(
         err.code(),
         Some("ValidationException" | "SerializationException")
     );
-    match classify(operation, &err) {
-        Failure::Permanent(message) if invalid => StoreError::Corrupt(message),
-        Failure::Permanent(message) | Failure::Transient(message) => {
-            StoreError::Unavailable(message)
-        }
+    match classify(operation, err) {
+        Failure::Permanent(cause) if invalid => StoreError::Corrupt(Chain(&*cause).to_string()),
+        Failure::Permanent(cause) | Failure::Transient(cause) => StoreError::Unavailable(cause),
     }
 }
 

@@ -29,8 +29,7 @@ impl EventBridgePublisher {
 #[async_trait]
 impl EventPublisher for EventBridgePublisher {
     async fn publish(&self, event: &DomainEvent) -> Result<(), PublishError> {
-        let detail = serde_json::to_string(&event.detail)
-            .map_err(|e| PublishError(format!("detail: {e}")))?;
+        let detail = serde_json::to_string(&event.detail).map_err(|e| PublishError(Box::new(e)))?;
         let entry = PutEventsRequestEntry::builder()
             .event_bus_name(&self.bus_name)
             .source(&self.source)
@@ -43,7 +42,7 @@ impl EventPublisher for EventBridgePublisher {
             .entries(entry)
             .send()
             .await
-            .map_err(|e| match classify("PutEvents", &e) {
+            .map_err(|e| match classify("PutEvents", e) {
                 Failure::Transient(m) | Failure::Permanent(m) => PublishError(m),
             })?;
         // PutEvents answers 200 even when an entry was refused.
@@ -57,7 +56,9 @@ impl EventPublisher for EventBridgePublisher {
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
-            return Err(PublishError(format!("PutEvents refused the event: {why}")));
+            return Err(PublishError(
+                format!("PutEvents refused the event: {why}").into(),
+            ));
         }
         Ok(())
     }

@@ -20,7 +20,9 @@ pub use sns::SnsEmailNotifier;
 pub use sqs::SqsQueue;
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+use crate::error::Cause;
 
 /// The shared SDK configuration: region, credentials and endpoint from the environment.
 pub mod wiring;
@@ -31,13 +33,23 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
         .await
 }
 
-/// How an SDK call failed, classified once for every adapter.
+/// How an SDK call failed, classified once for every adapter. Either way it carries the SDK's
+/// error (as the source of an [`AwsCall`]), so logs show the whole chain.
 #[derive(Debug)]
 pub(crate) enum Failure {
     /// Throttling, a 5xx, a timeout or the network: retrying later may succeed.
-    Transient(String),
+    Transient(Cause),
     /// The service refused the request as invalid: retrying the same request will not help.
-    Permanent(String),
+    Permanent(Cause),
+}
+
+/// An SDK operation that failed, with the SDK's error as its source.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation}")]
+pub(crate) struct AwsCall {
+    operation: String,
+    #[source]
+    source: Cause,
 }
 
 /// Error codes that mean "slow down", whatever the HTTP status says.
@@ -56,25 +68,29 @@ const THROTTLING_CODES: &[&str] = &[
 
 /// Classifies an SDK error. Service errors answered with a 4xx (other than throttling) are
 /// permanent; everything else (5xx, dispatch, timeouts, unreadable responses) is transient.
-/// The message is the SDK's error chain: request and response bodies are not included.
-pub(crate) fn classify<E>(operation: &str, err: &SdkError<E, HttpResponse>) -> Failure
+/// The SDK's errors name the operation and the service's code and message, never request or
+/// response bodies.
+pub(crate) fn classify<E>(operation: &str, err: SdkError<E, HttpResponse>) -> Failure
 where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let message = format!("{operation}: {}", DisplayErrorContext(err));
-    match err {
+    let kind = match &err {
         SdkError::ServiceError(service) => {
             let throttled = service
                 .err()
                 .code()
                 .is_some_and(|c| THROTTLING_CODES.contains(&c));
             if throttled || service.raw().status().as_u16() >= 500 {
-                Failure::Transient(message)
+                Failure::Transient
             } else {
-                Failure::Permanent(message)
+                Failure::Permanent
             }
         }
-        SdkError::ConstructionFailure(_) => Failure::Permanent(message),
-        _ => Failure::Transient(message),
-    }
+        SdkError::ConstructionFailure(_) => Failure::Permanent,
+        _ => Failure::Transient,
+    };
+    kind(Box::new(AwsCall {
+        operation: operation.to_string(),
+        source: Box::new(err),
+    }))
 }

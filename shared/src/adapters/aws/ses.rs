@@ -41,7 +41,7 @@ impl Sender for SesSender {
             .set_configuration_set_name(self.configuration_set.clone())
             .send()
             .await
-            .map_err(|e| match classify("SendEmail", &e) {
+            .map_err(|e| match classify("SendEmail", e) {
                 // MessageRejected, an unverified sender, a bad request, a paused account.
                 Failure::Permanent(m) => SendError::Rejected(m),
                 // Throttling, quota, 5xx, network.
@@ -57,5 +57,5 @@ fn utf8(data: &str) -> Result<Content, SendError> {
         .data(data)
         .charset("UTF-8")
         .build()
-        .map_err(|e| SendError::Rejected(format!("content: {e}")))
+        .map_err(|e| SendError::Rejected(Box::new(e)))
 }

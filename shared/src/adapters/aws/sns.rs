@@ -38,7 +38,7 @@ impl Notifier for SnsEmailNotifier {
             .message(&note.body)
             .send()
             .await
-            .map_err(|e| match classify("Publish", &e) {
+            .map_err(|e| match classify("Publish", e) {
                 Failure::Transient(m) | Failure::Permanent(m) => NotifyError(m),
             })?;
         Ok(())

@@ -44,7 +44,7 @@ impl Queue for SqsQueue {
             .message_deduplication_id(fifo_id(&message.dedup_id))
             .send()
             .await
-            .map_err(|e| queue_error(classify("SendMessage", &e)))?;
+            .map_err(|e| queue_error(classify("SendMessage", e)))?;
         Ok(())
     }
 }
@@ -64,7 +64,7 @@ impl QueueConsumer for SqsQueue {
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await
-            .map_err(|e| queue_error(classify("ReceiveMessage", &e)))?;
+            .map_err(|e| queue_error(classify("ReceiveMessage", e)))?;
         out.messages
             .unwrap_or_default()
             .into_iter()
@@ -96,7 +96,7 @@ impl QueueConsumer for SqsQueue {
             .receipt_handle(receipt)
             .send()
             .await
-            .map_err(|e| queue_error(classify("DeleteMessage", &e)))?;
+            .map_err(|e| queue_error(classify("DeleteMessage", e)))?;
         Ok(())
     }
 }

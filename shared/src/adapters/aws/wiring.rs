@@ -8,13 +8,9 @@ use crate::adapters::clock::SystemClock;
 use crate::app::Core;
 use crate::settings::Env;
 
-/// Plain-text logs for CloudWatch (it adds the time itself).
+/// Structured JSON logs on stdout (see [`crate::telemetry`]).
 pub fn init_logs() {
-    tracing_subscriber::fmt()
-        .with_ansi(false)
-        .without_time()
-        .with_target(false)
-        .init();
+    crate::telemetry::init_json();
 }
 
 /// The compiled-in config (exits naming each problem), the SDK config, and the core services on
