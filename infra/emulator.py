@@ -7,8 +7,8 @@ template's own properties and intrinsics, so local and deployed definitions cann
     python infra/emulator.py serve [--port 0] [--pidfile F] [--log F] [--foreground]
         starts moto_server on 127.0.0.1, waits until it answers, prints its endpoint
     python infra/emulator.py up --endpoint URL [--prefix NAME] [--env-file PATH] [--param K=V]
-        creates every AWS::DynamoDB::Table, AWS::SQS::Queue, AWS::Events::EventBus and
-        AWS::SNS::Topic of template.yaml (prefix = AWS::StackName) and writes an env file
+        creates every AWS::DynamoDB::Table, AWS::SQS::Queue, AWS::Events::EventBus,
+        AWS::SNS::Topic and AWS::S3::Bucket of template.yaml (prefix = AWS::StackName) and writes an env file
     python infra/emulator.py stop --pidfile F
         stops the moto_server that `serve` started
 
@@ -22,11 +22,11 @@ import argparse
 import json
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -140,6 +140,7 @@ class Stack:
             "AWS::SQS::Queue": self._queue,
             "AWS::Events::EventBus": self._event_bus,
             "AWS::SNS::Topic": self._topic,
+            "AWS::S3::Bucket": self._bucket,
         }
 
     # -- clients
@@ -440,6 +441,22 @@ class Stack:
         self.report.append(f"ready topic {name} ({logical})")
         return {"ref": arn, "attrs": {"TopicArn": arn, "TopicName": name}}
 
+    def _bucket(self, logical: str, p: dict) -> dict:
+        s3 = self.client("s3")
+        # CloudFormation names a bucket without BucketName from the stack; lowercase, <= 63.
+        name = (p.get("BucketName") or f"{self.pseudo['AWS::StackName']}-{logical}").lower()[:63]
+        try:
+            s3.create_bucket(Bucket=name)
+            verb = "created"
+        except ClientError as e:
+            if e.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                raise
+            verb = "exists:"
+        if p.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+            s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+        self.report.append(f"{verb} bucket {name} ({logical})")
+        return {"ref": name, "attrs": {"Arn": f"arn:aws:s3:::{name}", "BucketName": name}}
+
     # -- the env file
 
     def function_env(self) -> dict[str, Any]:
@@ -506,14 +523,38 @@ def free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
-def moto_server_path() -> str:
-    beside = Path(sys.executable).parent / "moto_server"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("moto_server")
-    if not found:
-        raise SystemExit("moto_server not found: pip install -r infra/requirements.txt into this venv")
-    return found
+class SerializeDynamoDB:
+    """WSGI middleware: one DynamoDB request at a time.
+
+    DynamoDB applies each conditional write atomically; moto's threaded server does not, so two
+    concurrent conditional updates of one item can both pass their condition. Serialising the
+    DynamoDB requests (only those: SQS long polls stay concurrent) restores the guarantee the
+    concurrency tests rely on.
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith("DynamoDB_"):
+            return self.app(environ, start_response)
+        with self.lock:
+            return list(self.app(environ, start_response))
+
+
+def cmd_moto(a: argparse.Namespace) -> int:
+    """moto's server app, with DynamoDB requests serialised, in this process."""
+    try:
+        from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+        from werkzeug.serving import run_simple
+    except ImportError:
+        raise SystemExit("moto[server] is not installed: pip install -r infra/requirements.txt")
+    os.environ.setdefault("MOTO_PORT", str(a.port))
+    app = DomainDispatcherApplication(create_backend_app)
+    run_simple(a.host, a.port, SerializeDynamoDB(app), threaded=True,
+               request_handler=MotoRequestHandler)
+    return 0
 
 
 def cmd_serve(a: argparse.Namespace) -> int:
@@ -523,7 +564,8 @@ def cmd_serve(a: argparse.Namespace) -> int:
         if probe.connect_ex((a.host, port)) == 0:
             raise SystemExit(f"{a.host}:{port} is already in use")
     log = open(a.log, "ab") if a.log else subprocess.DEVNULL
-    proc = subprocess.Popen([moto_server_path(), "-H", a.host, "-p", str(port)],
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "moto",
+                             "--host", a.host, "--port", str(port)],
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=not a.foreground)
     try:
@@ -614,6 +656,11 @@ def main(argv: list[str] | None = None) -> int:
                    help="template parameter override (repeatable)")
     u.add_argument("--timeout", type=float, default=30, help="seconds to wait for the endpoint")
     u.set_defaults(func=cmd_up)
+
+    m = sub.add_parser("moto", help="run the emulator in the foreground (what serve starts)")
+    m.add_argument("--host", default="127.0.0.1")
+    m.add_argument("--port", type=int, required=True)
+    m.set_defaults(func=cmd_moto)
 
     t = sub.add_parser("stop", help="stop the moto_server started by serve")
     t.add_argument("--pidfile", required=True)

@@ -7,6 +7,12 @@ Lambda Runtime API served here; init time is from process start to its first
 AWS: the functions build their SDK clients at init but make no request until an event arrives.
 
     python3 scripts/bench-init.py [--build-dir .aws-sam/build] [--runs 5]
+        [--config-s3 s3://BUCKET/KEY --aws-endpoint URL]
+
+With `--config-s3`, each function is also started with DRAFTGATE_CONFIG_S3_URI set (its config
+read from that object at init, one S3 GET against the emulator at `--aws-endpoint`), so the table
+shows what loading the founder's config from S3 costs next to the bundled config. Push the
+object first: `draftgate config push config/draftgate.toml --to s3://BUCKET/KEY`.
 """
 import argparse
 import http.server
@@ -79,7 +85,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build-dir", default=".aws-sam/build")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--config-s3", help="s3://bucket/key of a pushed config bundle")
+    ap.add_argument("--aws-endpoint", help="AWS API emulator serving --config-s3")
     args = ap.parse_args()
+    modes = [("bundled", {})]
+    if args.config_s3:
+        if not args.aws_endpoint:
+            sys.exit("--config-s3 needs --aws-endpoint")
+        modes.append(("S3", {"DRAFTGATE_CONFIG_S3_URI": args.config_s3,
+                             "AWS_ENDPOINT_URL": args.aws_endpoint}))
     fns = sorted(d for d in os.listdir(args.build_dir) if os.path.isfile(os.path.join(args.build_dir, d, "bootstrap")))
     if not fns:
         sys.exit(f"no bootstrap binaries under {args.build_dir}: run `sam build --beta-features` first")
@@ -89,25 +103,31 @@ def main():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     api = f"127.0.0.1:{server.server_address[1]}"
 
-    print(f"{'function':<26} {'binary':>9} {'zipped':>9} {'init ms (median of ' + str(args.runs) + ')':>24} {'RSS MiB':>8}")
+    head = f"{'function':<26} {'binary':>9} {'zipped':>9}"
+    for name, _ in modes:
+        head += f" {'init ms ' + name:>16} {'RSS MiB ' + name:>15}"
+    print(head + f"   (medians of {args.runs} starts)")
     for fn in fns:
         path = os.path.join(args.build_dir, fn, "bootstrap")
-        inits, rss = [], []
-        for _ in range(args.runs):
-            RuntimeApi.first_poll = threading.Event()
-            env = dict(ENV, AWS_LAMBDA_RUNTIME_API=api, PATH=os.environ.get("PATH", ""))
-            start = time.perf_counter()
-            proc = subprocess.Popen([path], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            if not RuntimeApi.first_poll.wait(10):
+        row = f"{fn:<26} {os.path.getsize(path)/1e6:>7.1f}MB {zipped_size(path)/1e6:>7.1f}MB"
+        for name, extra in modes:
+            inits, rss = [], []
+            for _ in range(args.runs):
+                RuntimeApi.first_poll = threading.Event()
+                env = dict(ENV, AWS_LAMBDA_RUNTIME_API=api, PATH=os.environ.get("PATH", ""), **extra)
+                start = time.perf_counter()
+                proc = subprocess.Popen([path], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                if not RuntimeApi.first_poll.wait(10):
+                    proc.kill()
+                    out = proc.stdout.read().decode(errors="replace")
+                    sys.exit(f"{fn} ({name}): no poll within 10 s\n{out}")
+                inits.append((RuntimeApi.first_poll_at - start) * 1000)
+                time.sleep(0.05)
+                rss.append(rss_kib(proc.pid) / 1024)
                 proc.kill()
-                err = proc.stderr.read().decode(errors="replace")
-                sys.exit(f"{fn}: no poll within 10 s\n{err}")
-            inits.append((RuntimeApi.first_poll_at - start) * 1000)
-            time.sleep(0.05)
-            rss.append(rss_kib(proc.pid) / 1024)
-            proc.kill()
-            proc.wait()
-        print(f"{fn:<26} {os.path.getsize(path)/1e6:>7.1f}MB {zipped_size(path)/1e6:>7.1f}MB {statistics.median(inits):>24.1f} {statistics.median(rss):>8.1f}")
+                proc.wait()
+            row += f" {statistics.median(inits):>16.1f} {statistics.median(rss):>15.1f}"
+        print(row)
     server.shutdown()
 
 

@@ -49,6 +49,9 @@ enum Command {
         #[arg(default_value = "config/draftgate.toml")]
         file: PathBuf,
     },
+    /// A deployment's config: `draftgate config push FILE --to s3://BUCKET/KEY`.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// A deal's timeline and each trigger: fired, will fire (when), or will not (why).
     Explain {
         /// `crm:id`, e.g. `hubspot:9001` (a bare id means HubSpot).
@@ -67,6 +70,72 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate FILE exactly as check-config does and, only if it is valid, upload it with its
+    /// templates as one bundle to the deployment's config object. Warm functions take it within
+    /// a minute (DRAFTGATE_CONFIG_REFRESH_SECONDS); new ones at start.
+    Push {
+        #[arg(default_value = "config/draftgate.toml")]
+        file: PathBuf,
+        /// The config object, `s3://BUCKET/KEY`: the stack output `ConfigObjectUri`.
+        #[arg(long, env = "DRAFTGATE_CONFIG_S3_URI")]
+        to: String,
+    },
+}
+
+fn print_problems(problems: &[shared::config::ConfigError]) {
+    for p in problems {
+        println!("{p}");
+    }
+    println!("{} problem(s)", problems.len());
+}
+
+fn config_push(file: &std::path::Path, to: &str) -> ExitCode {
+    use shared::adapters::s3_config;
+    if let Err(e) = s3_config::parse_s3_uri(to) {
+        eprintln!("draftgate config push: {e}");
+        return ExitCode::from(2);
+    }
+    let (config, bundle) = match shared::config::ConfigBundle::from_file(file) {
+        Ok(ok) => ok,
+        Err(problems) => {
+            print_problems(&problems);
+            println!("nothing uploaded");
+            return ExitCode::from(1);
+        }
+    };
+    let size = bundle.to_json().len();
+    let result = runtime().block_on(async {
+        let client = s3_config::client().await;
+        s3_config::push(&client, to, &bundle).await
+    });
+    match result {
+        Ok(etag) => {
+            println!(
+                "{}: ok ({} provider stage maps, {} templates)",
+                file.display(),
+                config.stages.len(),
+                config.templates.all().count()
+            );
+            println!(
+                "uploaded {to} ({} files, {size} bytes, etag {})",
+                bundle.files.len(),
+                etag.as_deref().unwrap_or("-")
+            );
+            println!("warm functions switch within their refresh interval (default 60 s); new ones load it at start");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!(
+                "draftgate config push: upload to {to} failed: {}",
+                shared::error::Chain(&*e)
+            );
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn config_or_exit(path: Option<PathBuf>) -> shared::config::Config {
@@ -108,13 +177,11 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             }
             Err(problems) => {
-                for p in &problems {
-                    println!("{p}");
-                }
-                println!("{} problem(s)", problems.len());
+                print_problems(&problems);
                 ExitCode::from(1)
             }
         },
+        Command::Config(ConfigCommand::Push { file, to }) => config_push(&file, &to),
         Command::Explain { deal, data, config } => {
             let config = config_or_exit(config);
             match runtime().block_on(explain::run(&data, &config, &deal)) {

@@ -276,6 +276,111 @@ impl Files for BundledFiles {
     }
 }
 
+/// Files held in memory: a config bundle's contents.
+pub struct MapFiles<'a>(pub &'a BTreeMap<String, String>);
+
+impl Files for MapFiles<'_> {
+    fn read(&self, relative: &str) -> Option<String> {
+        self.0.get(relative).cloned()
+    }
+}
+
+/// Reads through to another source and keeps what was read, so a bundle holds exactly the
+/// files the config uses.
+struct Recording<'a> {
+    inner: &'a dyn Files,
+    read: std::cell::RefCell<BTreeMap<String, String>>,
+}
+
+impl Files for Recording<'_> {
+    fn read(&self, relative: &str) -> Option<String> {
+        let text = self.inner.read(relative)?;
+        self.read
+            .borrow_mut()
+            .insert(relative.to_string(), text.clone());
+        Some(text)
+    }
+}
+
+/// The format tag of a config bundle.
+pub const BUNDLE_FORMAT: &str = "draftgate-config/1";
+
+/// A config and the template files it uses, as one JSON document: what `draftgate config push`
+/// uploads to S3 and what a deployed function loads at start (`DRAFTGATE_CONFIG_S3_URI`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigBundle {
+    pub format: String,
+    /// `draftgate.toml` and each template, by the path the config names it with.
+    pub files: BTreeMap<String, String>,
+}
+
+impl ConfigBundle {
+    /// Validate the config file exactly as `check-config` does and, only if it is valid, bundle
+    /// it with the templates it uses.
+    pub fn from_file(path: &Path) -> Result<(Config, ConfigBundle), Vec<ConfigError>> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![ConfigError {
+                file: name.clone(),
+                line: None,
+                message: format!("cannot read: {e}"),
+            }]
+        })?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let disk = DiskFiles(dir);
+        let recording = Recording {
+            inner: &disk,
+            read: Default::default(),
+        };
+        let config = Config::parse(&name, &text, &recording)?;
+        let mut files = recording.read.into_inner();
+        files.insert(BUNDLED_FILE.to_string(), text);
+        Ok((
+            config,
+            ConfigBundle {
+                format: BUNDLE_FORMAT.into(),
+                files,
+            },
+        ))
+    }
+
+    /// Read a bundle fetched from `origin` (e.g. `s3://bucket/key`), and validate its config.
+    pub fn load(origin: &str, bytes: &[u8]) -> Result<Config, Vec<ConfigError>> {
+        let problem = |message: String| {
+            vec![ConfigError {
+                file: origin.to_string(),
+                line: None,
+                message,
+            }]
+        };
+        let bundle: ConfigBundle = serde_json::from_slice(bytes).map_err(|e| {
+            problem(format!(
+                "not a draftgate config bundle ({e}); upload it with `draftgate config push`"
+            ))
+        })?;
+        if bundle.format != BUNDLE_FORMAT {
+            return Err(problem(format!(
+                "bundle format `{}` is not `{BUNDLE_FORMAT}`; push it again with this version of draftgate",
+                bundle.format
+            )));
+        }
+        let text = bundle
+            .files
+            .get(BUNDLED_FILE)
+            .ok_or_else(|| problem(format!("the bundle has no `{BUNDLED_FILE}`")))?;
+        Config::parse(
+            &format!("{origin}[{BUNDLED_FILE}]"),
+            text,
+            &MapFiles(&bundle.files),
+        )
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a bundle is plain strings")
+    }
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())]
         .bytes()
@@ -822,5 +927,51 @@ default = "templates/f.txt"
                 .any(|e| e.message.contains("can never fire") && e.line == Some(14)),
             "{errs:?}"
         );
+    }
+
+    #[test]
+    fn the_bundled_config_round_trips_through_a_bundle_with_exactly_its_templates() {
+        let path = Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../config/draftgate.toml"
+        ));
+        let (config, bundle) = ConfigBundle::from_file(path).unwrap();
+        let templates: Vec<&String> = bundle.files.keys().filter(|k| *k != BUNDLED_FILE).collect();
+        assert_eq!(templates.len(), config.templates.all().count());
+        assert!(templates.iter().all(|t| t.starts_with("templates/")));
+        let loaded = ConfigBundle::load("s3://b/k", bundle.to_json().as_bytes()).unwrap();
+        assert_eq!(loaded.stages, config.stages);
+        assert_eq!(loaded.windows, config.windows);
+        assert_eq!(
+            loaded.templates.all().count(),
+            config.templates.all().count()
+        );
+    }
+
+    #[test]
+    fn a_broken_bundle_is_refused_with_its_origin_file_and_line() {
+        let mut files = BTreeMap::new();
+        files.insert(
+            BUNDLED_FILE.to_string(),
+            GOOD.replace("contractsent = \"proposal\"", "contractsent = \"proposl\""),
+        );
+        files.insert("templates/a.txt".into(), "Subject: A\n\nBody\n".into());
+        files.insert("templates/b.txt".into(), "Subject: B\n\nBody\n".into());
+        let bundle = ConfigBundle {
+            format: BUNDLE_FORMAT.into(),
+            files,
+        };
+        let problems = ConfigBundle::load("s3://b/k", bundle.to_json().as_bytes()).unwrap_err();
+        let first = problems[0].to_string();
+        assert!(
+            first.starts_with("s3://b/k[draftgate.toml]:8: ") && first.contains("proposl"),
+            "{first}"
+        );
+        let not_json = ConfigBundle::load("s3://b/k", b"[founder]").unwrap_err();
+        assert!(not_json[0]
+            .to_string()
+            .contains("not a draftgate config bundle"));
+        let other = ConfigBundle::load("s3://b/k", br#"{"format":"x/9","files":{}}"#).unwrap_err();
+        assert!(other[0].to_string().contains("bundle format `x/9`"));
     }
 }

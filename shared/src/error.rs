@@ -7,6 +7,24 @@ use std::fmt;
 /// The underlying cause of a failure. A plain message converts too (`"...".into()`).
 pub type Cause = Box<dyn Error + Send + Sync + 'static>;
 
+/// An operation against another service that failed, with that service's error as its source.
+#[derive(Debug, thiserror::Error)]
+#[error("{operation}")]
+pub struct CallFailed {
+    operation: String,
+    #[source]
+    source: Cause,
+}
+
+impl CallFailed {
+    pub fn new(operation: &str, err: impl Error + Send + Sync + 'static) -> Self {
+        CallFailed {
+            operation: operation.to_string(),
+            source: Box::new(err),
+        }
+    }
+}
+
 /// Displays an error followed by each of its sources: `outer: cause: root cause`.
 pub struct Chain<'a>(pub &'a (dyn Error + 'static));
 

@@ -7,6 +7,9 @@
 //! to a log macro at all. `tests/tests/logs.rs` runs a whole flow under this subscriber and
 //! checks that none of the secrets, tokens or bodies it used reached the output.
 
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
@@ -47,6 +50,42 @@ where
         .finish()
 }
 
+/// An in-memory log destination, for tests that read back what was logged.
+#[derive(Clone, Default)]
+pub struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Capture {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(
+            &self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+        .into_owned()
+    }
+}
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'w> MakeWriter<'w> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'w self) -> Capture {
+        self.clone()
+    }
+}
+
 /// Installs the JSON subscriber on stdout for the whole process (what Lambda captures).
 pub fn init_json() {
     // Fails only if a subscriber is already set, e.g. by a test harness: keep that one.
@@ -55,34 +94,11 @@ pub fn init_json() {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
     use super::*;
-
-    #[derive(Clone, Default)]
-    struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Buffer {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'w> MakeWriter<'w> for Buffer {
-        type Writer = Buffer;
-        fn make_writer(&'w self) -> Buffer {
-            self.clone()
-        }
-    }
 
     #[test]
     fn each_line_is_json_with_the_fields_of_every_enclosing_span() {
-        let buf = Buffer::default();
+        let buf = Capture::default();
         let subscriber = json_subscriber(buf.clone(), EnvFilter::new("info"));
         tracing::subscriber::with_default(subscriber, || {
             let request = tracing::info_span!("Lambda runtime invoke", requestId = "req-1");
@@ -93,7 +109,7 @@ mod tests {
             let _d = deal.enter();
             tracing::info!(accepted = 2, "recorded");
         });
-        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let text = buf.text();
         let line: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
         assert_eq!(line["message"], "recorded");
         assert_eq!(line["accepted"], 2);

@@ -6,8 +6,7 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use hmac::{Hmac, Mac};
@@ -22,8 +21,8 @@ use shared::app::Core;
 use shared::domain::DraftStatus;
 use shared::ports::{Clock, PipelineStore};
 use shared::secret::Secret;
+use shared::telemetry::Capture;
 use shared::tokens::{Scope, TokenSigner};
-use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::EnvFilter;
 
 const GENERIC_SECRET: &str = "generic-secret-7d1f0c9a";
@@ -32,26 +31,6 @@ const HUBSPOT_SECRET: &str = "hubspot-secret-a6c03f2d";
 const SIGNING_KEY: &str = "signing-key-0b9e77c3";
 const EDITED_BODY: &str = "Hi Sam, here is the reference you asked for: Initech, contact Bill.";
 const REPLY_SNIPPET: &str = "Thanks, we will sign the contract on Friday afternoon";
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'w> MakeWriter<'w> for Buffer {
-    type Writer = Buffer;
-    fn make_writer(&'w self) -> Buffer {
-        self.clone()
-    }
-}
 
 fn draftgate_signed(
     path: &str,
@@ -77,7 +56,7 @@ fn draftgate_signed(
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_whole_flow_logs_json_with_its_spans_and_never_a_secret_token_or_body() {
-    let buf = Buffer::default();
+    let buf = Capture::default();
     let subscriber = shared::telemetry::json_subscriber(buf.clone(), EnvFilter::new("trace"));
     let _guard = tracing::subscriber::set_default(subscriber);
 
@@ -212,7 +191,7 @@ async fn a_whole_flow_logs_json_with_its_spans_and_never_a_secret_token_or_body(
     assert_eq!(intake.handle(req).await.status(), 200);
 
     drop(_guard);
-    let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    let text = buf.text();
     if std::env::var_os("SHOW_LOGS").is_some() {
         std::fs::write(
             concat!(env!("CARGO_TARGET_TMPDIR"), "/flow-logs.jsonl"),

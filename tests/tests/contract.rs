@@ -983,6 +983,90 @@ mod aws_only {
     }
 
     #[tokio::test]
+    async fn the_config_object_is_read_at_start_then_checked_with_a_conditional_get() {
+        use shared::adapters::s3_config::{push, s3_client, S3ConfigSource};
+        use shared::app::live::{ConfigFetchError, ConfigSource};
+        use shared::config::ConfigBundle;
+
+        let stack = aws::template_stack();
+        let uri = &stack["DRAFTGATE_CONFIG_S3_URI"];
+        let client = s3_client(&aws::sdk_config().await);
+        let source = S3ConfigSource::new(client.clone(), uri).unwrap();
+        let proposal_hours =
+            |c: &shared::config::Config| c.window(TriggerKind::ProposalNoReply).hours;
+
+        // Nothing pushed yet: the bundled config applies, and nothing changes.
+        assert!(source.initial().await.unwrap().is_none());
+        assert!(source.changed().await.unwrap().is_none());
+
+        let path = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../config/draftgate.toml"
+        ));
+        let (_, good) = ConfigBundle::from_file(path).unwrap();
+        let mut faster = good.clone();
+        let toml = faster.files.get_mut("draftgate.toml").unwrap();
+        assert!(toml.contains("after_hours = 72"));
+        *toml = toml.replace("after_hours = 72", "after_hours = 48");
+        push(&client, uri, &faster).await.unwrap();
+        let changed = source.changed().await.unwrap().expect("the pushed config");
+        assert_eq!(proposal_hours(&changed), 48);
+        assert!(
+            source.changed().await.unwrap().is_none(),
+            "unchanged: the conditional GET answers 304"
+        );
+
+        // A broken bundle (pushed around the CLI's validation) never replaces a good config,
+        // and a function starting on it refuses, naming the object, file and line.
+        let mut broken = good.clone();
+        let toml = broken.files.get_mut("draftgate.toml").unwrap();
+        *toml = toml.replace("contractsent = \"proposal\"", "contractsent = \"proposl\"");
+        push(&client, uri, &broken).await.unwrap();
+        match source.changed().await {
+            Err(ConfigFetchError::Invalid(problems)) => {
+                assert!(
+                    problems[0]
+                        .to_string()
+                        .starts_with(&format!("{uri}[draftgate.toml]:")),
+                    "{problems:?}"
+                );
+            }
+            other => panic!("expected the invalid config to be refused: {other:?}"),
+        }
+        let cold = S3ConfigSource::new(client.clone(), uri).unwrap();
+        assert!(matches!(
+            cold.initial().await,
+            Err(ConfigFetchError::Invalid(_))
+        ));
+
+        push(&client, uri, &good).await.unwrap();
+        assert_eq!(
+            proposal_hours(&source.changed().await.unwrap().unwrap()),
+            72
+        );
+
+        // The object removed: back to the bundled config, as a cold start would be.
+        push(&client, uri, &faster).await.unwrap();
+        assert_eq!(
+            proposal_hours(&source.changed().await.unwrap().unwrap()),
+            48
+        );
+        let (bucket, key) = shared::adapters::s3_config::parse_s3_uri(uri).unwrap();
+        client
+            .delete_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            proposal_hours(&source.changed().await.unwrap().unwrap()),
+            72
+        );
+        assert!(source.changed().await.unwrap().is_none());
+    }
+
+    #[tokio::test]
     async fn a_deal_item_is_readable_and_in_the_due_index_only_while_due() {
         let fx = aws_fixture().await;
         let key = DealRef::new("hubspot", "1");

@@ -16,12 +16,15 @@ use shared::settings::Env;
 async fn main() -> Result<(), Error> {
     wiring::init_logs();
     let mut env = Env::new();
-    let (core, _sdk) = wiring::core(&mut env).await;
+    let start = wiring::start(&mut env).await;
     let public_base_url = env.required("PUBLIC_BASE_URL");
-    let hubspot_secret = env.secret("HUBSPOT_CLIENT_SECRET");
+    let secrets = WebhookSecrets {
+        hubspot_client_secret: Some(env.secret("HUBSPOT_CLIENT_SECRET")),
+        pandadoc_key: None,
+        inbox_secret: Some(env.secret("INBOX_WEBHOOK_SECRET")),
+        generic_secret: Some(env.secret("GENERIC_WEBHOOK_SECRET")),
+    };
     let hubspot_token = env.secret("HUBSPOT_ACCESS_TOKEN");
-    let inbox_secret = env.secret("INBOX_WEBHOOK_SECRET");
-    let generic_secret = env.secret("GENERIC_WEBHOOK_SECRET");
     let hubspot_base = env
         .optional("HUBSPOT_API_BASE_URL")
         .unwrap_or_else(|| "https://api.hubapi.com".into());
@@ -32,20 +35,15 @@ async fn main() -> Result<(), Error> {
         "hubspot".into(),
         Arc::new(HubSpotClient::new(&hubspot_base, hubspot_token)),
     );
-    let intake = Arc::new(Intake {
+    let intake = start.live(move |core| Intake {
         core,
-        secrets: WebhookSecrets {
-            hubspot_client_secret: Some(hubspot_secret),
-            pandadoc_key: None,
-            inbox_secret: Some(inbox_secret),
-            generic_secret: Some(generic_secret),
-        },
-        crm,
-        public_base_url,
+        secrets: secrets.clone(),
+        crm: crm.clone(),
+        public_base_url: public_base_url.clone(),
     });
     run(service_fn(move |req| {
         let intake = intake.clone();
-        async move { handler::handle(&intake, req).await }
+        async move { handler::handle(&*intake.get().await, req).await }
     }))
     .await
 }

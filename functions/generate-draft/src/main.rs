@@ -18,9 +18,9 @@ use shared::tokens::TokenSigner;
 async fn main() -> Result<(), Error> {
     wiring::init_logs();
     let mut env = Env::new();
-    let (core, sdk) = wiring::core(&mut env).await;
+    let start = wiring::start(&mut env).await;
     let public_base_url = env.required("PUBLIC_BASE_URL");
-    let signing_key = env.secret("DRAFTGATE_SIGNING_KEY");
+    let tokens = TokenSigner::new(env.secret("DRAFTGATE_SIGNING_KEY"));
     let topic = env.optional("FOUNDER_TOPIC_ARN");
     let slack = env.optional("SLACK_WEBHOOK_URL");
     if topic.is_none() && slack.is_none() {
@@ -36,19 +36,20 @@ async fn main() -> Result<(), Error> {
     }
     if let Some(arn) = topic {
         channels.push(Arc::new(SnsEmailNotifier::new(
-            aws_sdk_sns::Client::new(&sdk),
+            aws_sdk_sns::Client::new(&start.sdk),
             arn,
         )));
     }
-    let drafter = Arc::new(Drafter {
+    let notifier: Arc<dyn Notifier> = Arc::new(Fanout(channels));
+    let drafter = start.live(move |core| Drafter {
         core,
-        notifier: Arc::new(Fanout(channels)),
-        tokens: TokenSigner::new(signing_key),
-        public_base_url,
+        notifier: notifier.clone(),
+        tokens: tokens.clone(),
+        public_base_url: public_base_url.clone(),
     });
     run(service_fn(move |event| {
         let drafter = drafter.clone();
-        async move { handler::handle(&drafter, event).await }
+        async move { handler::handle(&*drafter.get().await, event).await }
     }))
     .await
 }

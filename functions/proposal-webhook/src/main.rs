@@ -3,7 +3,6 @@
 mod handler;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use lambda_http::{run, service_fn, Error};
 use shared::adapters::aws::wiring;
@@ -14,24 +13,23 @@ use shared::settings::Env;
 async fn main() -> Result<(), Error> {
     wiring::init_logs();
     let mut env = Env::new();
-    let (core, _sdk) = wiring::core(&mut env).await;
+    let start = wiring::start(&mut env).await;
     let public_base_url = env.required("PUBLIC_BASE_URL");
-    let pandadoc_key = env.secret("PANDADOC_WEBHOOK_KEY");
+    let secrets = WebhookSecrets {
+        pandadoc_key: Some(env.secret("PANDADOC_WEBHOOK_KEY")),
+        ..WebhookSecrets::default()
+    };
     env.finish_or_exit();
 
-    let intake = Arc::new(Intake {
+    let intake = start.live(move |core| Intake {
         core,
-        secrets: WebhookSecrets {
-            hubspot_client_secret: None,
-            pandadoc_key: Some(pandadoc_key),
-            ..WebhookSecrets::default()
-        },
+        secrets: secrets.clone(),
         crm: HashMap::new(),
-        public_base_url,
+        public_base_url: public_base_url.clone(),
     });
     run(service_fn(move |req| {
         let intake = intake.clone();
-        async move { handler::handle(&intake, req).await }
+        async move { handler::handle(&*intake.get().await, req).await }
     }))
     .await
 }

@@ -10,5 +10,7 @@ pub mod fanout;
 pub mod lambda;
 #[cfg(feature = "lambda-sqs")]
 pub mod lambda_sqs;
+#[cfg(feature = "s3-config")]
+pub mod s3_config;
 #[cfg(feature = "http-client")]
 pub mod slack;

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod drafts;
 pub mod evaluate;
 pub mod intake;
+pub mod live;
 mod pages;
 pub mod review;
 pub mod sweep;

@@ -51,31 +51,29 @@ pub fn emulator() -> &'static Emulator {
     })
 }
 
-fn moto_server_path() -> Option<PathBuf> {
-    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/moto_server");
-    let on_path = std::env::var_os("PATH")
-        .map(|p| {
-            std::env::split_paths(&p)
-                .map(|d| d.join("moto_server"))
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-    on_path.into_iter().chain([venv]).find(|p| p.is_file())
+/// The workspace venv's Python, where `scripts/test.sh` installs moto.
+fn venv_python() -> Option<PathBuf> {
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv/bin/python");
+    venv.is_file().then_some(venv)
 }
 
+/// moto through `infra/emulator.py moto`, which serialises DynamoDB requests as DynamoDB's
+/// atomic conditional writes need.
 fn start_moto() -> Emulator {
-    let Some(program) = moto_server_path() else {
+    let Some(program) = venv_python() else {
         panic!(
-            "the AWS adapter tests need an AWS API emulator, and `moto_server` is neither on PATH \
-             nor in the workspace's .venv. Install it with\n    python3 -m venv .venv && \
-             .venv/bin/pip install 'moto[server]'\nor set {ENDPOINT_VAR} to a running emulator."
+            "the AWS adapter tests need an AWS API emulator, and the workspace's .venv has none. \
+             Install it with\n    python3 -m venv .venv && .venv/bin/pip install -r \
+             infra/requirements.txt\nor set {ENDPOINT_VAR} to a running emulator."
         )
     };
     let port = free_port();
     let log_path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("moto-{port}.log"));
     let log = std::fs::File::create(&log_path).expect("create the moto log file");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../infra/emulator.py");
     let mut moto = Command::new(&program)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .arg(script)
+        .args(["moto", "--host", "127.0.0.1", "--port", &port.to_string()])
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("clone the log handle"))
         .stderr(log)

@@ -22,7 +22,7 @@ pub use sqs::SqsQueue;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
-use crate::error::Cause;
+use crate::error::{CallFailed, Cause};
 
 /// The shared SDK configuration: region, credentials and endpoint from the environment.
 pub mod wiring;
@@ -34,22 +34,13 @@ pub async fn load_sdk_config() -> aws_config::SdkConfig {
 }
 
 /// How an SDK call failed, classified once for every adapter. Either way it carries the SDK's
-/// error (as the source of an [`AwsCall`]), so logs show the whole chain.
+/// error (as the source of a [`CallFailed`]), so logs show the whole chain.
 #[derive(Debug)]
 pub(crate) enum Failure {
     /// Throttling, a 5xx, a timeout or the network: retrying later may succeed.
     Transient(Cause),
     /// The service refused the request as invalid: retrying the same request will not help.
     Permanent(Cause),
-}
-
-/// An SDK operation that failed, with the SDK's error as its source.
-#[derive(Debug, thiserror::Error)]
-#[error("{operation}")]
-pub(crate) struct AwsCall {
-    operation: String,
-    #[source]
-    source: Cause,
 }
 
 /// Error codes that mean "slow down", whatever the HTTP status says.
@@ -89,8 +80,5 @@ where
         SdkError::ConstructionFailure(_) => Failure::Permanent,
         _ => Failure::Transient,
     };
-    kind(Box::new(AwsCall {
-        operation: operation.to_string(),
-        source: Box::new(err),
-    }))
+    kind(Box::new(CallFailed::new(operation, err)))
 }

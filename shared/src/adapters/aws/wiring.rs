@@ -1,32 +1,102 @@
 //! Start-up wiring shared by every function's `main.rs`: logs, config, the Pipeline and Audit
-//! tables. Each function adds its own clients and service.
+//! tables. Each function adds its own clients and builds its service through [`Start::live`].
 
 use std::sync::Arc;
 
+use jiff::SignedDuration;
+
 use super::{load_sdk_config, DynamoAuditLog, DynamoPipelineStore};
 use crate::adapters::clock::SystemClock;
+use crate::adapters::s3_config::{self, S3ConfigSource};
+use crate::app::live::{ConfigSource, Live};
 use crate::app::Core;
-use crate::settings::Env;
+use crate::config::Config;
+use crate::error::Chain;
+use crate::settings::{refuse_to_start, Env};
+
+/// How often a warm function checks for a newer config unless `DRAFTGATE_CONFIG_REFRESH_SECONDS`
+/// says otherwise (0: only at start).
+const DEFAULT_REFRESH_SECS: i64 = 60;
 
 /// Structured JSON logs on stdout (see [`crate::telemetry`]).
 pub fn init_logs() {
     crate::telemetry::init_json();
 }
 
-/// The compiled-in config (exits naming each problem), the SDK config, and the core services on
-/// the tables named by `PIPELINE_TABLE` and `AUDIT_TABLE`. Call `env.finish_or_exit()` after
-/// reading the function's own settings.
-pub async fn core(env: &mut Env) -> (Core, aws_config::SdkConfig) {
-    let config = Arc::new(crate::config::load_or_exit());
+/// What every function starts from.
+pub struct Start {
+    pub core: Core,
+    pub sdk: aws_config::SdkConfig,
+    source: Option<Arc<dyn ConfigSource>>,
+    refresh: SignedDuration,
+}
+
+/// The SDK config, the tables named by `PIPELINE_TABLE` and `AUDIT_TABLE`, and the config:
+/// `DRAFTGATE_CONFIG` (a file, for `sam local` and tests), else the bundle at
+/// `DRAFTGATE_CONFIG_S3_URI` (one GET; the bundled config while none has been pushed), else the
+/// config compiled in. A config that does not validate, or an object that cannot be read,
+/// refuses to start naming the problem. Call `env.finish_or_exit()` after reading the
+/// function's own settings.
+pub async fn start(env: &mut Env) -> Start {
     let pipeline_table = env.required("PIPELINE_TABLE");
     let audit_table = env.required("AUDIT_TABLE");
+    let s3_uri = env.optional("DRAFTGATE_CONFIG_S3_URI");
+    let refresh = match env.optional("DRAFTGATE_CONFIG_REFRESH_SECONDS") {
+        None => DEFAULT_REFRESH_SECS,
+        Some(v) => v
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .filter(|s| *s >= 0)
+            .unwrap_or_else(|| {
+                env.problem(format!(
+                    "DRAFTGATE_CONFIG_REFRESH_SECONDS must be a whole number of seconds, got `{v}`"
+                ));
+                0
+            }),
+    };
     let sdk = load_sdk_config().await;
+
+    let file = std::env::var_os("DRAFTGATE_CONFIG").filter(|p| !p.is_empty());
+    let (config, source): (Config, Option<Arc<dyn ConfigSource>>) = match (file, s3_uri) {
+        (Some(_), _) | (None, None) => (crate::config::load_or_exit(), None),
+        (None, Some(uri)) => {
+            let source = S3ConfigSource::new(s3_config::s3_client(&sdk), &uri)
+                .unwrap_or_else(|e| refuse_to_start(&format!("DRAFTGATE_CONFIG_S3_URI: {e}")));
+            match source.initial().await {
+                Ok(Some(config)) => {
+                    tracing::info!(config = %uri, "config loaded");
+                    (config, Some(Arc::new(source)))
+                }
+                Ok(None) => {
+                    tracing::info!(config = %uri, "no config pushed yet: using the bundled config");
+                    (crate::config::load_or_exit(), Some(Arc::new(source)))
+                }
+                Err(e) => refuse_to_start(&format_args!("config {uri}: {}", Chain(&e))),
+            }
+        }
+    };
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let core = Core {
-        config,
+        config: Arc::new(config),
         store: Arc::new(DynamoPipelineStore::new(dynamo.clone(), pipeline_table)),
         audit: Arc::new(DynamoAuditLog::new(dynamo, audit_table)),
         clock: Arc::new(SystemClock),
     };
-    (core, sdk)
+    Start {
+        core,
+        sdk,
+        source,
+        refresh: SignedDuration::from_secs(refresh),
+    }
+}
+
+impl Start {
+    /// The function's service, rebuilt on each newer valid config.
+    pub fn live<S>(&self, build: impl Fn(Core) -> S + Send + Sync + 'static) -> Arc<Live<S>> {
+        Arc::new(match &self.source {
+            Some(source) => Live::reloading(self.core.clone(), build, source.clone(), self.refresh),
+            None => Live::fixed(self.core.clone(), build),
+        })
+    }
 }
