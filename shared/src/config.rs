@@ -404,16 +404,7 @@ impl Config {
 
     /// A config file on disk; templates are read relative to its directory.
     pub fn from_file(path: &Path) -> Result<Config, Vec<ConfigError>> {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            vec![ConfigError {
-                file: name.clone(),
-                line: None,
-                message: format!("cannot read: {e}"),
-            }]
-        })?;
-        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Config::parse(&name, &text, &DiskFiles(dir))
+        ConfigBundle::from_file(path).map(|(config, _)| config)
     }
 
     /// The config named by `DRAFTGATE_CONFIG` if set, else the bundled one.

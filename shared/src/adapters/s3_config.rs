@@ -94,19 +94,22 @@ impl S3ConfigSource {
     pub async fn initial(&self) -> Result<Option<Config>, ConfigFetchError> {
         match self.fetch(None).await? {
             Fetched::Missing | Fetched::NotModified => Ok(None),
-            Fetched::Object { etag, body } => {
-                let config = self.validate(&body)?;
-                *self
-                    .etag
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = etag;
-                Ok(Some(config))
-            }
+            Fetched::Object { etag, body } => self.adopt(etag, &body).map(Some),
         }
     }
 
-    fn validate(&self, body: &[u8]) -> Result<Config, ConfigFetchError> {
-        ConfigBundle::load(&self.uri(), body).map_err(ConfigFetchError::Invalid)
+    /// Validate the object's bundle and, only if it is valid, remember its ETag.
+    fn adopt(&self, etag: Option<String>, body: &[u8]) -> Result<Config, ConfigFetchError> {
+        let config = ConfigBundle::load(&self.uri(), body).map_err(ConfigFetchError::Invalid)?;
+        self.set_etag(etag);
+        Ok(config)
+    }
+
+    fn set_etag(&self, etag: Option<String>) {
+        *self
+            .etag
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = etag;
     }
 
     async fn fetch(&self, if_none_match: Option<String>) -> Result<Fetched, ConfigFetchError> {
@@ -163,21 +166,11 @@ impl ConfigSource for S3ConfigSource {
             // The object was removed: back to the bundled config, as a cold start would be.
             Fetched::Missing => {
                 let config = Config::bundled().map_err(ConfigFetchError::Invalid)?;
-                *self
-                    .etag
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                self.set_etag(None);
                 Ok(Some(config))
             }
             Fetched::Object { etag, .. } if etag.is_some() && etag == current => Ok(None),
-            Fetched::Object { etag, body } => {
-                let config = self.validate(&body)?;
-                *self
-                    .etag
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = etag;
-                Ok(Some(config))
-            }
+            Fetched::Object { etag, body } => self.adopt(etag, &body).map(Some),
         }
     }
 }
