@@ -108,6 +108,7 @@ impl SampleDeal {
             currency: self.currency.clone(),
             contact_email: Some(self.contact.email.clone()),
             facts,
+            links: Vec::new(),
         }
     }
 }

@@ -16,7 +16,7 @@ use shared::adapters::clock::OffsetClock;
 use shared::adapters::embedded::EmbeddedStore;
 use shared::app::drafts::Drafter;
 use shared::app::evaluate::Evaluator;
-use shared::app::intake::{Intake, WebhookSecrets};
+use shared::app::intake::Intake;
 use shared::app::review::Review;
 use shared::app::sweep::Sweeper;
 use shared::app::Core;
@@ -24,6 +24,7 @@ use shared::config::Config;
 use shared::http::{self, ApiError, Request, Response, StatusCode};
 use shared::ports::{AuditReader, Clock, CrmClient};
 use shared::providers::hubspot::HubSpotClient;
+use shared::providers::Providers;
 use shared::secret::Secret;
 use shared::settings::Env;
 use shared::tokens::TokenSigner;
@@ -90,10 +91,9 @@ pub async fn serve(
             Secret::new(fallback)
         })
     };
-    let hubspot_secret = dev_secret("HUBSPOT_CLIENT_SECRET", "dev-hubspot-client-secret".into());
-    let pandadoc_key = dev_secret("PANDADOC_WEBHOOK_KEY", "dev-pandadoc-key".into());
-    let inbox_secret = dev_secret("INBOX_WEBHOOK_SECRET", "dev-inbox-secret".into());
-    let generic_secret = dev_secret("GENERIC_WEBHOOK_SECRET", "dev-generic-secret".into());
+    let providers = Providers::build(&Providers::all_names(), |spec| {
+        Some(dev_secret(spec.env, spec.dev.into()))
+    });
     let signing_key = match env.optional("DRAFTGATE_SIGNING_KEY") {
         Some(k) => Secret::new(k),
         None => {
@@ -156,12 +156,7 @@ pub async fn serve(
     let runner = Arc::new(Runner {
         intake: Intake {
             core: core.clone(),
-            secrets: WebhookSecrets {
-                hubspot_client_secret: Some(hubspot_secret),
-                pandadoc_key: Some(pandadoc_key),
-                inbox_secret: Some(inbox_secret),
-                generic_secret: Some(generic_secret),
-            },
+            providers,
             crm,
             public_base_url: public_base_url.clone(),
         },

@@ -697,6 +697,21 @@ impl Config {
             .copied()
     }
 
+    /// What the founder should do about a stage id their config does not map.
+    pub fn unmapped_stage_hint(&self, crm: &str, stage: &str) -> String {
+        match self.stages.get(crm) {
+            Some(known) => format!(
+                "stage `{stage}` of {crm} is not mapped in [stages.{crm}] of the config (mapped: {}); map it to one of {}",
+                known.keys().map(String::as_str).collect::<Vec<_>>().join(", "),
+                stage_list()
+            ),
+            None => format!(
+                "stage `{stage}` of {crm} cannot be mapped: the config has no [stages.{crm}] section; add one mapping {crm}'s stage ids to {}",
+                stage_list()
+            ),
+        }
+    }
+
     pub fn is_parked_status(&self, status: &str) -> bool {
         self.parked_statuses
             .iter()

@@ -110,6 +110,34 @@ pub struct DealSnapshot {
     pub contact_email: Option<String>,
     /// Template facts keyed by dotted variable name (`deal.name`, `contact.first_name`, ...).
     pub facts: BTreeMap<String, Fact>,
+    /// Links to this deal from things other events name instead of the deal (a Close lead).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
+}
+
+impl DealSnapshot {
+    /// Take `newer`'s view where it has one (a CRM read over what a webhook carried).
+    pub fn merge(&mut self, newer: DealSnapshot) {
+        fn take<T>(mine: &mut Option<T>, theirs: Option<T>) {
+            if theirs.is_some() {
+                *mine = theirs;
+            }
+        }
+        take(&mut self.name, newer.name);
+        take(&mut self.raw_stage, newer.raw_stage);
+        take(&mut self.pipeline, newer.pipeline);
+        take(&mut self.status, newer.status);
+        take(&mut self.deal_type, newer.deal_type);
+        take(&mut self.amount, newer.amount);
+        take(&mut self.currency, newer.currency);
+        take(&mut self.contact_email, newer.contact_email);
+        self.facts.extend(newer.facts);
+        for link in newer.links {
+            if !self.links.contains(&link) {
+                self.links.push(link);
+            }
+        }
+    }
 }
 
 /// What happened to a deal, in canonical terms.
@@ -125,6 +153,8 @@ pub enum EventKind {
         value: String,
     },
     DealDeleted,
+    /// The CRM's details of the deal changed (name, amount, contact): carried in the snapshot.
+    DealUpdated,
     ProposalSent {
         document_id: String,
         name: Option<String>,
@@ -191,6 +221,7 @@ impl EventKind {
             EventKind::StageChanged { .. } => "stage_changed",
             EventKind::PropertyChanged { .. } => "property_changed",
             EventKind::DealDeleted => "deal_deleted",
+            EventKind::DealUpdated => "deal_updated",
             EventKind::ProposalSent { .. } => "proposal_sent",
             EventKind::ProposalViewed { .. } => "proposal_viewed",
             EventKind::ProposalCompleted { .. } => "proposal_completed",

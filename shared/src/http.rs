@@ -136,15 +136,22 @@ pub fn media_type(headers: &HeaderMap) -> Option<String> {
 }
 
 pub fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    require_media_type(headers, "application/json")
+}
+
+/// The request's media type must be `expected` (for XML, `text/xml` and `application/xml` are
+/// the same thing).
+pub fn require_media_type(headers: &HeaderMap, expected: &str) -> Result<(), ApiError> {
+    let xml = |m: &str| m == "text/xml" || m == "application/xml";
     match media_type(headers).as_deref() {
-        Some("application/json") => Ok(()),
+        Some(m) if m == expected || (xml(m) && xml(expected)) => Ok(()),
         Some(other) => Err(ApiError::BadRequest {
-            message: format!("unsupported content type `{other}`; send application/json"),
-            detail: json!({ "expected_content_type": "application/json" }),
+            message: format!("unsupported content type `{other}`; send {expected}"),
+            detail: json!({ "expected_content_type": expected }),
         }),
         None => Err(ApiError::BadRequest {
-            message: "missing content type; send application/json".into(),
-            detail: json!({ "expected_content_type": "application/json" }),
+            message: format!("missing content type; send {expected}"),
+            detail: json!({ "expected_content_type": expected }),
         }),
     }
 }

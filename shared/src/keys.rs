@@ -45,6 +45,15 @@ pub fn dedup_pk(event_id: &str) -> String {
 
 pub const DEDUP_SK: &str = "DEDUP";
 
+/// `LINK#<link>`: the partition listing the deals a link (a Close lead, a contact's address)
+/// leads to, one item per deal with the deal's pk as sort key.
+pub fn link_pk(link: &str) -> String {
+    format!("LINK#{link}")
+}
+
+/// The partition of pending founder notices; each notice's key is its sort key.
+pub const NOTICES_PK: &str = "NOTICES";
+
 /// `DRAFT#<id>` (sort key `DRAFT`).
 pub fn draft_pk(draft_id: &str) -> String {
     format!("DRAFT#{draft_id}")

@@ -45,6 +45,23 @@ pub trait PipelineStore: Send + Sync {
     /// Whether an event id was already recorded.
     async fn is_duplicate(&self, event_id: &str) -> Result<bool, StoreError>;
 
+    /// Record that each of `links` (e.g. `close:lead:<id>`, `email:<address>`) leads to `deal`.
+    /// Idempotent.
+    async fn put_links(&self, deal: &DealRef, links: &[String]) -> Result<(), StoreError>;
+
+    /// The deals a link leads to, in key order.
+    async fn linked(&self, link: &str) -> Result<Vec<DealRef>, StoreError>;
+
+    /// Keep a notice for the founder's next notification (something draftgate could not
+    /// handle by itself, e.g. an unmapped stage). A notice with the same key is kept once.
+    async fn add_notice(&self, key: &str, text: &str) -> Result<(), StoreError>;
+
+    /// Pending notices (key, text), oldest key first.
+    async fn notices(&self, limit: usize) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// The founder was told: drop the notice.
+    async fn remove_notice(&self, key: &str) -> Result<(), StoreError>;
+
     /// Write `deal` under the same optimistic-locking rule as `record_event`.
     async fn put_deal(&self, deal: &Deal) -> Result<(), StoreError>;
 

@@ -406,6 +406,7 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
             );
         }
         EventKind::DealDeleted => deal.deleted = true,
+        EventKind::DealUpdated => {}
         EventKind::StatusChanged { status } => {
             deal.status = Some(status.clone()).filter(|s| !s.trim().is_empty());
         }

@@ -15,11 +15,12 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
-use shared::app::intake::{Intake, WebhookSecrets};
+use shared::app::intake::Intake;
 use shared::app::review::Review;
 use shared::app::Core;
 use shared::domain::DraftStatus;
 use shared::ports::{Clock, PipelineStore};
+use shared::providers::Providers;
 use shared::secret::Secret;
 use shared::telemetry::Capture;
 use shared::tokens::{Scope, TokenSigner};
@@ -70,12 +71,11 @@ async fn a_whole_flow_logs_json_with_its_spans_and_never_a_secret_token_or_body(
     };
     let intake = Intake {
         core: core.clone(),
-        secrets: WebhookSecrets {
-            hubspot_client_secret: Some(Secret::new(HUBSPOT_SECRET)),
-            pandadoc_key: None,
-            inbox_secret: Some(Secret::new(INBOX_SECRET)),
-            generic_secret: Some(Secret::new(GENERIC_SECRET)),
-        },
+        providers: Providers::from_secrets(&[
+            ("HUBSPOT_CLIENT_SECRET", HUBSPOT_SECRET),
+            ("INBOX_WEBHOOK_SECRET", INBOX_SECRET),
+            ("GENERIC_WEBHOOK_SECRET", GENERIC_SECRET),
+        ]),
         crm: HashMap::new(),
         public_base_url: "https://hooks.example".into(),
     };

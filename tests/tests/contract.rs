@@ -497,6 +497,67 @@ mod contract {
         assert_eq!(store.budget_used(day).await.unwrap(), 2);
     }
 
+    pub async fn a_link_leads_to_every_deal_it_was_put_for_once(store: &dyn PipelineStore) {
+        let a = DealRef::new("close", "oppo_a");
+        let b = DealRef::new("close", "oppo_b");
+        let link = "close:lead:lead_7".to_string();
+        assert!(store.linked(&link).await.unwrap().is_empty());
+        store
+            .put_links(&b, std::slice::from_ref(&link))
+            .await
+            .unwrap();
+        store
+            .put_links(&a, &[link.clone(), "email:jane@acme.example".into()])
+            .await
+            .unwrap();
+        store
+            .put_links(&a, std::slice::from_ref(&link))
+            .await
+            .unwrap();
+        assert_eq!(store.linked(&link).await.unwrap(), vec![a.clone(), b]);
+        assert_eq!(
+            store.linked("email:jane@acme.example").await.unwrap(),
+            vec![a]
+        );
+        assert!(store.linked("close:lead:lead_8").await.unwrap().is_empty());
+    }
+
+    pub async fn a_notice_is_kept_once_until_removed(store: &dyn PipelineStore) {
+        assert!(store.notices(10).await.unwrap().is_empty());
+        store
+            .add_notice("unmapped-stage:pipedrive:7", "stage 7 is not mapped")
+            .await
+            .unwrap();
+        store
+            .add_notice("unmapped-stage:pipedrive:7", "a later wording")
+            .await
+            .unwrap();
+        store
+            .add_notice("unmapped-stage:close:stat_x", "stat_x is not mapped")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.notices(10).await.unwrap(),
+            vec![
+                (
+                    "unmapped-stage:close:stat_x".to_string(),
+                    "stat_x is not mapped".to_string()
+                ),
+                (
+                    "unmapped-stage:pipedrive:7".to_string(),
+                    "stage 7 is not mapped".to_string()
+                ),
+            ]
+        );
+        assert_eq!(store.notices(1).await.unwrap().len(), 1);
+        store
+            .remove_notice("unmapped-stage:close:stat_x")
+            .await
+            .unwrap();
+        store.remove_notice("never-added").await.unwrap();
+        assert_eq!(store.notices(10).await.unwrap().len(), 1);
+    }
+
     pub async fn each_day_has_its_own_budget(store: &dyn PipelineStore) {
         assert!(store.claim_budget("2024-11-23", "a#1", 1).await.unwrap());
         assert!(!store.claim_budget("2024-11-23", "b#1", 1).await.unwrap());
@@ -839,6 +900,8 @@ macro_rules! suite {
                 the_budget_gives_slots_up_to_the_limit_then_refuses,
                 an_occurrence_holds_one_budget_slot_however_often_it_claims,
                 each_day_has_its_own_budget,
+                a_link_leads_to_every_deal_it_was_put_for_once,
+                a_notice_is_kept_once_until_removed,
             );
             suite!(@pipeline_shared $ports;
                 concurrent_budget_claims_never_exceed_the_limit,

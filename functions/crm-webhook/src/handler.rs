@@ -16,11 +16,11 @@ mod tests {
     use async_trait::async_trait;
     use shared::adapters::clock::ManualClock;
     use shared::adapters::embedded::EmbeddedStore;
-    use shared::app::intake::{Intake, WebhookSecrets};
+    use shared::app::intake::Intake;
     use shared::app::Core;
     use shared::domain::{DealRef, DealSnapshot, EventKind, Stage};
     use shared::ports::{AuditReader, CrmClient, CrmError, PipelineStore};
-    use shared::secret::Secret;
+    use shared::providers::Providers;
 
     use super::*;
 
@@ -48,12 +48,14 @@ mod tests {
                     jiff::Timestamp::from_millisecond(1732183513000 + 2_000).unwrap(),
                 )),
             },
-            secrets: WebhookSecrets {
-                hubspot_client_secret: Some(Secret::new("0c8f3b6e-5d2a-4f71-9b3e-8a1d2c4e6f70")),
-                pandadoc_key: None,
-                inbox_secret: Some(Secret::new("dev-inbox-secret")),
-                generic_secret: Some(Secret::new("dev-generic-secret")),
-            },
+            providers: Providers::from_secrets(&[
+                (
+                    "HUBSPOT_CLIENT_SECRET",
+                    "0c8f3b6e-5d2a-4f71-9b3e-8a1d2c4e6f70",
+                ),
+                ("INBOX_WEBHOOK_SECRET", "dev-inbox-secret"),
+                ("GENERIC_WEBHOOK_SECRET", "dev-generic-secret"),
+            ]),
             crm,
             public_base_url: "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com".into(),
         }

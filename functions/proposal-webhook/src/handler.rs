@@ -15,11 +15,11 @@ mod tests {
 
     use shared::adapters::clock::ManualClock;
     use shared::adapters::embedded::EmbeddedStore;
-    use shared::app::intake::{Intake, WebhookSecrets};
+    use shared::app::intake::Intake;
     use shared::app::Core;
     use shared::domain::DealRef;
     use shared::ports::PipelineStore;
-    use shared::secret::Secret;
+    use shared::providers::Providers;
 
     use super::*;
 
@@ -31,11 +31,10 @@ mod tests {
                 audit: store.clone(),
                 clock: Arc::new(ManualClock::new("2024-11-21T10:05:00Z".parse().unwrap())),
             },
-            secrets: WebhookSecrets {
-                hubspot_client_secret: None,
-                pandadoc_key: Some(Secret::new("f3b1e8c2a9d64b7e9c0a5d2e1f4b7c8a")),
-                ..WebhookSecrets::default()
-            },
+            providers: Providers::from_secrets(&[(
+                "PANDADOC_WEBHOOK_KEY",
+                "f3b1e8c2a9d64b7e9c0a5d2e1f4b7c8a",
+            )]),
             crm: HashMap::new(),
             public_base_url: "https://example.invalid".into(),
         }

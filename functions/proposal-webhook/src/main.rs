@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use lambda_http::{run, service_fn, Error};
 use shared::adapters::aws::wiring;
-use shared::app::intake::{Intake, WebhookSecrets};
+use shared::app::intake::Intake;
+use shared::providers::Providers;
+use shared::secret::Secret;
 use shared::settings::Env;
 
 #[tokio::main]
@@ -15,15 +17,14 @@ async fn main() -> Result<(), Error> {
     let mut env = Env::new();
     let start = wiring::start(&mut env).await;
     let public_base_url = env.required("PUBLIC_BASE_URL");
-    let secrets = WebhookSecrets {
-        pandadoc_key: Some(env.secret("PANDADOC_WEBHOOK_KEY")),
-        ..WebhookSecrets::default()
-    };
+    let providers = Providers::build(&["pandadoc"], |spec| {
+        env.optional(spec.env).map(Secret::new)
+    });
     env.finish_or_exit();
 
     let intake = start.live(move |core| Intake {
         core,
-        secrets: secrets.clone(),
+        providers: providers.clone(),
         crm: HashMap::new(),
         public_base_url: public_base_url.clone(),
     });

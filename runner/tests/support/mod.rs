@@ -39,6 +39,17 @@ pub fn log_path(data: &Path) -> std::path::PathBuf {
 /// Start `draftgate serve --no-sample` with `env` set and `unset` removed from its environment,
 /// and wait until it answers. Its logs go to [`log_path`].
 pub async fn start(data: &Path, port: u16, env: &[(&str, &str)], unset: &[&str]) -> Runner {
+    start_with_args(data, port, env, unset, &[]).await
+}
+
+/// [`start`] with more arguments for `serve` (e.g. `--config FILE`).
+pub async fn start_with_args(
+    data: &Path,
+    port: u16,
+    env: &[(&str, &str)],
+    unset: &[&str],
+    args: &[&std::ffi::OsStr],
+) -> Runner {
     std::fs::create_dir_all(data).unwrap();
     let log = std::fs::OpenOptions::new()
         .create(true)
@@ -54,6 +65,7 @@ pub async fn start(data: &Path, port: u16, env: &[(&str, &str)], unset: &[&str])
         "--data",
     ])
     .arg(data)
+    .args(args)
     .env_remove("PUBLIC_BASE_URL")
     .env("RUST_LOG", "warn")
     .stdout(Stdio::null())

@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, doc TE
 CREATE TABLE IF NOT EXISTS published (seq INTEGER PRIMARY KEY AUTOINCREMENT, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS budget (day TEXT NOT NULL, occurrence TEXT NOT NULL, PRIMARY KEY (day, occurrence));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS notices (key TEXT PRIMARY KEY, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS links (link TEXT NOT NULL, crm TEXT NOT NULL, id TEXT NOT NULL, PRIMARY KEY (link, crm, id));
 "#;
 
 /// Webhook dedup claims live as long as the DynamoDB TTL keeps them.
@@ -278,6 +280,59 @@ impl crate::ports::PipelineStore for EmbeddedStore {
             )
             .map_err(unavailable)?;
         Ok(n > 0)
+    }
+
+    async fn put_links(&self, deal: &DealRef, links: &[String]) -> Result<(), StoreError> {
+        let conn = self.conn();
+        for link in links {
+            conn.execute(
+                "INSERT OR IGNORE INTO links (link, crm, id) VALUES (?1, ?2, ?3)",
+                params![link, deal.crm, deal.id],
+            )
+            .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn linked(&self, link: &str) -> Result<Vec<DealRef>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT crm, id FROM links WHERE link = ?1 ORDER BY crm, id")
+            .map_err(unavailable)?;
+        let rows = stmt
+            .query_map([link], |r| {
+                Ok(DealRef::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(unavailable)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+    }
+
+    async fn add_notice(&self, key: &str, text: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT OR IGNORE INTO notices (key, text) VALUES (?1, ?2)",
+                params![key, text],
+            )
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn notices(&self, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT key, text FROM notices ORDER BY key LIMIT ?1")
+            .map_err(unavailable)?;
+        let rows = stmt
+            .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(unavailable)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+    }
+
+    async fn remove_notice(&self, key: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM notices WHERE key = ?1", [key])
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn put_deal(&self, deal: &Deal) -> Result<(), StoreError> {

@@ -374,6 +374,13 @@ impl Drafter {
             ));
         }
         body.push_str(&format!("\nReview, edit, approve or reject: {review_url}\n\nNothing is sent until you approve.\n"));
+        let notices = c.store.notices(20).await?;
+        if !notices.is_empty() {
+            body.push_str("\nNeeds your attention:\n");
+            for (_, text) in &notices {
+                body.push_str(&format!("- {text}\n"));
+            }
+        }
         let note = FounderNotification {
             to: c.config.founder.email.clone(),
             subject: format!(
@@ -389,6 +396,9 @@ impl Drafter {
             .notify(&note)
             .await
             .map_err(|e| WorkError::Retryable(e.into()))?;
+        for (key, _) in &notices {
+            c.store.remove_notice(key).await?;
+        }
         audit(
             &*c.audit,
             AuditEntry::new(

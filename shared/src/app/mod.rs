@@ -105,19 +105,27 @@ pub async fn record_event(
             Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e),
             Ok(r) => {
-                outcome = Some(r);
+                outcome = Some((r, deal));
                 break;
             }
         }
     }
-    let outcome = outcome.ok_or_else(|| {
+    let (outcome, deal) = outcome.ok_or_else(|| {
         StoreError::Unavailable("deal kept changing under concurrent writers".into())
     })?;
+    if outcome == Recorded::Applied {
+        report_unmapped_stage(store, audit, config, event, &deal).await?;
+    }
     tracing::info!(
         event = event.kind.label(),
         duplicate = outcome == Recorded::Duplicate,
         "event recorded"
     );
+    if let Some(links) = event.snapshot.as_ref().map(|s| &s.links) {
+        if !links.is_empty() {
+            store.put_links(&event.deal, links).await?;
+        }
+    }
     let entry = AuditEntry {
         id: format!("event-{}", short_hash(&[&event.id])),
         at: event.occurred_at,
@@ -131,6 +139,42 @@ pub async fn record_event(
         Ok(()) | Err(StoreError::Conflict) => Ok(outcome),
         Err(e) => Err(e),
     }
+}
+
+/// A stage id the config does not map leaves the deal without a canonical stage: it goes to
+/// the audit log and to the founder's next notification, whatever route it came by.
+async fn report_unmapped_stage(
+    store: &dyn PipelineStore,
+    log: &dyn AuditLog,
+    config: &Config,
+    event: &DealEvent,
+    deal: &Deal,
+) -> Result<(), StoreError> {
+    let (Some(raw), None) = (&deal.raw_stage, deal.stage) else {
+        return Ok(());
+    };
+    let crm = event.source_crm();
+    let hint = config.unmapped_stage_hint(crm, raw);
+    tracing::warn!(stage = %raw, crm, deal = %deal.key, "stage not mapped in the config");
+    audit(
+        log,
+        AuditEntry {
+            id: format!("stage-unmapped-{}", short_hash(&[&event.id])),
+            at: event.occurred_at,
+            kind: "stage.unmapped".into(),
+            actor: event.source.clone(),
+            deal: Some(deal.key.clone()),
+            draft_id: None,
+            detail: json!({ "crm": crm, "stage": raw, "problem": hint }),
+        },
+    )
+    .await?;
+    store
+        .add_notice(
+            &format!("unmapped-stage:{crm}:{raw}"),
+            &format!("{hint}. First seen on {} ({}).", deal.name, deal.key),
+        )
+        .await
 }
 
 /// Append to the audit log, treating "already there" as done (idempotent retries).

@@ -267,6 +267,24 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
+/// A provider's string or number field as text; blank counts as absent. For providers whose
+/// payloads send ids and amounts either way (Pipedrive, Close).
+pub fn text(o: &Map<String, Value>, key: &str) -> Option<String> {
+    match o.get(key)? {
+        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The first word of a person's name, as a greeting uses it.
+pub fn first_name(full: &str) -> String {
+    full.split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

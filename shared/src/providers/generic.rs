@@ -3,10 +3,14 @@
 //! draftgate's own, documented in the README ("Inbox and generic webhooks"). A request's
 //! events are all checked before any is recorded, so bad input changes nothing.
 
+use std::sync::Arc;
+
+use crate::providers::signature::DraftgateSigned;
+use crate::providers::{Parsed, Provider, ProviderSpec, SecretSpec};
+use crate::secret::Secret;
 use serde_json::Value;
 
-use crate::config::Config;
-use crate::domain::{DealEvent, DealRef, DealSnapshot, EventKind, Fact};
+use crate::domain::{DealEvent, DealSnapshot, EventKind, Fact};
 use crate::providers::fields::{self, Obj};
 use crate::providers::ParseError;
 
@@ -25,13 +29,30 @@ pub const TYPES: [&str; 11] = [
     "deal_deleted",
 ];
 
+pub const SPEC: ProviderSpec = ProviderSpec {
+    name: "generic",
+    secrets: &[SecretSpec {
+        env: "GENERIC_WEBHOOK_SECRET",
+        dev: "dev-generic-secret",
+    }],
+    build: webhook,
+};
+
+fn webhook(secrets: Vec<Secret>) -> Arc<dyn Provider> {
+    Arc::new(DraftgateSigned {
+        name: "generic",
+        secret: super::one_secret(secrets),
+        parse: |body| parse_batch(body).map(Parsed::from),
+    })
+}
+
 /// Where facts from this webhook say they came from.
 pub fn source(crm: &str) -> String {
     format!("{crm} via generic webhook")
 }
 
-/// Parse `{"events": [...]}`. Stage ids are checked against the config's `[stages.<crm>]`.
-pub fn parse_batch(body: &[u8], config: &Config) -> Result<Vec<DealEvent>, ParseError> {
+/// Parse `{"events": [...]}`.
+pub fn parse_batch(body: &[u8]) -> Result<Vec<DealEvent>, ParseError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ParseError(format!("body is not valid JSON: {e}")))?;
     if !value.is_object() {
@@ -55,11 +76,11 @@ pub fn parse_batch(body: &[u8], config: &Config) -> Result<Vec<DealEvent>, Parse
     }
     list.iter()
         .enumerate()
-        .map(|(i, v)| parse_event(i, v, config))
+        .map(|(i, v)| parse_event(i, v))
         .collect()
 }
 
-fn parse_event(index: usize, value: &Value, config: &Config) -> Result<DealEvent, ParseError> {
+fn parse_event(index: usize, value: &Value) -> Result<DealEvent, ParseError> {
     let e = Obj::new(format!("event {index}"), value)?;
     let id = e.id("id")?;
     let kind = e.str("type")?;
@@ -81,11 +102,11 @@ fn parse_event(index: usize, value: &Value, config: &Config) -> Result<DealEvent
     let kind = match kind.as_str() {
         "deal_created" => EventKind::DealCreated,
         "deal_deleted" => EventKind::DealDeleted,
-        "stage_changed" => {
-            let stage = e.str("stage")?;
-            check_stage(&e, config, &deal, &stage)?;
-            EventKind::StageChanged { raw_stage: stage }
-        }
+        // A stage id the config does not map is recorded and reported (audit log, the
+        // founder's next notification), the same way on every route.
+        "stage_changed" => EventKind::StageChanged {
+            raw_stage: e.str("stage")?,
+        },
         "status_changed" => EventKind::StatusChanged {
             status: e.str_allow_empty("status")?,
         },
@@ -136,29 +157,6 @@ fn optional_id(e: &Obj<'_>, key: &'static str) -> Result<Option<String>, ParseEr
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
         Some(_) => e.id(key).map(Some),
     }
-}
-
-/// A stage id the config cannot map would leave the deal without a stage: refuse it and say
-/// where to map it.
-fn check_stage(
-    e: &Obj<'_>,
-    config: &Config,
-    deal: &DealRef,
-    stage: &str,
-) -> Result<(), ParseError> {
-    if config.canonical_stage(&deal.crm, stage).is_some() {
-        return Ok(());
-    }
-    let crm = &deal.crm;
-    Err(match config.stages.get(crm) {
-        Some(known) => e.error(format!(
-            "stage `{stage}` is not mapped in [stages.{crm}] of the config; mapped stage ids: {}",
-            known.keys().map(String::as_str).collect::<Vec<_>>().join(", ")
-        )),
-        None => e.error(format!(
-            "stage `{stage}` cannot be mapped: the config has no [stages.{crm}] section; add one mapping `{crm}`'s stage ids to qualified, proposal, negotiating, closed_won or closed_lost"
-        )),
-    })
 }
 
 /// The optional description of the deal next to its reference: `name`, `amount`, `currency`,
@@ -218,6 +216,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::config::Config;
+    use crate::domain::DealRef;
 
     /// The bundled config plus a Notion pipeline, as a founder would add it.
     fn config() -> Config {
@@ -225,7 +225,7 @@ mod tests {
     }
 
     fn parse(v: Value) -> Result<Vec<DealEvent>, ParseError> {
-        parse_batch(v.to_string().as_bytes(), &config())
+        parse_batch(v.to_string().as_bytes())
     }
 
     fn event(kind: &str, extra: Value) -> Value {
@@ -403,19 +403,22 @@ mod tests {
     }
 
     #[test]
-    fn an_unmapped_stage_says_where_to_map_it() {
-        let err = parse(json!({"events": [event("stage_changed", json!({"stage": "Archived"}))]}))
-            .unwrap_err()
-            .0;
-        assert!(
-            err.contains("stage `Archived` is not mapped in [stages.notion]"),
-            "{err}"
+    fn an_unmapped_stage_is_accepted_as_sent_for_intake_to_report() {
+        let kind = kind_of("stage_changed", json!({"stage": "Archived"}));
+        assert_eq!(
+            kind,
+            EventKind::StageChanged {
+                raw_stage: "Archived".into()
+            }
         );
-        assert!(err.contains("Proposal sent"), "{err}");
-        let mut e = event("stage_changed", json!({"stage": "Won"}));
-        e["deal"]["crm"] = json!("airtable");
-        let err = parse(json!({"events": [e]})).unwrap_err().0;
-        assert!(err.contains("no [stages.airtable] section"), "{err}");
+        let hint = config().unmapped_stage_hint("notion", "Archived");
+        assert!(
+            hint.contains("not mapped in [stages.notion]") && hint.contains("Proposal sent"),
+            "{hint}"
+        );
+        assert!(config()
+            .unmapped_stage_hint("airtable", "Won")
+            .contains("no [stages.airtable] section"));
     }
 
     #[test]
@@ -493,7 +496,7 @@ mod tests {
             .unwrap_err()
             .0
             .contains("maximum of 100"));
-        assert!(parse_batch(b"{\"events\": [", &config())
+        assert!(parse_batch(b"{\"events\": [")
             .unwrap_err()
             .0
             .contains("not valid JSON"));

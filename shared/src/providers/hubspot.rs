@@ -1,11 +1,61 @@
 //! HubSpot: webhook events (a JSON array of up to 100) and the CRM API v3 client.
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 
 use crate::domain::{DealEvent, DealRef, EventKind};
-use crate::providers::ParseError;
+use crate::providers::signature::{self, SignatureError};
+use crate::providers::{Incoming, ParseError, Parsed, Provider, ProviderSpec, SecretSpec};
+use crate::secret::Secret;
 
 pub const CRM: &str = "hubspot";
+
+pub const SPEC: ProviderSpec = ProviderSpec {
+    name: CRM,
+    secrets: &[SecretSpec {
+        env: "HUBSPOT_CLIENT_SECRET",
+        dev: "dev-hubspot-client-secret",
+    }],
+    build: webhook,
+};
+
+fn webhook(secrets: Vec<Secret>) -> Arc<dyn Provider> {
+    Arc::new(Webhook {
+        client_secret: super::one_secret(secrets),
+    })
+}
+
+/// `POST /webhooks/hubspot`: the app's Webhooks API, signed with the app's client secret (v3).
+pub struct Webhook {
+    client_secret: Secret,
+}
+
+impl Provider for Webhook {
+    fn name(&self) -> &'static str {
+        CRM
+    }
+
+    fn verify(&self, incoming: &Incoming<'_>) -> Result<(), SignatureError> {
+        signature::verify_hubspot_v3(
+            &self.client_secret,
+            incoming.request.method().as_str(),
+            &incoming.url,
+            incoming.body(),
+            incoming.header("x-hubspot-signature-v3"),
+            incoming.header("x-hubspot-request-timestamp"),
+            incoming.now,
+        )
+    }
+
+    fn parse(&self, incoming: &Incoming<'_>) -> Result<Parsed, ParseError> {
+        let mut parsed = parse_batch(incoming.body())?;
+        // HubSpot does not deliver a batch in order.
+        parsed.events.sort_by_key(|e| e.occurred_at);
+        Ok(parsed)
+    }
+}
+
 pub const MAX_BATCH: usize = 100;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -35,14 +85,8 @@ impl WebhookEvent {
     }
 }
 
-/// A parsed batch: canonical deal events, and how many events were not about deals.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Batch {
-    pub events: Vec<DealEvent>,
-    pub ignored: usize,
-}
-
-pub fn parse_batch(body: &[u8]) -> Result<Batch, ParseError> {
+/// A batch: canonical deal events, and the events that are not about deals.
+pub fn parse_batch(body: &[u8]) -> Result<Parsed, ParseError> {
     let raw: Vec<serde_json::Value> = serde_json::from_slice(body)
         .map_err(|e| ParseError(format!("body is not a JSON array of HubSpot events: {e}")))?;
     if raw.len() > MAX_BATCH {
@@ -52,7 +96,7 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, ParseError> {
         )));
     }
     let mut events = Vec::new();
-    let mut ignored = 0;
+    let mut ignored = Vec::new();
     for (i, value) in raw.into_iter().enumerate() {
         let ev: WebhookEvent =
             serde_json::from_value(value).map_err(|e| ParseError(format!("event {i}: {e}")))?;
@@ -78,8 +122,8 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, ParseError> {
                     )))
                 }
             },
-            _ => {
-                ignored += 1;
+            other => {
+                ignored.push(format!("event {i}: subscription type {other}"));
                 continue;
             }
         };
@@ -92,7 +136,11 @@ pub fn parse_batch(body: &[u8]) -> Result<Batch, ParseError> {
             snapshot: None,
         });
     }
-    Ok(Batch { events, ignored })
+    Ok(Parsed {
+        events,
+        ignored,
+        ..Parsed::default()
+    })
 }
 
 #[cfg(feature = "http-client")]
@@ -273,7 +321,7 @@ mod tests {
     #[test]
     fn the_reference_batch_maps_onto_canonical_events() {
         let b = parse_batch(PAYLOAD).unwrap();
-        assert_eq!(b.ignored, 0);
+        assert!(b.ignored.is_empty());
         assert_eq!(b.events.len(), 2);
         assert_eq!(b.events[0].id, "hubspot:44556677:2465712:3816279340");
         assert_eq!(b.events[0].deal, DealRef::new("hubspot", "18544521873"));
@@ -291,7 +339,7 @@ mod tests {
     fn contact_events_are_counted_as_ignored() {
         let body = br#"[{"eventId":1,"subscriptionId":2,"portalId":3,"occurredAt":1,"subscriptionType":"contact.creation","objectId":9}]"#;
         let b = parse_batch(body).unwrap();
-        assert_eq!((b.events.len(), b.ignored), (0, 1));
+        assert_eq!((b.events.len(), b.ignored.len()), (0, 1));
     }
 
     #[test]

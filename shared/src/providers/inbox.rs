@@ -6,6 +6,11 @@
 //! Automatic answers (out of office, auto-responders) are kept on the timeline as
 //! `AutoReplyReceived` and never count as a reply: see [`auto_reply_signal`].
 
+use std::sync::Arc;
+
+use crate::providers::signature::DraftgateSigned;
+use crate::providers::{Parsed, Provider, ProviderSpec, SecretSpec};
+use crate::secret::Secret;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
@@ -110,6 +115,23 @@ pub fn auto_reply_signal(
         .iter()
         .find(|p| subject.contains(*p))
         .map(|p| AutoReplySignal::Subject(p))
+}
+
+pub const SPEC: ProviderSpec = ProviderSpec {
+    name: "inbox",
+    secrets: &[SecretSpec {
+        env: "INBOX_WEBHOOK_SECRET",
+        dev: "dev-inbox-secret",
+    }],
+    build: webhook,
+};
+
+fn webhook(secrets: Vec<Secret>) -> Arc<dyn Provider> {
+    Arc::new(DraftgateSigned {
+        name: "inbox",
+        secret: super::one_secret(secrets),
+        parse: |body| parse(body).map(Parsed::from),
+    })
 }
 
 /// Parse an inbox webhook body: one event object, or `{"events": [...]}` with up to 100.

@@ -1,13 +1,231 @@
 //! One module per provider: verify, parse into canonical events, and its API client if any.
+//!
+//! Every webhook source implements [`Provider`] and has one entry in [`REGISTRY`]: its route
+//! name, the secrets it needs (with the local runner's development values) and how to build it.
+//! Intake, the functions, the local runner and the tests all go through the registry, so a new
+//! provider is one module plus its entry (and its stage map in the config).
 
+pub mod close;
 pub mod fields;
 pub mod generic;
 pub mod hubspot;
 pub mod inbox;
 pub mod pandadoc;
+pub mod pipedrive;
+pub mod salesforce;
 pub mod signature;
+
+use std::sync::Arc;
+
+use jiff::Timestamp;
+
+use crate::config::Config;
+use crate::domain::DealEvent;
+use crate::http::{self, ApiError, Request, Response};
+use crate::secret::Secret;
+use signature::SignatureError;
 
 /// A provider's payload could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ParseError(pub String);
+
+/// A webhook request as a provider sees it.
+pub struct Incoming<'a> {
+    pub request: &'a Request,
+    /// The URL the provider called: the public base URL, path and query (HubSpot signs it).
+    pub url: String,
+    pub now: Timestamp,
+    pub config: &'a Config,
+}
+
+impl Incoming<'_> {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        http::header(self.request.headers(), name)
+    }
+
+    pub fn query(&self, name: &str) -> Option<String> {
+        http::query_param(self.request.uri().query(), name)
+    }
+
+    pub fn body(&self) -> &[u8] {
+        self.request.body()
+    }
+}
+
+/// The canonical events of one request, in the order they are to be applied.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Parsed {
+    pub events: Vec<DealEvent>,
+    /// Events that name something linked to deals rather than a deal (a Close activity names its
+    /// lead): recorded on every deal the link leads to.
+    pub referenced: Vec<Referenced>,
+    /// What the request carried that draftgate does not act on, each with why (logged, counted).
+    pub ignored: Vec<String>,
+}
+
+/// An event for the deals `link` leads to; its `deal` is filled in per deal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Referenced {
+    pub link: String,
+    pub event: DealEvent,
+}
+
+impl From<Vec<DealEvent>> for Parsed {
+    fn from(events: Vec<DealEvent>) -> Self {
+        Parsed {
+            events,
+            ..Parsed::default()
+        }
+    }
+}
+
+/// Counts of one accepted request.
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Summary {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub ignored: usize,
+}
+
+/// One webhook source.
+pub trait Provider: Send + Sync {
+    /// The route: `POST /webhooks/{name}`.
+    fn name(&self) -> &'static str;
+
+    /// The media type the provider sends (checked before anything else is read).
+    fn media_type(&self) -> &'static str {
+        "application/json"
+    }
+
+    /// Is the request genuinely from the provider? Forged and stale requests stop here.
+    fn verify(&self, incoming: &Incoming<'_>) -> Result<(), SignatureError>;
+
+    /// Every event of the (verified) request; one bad event refuses them all.
+    fn parse(&self, incoming: &Incoming<'_>) -> Result<Parsed, ParseError>;
+
+    /// The answer to an accepted request.
+    fn accepted(&self, summary: &Summary) -> Response {
+        http::json_response(
+            http::StatusCode::OK,
+            &serde_json::json!({
+                "provider": self.name(),
+                "accepted": summary.accepted,
+                "duplicates": summary.duplicates,
+                "ignored": summary.ignored,
+            }),
+        )
+    }
+
+    /// The answer to a refused request (a provider whose protocol wants its own error form
+    /// overrides this).
+    fn refused(&self, error: ApiError) -> Response {
+        error.into_response()
+    }
+}
+
+/// A secret a provider needs, by its environment name, with the value the local runner uses
+/// when it is not set.
+pub struct SecretSpec {
+    pub env: &'static str,
+    pub dev: &'static str,
+}
+
+/// A registry entry: how to build a provider from its secrets.
+pub struct ProviderSpec {
+    pub name: &'static str,
+    pub secrets: &'static [SecretSpec],
+    pub build: fn(Vec<Secret>) -> Arc<dyn Provider>,
+}
+
+/// The one secret of a single-secret provider (the registry passes exactly its specs' count).
+pub fn one_secret(secrets: Vec<Secret>) -> Secret {
+    secrets
+        .into_iter()
+        .next()
+        .expect("the spec names one secret")
+}
+
+/// Every webhook source draftgate knows.
+pub static REGISTRY: &[ProviderSpec] = &[
+    hubspot::SPEC,
+    pipedrive::SPEC,
+    close::SPEC,
+    salesforce::SPEC,
+    pandadoc::SPEC,
+    inbox::SPEC,
+    generic::SPEC,
+];
+
+/// The spec of a provider by route name.
+pub fn spec(name: &str) -> Option<&'static ProviderSpec> {
+    REGISTRY.iter().find(|s| s.name == name)
+}
+
+/// The providers one deployment serves, by route name.
+#[derive(Clone, Default)]
+pub struct Providers {
+    enabled: Vec<Arc<dyn Provider>>,
+    /// Known providers this deployment has no secret for: they answer 401 "not configured".
+    disabled: Vec<&'static str>,
+}
+
+impl Providers {
+    /// Build `names` from their secrets as `secret` finds them (`None`: not configured, the
+    /// provider's route answers 401).
+    pub fn build(names: &[&str], mut secret: impl FnMut(&SecretSpec) -> Option<Secret>) -> Self {
+        let mut providers = Providers::default();
+        for spec in REGISTRY.iter().filter(|s| names.contains(&s.name)) {
+            let found: Option<Vec<Secret>> = spec.secrets.iter().map(&mut secret).collect();
+            match found {
+                Some(secrets) => providers.enabled.push((spec.build)(secrets)),
+                None => providers.disabled.push(spec.name),
+            }
+        }
+        providers
+    }
+
+    /// Every provider whose secrets are all among `secrets` (environment name, value); the
+    /// others are not configured. For tests and tools.
+    pub fn from_secrets(secrets: &[(&str, &str)]) -> Self {
+        Self::build(&Self::all_names(), |spec| {
+            secrets
+                .iter()
+                .find(|(name, _)| *name == spec.env)
+                .map(|(_, value)| Secret::new(*value))
+        })
+    }
+
+    /// Every provider of the registry, whatever its secrets.
+    pub fn all_names() -> Vec<&'static str> {
+        REGISTRY.iter().map(|s| s.name).collect()
+    }
+
+    pub fn get(&self, name: &str) -> Lookup {
+        if let Some(p) = self.enabled.iter().find(|p| p.name() == name) {
+            return Lookup::Enabled(p.clone());
+        }
+        if self.disabled.contains(&name) {
+            return Lookup::NotConfigured;
+        }
+        Lookup::Unknown
+    }
+
+    /// The route names this deployment answers (enabled or not).
+    pub fn names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self
+            .enabled
+            .iter()
+            .map(|p| p.name())
+            .chain(self.disabled.iter().copied())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+}
+
+pub enum Lookup {
+    Enabled(Arc<dyn Provider>),
+    NotConfigured,
+    Unknown,
+}

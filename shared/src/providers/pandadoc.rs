@@ -1,11 +1,53 @@
 //! PandaDoc: `document_state_changed` notifications (sent, viewed, completed).
 
+use std::sync::Arc;
+
 use serde::Deserialize;
 
 use crate::domain::{DealEvent, DealRef, DealSnapshot, EventKind, Fact};
-use crate::providers::ParseError;
+use crate::providers::signature::{self, SignatureError};
+use crate::providers::{Incoming, ParseError, Parsed, Provider, ProviderSpec, SecretSpec};
+use crate::secret::Secret;
 
 pub const SOURCE: &str = "pandadoc";
+
+pub const SPEC: ProviderSpec = ProviderSpec {
+    name: SOURCE,
+    secrets: &[SecretSpec {
+        env: "PANDADOC_WEBHOOK_KEY",
+        dev: "dev-pandadoc-key",
+    }],
+    build: webhook,
+};
+
+fn webhook(secrets: Vec<Secret>) -> Arc<dyn Provider> {
+    Arc::new(Webhook {
+        key: super::one_secret(secrets),
+    })
+}
+
+/// `POST /webhooks/pandadoc`: document state changes, signed with `?signature=`.
+pub struct Webhook {
+    key: Secret,
+}
+
+impl Provider for Webhook {
+    fn name(&self) -> &'static str {
+        SOURCE
+    }
+
+    fn verify(&self, incoming: &Incoming<'_>) -> Result<(), SignatureError> {
+        signature::verify_pandadoc(
+            &self.key,
+            incoming.body(),
+            incoming.query("signature").as_deref(),
+        )
+    }
+
+    fn parse(&self, incoming: &Incoming<'_>) -> Result<Parsed, ParseError> {
+        parse_batch(incoming.body(), incoming.now)
+    }
+}
 
 #[derive(Debug, Deserialize)]
 struct Notification {
@@ -48,13 +90,6 @@ struct Total {
     currency: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct Batch {
-    pub events: Vec<DealEvent>,
-    /// Notifications that are not document state changes we act on, or name no deal.
-    pub ignored: Vec<String>,
-}
-
 fn meta_str(meta: &serde_json::Map<String, serde_json::Value>, key: &str) -> Option<String> {
     match meta.get(key)? {
         serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
@@ -78,16 +113,15 @@ fn deal_of(meta: &serde_json::Map<String, serde_json::Value>) -> Option<DealRef>
     Some(DealRef::new(crm, id))
 }
 
-pub fn parse_batch(body: &[u8], now: jiff::Timestamp) -> Result<Batch, ParseError> {
+/// Notifications that are not document state changes draftgate acts on, or that name no deal,
+/// are ignored with the reason.
+pub fn parse_batch(body: &[u8], now: jiff::Timestamp) -> Result<Parsed, ParseError> {
     let raw: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| {
         ParseError(format!(
             "body is not a JSON array of PandaDoc notifications: {e}"
         ))
     })?;
-    let mut batch = Batch {
-        events: Vec::new(),
-        ignored: Vec::new(),
-    };
+    let mut batch = Parsed::default();
     for (i, value) in raw.into_iter().enumerate() {
         let n: Notification = serde_json::from_value(value)
             .map_err(|e| ParseError(format!("notification {i}: {e}")))?;

@@ -38,7 +38,8 @@ pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
 }
 
 /// Constant-time comparison of decoded MACs.
-fn matches(given: &[u8], expected: &[u8]) -> Result<(), SignatureError> {
+/// Constant-time comparison of a MAC with the expected one.
+pub(crate) fn matches(given: &[u8], expected: &[u8]) -> Result<(), SignatureError> {
     if given.len() == expected.len() && bool::from(given.ct_eq(expected)) {
         Ok(())
     } else {
@@ -132,16 +133,29 @@ pub fn verify_hubspot_v3(
     let given = base64::engine::general_purpose::STANDARD
         .decode(signature.trim())
         .map_err(|_| SignatureError::Malformed("X-HubSpot-Signature-v3"))?;
-    let expected = hmac_sha256(
-        secret.expose().as_bytes(),
-        &[
-            method.as_bytes(),
-            hubspot_decode_uri(uri).as_bytes(),
-            body,
-            timestamp.as_bytes(),
-        ],
-    );
-    matches(&given, &expected)
+    // HubSpot's official SDKs sign the URI as sent; its docs describe decoding some escapes
+    // first. Either form needs the secret, so both are accepted.
+    let decoded = hubspot_decode_uri(uri);
+    let mut forms = vec![uri];
+    if decoded != uri {
+        forms.push(&decoded);
+    }
+    let mut result = Err(SignatureError::Mismatch);
+    for form in forms {
+        let expected = hmac_sha256(
+            secret.expose().as_bytes(),
+            &[
+                method.as_bytes(),
+                form.as_bytes(),
+                body,
+                timestamp.as_bytes(),
+            ],
+        );
+        if matches(&given, &expected).is_ok() {
+            result = Ok(());
+        }
+    }
+    result
 }
 
 /// PandaDoc: `?signature=` is hex(HMAC-SHA256(shared key as UTF-8, raw body)); no timestamp.
@@ -163,6 +177,45 @@ pub fn draftgate_signature(secret: &[u8], timestamp: &str, body: &[u8]) -> Strin
     format!(
         "sha256={}",
         hex::encode(hmac_sha256(secret, &[timestamp.as_bytes(), b".", body]))
+    )
+}
+
+/// A webhook signed with draftgate's own HMAC (the inbox and generic routes): the route name,
+/// its secret, and how its body parses.
+pub struct DraftgateSigned {
+    pub name: &'static str,
+    pub secret: Secret,
+    pub parse: fn(&[u8]) -> Result<crate::providers::Parsed, crate::providers::ParseError>,
+}
+
+impl crate::providers::Provider for DraftgateSigned {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn verify(&self, incoming: &crate::providers::Incoming<'_>) -> Result<(), SignatureError> {
+        verify_draftgate_request(&self.secret, incoming)
+    }
+
+    fn parse(
+        &self,
+        incoming: &crate::providers::Incoming<'_>,
+    ) -> Result<crate::providers::Parsed, crate::providers::ParseError> {
+        (self.parse)(incoming.body())
+    }
+}
+
+/// [`verify_draftgate`] on a webhook request's headers.
+pub fn verify_draftgate_request(
+    secret: &Secret,
+    incoming: &crate::providers::Incoming<'_>,
+) -> Result<(), SignatureError> {
+    verify_draftgate(
+        secret,
+        incoming.body(),
+        incoming.header("x-draftgate-signature"),
+        incoming.header("x-draftgate-timestamp"),
+        incoming.now,
     )
 }
 

@@ -196,6 +196,85 @@ impl PipelineStore for DynamoPipelineStore {
             .is_some())
     }
 
+    async fn put_links(&self, deal: &DealRef, links: &[String]) -> Result<(), StoreError> {
+        for link in links {
+            let mut item = Item::new();
+            item.insert(keys::PK.into(), s(keys::link_pk(link)));
+            item.insert(keys::SK.into(), s(keys::deal_pk(deal)));
+            item.insert("crm".into(), s(deal.crm.clone()));
+            item.insert("deal_id".into(), s(deal.id.clone()));
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .send()
+                .await
+                .map_err(|e| store_error("PutItem", e))?;
+        }
+        Ok(())
+    }
+
+    async fn linked(&self, link: &str) -> Result<Vec<DealRef>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":pk", s(keys::link_pk(link)));
+        query_all(query, usize::MAX)
+            .await?
+            .into_iter()
+            .map(|item| {
+                Ok(DealRef::new(
+                    string_attr(&item, "crm")?,
+                    string_attr(&item, "deal_id")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn add_notice(&self, key: &str, text: &str) -> Result<(), StoreError> {
+        let mut item = Item::new();
+        item.insert(keys::PK.into(), s(keys::NOTICES_PK));
+        item.insert(keys::SK.into(), s(key));
+        item.insert("text".into(), s(text));
+        self.put_if(item, Condition::not_exists()).await.map(|_| ())
+    }
+
+    async fn notices(&self, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":pk", s(keys::NOTICES_PK))
+            .consistent_read(true);
+        query_all(query, limit)
+            .await?
+            .into_iter()
+            .map(|item| {
+                Ok((
+                    string_attr(&item, keys::SK)?.to_string(),
+                    string_attr(&item, "text")?.to_string(),
+                ))
+            })
+            .collect()
+    }
+
+    async fn remove_notice(&self, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::NOTICES_PK))
+            .key(keys::SK, s(key))
+            .send()
+            .await
+            .map_err(|e| store_error("DeleteItem", e))?;
+        Ok(())
+    }
+
     async fn put_deal(&self, deal: &Deal) -> Result<(), StoreError> {
         let condition = version_condition(deal.version)?;
         match self.put_if(deal_item(deal)?, condition).await? {

@@ -1,0 +1,33 @@
+//! crm-events: CRM change events on the EventBridge bus (Salesforce Change Data Capture through
+//! Event Relay or AppFlow) -> canonical events, recorded like a webhook's.
+
+mod handler;
+
+use std::collections::HashMap;
+
+use lambda_runtime::{run, service_fn, Error};
+use shared::adapters::aws::wiring;
+use shared::app::intake::Intake;
+use shared::providers::Providers;
+use shared::settings::Env;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    wiring::init_logs();
+    let mut env = Env::new();
+    let start = wiring::start(&mut env).await;
+    env.finish_or_exit();
+
+    // Events on the bus are authenticated by IAM (the rule), not by a webhook secret.
+    let intake = start.live(|core| Intake {
+        core,
+        providers: Providers::default(),
+        crm: HashMap::new(),
+        public_base_url: String::new(),
+    });
+    run(service_fn(move |event| {
+        let intake = intake.clone();
+        async move { handler::handle(&*intake.get().await, event).await }
+    }))
+    .await
+}
