@@ -129,8 +129,9 @@ pub async fn serve(
         (Some(base), None) => (base, Secret::new("dev-token")),
         (None, None) => {
             dev_notes.push("HUBSPOT_ACCESS_TOKEN not set: deal details come from the sample pipeline at /dev/hubspot".into());
+            // The runner's own address: PUBLIC_BASE_URL may name a tunnel or a proxy in front.
             (
-                format!("{public_base_url}/dev/hubspot"),
+                format!("http://{addr}/dev/hubspot"),
                 Secret::new("dev-token"),
             )
         }

@@ -428,3 +428,51 @@ fn a_config_that_maps_a_stage_to_nothing_stops_the_runner_naming_the_line() {
     );
     assert!(stderr.contains("maps to nothing"), "{stderr}");
 }
+
+#[tokio::test]
+async fn a_public_base_url_in_front_of_the_runner_changes_only_what_is_signed() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // A tunnel in front of the runner: HubSpot signs the public URL; the sample CRM data is
+    // still read from the runner itself.
+    let public = "https://draftgate-tunnel.example";
+    let runner = support::start(
+        data.path(),
+        port,
+        &[
+            ("PUBLIC_BASE_URL", public),
+            ("HUBSPOT_CLIENT_SECRET", CLIENT_SECRET),
+        ],
+        &["HUBSPOT_ACCESS_TOKEN", "HUBSPOT_API_BASE_URL"],
+    )
+    .await;
+    let now = runner.now_ms().await;
+    let body = json!([{
+        "eventId": 1, "subscriptionId": 2, "portalId": 3, "occurredAt": now - 1000,
+        "subscriptionType": "deal.propertyChange", "objectId": 9001,
+        "propertyName": "dealstage", "propertyValue": "contractsent"
+    }])
+    .to_string();
+    let ts = now.to_string();
+    let sig = hubspot_v3_signature(
+        CLIENT_SECRET.as_bytes(),
+        "POST",
+        &format!("{public}/webhooks/hubspot"),
+        body.as_bytes(),
+        &ts,
+    );
+    let r = runner
+        .http
+        .post(format!("{}/webhooks/hubspot", runner.base))
+        .header("Content-Type", "application/json")
+        .header("X-HubSpot-Signature-v3", sig)
+        .header("X-HubSpot-Request-Timestamp", ts)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let summary: Value = r.json().await.unwrap();
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["accepted"], 1, "{summary}");
+}
