@@ -5,6 +5,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
 mod explain;
+mod import;
 mod replay;
 mod sample;
 mod server;
@@ -56,6 +57,15 @@ enum Command {
     Explain {
         /// `crm:id`, e.g. `hubspot:9001` (a bare id means HubSpot).
         deal: String,
+        #[arg(long, default_value = ".draftgate")]
+        data: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Read every open deal (first run) or what changed since the last run from each CRM API
+    /// configured in the environment (`PIPEDRIVE_API_TOKEN`, …) into the store; prints a JSON
+    /// summary. A second run over unchanged CRMs records nothing.
+    Import {
         #[arg(long, default_value = ".draftgate")]
         data: PathBuf,
         #[arg(long)]
@@ -192,6 +202,26 @@ fn main() -> ExitCode {
                 Err(e) => {
                     eprintln!("draftgate explain: {e}");
                     ExitCode::from(1)
+                }
+            }
+        }
+        Command::Import { data, config } => {
+            let config = std::sync::Arc::new(config_or_exit(config));
+            match runtime().block_on(import::run(&data, config)) {
+                Ok(summary) => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&summary).expect("serialisable")
+                    );
+                    if summary.crms.iter().any(|c| c.error.is_some()) {
+                        ExitCode::from(1)
+                    } else {
+                        ExitCode::SUCCESS
+                    }
+                }
+                Err(e) => {
+                    eprintln!("draftgate import: {e}");
+                    ExitCode::from(2)
                 }
             }
         }

@@ -19,6 +19,7 @@ use shared::app::evaluate::Evaluator;
 use shared::app::intake::Intake;
 use shared::app::review::Review;
 use shared::app::sweep::Sweeper;
+use shared::app::sync::Syncer;
 use shared::app::Core;
 use shared::config::Config;
 use shared::http::{self, ApiError, Request, Response, StatusCode};
@@ -42,6 +43,7 @@ pub struct Runner {
     pub clock: Arc<OffsetClock>,
     pub intake: Intake,
     pub sweeper: Sweeper,
+    pub syncer: Syncer,
     pub workers: Workers,
     pub review: Review,
     pub sample: Sample,
@@ -148,11 +150,20 @@ pub async fn serve(
     let draft_q = store.queue("drafts");
     let outbox = store.outbox(clock_port.clone());
     let tokens = TokenSigner::new(signing_key);
-    let mut crm: HashMap<String, Arc<dyn CrmClient>> = HashMap::new();
+    // The CRM APIs configured in the environment (Pipedrive, …); HubSpot falls back to the
+    // sample pipeline's data.
+    let apis = shared::providers::CrmApis::from_settings(|name| env.optional(name));
+    let mut crm: HashMap<String, Arc<dyn CrmClient>> = apis.clients.clone();
     crm.insert(
         "hubspot".into(),
         Arc::new(HubSpotClient::new(&hubspot_base, hubspot_token)),
     );
+    for source in &apis.sources {
+        dev_notes.push(format!(
+            "{} API configured: POST /dev/sync reads its deals",
+            source.crm()
+        ));
+    }
 
     let runner = Arc::new(Runner {
         intake: Intake {
@@ -165,6 +176,10 @@ pub async fn serve(
             core: core.clone(),
             evaluate_queue: evaluate_q.clone(),
             draft_queue: draft_q.clone(),
+        },
+        syncer: Syncer {
+            core: core.clone(),
+            sources: apis.sources,
         },
         workers: Workers {
             evaluate_q: evaluate_q.clone(),
@@ -354,6 +369,11 @@ impl Runner {
                     json!({ "sweep": summary, "pending_drafts": pending }),
                 ))
             }
+            ("POST", "/dev/sync") => {
+                let summary = self.syncer.run().await;
+                self.drain().await;
+                Ok(ok_json(json!({ "sync": summary })))
+            }
             ("GET", "/dev/outbox") => {
                 let entries = self
                     .store
@@ -373,7 +393,7 @@ impl Runner {
                     serde_json::to_value(entries).expect("serialisable"),
                 ))
             }
-            (_, "/dev/clock" | "/dev/sweep" | "/dev/outbox" | "/dev/audit") => Err(
+            (_, "/dev/clock" | "/dev/sweep" | "/dev/sync" | "/dev/outbox" | "/dev/audit") => Err(
                 ApiError::MethodNotAllowed(format!("{method} {path} is not supported")),
             ),
             _ => Err(ApiError::NotFound(format!("no dev route {path}"))),

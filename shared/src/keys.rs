@@ -51,6 +51,13 @@ pub fn link_pk(link: &str) -> String {
     format!("LINK#{link}")
 }
 
+/// `MARKER#<name>` (sort key `MARKER`): a position kept between runs, e.g. a CRM sync's watermark.
+pub fn marker_pk(name: &str) -> String {
+    format!("MARKER#{name}")
+}
+
+pub const MARKER_SK: &str = "MARKER";
+
 /// The partition of pending founder notices; each notice's key is its sort key.
 pub const NOTICES_PK: &str = "NOTICES";
 

@@ -62,6 +62,11 @@ pub trait PipelineStore: Send + Sync {
     /// The founder was told: drop the notice.
     async fn remove_notice(&self, key: &str) -> Result<(), StoreError>;
 
+    /// A named position kept between runs (e.g. how far a CRM sync has read).
+    async fn marker(&self, name: &str) -> Result<Option<String>, StoreError>;
+
+    async fn set_marker(&self, name: &str, value: &str) -> Result<(), StoreError>;
+
     /// Write `deal` under the same optimistic-locking rule as `record_event`.
     async fn put_deal(&self, deal: &Deal) -> Result<(), StoreError>;
 
@@ -209,6 +214,51 @@ pub enum CrmError {
     Unavailable(#[source] Cause),
     #[error("CRM API answered unexpectedly: {0}")]
     Invalid(String),
+}
+
+/// A deal as a CRM's API lists it, for the sync.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SyncedDeal {
+    pub id: String,
+    /// Name, stage (won / lost resolved), amount, contact: what the CRM says now.
+    pub snapshot: DealSnapshot,
+    /// When the deal entered its current stage, if the CRM knows.
+    pub stage_entered_at: Option<Timestamp>,
+    /// The CRM's last modification of the deal: the sync's watermark.
+    pub updated_at: Timestamp,
+    pub deleted: bool,
+    /// Recent calls, meetings and emails, each with the CRM's own id.
+    pub activities: Vec<SyncedActivity>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SyncedActivity {
+    pub id: String,
+    pub at: Timestamp,
+    pub kind: crate::domain::EventKind,
+}
+
+/// One page of a CRM's deals.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DealPage {
+    pub deals: Vec<SyncedDeal>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// Reads a CRM's deals for the sync.
+#[async_trait]
+pub trait CrmSource: Send + Sync {
+    /// The CRM's name (`pipedrive`, …), as deal references use it.
+    fn crm(&self) -> &'static str;
+
+    /// A page of every open deal (`since` = `None`, the first sync), or of every deal the CRM
+    /// changed at or after `since`. `page` is the previous page's `next`.
+    async fn deals(
+        &self,
+        since: Option<Timestamp>,
+        page: Option<&str>,
+    ) -> Result<DealPage, CrmError>;
 }
 
 /// Time is a port: nothing reads the system clock except the clock adapter.

@@ -558,6 +558,27 @@ mod contract {
         assert_eq!(store.notices(10).await.unwrap().len(), 1);
     }
 
+    pub async fn a_marker_reads_back_its_last_value(store: &dyn PipelineStore) {
+        assert_eq!(store.marker("sync:pipedrive").await.unwrap(), None);
+        store
+            .set_marker("sync:pipedrive", "2026-03-01T10:00:00Z")
+            .await
+            .unwrap();
+        store
+            .set_marker("sync:pipedrive", "2026-03-02T10:00:00Z")
+            .await
+            .unwrap();
+        store.set_marker("sync:close", "c1").await.unwrap();
+        assert_eq!(
+            store.marker("sync:pipedrive").await.unwrap().as_deref(),
+            Some("2026-03-02T10:00:00Z")
+        );
+        assert_eq!(
+            store.marker("sync:close").await.unwrap().as_deref(),
+            Some("c1")
+        );
+    }
+
     pub async fn each_day_has_its_own_budget(store: &dyn PipelineStore) {
         assert!(store.claim_budget("2024-11-23", "a#1", 1).await.unwrap());
         assert!(!store.claim_budget("2024-11-23", "b#1", 1).await.unwrap());
@@ -902,6 +923,7 @@ macro_rules! suite {
                 each_day_has_its_own_budget,
                 a_link_leads_to_every_deal_it_was_put_for_once,
                 a_notice_is_kept_once_until_removed,
+                a_marker_reads_back_its_last_value,
             );
             suite!(@pipeline_shared $ports;
                 concurrent_budget_claims_never_exceed_the_limit,

@@ -2,15 +2,10 @@
 
 mod handler;
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use lambda_http::{run, service_fn, Error};
 use shared::adapters::aws::wiring;
 use shared::app::intake::Intake;
-use shared::ports::CrmClient;
-use shared::providers::hubspot::HubSpotClient;
-use shared::providers::Providers;
+use shared::providers::{CrmApis, Providers};
 use shared::secret::Secret;
 use shared::settings::Env;
 
@@ -32,19 +27,10 @@ async fn main() -> Result<(), Error> {
     let public_base_url = env.required("PUBLIC_BASE_URL");
     // A provider without its secret answers 401 "not configured".
     let providers = Providers::build(PROVIDERS, |spec| env.optional(spec.env).map(Secret::new));
-    let hubspot_token = env.optional("HUBSPOT_ACCESS_TOKEN").map(Secret::new);
-    let hubspot_base = env
-        .optional("HUBSPOT_API_BASE_URL")
-        .unwrap_or_else(|| "https://api.hubapi.com".into());
+    // Deal details from each CRM's API whose token is set (HubSpot, Pipedrive).
+    let crm = CrmApis::from_settings(|name| env.optional(name)).clients;
     env.finish_or_exit();
 
-    let mut crm: HashMap<String, Arc<dyn CrmClient>> = HashMap::new();
-    if let Some(token) = hubspot_token {
-        crm.insert(
-            "hubspot".into(),
-            Arc::new(HubSpotClient::new(&hubspot_base, token)),
-        );
-    }
     let intake = start.live(move |core| Intake {
         core,
         providers: providers.clone(),

@@ -335,6 +335,14 @@ impl crate::ports::PipelineStore for EmbeddedStore {
         Ok(())
     }
 
+    async fn marker(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.meta_get(&format!("marker:{name}"))
+    }
+
+    async fn set_marker(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.meta_set(&format!("marker:{name}"), value)
+    }
+
     async fn put_deal(&self, deal: &Deal) -> Result<(), StoreError> {
         write_deal(&self.conn(), deal)
     }

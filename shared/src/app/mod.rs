@@ -9,6 +9,7 @@ pub mod live;
 mod pages;
 pub mod review;
 pub mod sweep;
+pub mod sync;
 
 use std::sync::Arc;
 

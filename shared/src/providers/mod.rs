@@ -5,6 +5,8 @@
 //! Intake, the functions, the local runner and the tests all go through the registry, so a new
 //! provider is one module plus its entry (and its stage map in the config).
 
+#[cfg(feature = "http-client")]
+pub mod api;
 pub mod close;
 pub mod fields;
 pub mod generic;
@@ -228,4 +230,36 @@ pub enum Lookup {
     Enabled(Arc<dyn Provider>),
     NotConfigured,
     Unknown,
+}
+
+/// The CRM APIs a deployment can read: clients for deal details (by CRM name) and sources for
+/// the sync, built from settings (`get` reads one by name). A CRM without its token is left out.
+#[cfg(feature = "http-client")]
+#[derive(Default, Clone)]
+pub struct CrmApis {
+    pub clients: std::collections::HashMap<String, Arc<dyn crate::ports::CrmClient>>,
+    pub sources: Vec<Arc<dyn crate::ports::CrmSource>>,
+}
+
+#[cfg(feature = "http-client")]
+impl CrmApis {
+    pub fn from_settings(get: impl Fn(&str) -> Option<String>) -> Self {
+        let mut apis = CrmApis::default();
+        if let Some(token) = get("HUBSPOT_ACCESS_TOKEN") {
+            let base =
+                get("HUBSPOT_API_BASE_URL").unwrap_or_else(|| "https://api.hubapi.com".into());
+            apis.clients.insert(
+                hubspot::CRM.into(),
+                Arc::new(hubspot::HubSpotClient::new(&base, Secret::new(token))),
+            );
+        }
+        if let Some(token) = get("PIPEDRIVE_API_TOKEN") {
+            let base =
+                get("PIPEDRIVE_API_BASE_URL").unwrap_or_else(|| "https://api.pipedrive.com".into());
+            let api = Arc::new(pipedrive::PipedriveApi::new(&base, Secret::new(token)));
+            apis.clients.insert(pipedrive::CRM.into(), api.clone());
+            apis.sources.push(api);
+        }
+        apis
+    }
 }

@@ -535,6 +535,265 @@ fn due(a: &Map<String, Value>) -> Result<Option<Timestamp>, ParseError> {
     ))
 }
 
+/// An activity as the API lists it, as the sync records it: a done call or meeting is a logged
+/// call, an open one with a due date is the next step booked.
+fn activity_kind(a: &Map<String, Value>) -> Option<(Timestamp, EventKind)> {
+    let kind = text(a, "type")?;
+    if !matches!(kind.as_str(), "call" | "meeting") || truthy(a, "is_deleted") == Some(true) {
+        return None;
+    }
+    let subject = text(a, "subject").unwrap_or_else(|| kind.clone());
+    if truthy(a, "done") == Some(true) {
+        let at = time(a.get("marked_as_done_time"), "marked_as_done_time").ok()??;
+        let what = if kind == "call" { "Call" } else { "Meeting" };
+        return Some((
+            at,
+            EventKind::CallLogged {
+                summary: format!("{what} \"{subject}\" held"),
+            },
+        ));
+    }
+    let at = time(a.get("add_time"), "add_time").ok()??;
+    Some((
+        at,
+        EventKind::MeetingBooked {
+            summary: format!("Next step scheduled: {kind} \"{subject}\""),
+            starts_at: due(a).ok()?,
+            meeting_id: Some(format!("pipedrive-activity-{}", text(a, "id")?)),
+        },
+    ))
+}
+
+#[cfg(feature = "http-client")]
+pub use client::PipedriveApi;
+
+#[cfg(feature = "http-client")]
+mod client {
+    use async_trait::async_trait;
+    use jiff::Timestamp;
+    use serde_json::{Map, Value};
+
+    use super::{activity_kind, deal_snapshot, text, time, truthy, CRM};
+    use crate::domain::{DealSnapshot, Fact};
+    use crate::ports::{CrmClient, CrmError, CrmSource, DealPage, SyncedActivity, SyncedDeal};
+    use crate::providers::api::{ApiClient, Auth};
+    use crate::providers::fields;
+    use crate::secret::Secret;
+
+    /// Deals per page (the API's maximum is 500).
+    const PAGE: usize = 100;
+
+    /// Pipedrive's API v2 at the company domain (`PIPEDRIVE_API_BASE_URL`), with an API token.
+    pub struct PipedriveApi {
+        api: ApiClient,
+    }
+
+    impl PipedriveApi {
+        pub fn new(company_url: &str, token: Secret) -> Self {
+            PipedriveApi {
+                api: ApiClient::new("Pipedrive", company_url, Auth::Header("x-api-token", token)),
+            }
+        }
+
+        fn data(v: &Value) -> Result<&Value, CrmError> {
+            v.get("data")
+                .ok_or_else(|| CrmError::Invalid("Pipedrive answered without `data`".into()))
+        }
+
+        /// The deal's primary contact: name, email and company, each with its source.
+        async fn contact(
+            &self,
+            snap: &mut DealSnapshot,
+            deal: &Map<String, Value>,
+        ) -> Result<(), CrmError> {
+            let Some(person_id) = text(deal, "person_id") else {
+                return Ok(());
+            };
+            let person = match self
+                .api
+                .get(&format!("/api/v2/persons/{person_id}"), &[])
+                .await
+            {
+                Ok(v) => v,
+                Err(CrmError::NotFound(_)) => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let Some(p) = Self::data(&person)?.as_object() else {
+                return Ok(());
+            };
+            let source = |field: &str| format!("Pipedrive person {person_id} {field}");
+            let email = p
+                .get("emails")
+                .and_then(Value::as_array)
+                .and_then(|list| {
+                    list.iter()
+                        .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
+                        .or(list.first())
+                })
+                .and_then(|e| e.get("value"))
+                .and_then(Value::as_str)
+                .filter(|e| e.contains('@'))
+                .map(str::to_string);
+            if let Some(email) = email {
+                snap.facts
+                    .insert("contact.email".into(), Fact::new(&email, source("emails")));
+                snap.links
+                    .push(format!("email:{}", email.to_ascii_lowercase()));
+                snap.contact_email = Some(email);
+            }
+            let first =
+                text(p, "first_name").or_else(|| text(p, "name").map(|n| fields::first_name(&n)));
+            if let Some(first) = first {
+                snap.facts.insert(
+                    "contact.first_name".into(),
+                    Fact::new(first, source("first_name")),
+                );
+            }
+            if let Some(last) = text(p, "last_name") {
+                snap.facts.insert(
+                    "contact.last_name".into(),
+                    Fact::new(last, source("last_name")),
+                );
+            }
+            Ok(())
+        }
+
+        async fn activities(
+            &self,
+            deal_id: &str,
+            since: Option<Timestamp>,
+        ) -> Result<Vec<SyncedActivity>, CrmError> {
+            let mut query = vec![
+                ("deal_id", deal_id.to_string()),
+                ("limit", PAGE.to_string()),
+            ];
+            if let Some(since) = since {
+                query.push(("updated_since", since.to_string()));
+            }
+            let answer = self.api.get("/api/v2/activities", &query).await?;
+            let list = Self::data(&answer)?.as_array().cloned().unwrap_or_default();
+            Ok(list
+                .iter()
+                .filter_map(Value::as_object)
+                .filter_map(|a| {
+                    let (at, kind) = activity_kind(a)?;
+                    let id = text(a, "id")?;
+                    let state = if truthy(a, "done") == Some(true) {
+                        "done"
+                    } else {
+                        "open"
+                    };
+                    Some(SyncedActivity {
+                        id: format!("{id}:{state}"),
+                        at,
+                        kind,
+                    })
+                })
+                .collect())
+        }
+
+        async fn synced(
+            &self,
+            d: &Map<String, Value>,
+            since: Option<Timestamp>,
+        ) -> Result<Option<SyncedDeal>, CrmError> {
+            let Some(id) = text(d, "id") else {
+                return Ok(None);
+            };
+            let mut snapshot = deal_snapshot(&id, d);
+            match text(d, "status").as_deref() {
+                Some("won") => snapshot.raw_stage = Some("won".into()),
+                Some("lost") => snapshot.raw_stage = Some("lost".into()),
+                _ => {}
+            }
+            self.contact(&mut snapshot, d).await?;
+            let updated_at = time(d.get("update_time"), "update_time")
+                .map_err(|e| CrmError::Invalid(e.0))?
+                .or(time(d.get("add_time"), "add_time").map_err(|e| CrmError::Invalid(e.0))?)
+                .ok_or_else(|| {
+                    CrmError::Invalid(format!("Pipedrive deal {id} has no update_time"))
+                })?;
+            let stage_entered_at = time(d.get("stage_change_time"), "stage_change_time")
+                .ok()
+                .flatten()
+                .or(time(d.get("add_time"), "add_time").ok().flatten());
+            let deleted = truthy(d, "is_deleted") == Some(true)
+                || text(d, "status").as_deref() == Some("deleted");
+            let activities = if deleted {
+                Vec::new()
+            } else {
+                self.activities(&id, since).await?
+            };
+            Ok(Some(SyncedDeal {
+                id,
+                snapshot,
+                stage_entered_at,
+                updated_at,
+                deleted,
+                activities,
+            }))
+        }
+    }
+
+    #[async_trait]
+    impl CrmSource for PipedriveApi {
+        fn crm(&self) -> &'static str {
+            CRM
+        }
+
+        async fn deals(
+            &self,
+            since: Option<Timestamp>,
+            page: Option<&str>,
+        ) -> Result<DealPage, CrmError> {
+            let mut query = vec![
+                ("limit", PAGE.to_string()),
+                ("sort_by", "update_time".to_string()),
+                ("sort_direction", "asc".to_string()),
+            ];
+            match since {
+                // Everything changed since, whatever its status: won, lost and deleted heal too.
+                Some(since) => query.push(("updated_since", since.to_string())),
+                None => query.push(("status", "open".to_string())),
+            }
+            if let Some(cursor) = page {
+                query.push(("cursor", cursor.to_string()));
+            }
+            let answer = self.api.get("/api/v2/deals", &query).await?;
+            let list = Self::data(&answer)?.as_array().cloned().unwrap_or_default();
+            let mut deals = Vec::new();
+            for d in list.iter().filter_map(Value::as_object) {
+                if let Some(deal) = self.synced(d, since).await? {
+                    deals.push(deal);
+                }
+            }
+            let next = answer
+                .get("additional_data")
+                .and_then(|a| a.get("next_cursor"))
+                .and_then(Value::as_str)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string);
+            Ok(DealPage { deals, next })
+        }
+    }
+
+    #[async_trait]
+    impl CrmClient for PipedriveApi {
+        async fn fetch_deal(&self, deal_id: &str) -> Result<DealSnapshot, CrmError> {
+            let answer = self
+                .api
+                .get(&format!("/api/v2/deals/{deal_id}"), &[])
+                .await?;
+            let d = Self::data(&answer)?
+                .as_object()
+                .ok_or_else(|| CrmError::Invalid("Pipedrive deal is not an object".into()))?;
+            let mut snap = deal_snapshot(deal_id, d);
+            self.contact(&mut snap, d).await?;
+            Ok(snap)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -275,6 +275,28 @@ impl PipelineStore for DynamoPipelineStore {
         Ok(())
     }
 
+    async fn marker(&self, name: &str) -> Result<Option<String>, StoreError> {
+        match self.get(keys::marker_pk(name), keys::MARKER_SK).await? {
+            Some(item) => Ok(Some(string_attr(&item, "value")?.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    async fn set_marker(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        let mut item = Item::new();
+        item.insert(keys::PK.into(), s(keys::marker_pk(name)));
+        item.insert(keys::SK.into(), s(keys::MARKER_SK));
+        item.insert("value".into(), s(value));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem", e))?;
+        Ok(())
+    }
+
     async fn put_deal(&self, deal: &Deal) -> Result<(), StoreError> {
         let condition = version_condition(deal.version)?;
         match self.put_if(deal_item(deal)?, condition).await? {

@@ -1,0 +1,46 @@
+//! `draftgate import`: one CRM sync into the runner's store, from the command line. The same as
+//! `POST /dev/sync` on a running runner (and the scheduled crm-sync function in AWS).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use jiff::SignedDuration;
+use shared::adapters::clock::OffsetClock;
+use shared::adapters::embedded::EmbeddedStore;
+use shared::app::sync::{SyncSummary, Syncer};
+use shared::app::Core;
+use shared::config::Config;
+use shared::providers::CrmApis;
+use shared::settings::Env;
+
+use crate::server::CLOCK_OFFSET_KEY;
+
+pub async fn run(data: &Path, config: Arc<Config>) -> Result<SyncSummary, String> {
+    let env = Env::new();
+    let apis = CrmApis::from_settings(|name| env.optional(name));
+    if apis.sources.is_empty() {
+        return Err(
+            "no CRM API is configured: set PIPEDRIVE_API_TOKEN (and PIPEDRIVE_API_BASE_URL, your company domain)".into(),
+        );
+    }
+    let store = EmbeddedStore::open(data)
+        .map_err(|e| format!("cannot open the store in {}: {e}", data.display()))?;
+    // The runner's clock, as `serve` keeps it.
+    let offset_ms: i64 = store
+        .meta_get(CLOCK_OFFSET_KEY)
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let clock = Arc::new(OffsetClock::new(SignedDuration::from_millis(offset_ms)));
+    let syncer = Syncer {
+        core: Core {
+            config,
+            store: store.clone(),
+            audit: store,
+            clock,
+        },
+        sources: apis.sources,
+    };
+    Ok(syncer.run().await)
+}

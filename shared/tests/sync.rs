@@ -1,0 +1,281 @@
+//! The CRM sync against a mock Pipedrive API (wiremock): the first run reads every open deal
+//! with its contact and activities and makes idle deals due; a second run reads only what
+//! changed and records nothing new; pages are followed; 429 waits for Retry-After; a CRM that
+//! stays down leaves the store and the watermark as they were.
+
+mod support;
+
+use std::sync::Arc;
+
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{json, Value};
+use shared::adapters::clock::ManualClock;
+use shared::adapters::embedded::EmbeddedStore;
+use shared::app::sync::Syncer;
+use shared::app::Core;
+use shared::domain::{DealRef, DraftStatus, Stage};
+use shared::ports::PipelineStore;
+use shared::providers::pipedrive::PipedriveApi;
+use shared::secret::Secret;
+use shared::tokens::TokenSigner;
+use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const NOW: &str = "2026-03-12T09:00:00Z";
+
+fn t(s: &str) -> Timestamp {
+    s.parse().unwrap()
+}
+
+fn deal(id: u64, title: &str, stage: u64, entered: &str, updated: &str) -> Value {
+    json!({ "id": id, "title": title, "value": 12000, "currency": "EUR", "person_id": id + 100,
+            "stage_id": stage, "pipeline_id": 1, "status": "open", "add_time": "2026-01-10T09:00:00Z",
+            "update_time": updated, "stage_change_time": entered, "is_deleted": false })
+}
+
+async fn pipedrive(server: &MockServer) {
+    // Page 1 and page 2 of the open deals (first run: status=open, no updated_since).
+    Mock::given(method("GET"))
+        .and(path("/api/v2/deals"))
+        .and(header("x-api-token", "pd-token"))
+        .and(query_param("status", "open"))
+        .and(query_param_is_missing("cursor"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "success": true,
+            "data": [deal(11, "Acme - Retainer", 2, "2026-03-01T09:00:00Z", "2026-03-01T09:00:00Z")],
+            "additional_data": { "next_cursor": "page-2" }
+        })))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/deals"))
+        .and(query_param("cursor", "page-2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "success": true,
+            "data": [deal(12, "Globex - Audit", 4, "2026-03-02T09:00:00Z", "2026-03-05T16:00:00Z")],
+            "additional_data": { "next_cursor": null }
+        })))
+        .mount(server)
+        .await;
+    for id in [111, 112] {
+        Mock::given(method("GET"))
+            .and(path(format!("/api/v2/persons/{id}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "success": true,
+                "data": { "id": id, "name": "Jane Doe", "first_name": "Jane", "last_name": "Doe",
+                          "emails": [{ "value": format!("jane{id}@acme.example"), "primary": true, "label": "work" }] }
+            })))
+            .mount(server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/api/v2/activities"))
+        .and(query_param("deal_id", "12"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "success": true,
+            "data": [{ "id": 501, "type": "call", "subject": "Scoping call", "deal_id": 12, "done": true,
+                       "marked_as_done_time": "2026-03-05T16:00:00Z", "add_time": "2026-03-05T15:00:00Z" }]
+        })))
+        .mount(server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/activities"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "success": true, "data": [] })),
+        )
+        .mount(server)
+        .await;
+}
+
+struct World {
+    store: Arc<EmbeddedStore>,
+    clock: Arc<ManualClock>,
+    core: Core,
+}
+
+fn world() -> World {
+    let store = EmbeddedStore::open_in_memory().unwrap();
+    let clock = Arc::new(ManualClock::new(t(NOW)));
+    let core = Core {
+        config: Arc::new(shared::config::Config::bundled().unwrap()),
+        store: store.clone(),
+        audit: store.clone(),
+        clock: clock.clone(),
+    };
+    World { store, clock, core }
+}
+
+fn syncer(w: &World, server: &MockServer) -> Syncer {
+    Syncer {
+        core: w.core.clone(),
+        sources: vec![Arc::new(PipedriveApi::new(
+            &server.uri(),
+            Secret::new("pd-token"),
+        ))],
+    }
+}
+
+#[tokio::test]
+async fn a_first_sync_makes_idle_deals_known_and_a_second_changes_nothing() {
+    let server = MockServer::start().await;
+    pipedrive(&server).await;
+    let w = world();
+
+    let first = syncer(&w, &server).run().await;
+    let s = &first.crms[0];
+    assert_eq!(
+        (s.mode.as_str(), s.pages, s.deals, s.error.as_deref()),
+        ("full", 2, 2, None),
+        "{first:?}"
+    );
+    assert!(s.recorded >= 5, "{first:?}");
+
+    let acme = w
+        .store
+        .get_deal(&DealRef::new("pipedrive", "11"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(acme.stage, Some(Stage::Qualified));
+    assert_eq!(
+        acme.stage_entered_at,
+        t("2026-03-01T09:00:00Z"),
+        "entered its stage eleven days ago"
+    );
+    assert_eq!(acme.contact_email.as_deref(), Some("jane111@acme.example"));
+    assert_eq!(acme.name, "Acme - Retainer");
+    let globex = w
+        .store
+        .get_deal(&DealRef::new("pipedrive", "12"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(globex.stage, Some(Stage::Proposal));
+    assert_eq!(globex.last_call_at, Some(t("2026-03-05T16:00:00Z")));
+
+    // The idle deals' follow-ups come from the next sweep, like any other deal's.
+    let tokens = TokenSigner::new(Secret::new("k"));
+    support::sweep_and_drain(&w.core, &w.store, &w.clock, &tokens).await;
+    let pending = w
+        .store
+        .drafts_by_status(DraftStatus::Pending, None, 10)
+        .await
+        .unwrap();
+    let mut triggers: Vec<(String, String)> = pending
+        .iter()
+        .map(|d| (d.deal.to_string(), d.trigger.as_str().to_string()))
+        .collect();
+    triggers.sort();
+    assert_eq!(
+        triggers,
+        vec![
+            ("pipedrive:11".to_string(), "stage_unchanged".to_string()),
+            ("pipedrive:12".to_string(), "proposal_no_reply".to_string()),
+        ]
+    );
+
+    // The incremental run asks for what changed since the newest update it saw (less a minute).
+    Mock::given(method("GET"))
+        .and(path("/api/v2/deals"))
+        .and(query_param("updated_since", "2026-03-05T15:59:00Z"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "success": true,
+            "data": [deal(12, "Globex - Audit", 4, "2026-03-02T09:00:00Z", "2026-03-05T16:00:00Z")],
+            "additional_data": {}
+        })))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    w.clock.advance(SignedDuration::from_mins(15));
+    let second = syncer(&w, &server).run().await;
+    let s = &second.crms[0];
+    assert_eq!(s.mode, "since 2026-03-05T16:00:00Z", "{second:?}");
+    assert_eq!(
+        (s.deals, s.recorded, s.error.as_deref()),
+        (1, 0, None),
+        "nothing new: {second:?}"
+    );
+    assert!(s.unchanged >= 3);
+}
+
+#[tokio::test]
+async fn a_rate_limited_page_waits_for_retry_after_and_then_succeeds() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/deals"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/deals"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "success": true, "data": [] })),
+        )
+        .mount(&server)
+        .await;
+    let w = world();
+    let started = std::time::Instant::now();
+    let summary = syncer(&w, &server).run().await;
+    assert_eq!(summary.crms[0].error, None, "{summary:?}");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    assert_eq!(
+        w.store.marker("sync:pipedrive").await.unwrap().as_deref(),
+        Some(NOW),
+        "an empty first run starts the incremental ones from now"
+    );
+}
+
+#[tokio::test]
+async fn a_crm_that_stays_down_changes_nothing_and_keeps_the_watermark() {
+    let server = MockServer::start().await;
+    pipedrive(&server).await;
+    // Page 2 keeps failing: page 1's deal must not move the watermark either.
+    Mock::given(method("GET"))
+        .and(path("/api/v2/deals"))
+        .and(query_param("cursor", "page-2"))
+        .respond_with(ResponseTemplate::new(503))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let w = world();
+    w.store
+        .set_marker("sync:pipedrive", "2026-02-01T00:00:00Z")
+        .await
+        .unwrap();
+    // The incremental first page answers like the full one.
+    Mock::given(method("GET"))
+        .and(path("/api/v2/deals"))
+        .and(query_param_is_missing("cursor"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "success": true,
+            "data": [deal(11, "Acme - Retainer", 2, "2026-03-01T09:00:00Z", "2026-03-01T09:00:00Z")],
+            "additional_data": { "next_cursor": "page-2" }
+        })))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let summary = syncer(&w, &server).run().await;
+    let s = &summary.crms[0];
+    assert!(
+        s.error.as_deref().is_some_and(|e| e.contains("503")),
+        "{summary:?}"
+    );
+    assert_eq!(
+        w.store.marker("sync:pipedrive").await.unwrap().as_deref(),
+        Some("2026-02-01T00:00:00Z"),
+        "the watermark did not move"
+    );
+    // What page 1 recorded is true and stays (each event is idempotent); the retry re-reads it.
+    let again = syncer(&w, &server).run().await;
+    assert!(again.crms[0].error.is_some());
+    assert_eq!(
+        again.crms[0].recorded, 0,
+        "nothing recorded twice: {again:?}"
+    );
+}
