@@ -4,8 +4,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use jiff::SignedDuration;
-use shared::adapters::clock::OffsetClock;
 use shared::adapters::embedded::EmbeddedStore;
 use shared::app::sync::{SyncSummary, Syncer};
 use shared::app::Core;
@@ -13,7 +11,7 @@ use shared::config::Config;
 use shared::providers::CrmApis;
 use shared::settings::Env;
 
-use crate::server::CLOCK_OFFSET_KEY;
+use crate::server::runner_clock;
 
 pub async fn run(data: &Path, config: Arc<Config>) -> Result<SyncSummary, String> {
     let env = Env::new();
@@ -25,14 +23,7 @@ pub async fn run(data: &Path, config: Arc<Config>) -> Result<SyncSummary, String
     }
     let store = EmbeddedStore::open(data)
         .map_err(|e| format!("cannot open the store in {}: {e}", data.display()))?;
-    // The runner's clock, as `serve` keeps it.
-    let offset_ms: i64 = store
-        .meta_get(CLOCK_OFFSET_KEY)
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let clock = Arc::new(OffsetClock::new(SignedDuration::from_millis(offset_ms)));
+    let clock = runner_clock(&store);
     let syncer = Syncer {
         core: Core {
             config,

@@ -63,6 +63,17 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
     })
 }
 
+/// The runner's clock: real time plus the offset `POST /dev/clock` keeps in the store.
+pub fn runner_clock(store: &EmbeddedStore) -> Arc<OffsetClock> {
+    let offset_ms: i64 = store
+        .meta_get(CLOCK_OFFSET_KEY)
+        .ok()
+        .flatten()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Arc::new(OffsetClock::new(SignedDuration::from_millis(offset_ms)))
+}
+
 pub async fn serve(
     addr: SocketAddr,
     data: PathBuf,
@@ -77,13 +88,7 @@ pub async fn serve(
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
 
-    let offset_ms: i64 = store
-        .meta_get(CLOCK_OFFSET_KEY)
-        .ok()
-        .flatten()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    let clock = Arc::new(OffsetClock::new(SignedDuration::from_millis(offset_ms)));
+    let clock = runner_clock(&store);
 
     let env = Env::new();
     let mut dev_notes = Vec::new();

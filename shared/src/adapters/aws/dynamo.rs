@@ -86,6 +86,18 @@ impl DynamoPipelineStore {
         Ok(out.item)
     }
 
+    /// An unconditional PutItem (idempotent items: links, markers).
+    async fn put_plain(&self, item: Item) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| store_error("PutItem", e))?;
+        Ok(())
+    }
+
     /// A conditional PutItem; `Ok(false)` when the condition failed.
     async fn put_if(&self, item: Item, condition: Condition) -> Result<bool, StoreError> {
         let result = self
@@ -203,13 +215,7 @@ impl PipelineStore for DynamoPipelineStore {
             item.insert(keys::SK.into(), s(keys::deal_pk(deal)));
             item.insert("crm".into(), s(deal.crm.clone()));
             item.insert("deal_id".into(), s(deal.id.clone()));
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .send()
-                .await
-                .map_err(|e| store_error("PutItem", e))?;
+            self.put_plain(item).await?;
         }
         Ok(())
     }
@@ -287,14 +293,7 @@ impl PipelineStore for DynamoPipelineStore {
         item.insert(keys::PK.into(), s(keys::marker_pk(name)));
         item.insert(keys::SK.into(), s(keys::MARKER_SK));
         item.insert("value".into(), s(value));
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(|e| store_error("PutItem", e))?;
-        Ok(())
+        self.put_plain(item).await
     }
 
     async fn put_deal(&self, deal: &Deal) -> Result<(), StoreError> {
