@@ -33,6 +33,16 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# Stoplight Prism serves validating mocks from the providers' OpenAPI specs (tests/crm_specs.rs).
+prism_version=5.14.2
+if [ ! -x .tools/prism/node_modules/.bin/prism ] || [ "$(cat .tools/prism/.version 2>/dev/null)" != "$prism_version" ]; then
+  echo "== installing @stoplight/prism-cli@$prism_version into .tools/prism"
+  mkdir -p .tools/prism
+  npm install --silent --no-audit --no-fund --prefix .tools/prism "@stoplight/prism-cli@$prism_version"
+  echo "$prism_version" > .tools/prism/.version
+fi
+export DRAFTGATE_PRISM="$root/.tools/prism/node_modules/.bin/prism"
+
 echo "== cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 echo "cfn-lint: clean"

@@ -369,3 +369,151 @@ async fn a_salesforce_outbound_message_is_acked_and_its_proposal_followed_up() {
         .unwrap()
         .contains("Initech - Platform rollout"));
 }
+
+/// A Pipedrive account with two deals that never sent a webhook: one idle in "Contact Made"
+/// since the 1st, one with a proposal out since the 2nd.
+async fn mock_pipedrive_account() -> wiremock::MockServer {
+    use wiremock::matchers::{method, path, query_param};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    let deal = |id: u64, title: &str, stage: u64, entered: &str| {
+        json!({ "id": id, "title": title, "value": 8000, "currency": "EUR", "person_id": 900 + id,
+                "stage_id": stage, "status": "open", "add_time": "2026-01-05T09:00:00Z",
+                "update_time": entered, "stage_change_time": entered })
+    };
+    Mock::given(method("GET"))
+        .and(path("/api/v2/deals"))
+        .and(query_param("status", "open"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "success": true,
+            "data": [deal(31, "Hooli - Brand audit", 2, "2026-03-01T09:00:00Z"),
+                     deal(32, "Pied Piper - Retainer", 4, "2026-03-02T09:00:00Z")]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v2/deals"))
+        .and(query_param("updated_since", "2026-03-02T08:59:00Z"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "success": true, "data": [deal(32, "Pied Piper - Retainer", 4, "2026-03-02T09:00:00Z")]
+        })))
+        .mount(&server)
+        .await;
+    for id in [931, 932] {
+        Mock::given(method("GET"))
+            .and(path(format!("/api/v2/persons/{id}")))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "success": true, "data": { "id": id, "name": "Dana Lee", "first_name": "Dana",
+                "emails": [{ "value": format!("dana{id}@example.com"), "primary": true }] }
+            })))
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("GET"))
+        .and(path("/api/v2/activities"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "success": true, "data": [] })),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+#[tokio::test]
+async fn a_sync_makes_deals_that_never_sent_a_webhook_known_and_a_second_changes_nothing() {
+    let pipedrive = mock_pipedrive_account().await;
+    let data = tempfile::tempdir().unwrap();
+    let config = config_with_close_status(&data.path().join("config"));
+    let runner = support::start_with_args(
+        data.path(),
+        free_port(),
+        &[
+            ("PIPEDRIVE_API_TOKEN", "e2e-pipedrive-token"),
+            ("PIPEDRIVE_API_BASE_URL", pipedrive.uri().as_str()),
+        ],
+        &[],
+        &["--config".as_ref(), config.as_os_str()],
+    )
+    .await;
+    runner
+        .post_json("/dev/clock", json!({ "now": "2026-03-12T09:00:00Z" }))
+        .await;
+
+    let first = runner.post_json("/dev/sync", json!({})).await;
+    let crm = &first["sync"]["crms"][0];
+    assert_eq!(
+        (
+            crm["crm"].as_str(),
+            crm["mode"].as_str(),
+            crm["deals"].as_u64()
+        ),
+        (Some("pipedrive"), Some("full"), Some(2)),
+        "{first}"
+    );
+    assert!(crm["recorded"].as_u64().unwrap() >= 4, "{first}");
+    assert!(crm.get("error").is_none(), "{first}");
+
+    let swept = runner.post_json("/dev/sweep", json!({})).await;
+    assert_eq!(swept["pending_drafts"], 2, "{swept}");
+    let notes = runner.pending().await;
+    let mut subjects: Vec<&str> = notes
+        .iter()
+        .map(|n| n["subject"].as_str().unwrap())
+        .collect();
+    subjects.sort_unstable();
+    assert!(
+        subjects[0].contains("Hooli - Brand audit") && subjects[0].contains("Deal stage unchanged"),
+        "{subjects:?}"
+    );
+    assert!(
+        subjects[1].contains("Pied Piper - Retainer") && subjects[1].contains("Proposal"),
+        "{subjects:?}"
+    );
+
+    let second = runner.post_json("/dev/sync", json!({})).await;
+    let crm = &second["sync"]["crms"][0];
+    assert_eq!(crm["mode"], "since 2026-03-02T09:00:00Z", "{second}");
+    assert_eq!(crm["recorded"], 0, "a second run changes nothing: {second}");
+    assert_eq!(
+        runner.post_json("/dev/sweep", json!({})).await["pending_drafts"],
+        2
+    );
+}
+
+#[tokio::test]
+async fn draftgate_import_syncs_once_from_the_command_line() {
+    let pipedrive = mock_pipedrive_account().await;
+    let data = tempfile::tempdir().unwrap();
+    let (dir, uri) = (data.path().to_path_buf(), pipedrive.uri());
+    let import = move || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_draftgate"))
+            .args(["import", "--data"])
+            .arg(&dir)
+            .env("PIPEDRIVE_API_TOKEN", "e2e-pipedrive-token")
+            .env("PIPEDRIVE_API_BASE_URL", &uri)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let first = tokio::task::spawn_blocking(import.clone()).await.unwrap();
+    assert_eq!(first["crms"][0]["deals"], 2, "{first}");
+    assert_eq!(first["crms"][0]["mode"], "full");
+    let second = tokio::task::spawn_blocking(import).await.unwrap();
+    assert_eq!(second["crms"][0]["recorded"], 0, "{second}");
+
+    // Without a CRM API there is nothing to import, and it says what to set.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_draftgate"))
+        .args(["import", "--data"])
+        .arg(data.path())
+        .env_remove("PIPEDRIVE_API_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PIPEDRIVE_API_TOKEN"));
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Serve a validating mock of a provider's published OpenAPI spec with Stoplight Prism.
+
+Prism serves each path at the root and ignores the server's base path. A client configured with
+the provider's base *domain* (Pipedrive's company domain, to which it appends `/api/v2/...`)
+needs the paths under that prefix, so `--prefix` writes a copy of the spec with every path
+prefixed, then runs Prism on it. Prism checks each request against the spec (parameters, auth,
+bodies: 4xx when they do not conform) and answers with the spec's examples.
+
+    python infra/prism.py --spec tests/fixtures/openapi/pipedrive-api-v2.openapi.yaml \
+        --prefix /api/v2 --port 4010 [--prism PATH]
+
+Needs PyYAML (infra/requirements.txt) and Prism (`scripts/test.sh` installs
+@stoplight/prism-cli into .tools/prism).
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spec", required=True)
+    ap.add_argument("--prefix", default="")
+    ap.add_argument("--port", required=True)
+    ap.add_argument("--prism", default=str(REPO / ".tools/prism/node_modules/.bin/prism"))
+    a = ap.parse_args()
+    with open(a.spec, encoding="utf-8") as f:
+        spec = yaml.safe_load(f)
+    if a.prefix:
+        spec["paths"] = {a.prefix.rstrip("/") + p: v for p, v in spec["paths"].items()}
+    out = Path(tempfile.mkdtemp(prefix="prism-")) / "spec.json"
+    out.write_text(json.dumps(spec))
+    if not Path(a.prism).exists():
+        sys.exit(f"prism not found at {a.prism}: run scripts/test.sh (it installs @stoplight/prism-cli)")
+    os.execv(a.prism, [a.prism, "mock", "-h", "127.0.0.1", "-p", str(a.port), str(out)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
