@@ -71,6 +71,15 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Set a CRM up for a deployment: check its API credentials, create the webhook
+    /// subscriptions draftgate reads (unless they exist), and list the stage ids to map.
+    Connect {
+        #[arg(value_enum)]
+        crm: ConnectCrm,
+        /// The webhook URL: the stack output `PipedriveWebhookUrl` or `CloseWebhookUrl`.
+        #[arg(long)]
+        url: String,
+    },
     /// Run a scenario (deals and events over weeks) on a virtual clock and report.
     Replay {
         scenario: PathBuf,
@@ -80,6 +89,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ConnectCrm {
+    /// PIPEDRIVE_API_TOKEN, PIPEDRIVE_API_BASE_URL (your company domain),
+    /// PIPEDRIVE_WEBHOOK_USER and PIPEDRIVE_WEBHOOK_PASSWORD (the webhook's Basic credentials).
+    Pipedrive,
+    /// CLOSE_API_KEY (and CLOSE_API_BASE_URL, default https://api.close.com).
+    Close,
 }
 
 #[derive(Subcommand)]
@@ -148,6 +166,70 @@ fn config_push(file: &std::path::Path, to: &str) -> ExitCode {
     }
 }
 
+fn connect(crm: ConnectCrm, url: &str) -> ExitCode {
+    use shared::secret::Secret;
+    let env = shared::settings::Env::new();
+    let need = |names: &[&str]| -> Result<Vec<String>, String> {
+        let missing: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| env.optional(n).is_none())
+            .collect();
+        if missing.is_empty() {
+            Ok(names.iter().filter_map(|n| env.optional(n)).collect())
+        } else {
+            Err(format!("set {}", missing.join(", ")))
+        }
+    };
+    if !url.starts_with("https://") && !url.starts_with("http://") {
+        eprintln!("draftgate connect: --url must be the webhook's full URL (a stack output)");
+        return ExitCode::from(2);
+    }
+    let result = match crm {
+        ConnectCrm::Pipedrive => need(&[
+            "PIPEDRIVE_API_TOKEN",
+            "PIPEDRIVE_API_BASE_URL",
+            "PIPEDRIVE_WEBHOOK_USER",
+            "PIPEDRIVE_WEBHOOK_PASSWORD",
+        ])
+        .and_then(|v| {
+            let api = shared::providers::pipedrive::PipedriveApi::new(&v[1], Secret::new(&v[0]));
+            runtime()
+                .block_on(api.connect(url, &Secret::new(&v[2]), &Secret::new(&v[3])))
+                .map_err(|e| shared::error::Chain(&e).to_string())
+        }),
+        ConnectCrm::Close => need(&["CLOSE_API_KEY"]).and_then(|v| {
+            let base = env
+                .optional("CLOSE_API_BASE_URL")
+                .unwrap_or_else(|| "https://api.close.com".into());
+            let api = shared::providers::close::CloseApi::new(&base, Secret::new(&v[0]));
+            runtime()
+                .block_on(api.connect(url))
+                .map_err(|e| shared::error::Chain(&e).to_string())
+                .map(|(mut lines, key)| {
+                    if let Some(key) = key {
+                        lines.push(format!(
+                            "signing key (shown once): put it in the deployment's secret as CLOSE_WEBHOOK_KEY: {key}"
+                        ));
+                    }
+                    lines
+                })
+        }),
+    };
+    match result {
+        Ok(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("draftgate connect: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 fn config_or_exit(path: Option<PathBuf>) -> shared::config::Config {
     let path = path.or_else(|| {
         let default = PathBuf::from("config/draftgate.toml");
@@ -205,6 +287,7 @@ fn main() -> ExitCode {
                 }
             }
         }
+        Command::Connect { crm, url } => connect(crm, &url),
         Command::Import { data, config } => {
             let config = std::sync::Arc::new(config_or_exit(config));
             match runtime().block_on(import::run(&data, config)) {

@@ -118,3 +118,22 @@ async fn the_pipedrive_client_speaks_the_published_api_v2() {
         other => panic!("expected the mock to refuse the request: {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn connect_close_speaks_the_published_api() {
+    let mock = tokio::task::spawn_blocking(|| prism("close-api.openapi.yml", "/api/v1"))
+        .await
+        .unwrap();
+    let api = shared::providers::close::CloseApi::new(&mock.base, Secret::new("api_key"));
+    // GET /me/, GET /webhook/, POST /webhook/, GET /status/opportunity/: Prism requires the
+    // Authorization header on each, and answers from the spec's schemas.
+    let (report, _key) = api
+        .connect("https://hooks.example/webhooks/close")
+        .await
+        .expect("conforming requests");
+    assert!(report[0].starts_with("API key ok"), "{report:?}");
+    assert!(
+        report.iter().any(|l| l.contains("opportunity statuses")),
+        "{report:?}"
+    );
+}

@@ -390,6 +390,123 @@ fn capitalise(s: &str) -> String {
     }
 }
 
+/// The webhook subscription `draftgate connect close` creates: what draftgate reads.
+pub const SUBSCRIBED_EVENTS: [(&str, &str); 8] = [
+    ("opportunity", "created"),
+    ("opportunity", "updated"),
+    ("opportunity", "deleted"),
+    ("activity.email", "created"),
+    ("activity.call", "created"),
+    ("activity.call", "updated"),
+    ("activity.meeting", "created"),
+    ("activity.meeting", "updated"),
+];
+
+#[cfg(feature = "http-client")]
+pub use client::CloseApi;
+
+#[cfg(feature = "http-client")]
+mod client {
+    use serde_json::{json, Value};
+
+    use super::SUBSCRIBED_EVENTS;
+    use crate::ports::CrmError;
+    use crate::providers::api::{ApiClient, Auth};
+    use crate::secret::Secret;
+
+    /// Close's API (`CLOSE_API_BASE_URL`, default `https://api.close.com`) with an API key.
+    pub struct CloseApi {
+        api: ApiClient,
+    }
+
+    impl CloseApi {
+        pub fn new(base_url: &str, api_key: Secret) -> Self {
+            CloseApi {
+                api: ApiClient::new("Close", base_url, Auth::BasicUser(api_key)),
+            }
+        }
+
+        /// `draftgate connect close`: check the key, subscribe `url` to the events draftgate
+        /// reads unless a subscription for it exists, and list the opportunity statuses to map.
+        /// The signing key of a new subscription is returned with the report, once.
+        pub async fn connect(&self, url: &str) -> Result<(Vec<String>, Option<String>), CrmError> {
+            let mut done = Vec::new();
+            let me = self.api.get("/api/v1/me/", &[]).await?;
+            done.push(format!(
+                "API key ok: {} ({})",
+                me.get("email").and_then(Value::as_str).unwrap_or("?"),
+                me.get("organizations")
+                    .and_then(Value::as_array)
+                    .and_then(|o| o.first())
+                    .and_then(|o| o.get("name"))
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+            ));
+            let existing = self.api.get("/api/v1/webhook/", &[]).await?;
+            let found = existing
+                .get("data")
+                .and_then(Value::as_array)
+                .and_then(|list| {
+                    list.iter()
+                        .find(|w| w.get("url").and_then(Value::as_str) == Some(url))
+                })
+                .cloned();
+            let key = match found {
+                Some(w) => {
+                    done.push(format!(
+                        "kept subscription {} (already sends to {url}); its signing key is unchanged",
+                        w.get("id").and_then(Value::as_str).unwrap_or("?")
+                    ));
+                    None
+                }
+                None => {
+                    let events: Vec<Value> = SUBSCRIBED_EVENTS
+                        .iter()
+                        .map(|(object_type, action)| json!({ "object_type": object_type, "action": action }))
+                        .collect();
+                    let created = self
+                        .api
+                        .post("/api/v1/webhook/", &json!({ "url": url, "events": events }))
+                        .await?;
+                    done.push(format!(
+                        "created subscription {} for {} events -> {url}",
+                        created.get("id").and_then(Value::as_str).unwrap_or("?"),
+                        SUBSCRIBED_EVENTS.len()
+                    ));
+                    created
+                        .get("signature_key")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                }
+            };
+            let statuses = self.api.get("/api/v1/status/opportunity/", &[]).await?;
+            let statuses = statuses
+                .get("data")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            done.push(format!(
+                "{} opportunity statuses; map the active ones in [stages.close] (won / lost come from the status type):",
+                statuses.len()
+            ));
+            for s in &statuses {
+                let kind = s.get("type").and_then(Value::as_str).unwrap_or("?");
+                let line = format!(
+                    "  \"{}\" = \"?\"   # {} ({kind})",
+                    s.get("id").and_then(Value::as_str).unwrap_or("?"),
+                    s.get("label").and_then(Value::as_str).unwrap_or("?")
+                );
+                done.push(if kind == "active" {
+                    line
+                } else {
+                    format!("  # {}", line.trim())
+                });
+            }
+            Ok((done, key))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

@@ -735,6 +735,87 @@ mod client {
         }
     }
 
+    impl PipedriveApi {
+        /// `draftgate connect pipedrive`: check the token, create the deal and activity webhooks
+        /// (v2, Basic auth) unless they exist, and list the stage ids to map. Answers what it did.
+        pub async fn connect(
+            &self,
+            url: &str,
+            user: &Secret,
+            password: &Secret,
+        ) -> Result<Vec<String>, CrmError> {
+            let mut done = Vec::new();
+            let me = self.api.get("/api/v1/users/me", &[]).await?;
+            let me = Self::data(&me)?;
+            done.push(format!(
+                "token ok: {} ({})",
+                me.get("name").and_then(Value::as_str).unwrap_or("?"),
+                me.get("company_name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?")
+            ));
+            let existing = self.api.get("/api/v1/webhooks", &[]).await?;
+            let existing = Self::data(&existing)?
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            for object in ["deal", "activity"] {
+                let found = existing.iter().find(|w| {
+                    w.get("subscription_url").and_then(Value::as_str) == Some(url)
+                        && w.get("event_object").and_then(Value::as_str) == Some(object)
+                });
+                if let Some(w) = found {
+                    done.push(format!(
+                        "kept webhook {} ({object}, already sends to {url})",
+                        w.get("id").map(ToString::to_string).unwrap_or_default()
+                    ));
+                    continue;
+                }
+                let created = self
+                    .api
+                    .post(
+                        "/api/v1/webhooks",
+                        &serde_json::json!({
+                            "subscription_url": url,
+                            "event_action": "*",
+                            "event_object": object,
+                            "name": format!("draftgate {object}s"),
+                            "http_auth_user": user.expose(),
+                            "http_auth_password": password.expose(),
+                            "version": "2.0",
+                        }),
+                    )
+                    .await?;
+                let id = Self::data(&created)?
+                    .get("id")
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                done.push(format!(
+                    "created webhook {id} ({object}, every action, v2, HTTP Basic) -> {url}"
+                ));
+            }
+            let stages = self
+                .api
+                .get("/api/v2/stages", &[("limit", "500".to_string())])
+                .await?;
+            let stages = Self::data(&stages)?.as_array().cloned().unwrap_or_default();
+            done.push(format!(
+                "{} stages; map each id in [stages.pipedrive] (won / lost map through `won` and `lost`):",
+                stages.len()
+            ));
+            for s in stages.iter().filter_map(Value::as_object) {
+                done.push(format!(
+                    "  \"{}\" = \"?\"   # {} (pipeline {}, probability {})",
+                    text(s, "id").unwrap_or_default(),
+                    text(s, "name").unwrap_or_default(),
+                    text(s, "pipeline_id").unwrap_or_default(),
+                    text(s, "deal_probability").unwrap_or_else(|| "-".into())
+                ));
+            }
+            Ok(done)
+        }
+    }
+
     #[async_trait]
     impl CrmSource for PipedriveApi {
         fn crm(&self) -> &'static str {
