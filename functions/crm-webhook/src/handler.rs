@@ -29,6 +29,10 @@ mod tests {
     #[async_trait]
     impl CrmClient for StubCrm {
         async fn fetch_deal(&self, id: &str) -> Result<DealSnapshot, CrmError> {
+            // The reference batch's second deal was deleted in HubSpot since.
+            if id == "18544521874" {
+                return Err(CrmError::NotFound(id.into()));
+            }
             Ok(DealSnapshot {
                 name: Some(format!("Deal {id}")),
                 ..Default::default()
@@ -144,10 +148,22 @@ mod tests {
             (body["accepted"].as_u64(), body["duplicates"].as_u64()),
             (Some(0), Some(2))
         );
+        let kinds: Vec<String> = store
+            .entries(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
         assert_eq!(
-            store.entries(None).await.unwrap().len(),
+            kinds.iter().filter(|k| *k == "event.accepted").count(),
             2,
-            "one audit entry per accepted event"
+            "one audit entry per accepted event: {kinds:?}"
+        );
+        assert_eq!(
+            kinds.iter().filter(|k| *k == "deal.unknown_in_crm").count(),
+            1,
+            "the deal HubSpot no longer knows is recorded as such, once: {kinds:?}"
         );
     }
 

@@ -197,8 +197,25 @@ impl Intake {
                         merged.merge(snap);
                         first.snapshot = Some(merged);
                     }
-                    // Deleted in the CRM since the event: record what the webhook said.
-                    Err(CrmError::NotFound(_)) => {}
+                    // Unknown to the CRM (deleted since, or never there): record what the webhook
+                    // said, and say so.
+                    Err(CrmError::NotFound(_)) => {
+                        tracing::warn!(deal = %deal, "the CRM does not know this deal");
+                        let entry = crate::domain::AuditEntry {
+                            // One entry per event, however often the provider retries it.
+                            id: format!("unknown-{}", super::short_hash(&[&first.id])),
+                            ..crate::domain::AuditEntry::new(
+                                first.occurred_at,
+                                "deal.unknown_in_crm",
+                                &first.source,
+                                json!({ "event_id": first.id, "problem": format!("{} answered 404 for deal {}; recorded what the webhook said", deal.crm, deal.id) }),
+                            )
+                            .deal(&deal)
+                        };
+                        super::audit(&*self.core.audit, entry)
+                            .await
+                            .map_err(store_error)?;
+                    }
                     Err(e) => return Err(ApiError::Transient(e.into())),
                 }
             }

@@ -100,6 +100,12 @@ pub fn parse_batch(body: &[u8]) -> Result<Parsed, ParseError> {
     for (i, value) in raw.into_iter().enumerate() {
         let ev: WebhookEvent =
             serde_json::from_value(value).map_err(|e| ParseError(format!("event {i}: {e}")))?;
+        if ev.object_id <= 0 {
+            return Err(ParseError(format!(
+                "event {i}: objectId {} is not an id (a positive integer)",
+                ev.object_id
+            )));
+        }
         let occurred_at = jiff::Timestamp::from_millisecond(ev.occurred_at).map_err(|_| {
             ParseError(format!(
                 "event {i}: occurredAt {} is not a valid time",
@@ -355,5 +361,16 @@ mod tests {
             .unwrap_err()
             .0
             .starts_with("event 0"));
+    }
+
+    #[test]
+    fn an_object_id_that_cannot_be_an_id_is_refused() {
+        for bad in ["0", "-18544521873"] {
+            let body = format!(
+                r#"[{{"eventId":1,"subscriptionId":2,"portalId":3,"occurredAt":1732183512345,"subscriptionType":"deal.creation","objectId":{bad}}}]"#
+            );
+            let err = parse_batch(body.as_bytes()).unwrap_err().0;
+            assert!(err.contains("is not an id"), "{bad}: {err}");
+        }
     }
 }

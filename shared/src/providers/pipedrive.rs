@@ -535,6 +535,7 @@ fn due(a: &Map<String, Value>) -> Result<Option<Timestamp>, ParseError> {
     ))
 }
 
+#[cfg(feature = "http-client")]
 /// An activity as the API lists it, as the sync records it: a done call or meeting is a logged
 /// call, an open one with a due date is the next step booked.
 fn activity_kind(a: &Map<String, Value>) -> Option<(Timestamp, EventKind)> {
