@@ -25,6 +25,18 @@ import yaml
 REPO = Path(__file__).resolve().parent.parent
 
 
+def prism_friendly(x):
+    """HubSpot's files declare error bodies as `*/*`, which Prism cannot serialise, and carry
+    `"example": null` on every schema, which Prism would answer as the body: rename the one and
+    drop the other (nothing else changes)."""
+    if isinstance(x, list):
+        return [prism_friendly(v) for v in x]
+    if isinstance(x, dict):
+        return {("application/json" if k == "*/*" else k): prism_friendly(v)
+                for k, v in x.items() if not (k == "example" and v is None)}
+    return x
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spec", required=True)
@@ -34,6 +46,7 @@ def main() -> int:
     a = ap.parse_args()
     with open(a.spec, encoding="utf-8") as f:
         spec = yaml.safe_load(f)
+    spec = prism_friendly(spec)
     if a.prefix:
         spec["paths"] = {a.prefix.rstrip("/") + p: v for p, v in spec["paths"].items()}
     out = Path(tempfile.mkdtemp(prefix="prism-")) / "spec.json"

@@ -204,6 +204,12 @@ pub struct PublishError(#[source] pub Cause);
 #[async_trait]
 pub trait CrmClient: Send + Sync {
     async fn fetch_deal(&self, deal_id: &str) -> Result<DealSnapshot, CrmError>;
+
+    /// The stage id a webhook named, as the config maps it: a CRM whose closed stages carry
+    /// their outcome in metadata (HubSpot) answers `won` or `lost` for them.
+    async fn resolve_stage(&self, raw_stage: &str) -> Result<String, CrmError> {
+        Ok(raw_stage.to_string())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

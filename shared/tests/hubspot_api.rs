@@ -105,3 +105,41 @@ async fn an_unreachable_api_is_unavailable_and_the_token_is_not_in_the_error() {
     assert!(matches!(err, CrmError::Unavailable(_)));
     assert!(!err.to_string().contains("secret-token-value"));
 }
+
+#[tokio::test]
+async fn closed_stages_of_any_pipeline_resolve_to_won_or_lost_from_their_metadata() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/pipelines/deals"))
+        .and(header("authorization", "Bearer pat-token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "results": [
+            { "id": "default", "label": "Sales", "stages": [
+                { "id": "contractsent", "label": "Contract sent", "metadata": { "isClosed": "false", "probability": "0.9" } },
+                { "id": "closedwon", "label": "Closed won", "metadata": { "isClosed": "true", "probability": "1.0" } } ] },
+            { "id": "781234", "label": "Retainers", "stages": [
+                { "id": "98765001", "label": "Signed", "metadata": { "isClosed": "true", "probability": "1.0" } },
+                { "id": "98765002", "label": "No budget", "metadata": { "isClosed": "true", "probability": "0.0" } } ] }
+        ]})))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let client = HubSpotClient::new(&server.uri(), Secret::new("pat-token"));
+    assert_eq!(client.resolve_stage("98765001").await.unwrap(), "won");
+    assert_eq!(client.resolve_stage("98765002").await.unwrap(), "lost");
+    assert_eq!(client.resolve_stage("closedwon").await.unwrap(), "won");
+    assert_eq!(
+        client.resolve_stage("contractsent").await.unwrap(),
+        "contractsent"
+    );
+    // A stage id no pipeline had reads the pipelines once more (edited since?): the second of
+    // the two reads the `expect(2)` above counts.
+    assert_eq!(client.resolve_stage("55501").await.unwrap(), "55501");
+
+    // A portal (or mock) without pipeline metadata keeps stage ids as they are.
+    let bare = MockServer::start().await;
+    let client = HubSpotClient::new(&bare.uri(), Secret::new("pat-token"));
+    assert_eq!(
+        client.resolve_stage("closedwon").await.unwrap(),
+        "closedwon"
+    );
+}

@@ -137,3 +137,34 @@ async fn connect_close_speaks_the_published_api() {
         "{report:?}"
     );
 }
+
+#[tokio::test]
+async fn the_hubspot_client_speaks_the_published_crm_v3_specs() {
+    use shared::providers::hubspot::HubSpotClient;
+    let pipelines = tokio::task::spawn_blocking(|| prism("hubspot-crm-pipelines-v3.json", ""))
+        .await
+        .unwrap();
+    let client = HubSpotClient::new(&pipelines.base, Secret::new("pat-token"));
+    // GET /crm/v3/pipelines/deals with a Bearer token, answered from the spec's schemas.
+    let stage = client
+        .resolve_stage("contractsent")
+        .await
+        .expect("a conforming request");
+    assert_eq!(
+        stage, "contractsent",
+        "a stage id no pipeline closes stays itself"
+    );
+
+    let deals = tokio::task::spawn_blocking(|| prism("hubspot-crm-deals-v3.2025-08-01.json", ""))
+        .await
+        .unwrap();
+    let client = HubSpotClient::new(&deals.base, Secret::new("pat-token"));
+    // GET /crm/v3/objects/deals/{id}?properties=…&associations=contacts. The spec's example deal
+    // has no associated contact, so no contact read follows.
+    let snap = client
+        .fetch_deal("18544521873")
+        .await
+        .expect("a conforming request");
+    assert_eq!(snap.name.as_deref(), Some("Custom data integrations"));
+    assert_eq!(snap.amount, Some(1500.0));
+}

@@ -186,10 +186,22 @@ impl Intake {
                     fresh.push(e);
                 }
             }
+            let client = self.crm.get(&deal.crm);
+            if let Some(client) = client {
+                // Stage ids as the config maps them (closed stages by their outcome).
+                for e in &mut fresh {
+                    if let crate::domain::EventKind::StageChanged { raw_stage } = &mut e.kind {
+                        *raw_stage = client
+                            .resolve_stage(raw_stage)
+                            .await
+                            .map_err(|e| ApiError::Transient(e.into()))?;
+                    }
+                }
+            }
             let Some(first) = fresh.first_mut() else {
                 continue;
             };
-            if let Some(client) = self.crm.get(&deal.crm) {
+            if let Some(client) = client {
                 match client.fetch_deal(&deal.id).await {
                     Ok(snap) => {
                         // The CRM's current view, over what the webhook itself carried.

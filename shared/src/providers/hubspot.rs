@@ -154,7 +154,7 @@ pub use client::HubSpotClient;
 
 #[cfg(feature = "http-client")]
 mod client {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, HashMap};
     use std::time::Duration;
 
     use async_trait::async_trait;
@@ -172,6 +172,36 @@ mod client {
         http: reqwest::Client,
         base_url: String,
         token: Secret,
+        /// Every deal pipeline's stages by id: `Some(true)` closed won, `Some(false)` closed lost,
+        /// `None` open. Read once per container, and again for a stage id not in it (a pipeline
+        /// edited since).
+        closed: tokio::sync::RwLock<Option<HashMap<String, Option<bool>>>>,
+    }
+
+    #[derive(Deserialize)]
+    struct Pipelines {
+        #[serde(default)]
+        results: Vec<Pipeline>,
+    }
+
+    #[derive(Deserialize)]
+    struct Pipeline {
+        #[serde(default)]
+        stages: Vec<PipelineStage>,
+    }
+
+    #[derive(Deserialize)]
+    struct PipelineStage {
+        id: String,
+        #[serde(default)]
+        metadata: HashMap<String, serde_json::Value>,
+    }
+
+    fn meta_text(m: &HashMap<String, serde_json::Value>, key: &str) -> Option<String> {
+        match m.get(key)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
     }
 
     #[derive(Deserialize)]
@@ -205,7 +235,69 @@ mod client {
                 http,
                 base_url: base_url.trim_end_matches('/').to_string(),
                 token,
+                closed: tokio::sync::RwLock::new(None),
             }
+        }
+
+        /// Every deal pipeline's closed stages, from `GET /crm/v3/pipelines/deals`: a stage is
+        /// closed when its metadata says `isClosed`, won when its probability is 1. A portal
+        /// (or mock) without the endpoint has no metadata: stage ids are used as they are.
+        async fn load_closed(&self) -> Result<HashMap<String, Option<bool>>, CrmError> {
+            let resp = self
+                .http
+                .get(format!("{}/crm/v3/pipelines/deals", self.base_url))
+                .bearer_auth(self.token.expose())
+                .send()
+                .await
+                .map_err(|e| CrmError::Unavailable(Box::new(e.without_url())))?;
+            let status = resp.status();
+            if status == reqwest::StatusCode::NOT_FOUND {
+                return Ok(HashMap::new());
+            }
+            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+                return Err(CrmError::Unavailable(
+                    format!("HubSpot answered {status}").into(),
+                ));
+            }
+            if !status.is_success() {
+                return Err(CrmError::Invalid(format!("HubSpot pipelines: {status}")));
+            }
+            let pipelines: Pipelines = resp.json().await.map_err(|e| {
+                CrmError::Invalid(format!("HubSpot pipelines body: {}", e.without_url()))
+            })?;
+            let mut closed = HashMap::new();
+            for stage in pipelines.results.into_iter().flat_map(|p| p.stages) {
+                let is_closed = meta_text(&stage.metadata, "isClosed").as_deref() == Some("true");
+                let outcome = is_closed.then(|| {
+                    meta_text(&stage.metadata, "probability")
+                        .and_then(|p| p.trim_matches('"').parse::<f64>().ok())
+                        .unwrap_or(0.0)
+                        >= 1.0
+                });
+                closed.insert(stage.id, outcome);
+            }
+            Ok(closed)
+        }
+
+        /// `won` / `lost` for a closed stage, else the stage id itself.
+        async fn stage_outcome(&self, stage_id: &str) -> Result<String, CrmError> {
+            let outcome = |map: &HashMap<String, Option<bool>>| {
+                map.get(stage_id).map(|closed| match closed {
+                    Some(true) => "won".to_string(),
+                    Some(false) => "lost".to_string(),
+                    None => stage_id.to_string(),
+                })
+            };
+            if let Some(map) = self.closed.read().await.as_ref() {
+                if let Some(o) = outcome(map) {
+                    return Ok(o);
+                }
+            }
+            // An unknown stage id: read the pipelines (first use, or edited since).
+            let fresh = self.load_closed().await?;
+            let answer = outcome(&fresh).unwrap_or_else(|| stage_id.to_string());
+            *self.closed.write().await = Some(fresh);
+            Ok(answer)
         }
 
         async fn get(&self, path: &str, id: &str) -> Result<Object, CrmError> {
@@ -280,7 +372,10 @@ mod client {
                 "HubSpot deal property hs_next_step",
             );
             snap.name = prop(&deal, "dealname");
-            snap.raw_stage = prop(&deal, "dealstage");
+            snap.raw_stage = match prop(&deal, "dealstage") {
+                Some(stage) => Some(self.stage_outcome(&stage).await?),
+                None => None,
+            };
             snap.pipeline = prop(&deal, "pipeline");
             snap.deal_type = prop(&deal, "dealtype");
             snap.status = prop(&deal, "draftgate_status");
@@ -313,6 +408,10 @@ mod client {
                 }
             }
             Ok(snap)
+        }
+
+        async fn resolve_stage(&self, raw_stage: &str) -> Result<String, CrmError> {
+            self.stage_outcome(raw_stage).await
         }
     }
 }
