@@ -53,6 +53,17 @@ impl ApiClient {
         &self.base_url
     }
 
+    /// Fail fast instead of retrying: a webhook's caller (HubSpot waits 5 s) retries itself.
+    pub fn single_attempt(mut self, timeout: Duration) -> Self {
+        self.max_attempts = 1;
+        self.http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(2)))
+            .build()
+            .expect("a TLS client builds");
+        self
+    }
+
     fn authorize(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.auth {
             Auth::Bearer(token) => req.bearer_auth(token.expose()),

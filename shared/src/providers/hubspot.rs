@@ -162,6 +162,7 @@ mod client {
 
     use crate::domain::{DealSnapshot, Fact};
     use crate::ports::{CrmClient, CrmError};
+    use crate::providers::api::{ApiClient, Auth};
     use crate::secret::Secret;
 
     const DEAL_PROPERTIES: &str =
@@ -169,9 +170,7 @@ mod client {
 
     /// HubSpot CRM API v3 over reqwest, at a configurable base URL (a mock server in tests).
     pub struct HubSpotClient {
-        http: reqwest::Client,
-        base_url: String,
-        token: Secret,
+        api: ApiClient,
         /// Every deal pipeline's stages by id: `Some(true)` closed won, `Some(false)` closed lost,
         /// `None` open. Read once per container, and again for a stage id not in it (a pipeline
         /// edited since).
@@ -225,16 +224,10 @@ mod client {
 
     impl HubSpotClient {
         pub fn new(base_url: &str, token: Secret) -> Self {
-            let http = reqwest::Client::builder()
-                .timeout(Duration::from_secs(4))
-                .connect_timeout(Duration::from_secs(2))
-                .user_agent("draftgate")
-                .build()
-                .expect("static client settings");
             HubSpotClient {
-                http,
-                base_url: base_url.trim_end_matches('/').to_string(),
-                token,
+                // Read while HubSpot waits for the webhook's answer (5 s): no retries here.
+                api: ApiClient::new("HubSpot", base_url, Auth::Bearer(token))
+                    .single_attempt(Duration::from_secs(4)),
                 closed: tokio::sync::RwLock::new(None),
             }
         }
@@ -243,28 +236,12 @@ mod client {
         /// closed when its metadata says `isClosed`, won when its probability is 1. A portal
         /// (or mock) without the endpoint has no metadata: stage ids are used as they are.
         async fn load_closed(&self) -> Result<HashMap<String, Option<bool>>, CrmError> {
-            let resp = self
-                .http
-                .get(format!("{}/crm/v3/pipelines/deals", self.base_url))
-                .bearer_auth(self.token.expose())
-                .send()
-                .await
-                .map_err(|e| CrmError::Unavailable(Box::new(e.without_url())))?;
-            let status = resp.status();
-            if status == reqwest::StatusCode::NOT_FOUND {
-                return Ok(HashMap::new());
-            }
-            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                return Err(CrmError::Unavailable(
-                    format!("HubSpot answered {status}").into(),
-                ));
-            }
-            if !status.is_success() {
-                return Err(CrmError::Invalid(format!("HubSpot pipelines: {status}")));
-            }
-            let pipelines: Pipelines = resp.json().await.map_err(|e| {
-                CrmError::Invalid(format!("HubSpot pipelines body: {}", e.without_url()))
-            })?;
+            let pipelines: Pipelines = match self.api.get("/crm/v3/pipelines/deals", &[]).await {
+                Ok(v) => serde_json::from_value(v)
+                    .map_err(|e| CrmError::Invalid(format!("HubSpot pipelines body: {e}")))?,
+                Err(CrmError::NotFound(_)) => return Ok(HashMap::new()),
+                Err(e) => return Err(e),
+            };
             let mut closed = HashMap::new();
             for stage in pipelines.results.into_iter().flat_map(|p| p.stages) {
                 let is_closed = meta_text(&stage.metadata, "isClosed").as_deref() == Some("true");
@@ -301,28 +278,11 @@ mod client {
         }
 
         async fn get(&self, path: &str, id: &str) -> Result<Object, CrmError> {
-            let resp = self
-                .http
-                .get(format!("{}{path}", self.base_url))
-                .bearer_auth(self.token.expose())
-                .send()
-                .await
-                .map_err(|e| CrmError::Unavailable(Box::new(e.without_url())))?;
-            let status = resp.status();
-            if status == reqwest::StatusCode::NOT_FOUND {
-                return Err(CrmError::NotFound(id.to_string()));
-            }
-            if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
-                return Err(CrmError::Unavailable(
-                    format!("HubSpot answered {status}").into(),
-                ));
-            }
-            if !status.is_success() {
-                return Err(CrmError::Invalid(format!("HubSpot answered {status}")));
-            }
-            resp.json()
-                .await
-                .map_err(|e| CrmError::Invalid(format!("HubSpot body: {}", e.without_url())))
+            let v = self.api.get(path, &[]).await.map_err(|e| match e {
+                CrmError::NotFound(_) => CrmError::NotFound(id.to_string()),
+                other => other,
+            })?;
+            serde_json::from_value(v).map_err(|e| CrmError::Invalid(format!("HubSpot body: {e}")))
         }
     }
 
