@@ -279,3 +279,88 @@ async fn a_crm_that_stays_down_changes_nothing_and_keeps_the_watermark() {
         "nothing recorded twice: {again:?}"
     );
 }
+
+#[tokio::test]
+async fn a_hubspot_sync_searches_open_deals_then_changes_and_makes_idle_ones_due() {
+    use shared::providers::hubspot::HubSpotClient;
+    use wiremock::matchers::body_partial_json;
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/deals/search"))
+        .and(header("authorization", "Bearer pat"))
+        .and(body_partial_json(json!({ "filterGroups": [{ "filters": [
+            { "propertyName": "hs_is_closed", "operator": "EQ", "value": "false" }] }] })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "total": 1,
+            "results": [{ "id": "9101", "properties": {
+                "hs_lastmodifieddate": "2026-03-02T10:00:00Z",
+                "hs_v2_date_entered_current_stage": "2026-03-02T10:00:00Z",
+                "createdate": "2026-02-20T09:00:00Z" } }]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/deals/search"))
+        .and(body_partial_json(json!({ "filterGroups": [{ "filters": [
+            { "propertyName": "hs_lastmodifieddate", "operator": "GTE" }] }] })))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "total": 0, "results": [] })),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/deals/9101"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "9101",
+            "properties": { "dealname": "Initech - Rollout", "amount": "30000", "deal_currency_code": "USD",
+                            "dealstage": "contractsent", "pipeline": "default" },
+            "associations": { "contacts": { "results": [{ "id": "77" }] } }
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts/77"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "77", "properties": { "email": "bill@initech.example", "firstname": "Bill" }
+        })))
+        .mount(&server)
+        .await;
+    let w = world();
+    let syncer = Syncer {
+        core: w.core.clone(),
+        sources: vec![Arc::new(HubSpotClient::new(
+            &server.uri(),
+            Secret::new("pat"),
+        ))],
+    };
+    let first = syncer.run().await;
+    assert_eq!(
+        (first.crms[0].deals, first.crms[0].error.as_deref()),
+        (1, None),
+        "{first:?}"
+    );
+    let deal = w
+        .store
+        .get_deal(&DealRef::new("hubspot", "9101"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(deal.stage, Some(Stage::Proposal));
+    assert_eq!(deal.contact_email.as_deref(), Some("bill@initech.example"));
+    let tokens = TokenSigner::new(Secret::new("k"));
+    support::sweep_and_drain(&w.core, &w.store, &w.clock, &tokens).await;
+    let pending = w
+        .store
+        .drafts_by_status(DraftStatus::Pending, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].to.as_deref(), Some("bill@initech.example"));
+
+    let second = syncer.run().await;
+    assert_eq!(
+        second.crms[0].mode, "since 2026-03-02T10:00:00Z",
+        "{second:?}"
+    );
+    assert_eq!(second.crms[0].recorded, 0);
+}

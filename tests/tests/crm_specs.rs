@@ -168,3 +168,20 @@ async fn the_hubspot_client_speaks_the_published_crm_v3_specs() {
     assert_eq!(snap.name.as_deref(), Some("Custom data integrations"));
     assert_eq!(snap.amount, Some(1500.0));
 }
+
+#[tokio::test]
+async fn the_hubspot_sync_search_conforms_to_the_published_spec() {
+    use shared::providers::hubspot::HubSpotClient;
+    let deals = tokio::task::spawn_blocking(|| prism("hubspot-crm-deals-v3.2025-08-01.json", ""))
+        .await
+        .unwrap();
+    let client = HubSpotClient::new(&deals.base, Secret::new("pat-token"));
+    // POST /crm/v3/objects/deals/search: the first run's filter, then the incremental one with
+    // a cursor; Prism validates each body against PublicObjectSearchRequest.
+    let first = client.deals(None, None).await.expect("a conforming search");
+    let since = "2026-03-01T10:00:00Z".parse().unwrap();
+    client
+        .deals(Some(since), first.next.as_deref().or(Some("100")))
+        .await
+        .expect("a conforming incremental search");
+}

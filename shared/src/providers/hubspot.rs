@@ -161,7 +161,10 @@ mod client {
     use serde::Deserialize;
 
     use crate::domain::{DealSnapshot, Fact};
-    use crate::ports::{CrmClient, CrmError};
+    use jiff::Timestamp;
+    use serde_json::{json, Value};
+
+    use crate::ports::{CrmClient, CrmError, CrmSource, DealPage, SyncedDeal};
     use crate::providers::api::{ApiClient, Auth};
     use crate::secret::Secret;
 
@@ -171,6 +174,8 @@ mod client {
     /// HubSpot CRM API v3 over reqwest, at a configurable base URL (a mock server in tests).
     pub struct HubSpotClient {
         api: ApiClient,
+        /// The sync's reads, which may wait and retry (429 `Retry-After`, 5xx backoff).
+        sync_api: ApiClient,
         /// Every deal pipeline's stages by id: `Some(true)` closed won, `Some(false)` closed lost,
         /// `None` open. Read once per container, and again for a stage id not in it (a pipeline
         /// edited since).
@@ -193,12 +198,12 @@ mod client {
     struct PipelineStage {
         id: String,
         #[serde(default)]
-        metadata: HashMap<String, serde_json::Value>,
+        metadata: HashMap<String, Value>,
     }
 
-    fn meta_text(m: &HashMap<String, serde_json::Value>, key: &str) -> Option<String> {
+    fn meta_text(m: &HashMap<String, Value>, key: &str) -> Option<String> {
         match m.get(key)? {
-            serde_json::Value::String(s) => Some(s.clone()),
+            Value::String(s) => Some(s.clone()),
             other => Some(other.to_string()),
         }
     }
@@ -226,8 +231,9 @@ mod client {
         pub fn new(base_url: &str, token: Secret) -> Self {
             HubSpotClient {
                 // Read while HubSpot waits for the webhook's answer (5 s): no retries here.
-                api: ApiClient::new("HubSpot", base_url, Auth::Bearer(token))
+                api: ApiClient::new("HubSpot", base_url, Auth::Bearer(token.clone()))
                     .single_attempt(Duration::from_secs(4)),
+                sync_api: ApiClient::new("HubSpot", base_url, Auth::Bearer(token)),
                 closed: tokio::sync::RwLock::new(None),
             }
         }
@@ -372,6 +378,94 @@ mod client {
 
         async fn resolve_stage(&self, raw_stage: &str) -> Result<String, CrmError> {
             self.stage_outcome(raw_stage).await
+        }
+    }
+
+    /// Deals per search page (HubSpot's maximum).
+    const SEARCH_PAGE: usize = 100;
+
+    #[async_trait]
+    impl CrmSource for HubSpotClient {
+        fn crm(&self) -> &'static str {
+            super::CRM
+        }
+
+        /// `POST /crm/v3/objects/deals/search`: open deals (`hs_is_closed` false) the first time,
+        /// then every deal whose `hs_lastmodifieddate` is at or after `since`, oldest first; each
+        /// deal's details and contact as a webhook reads them.
+        async fn deals(
+            &self,
+            since: Option<Timestamp>,
+            page: Option<&str>,
+        ) -> Result<DealPage, CrmError> {
+            let filter = match since {
+                None => {
+                    json!({ "propertyName": "hs_is_closed", "operator": "EQ", "value": "false" })
+                }
+                Some(t) => json!({ "propertyName": "hs_lastmodifieddate", "operator": "GTE",
+                                   "value": t.as_millisecond().to_string() }),
+            };
+            let body = json!({
+                "filterGroups": [{ "filters": [filter] }],
+                "sorts": ["hs_lastmodifieddate"],
+                "properties": ["hs_lastmodifieddate", "hs_v2_date_entered_current_stage", "createdate", "dealstage"],
+                "limit": SEARCH_PAGE,
+                "after": page.unwrap_or("0"),
+            });
+            let answer = self
+                .sync_api
+                .post("/crm/v3/objects/deals/search", &body)
+                .await?;
+            let results = answer
+                .get("results")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            let mut deals = Vec::new();
+            for r in &results {
+                let Some(id) = r.get("id").and_then(Value::as_str) else {
+                    continue;
+                };
+                let props = |name: &str| {
+                    r.get("properties")
+                        .and_then(|p| p.get(name))
+                        .and_then(Value::as_str)
+                        .filter(|v| !v.is_empty())
+                        .map(str::to_string)
+                };
+                let time = |name: &str| props(name).and_then(|v| v.parse::<Timestamp>().ok());
+                let snapshot = match self.fetch_deal(id).await {
+                    Ok(s) => s,
+                    // Deleted between the search and the read: the next run sees it go.
+                    Err(CrmError::NotFound(_)) => continue,
+                    Err(e) => return Err(e),
+                };
+                let updated_at = time("hs_lastmodifieddate")
+                    .or_else(|| {
+                        r.get("updatedAt")
+                            .and_then(Value::as_str)
+                            .and_then(|v| v.parse().ok())
+                    })
+                    .ok_or_else(|| {
+                        CrmError::Invalid(format!("HubSpot deal {id} has no hs_lastmodifieddate"))
+                    })?;
+                deals.push(SyncedDeal {
+                    id: id.to_string(),
+                    snapshot,
+                    stage_entered_at: time("hs_v2_date_entered_current_stage")
+                        .or_else(|| time("createdate")),
+                    updated_at,
+                    deleted: false,
+                    activities: Vec::new(),
+                });
+            }
+            let next = answer
+                .get("paging")
+                .and_then(|p| p.get("next"))
+                .and_then(|n| n.get("after"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            Ok(DealPage { deals, next })
         }
     }
 }

@@ -248,10 +248,9 @@ impl CrmApis {
         if let Some(token) = get("HUBSPOT_ACCESS_TOKEN") {
             let base =
                 get("HUBSPOT_API_BASE_URL").unwrap_or_else(|| "https://api.hubapi.com".into());
-            apis.clients.insert(
-                hubspot::CRM.into(),
-                Arc::new(hubspot::HubSpotClient::new(&base, Secret::new(token))),
-            );
+            let api = Arc::new(hubspot::HubSpotClient::new(&base, Secret::new(token)));
+            apis.clients.insert(hubspot::CRM.into(), api.clone());
+            apis.sources.push(api);
         }
         if let Some(token) = get("PIPEDRIVE_API_TOKEN") {
             let base =
