@@ -364,3 +364,81 @@ async fn a_hubspot_sync_searches_open_deals_then_changes_and_makes_idle_ones_due
     );
     assert_eq!(second.crms[0].recorded, 0);
 }
+
+#[tokio::test]
+async fn a_close_sync_reads_active_opportunities_with_their_leads_activities() {
+    use shared::providers::close::CloseApi;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/opportunity/"))
+        .and(query_param("status_type", "active"))
+        .and(query_param("_skip", "0"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "has_more": true,
+            "data": [{ "id": "oppo_1", "lead_id": "lead_1", "lead_name": "Umbrella", "contact_id": "cont_1",
+                       "status_id": "stat_proposal", "status_type": "active", "value": 500000, "value_currency": "EUR",
+                       "date_updated": "2026-03-03T09:00:00+00:00" }]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/opportunity/"))
+        .and(query_param("_skip", "1"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "has_more": false, "data": [] })),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/contact/cont_1/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "cont_1", "name": "Alice Wu", "emails": [{ "email": "alice@umbrella.example", "type": "office" }]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/v1/activity/"))
+        .and(query_param("lead_id__in", "lead_1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "data": [
+            { "id": "acti_1", "_type": "Email", "direction": "incoming", "status": "inbox",
+              "subject": "Re: proposal", "sender": "alice@umbrella.example", "date_created": "2026-03-04T08:00:00+00:00" },
+            { "id": "acti_2", "_type": "Note", "date_created": "2026-03-04T09:00:00+00:00" }
+        ]})))
+        .mount(&server)
+        .await;
+    let w = world();
+    let syncer = Syncer {
+        core: w.core.clone(),
+        sources: vec![Arc::new(CloseApi::new(
+            &server.uri(),
+            Secret::new("close-key"),
+        ))],
+    };
+    let first = syncer.run().await;
+    let s = &first.crms[0];
+    assert_eq!(
+        (s.pages, s.deals, s.error.as_deref()),
+        (2, 1, None),
+        "{first:?}"
+    );
+    let deal = w
+        .store
+        .get_deal(&DealRef::new("close", "oppo_1"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        deal.contact_email.as_deref(),
+        Some("alice@umbrella.example")
+    );
+    assert_eq!(
+        deal.last_inbound_at,
+        Some(t("2026-03-04T08:00:00Z")),
+        "the reply is on the deal"
+    );
+    assert_eq!(
+        w.store.linked("close:lead:lead_1").await.unwrap(),
+        vec![DealRef::new("close", "oppo_1")],
+        "later activity webhooks on the lead find the opportunity"
+    );
+}

@@ -185,3 +185,19 @@ async fn the_hubspot_sync_search_conforms_to_the_published_spec() {
         .await
         .expect("a conforming incremental search");
 }
+
+#[tokio::test]
+async fn the_close_sync_conforms_to_the_published_api() {
+    let mock = tokio::task::spawn_blocking(|| prism("close-api.openapi.yml", "/api/v1"))
+        .await
+        .unwrap();
+    let api = shared::providers::close::CloseApi::new(&mock.base, Secret::new("api_key"));
+    // GET /opportunity/ (first run, then incremental), /contact/{id}/ and /activity/?lead_id.
+    api.deals(None, None)
+        .await
+        .expect("a conforming first page");
+    let since = "2026-03-01T10:00:00Z".parse().unwrap();
+    api.deals(Some(since), Some("100"))
+        .await
+        .expect("a conforming incremental page");
+}

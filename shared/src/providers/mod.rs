@@ -252,6 +252,12 @@ impl CrmApis {
             apis.clients.insert(hubspot::CRM.into(), api.clone());
             apis.sources.push(api);
         }
+        if let Some(key) = get("CLOSE_API_KEY") {
+            let base = get("CLOSE_API_BASE_URL").unwrap_or_else(|| "https://api.close.com".into());
+            let api = Arc::new(close::CloseApi::new(&base, Secret::new(key)));
+            apis.clients.insert(close::CRM.into(), api.clone());
+            apis.sources.push(api);
+        }
         if let Some(token) = get("PIPEDRIVE_API_TOKEN") {
             let base =
                 get("PIPEDRIVE_API_BASE_URL").unwrap_or_else(|| "https://api.pipedrive.com".into());
