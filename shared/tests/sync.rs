@@ -442,3 +442,102 @@ async fn a_close_sync_reads_active_opportunities_with_their_leads_activities() {
         "later activity webhooks on the lead find the opportunity"
     );
 }
+
+#[tokio::test]
+async fn a_salesforce_sync_queries_open_opportunities_then_changes_and_renews_its_token() {
+    use shared::providers::salesforce::SalesforceApi;
+    use wiremock::matchers::{body_string_contains, query_param_contains};
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/services/oauth2/token"))
+        .and(body_string_contains("grant_type=client_credentials"))
+        .and(body_string_contains("client_id=sf-client"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "sf-access-1", "instance_url": server.uri(), "token_type": "Bearer"
+        })))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let record = |id: &str, stage: &str, modstamp: &str| {
+        json!({ "attributes": { "type": "Opportunity" }, "Id": id, "Name": format!("Opp {id}"),
+                "StageName": stage, "Amount": 15000.0, "IsClosed": false, "IsWon": false,
+                "IsDeleted": false, "SystemModstamp": modstamp, "LastModifiedDate": modstamp,
+                "LastStageChangeDate": "2026-03-01T09:00:00.000+0000",
+                "OpportunityContactRoles": { "records": [{ "Contact": {
+                    "Email": format!("{id}@buyer.example"), "FirstName": "Kim" } }] } })
+    };
+    Mock::given(method("GET"))
+        .and(path("/services/data/v61.0/query"))
+        .and(query_param_contains("q", "WHERE IsClosed = false"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "done": false, "nextRecordsUrl": "/services/data/v61.0/query/01gNEXT-2000",
+            "records": [record("0065g00000AAAAAAA1", "Prospecting", "2026-03-01T09:00:00.000+0000")]
+        })))
+        .mount(&server)
+        .await;
+    // The next page's first try finds the token expired: a new one is fetched, once.
+    Mock::given(method("GET"))
+        .and(path("/services/data/v61.0/query/01gNEXT-2000"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_json(json!([{ "errorCode": "INVALID_SESSION_ID" }])),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/services/data/v61.0/query/01gNEXT-2000"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "done": true,
+            "records": [record("0065g00000AAAAAAA2", "Proposal/Price Quote", "2026-03-02T09:00:00.000+0000")]
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/services/data/v61.0/queryAll"))
+        .and(query_param_contains("q", "SystemModstamp >= 2026-03-02T08:59:00Z"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "done": true,
+            "records": [record("0065g00000AAAAAAA2", "Proposal/Price Quote", "2026-03-02T09:00:00.000+0000")]
+        })))
+        .mount(&server)
+        .await;
+    let w = world();
+    let syncer = Syncer {
+        core: w.core.clone(),
+        sources: vec![Arc::new(SalesforceApi::new(
+            &server.uri(),
+            Secret::new("sf-client"),
+            Secret::new("sf-secret"),
+        ))],
+    };
+    let first = syncer.run().await;
+    assert_eq!(
+        (
+            first.crms[0].pages,
+            first.crms[0].deals,
+            first.crms[0].error.as_deref()
+        ),
+        (2, 2, None),
+        "{first:?}"
+    );
+    let deal = w
+        .store
+        .get_deal(&DealRef::new("salesforce", "0065g00000AAAAAAA2"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(deal.stage, Some(Stage::Proposal));
+    assert_eq!(
+        deal.contact_email.as_deref(),
+        Some("0065g00000AAAAAAA2@buyer.example")
+    );
+    assert_eq!(deal.stage_entered_at, t("2026-03-01T09:00:00Z"));
+    let second = syncer.run().await;
+    assert_eq!(
+        (second.crms[0].deals, second.crms[0].recorded),
+        (1, 0),
+        "{second:?}"
+    );
+}

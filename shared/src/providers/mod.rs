@@ -258,6 +258,19 @@ impl CrmApis {
             apis.clients.insert(close::CRM.into(), api.clone());
             apis.sources.push(api);
         }
+        if let (Some(instance), Some(id), Some(secret)) = (
+            get("SALESFORCE_INSTANCE_URL"),
+            get("SALESFORCE_CLIENT_ID"),
+            get("SALESFORCE_CLIENT_SECRET"),
+        ) {
+            let api = Arc::new(salesforce::SalesforceApi::new(
+                &instance,
+                Secret::new(id),
+                Secret::new(secret),
+            ));
+            apis.clients.insert(salesforce::CRM.into(), api.clone());
+            apis.sources.push(api);
+        }
         if let Some(token) = get("PIPEDRIVE_API_TOKEN") {
             let base =
                 get("PIPEDRIVE_API_BASE_URL").unwrap_or_else(|| "https://api.pipedrive.com".into());
