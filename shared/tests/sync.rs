@@ -310,12 +310,30 @@ async fn a_hubspot_sync_searches_open_deals_then_changes_and_makes_idle_ones_due
         .await;
     Mock::given(method("GET"))
         .and(path("/crm/v3/objects/deals/9101"))
+        .and(query_param("associations", "contacts,calls,meetings,emails"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "id": "9101",
             "properties": { "dealname": "Initech - Rollout", "amount": "30000", "deal_currency_code": "USD",
                             "dealstage": "contractsent", "pipeline": "default" },
-            "associations": { "contacts": { "results": [{ "id": "77" }] } }
+            "associations": { "contacts": { "results": [{ "id": "77" }] },
+                              "calls": { "results": [{ "id": "c1" }] },
+                              "meetings": { "results": [{ "id": "m1" }] } }
         })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/calls/batch/read"))
+        .and(body_partial_json(json!({ "inputs": [{ "id": "c1" }] })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "results": [
+            { "id": "c1", "properties": { "hs_timestamp": "2026-03-02T11:00:00Z", "hs_call_title": "Pricing",
+                                          "hs_call_status": "COMPLETED" } } ] })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/meetings/batch/read"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "results": [
+            { "id": "m1", "properties": { "hs_timestamp": "2026-03-02T11:05:00Z", "hs_meeting_title": "Rollout plan",
+                                          "hs_meeting_outcome": "CANCELED" } } ] })))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -347,6 +365,16 @@ async fn a_hubspot_sync_searches_open_deals_then_changes_and_makes_idle_ones_due
         .unwrap();
     assert_eq!(deal.stage, Some(Stage::Proposal));
     assert_eq!(deal.contact_email.as_deref(), Some("bill@initech.example"));
+    assert_eq!(
+        deal.last_call_at,
+        Some(t("2026-03-02T11:00:00Z")),
+        "the associated call"
+    );
+    let timeline = w.store.timeline(&deal.key).await.unwrap();
+    assert!(
+        timeline.iter().any(|e| matches!(&e.kind, shared::domain::EventKind::MeetingCancelled { summary, .. } if summary.contains("Rollout plan"))),
+        "the cancelled meeting is on the timeline"
+    );
     let tokens = TokenSigner::new(Secret::new("k"));
     support::sweep_and_drain(&w.core, &w.store, &w.clock, &tokens).await;
     let pending = w

@@ -164,7 +164,8 @@ mod client {
     use jiff::Timestamp;
     use serde_json::{json, Value};
 
-    use crate::ports::{CrmClient, CrmError, CrmSource, DealPage, SyncedDeal};
+    use crate::domain::EventKind;
+    use crate::ports::{CrmClient, CrmError, CrmSource, DealPage, SyncedActivity, SyncedDeal};
     use crate::providers::api::{ApiClient, Auth};
     use crate::secret::Secret;
 
@@ -306,6 +307,17 @@ mod client {
             let deal = self
                 .get(&format!("/crm/v3/objects/deals/{deal_id}?properties={DEAL_PROPERTIES}&associations=contacts"), deal_id)
                 .await?;
+            self.snapshot(&deal).await
+        }
+
+        async fn resolve_stage(&self, raw_stage: &str) -> Result<String, CrmError> {
+            self.stage_outcome(raw_stage).await
+        }
+    }
+
+    impl HubSpotClient {
+        /// A deal's details and its first contact's, each fact with its source.
+        async fn snapshot(&self, deal: &Object) -> Result<DealSnapshot, CrmError> {
             let mut snap = DealSnapshot::default();
             let mut fact = |key: &str, value: Option<String>, source: &str| {
                 if let Some(v) = value {
@@ -314,11 +326,11 @@ mod client {
             };
             fact(
                 "deal.name",
-                prop(&deal, "dealname"),
+                prop(deal, "dealname"),
                 "HubSpot deal property dealname",
             );
-            let currency = prop(&deal, "deal_currency_code");
-            let amount = prop(&deal, "amount");
+            let currency = prop(deal, "deal_currency_code");
+            let amount = prop(deal, "amount");
             fact(
                 "deal.amount",
                 amount.as_ref().map(|a| match &currency {
@@ -329,22 +341,22 @@ mod client {
             );
             fact(
                 "deal.close_date",
-                prop(&deal, "closedate").map(|d| d.chars().take(10).collect()),
+                prop(deal, "closedate").map(|d| d.chars().take(10).collect()),
                 "HubSpot deal property closedate",
             );
             fact(
                 "deal.next_step",
-                prop(&deal, "hs_next_step"),
+                prop(deal, "hs_next_step"),
                 "HubSpot deal property hs_next_step",
             );
-            snap.name = prop(&deal, "dealname");
-            snap.raw_stage = match prop(&deal, "dealstage") {
+            snap.name = prop(deal, "dealname");
+            snap.raw_stage = match prop(deal, "dealstage") {
                 Some(stage) => Some(self.stage_outcome(&stage).await?),
                 None => None,
             };
-            snap.pipeline = prop(&deal, "pipeline");
-            snap.deal_type = prop(&deal, "dealtype");
-            snap.status = prop(&deal, "draftgate_status");
+            snap.pipeline = prop(deal, "pipeline");
+            snap.deal_type = prop(deal, "dealtype");
+            snap.status = prop(deal, "draftgate_status");
             snap.amount = amount.and_then(|a| a.parse().ok());
             snap.currency = currency;
 
@@ -376,8 +388,153 @@ mod client {
             Ok(snap)
         }
 
-        async fn resolve_stage(&self, raw_stage: &str) -> Result<String, CrmError> {
-            self.stage_outcome(raw_stage).await
+        /// The deal's calls, meetings and emails (ids from its associations, details by batch
+        /// read), as the sync records them.
+        async fn engagements(&self, deal: &Object) -> Result<Vec<SyncedActivity>, CrmError> {
+            let mut out = Vec::new();
+            for (kind, properties) in ENGAGEMENTS {
+                let ids: Vec<Value> = deal
+                    .associations
+                    .as_ref()
+                    .and_then(|a| a.get(kind))
+                    .map(|a| a.results.iter().map(|r| json!({ "id": r.id })).collect())
+                    .unwrap_or_default();
+                if ids.is_empty() {
+                    continue;
+                }
+                let answer = self
+                    .sync_api
+                    .post(
+                        &format!("/crm/v3/objects/{kind}/batch/read"),
+                        &json!({ "properties": properties, "inputs": ids }),
+                    )
+                    .await?;
+                for r in answer
+                    .get("results")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    let Some(id) = r.get("id").and_then(Value::as_str) else {
+                        continue;
+                    };
+                    let props = |name: &str| {
+                        r.get("properties")
+                            .and_then(|p| p.get(name))
+                            .and_then(Value::as_str)
+                            .filter(|v| !v.is_empty())
+                            .map(str::to_string)
+                    };
+                    if let Some((state, at, event)) = engagement(kind, id, &props) {
+                        out.push(SyncedActivity {
+                            id: format!("{kind}:{id}:{state}"),
+                            at,
+                            kind: event,
+                        });
+                    }
+                }
+            }
+            Ok(out)
+        }
+    }
+
+    /// The engagement types the sync reads, with the properties it needs.
+    const ENGAGEMENTS: [(&str, &[&str]); 3] = [
+        (
+            "calls",
+            &["hs_timestamp", "hs_call_title", "hs_call_status"],
+        ),
+        (
+            "meetings",
+            &[
+                "hs_timestamp",
+                "hs_meeting_title",
+                "hs_meeting_outcome",
+                "hs_meeting_start_time",
+            ],
+        ),
+        (
+            "emails",
+            &[
+                "hs_timestamp",
+                "hs_email_direction",
+                "hs_email_subject",
+                "hs_email_status",
+            ],
+        ),
+    ];
+
+    /// One engagement as a canonical event: a completed call (or held meeting) is a logged
+    /// call, a scheduled meeting is booked, a cancelled one cancelled; an incoming email is the
+    /// prospect's reply (unless automatic), an outgoing one our last contact.
+    fn engagement(
+        kind: &str,
+        id: &str,
+        props: &dyn Fn(&str) -> Option<String>,
+    ) -> Option<(String, Timestamp, EventKind)> {
+        let time = |name: &str| props(name).and_then(|t| t.parse::<Timestamp>().ok());
+        let at = time("hs_timestamp")?;
+        match kind {
+            "calls" => {
+                let status = props("hs_call_status").unwrap_or_else(|| "COMPLETED".into());
+                (status == "COMPLETED").then(|| {
+                    let title = props("hs_call_title").unwrap_or_else(|| "Call".into());
+                    (
+                        status,
+                        at,
+                        EventKind::CallLogged {
+                            summary: format!("Call \"{title}\" held"),
+                        },
+                    )
+                })
+            }
+            "meetings" => {
+                let title = props("hs_meeting_title").unwrap_or_else(|| "Meeting".into());
+                let outcome = props("hs_meeting_outcome").unwrap_or_else(|| "SCHEDULED".into());
+                let meeting_id = Some(format!("hubspot-meeting-{id}"));
+                let event = match outcome.as_str() {
+                    "COMPLETED" => EventKind::CallLogged {
+                        summary: format!("Meeting \"{title}\" held"),
+                    },
+                    "CANCELED" | "NO_SHOW" => EventKind::MeetingCancelled {
+                        summary: format!(
+                            "\"{title}\" {}",
+                            outcome.to_ascii_lowercase().replace('_', " ")
+                        ),
+                        meeting_id,
+                    },
+                    _ => EventKind::MeetingBooked {
+                        summary: format!("Meeting \"{title}\" booked"),
+                        starts_at: time("hs_meeting_start_time"),
+                        meeting_id,
+                    },
+                };
+                Some((outcome, at, event))
+            }
+            "emails" => {
+                let subject = props("hs_email_subject").unwrap_or_default();
+                let direction = props("hs_email_direction").unwrap_or_default();
+                let event = if direction == "INCOMING_EMAIL" {
+                    let headers = BTreeMap::new();
+                    if crate::providers::inbox::auto_reply_signal(None, &headers, &subject)
+                        .is_some()
+                    {
+                        EventKind::AutoReplyReceived {
+                            summary: format!("Automatic reply: \"{subject}\""),
+                        }
+                    } else {
+                        EventKind::ProspectReplied {
+                            summary: format!("Reply: \"{subject}\""),
+                        }
+                    }
+                } else {
+                    EventKind::OutboundSent {
+                        summary: format!("Email sent: \"{subject}\""),
+                    }
+                };
+                Some((direction, at, event))
+            }
+            _ => None,
         }
     }
 
@@ -434,12 +591,17 @@ mod client {
                         .map(str::to_string)
                 };
                 let time = |name: &str| props(name).and_then(|v| v.parse::<Timestamp>().ok());
-                let snapshot = match self.fetch_deal(id).await {
-                    Ok(s) => s,
+                let path = format!(
+                    "/crm/v3/objects/deals/{id}?properties={DEAL_PROPERTIES}&associations=contacts,calls,meetings,emails"
+                );
+                let deal = match self.get(&path, id).await {
+                    Ok(d) => d,
                     // Deleted between the search and the read: the next run sees it go.
                     Err(CrmError::NotFound(_)) => continue,
                     Err(e) => return Err(e),
                 };
+                let snapshot = self.snapshot(&deal).await?;
+                let activities = self.engagements(&deal).await?;
                 let updated_at = time("hs_lastmodifieddate")
                     .or_else(|| {
                         r.get("updatedAt")
@@ -456,7 +618,7 @@ mod client {
                         .or_else(|| time("createdate")),
                     updated_at,
                     deleted: false,
-                    activities: Vec::new(),
+                    activities,
                 });
             }
             let next = answer
