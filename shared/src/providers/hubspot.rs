@@ -418,13 +418,7 @@ mod client {
                     let Some(id) = r.get("id").and_then(Value::as_str) else {
                         continue;
                     };
-                    let props = |name: &str| {
-                        r.get("properties")
-                            .and_then(|p| p.get(name))
-                            .and_then(Value::as_str)
-                            .filter(|v| !v.is_empty())
-                            .map(str::to_string)
-                    };
+                    let props = |name: &str| search_prop(r, name);
                     if let Some((state, at, event)) = engagement(kind, id, &props) {
                         out.push(SyncedActivity {
                             id: format!("{kind}:{id}:{state}"),
@@ -436,6 +430,15 @@ mod client {
             }
             Ok(out)
         }
+    }
+
+    /// A property of an object as the search and batch APIs answer it (`properties.<name>`).
+    fn search_prop(r: &Value, name: &str) -> Option<String> {
+        r.get("properties")
+            .and_then(|p| p.get(name))
+            .and_then(Value::as_str)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
     }
 
     /// The engagement types the sync reads, with the properties it needs.
@@ -583,13 +586,7 @@ mod client {
                 let Some(id) = r.get("id").and_then(Value::as_str) else {
                     continue;
                 };
-                let props = |name: &str| {
-                    r.get("properties")
-                        .and_then(|p| p.get(name))
-                        .and_then(Value::as_str)
-                        .filter(|v| !v.is_empty())
-                        .map(str::to_string)
-                };
+                let props = |name: &str| search_prop(r, name);
                 let time = |name: &str| props(name).and_then(|v| v.parse::<Timestamp>().ok());
                 let path = format!(
                     "/crm/v3/objects/deals/{id}?properties={DEAL_PROPERTIES}&associations=contacts,calls,meetings,emails"
