@@ -58,6 +58,14 @@ mod tests {
                     "0c8f3b6e-5d2a-4f71-9b3e-8a1d2c4e6f70",
                 ),
                 ("INBOX_WEBHOOK_SECRET", "dev-inbox-secret"),
+                ("PIPEDRIVE_WEBHOOK_USER", "dev-pipedrive-user"),
+                ("PIPEDRIVE_WEBHOOK_PASSWORD", "dev-pipedrive-password"),
+                (
+                    "CLOSE_WEBHOOK_KEY",
+                    "058bfb6a3d8cfdc4da7c3be5901b16ae11da982b46a25fb2cd7016e97a140a1c",
+                ),
+                ("SALESFORCE_PATH_TOKEN", "9f2c7e1a4b"),
+                ("SALESFORCE_ORG_ID", "00D5g000004ABCDEA4"),
                 ("GENERIC_WEBHOOK_SECRET", "dev-generic-secret"),
             ]),
             crm,
@@ -326,5 +334,55 @@ mod tests {
         );
         assert!(store.all_deals().unwrap().is_empty());
         assert!(store.entries(None).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_pipedrive_close_and_salesforce_samples_are_verified_and_recorded_once() {
+        let store = EmbeddedStore::open_in_memory().unwrap();
+        let intake = intake(&store);
+        for (sample, deal) in [
+            ("pipedrive-deal-won-v2.json", ("pipedrive", "1432")),
+            (
+                "close-opportunity-won.json",
+                ("close", "oppo_8H4sjNso7FyBFaeR3RXi5PMJbilfo0c6UPCxsJtEhCO"),
+            ),
+            (
+                "salesforce-outbound-opportunity-won.json",
+                ("salesforce", "0065g00000XyZabAAF"),
+            ),
+        ] {
+            let resp = handle(&intake, event_file(sample)).await.unwrap();
+            assert_eq!(resp.status(), 200, "{sample}: {:?}", resp.body());
+            let again = handle(&intake, event_file(sample)).await.unwrap();
+            assert_eq!(
+                again.status(),
+                200,
+                "{sample}: a redelivery is answered too"
+            );
+            let won = store
+                .get_deal(&DealRef::new(deal.0, deal.1))
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{sample}: the deal is recorded"));
+            assert_eq!(won.stage, Some(Stage::ClosedWon), "{sample}");
+            let recorded = store.timeline(&won.key).await.unwrap().len();
+            assert!(recorded >= 1, "{sample}");
+            assert_eq!(
+                store.timeline(&won.key).await.unwrap().len(),
+                recorded,
+                "{sample}: the redelivery recorded nothing"
+            );
+        }
+        let ack = handle(
+            &intake,
+            event_file("salesforce-outbound-opportunity-won.json"),
+        )
+        .await
+        .unwrap();
+        let body = match ack.body() {
+            Body::Text(t) => t.clone(),
+            other => panic!("{other:?}"),
+        };
+        assert!(body.contains("<Ack>true</Ack>"), "{body}");
     }
 }

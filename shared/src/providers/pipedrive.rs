@@ -165,6 +165,10 @@ pub fn deal_snapshot(id: &str, d: &Map<String, Value>) -> DealSnapshot {
         currency: text(d, "currency"),
         ..Default::default()
     };
+    // Person webhooks name the person only: they reach the deal through this link.
+    if let Ok(Some(person)) = id_value(d.get("person_id")) {
+        snap.links.push(person_link(&person));
+    }
     if let Some(name) = &snap.name {
         snap.facts
             .insert("deal.name".into(), Fact::new(name, source("title")));
@@ -290,8 +294,9 @@ pub fn parse(body: &[u8]) -> Result<Parsed, ParseError> {
     match n.entity.as_str() {
         "deal" => deal_events(&n, &mut parsed)?,
         "activity" => activity_events(&n, &mut parsed)?,
+        "person" => person_events(&n, &mut parsed)?,
         other => parsed.ignored.push(format!(
-            "{other} {}: not a deal or an activity (contacts are read with the deal)",
+            "{other} {}: not a deal, an activity or a person",
             n.action
         )),
     }
@@ -425,6 +430,77 @@ fn deal_events(n: &Notification<'_>, parsed: &mut Parsed) -> Result<(), ParseErr
         first.snapshot = Some(snapshot);
     }
     parsed.events.extend(events);
+    Ok(())
+}
+
+/// The link from a Pipedrive person to the deals naming them as contact.
+pub fn person_link(person_id: &str) -> String {
+    format!("pipedrive:person:{person_id}")
+}
+
+/// A person id as deals carry it: a number, a string, or (v1) an object with `value`.
+fn id_value(v: Option<&Value>) -> Result<Option<String>, ParseError> {
+    match v {
+        Some(Value::Object(o)) => id(o.get("value"), "person_id.value"),
+        other => id(other, "person_id"),
+    }
+}
+
+/// A person's details changed: their name and email on every deal that has them as contact.
+fn person_events(n: &Notification<'_>, parsed: &mut Parsed) -> Result<(), ParseError> {
+    let Some(p) = n.current else {
+        parsed.ignored.push(format!(
+            "person {}: no data (deals keep their contact)",
+            n.action
+        ));
+        return Ok(());
+    };
+    let person_id = match &n.entity_id {
+        Some(id) => id.clone(),
+        None => req_id(p.get("id"), "person id")?,
+    };
+    let source = |field: &str| format!("Pipedrive person {person_id} {field}");
+    let mut snap = DealSnapshot::default();
+    // v2: `emails`; v1: `email`; each a list of {value, primary}.
+    let email = ["emails", "email"]
+        .iter()
+        .filter_map(|k| p.get(*k).and_then(Value::as_array))
+        .flatten()
+        .filter_map(Value::as_object)
+        .find(|e| truthy(e, "primary") == Some(true))
+        .and_then(|e| text(e, "value"))
+        .filter(|e| e.contains('@'));
+    if let Some(email) = email {
+        snap.facts
+            .insert("contact.email".into(), Fact::new(&email, source("email")));
+        snap.contact_email = Some(email);
+    }
+    let first =
+        text(p, "first_name").or_else(|| text(p, "name").map(|n| super::fields::first_name(&n)));
+    if let Some(first) = first {
+        snap.facts.insert(
+            "contact.first_name".into(),
+            Fact::new(first, source("first_name")),
+        );
+    }
+    if let Some(last) = text(p, "last_name") {
+        snap.facts.insert(
+            "contact.last_name".into(),
+            Fact::new(last, source("last_name")),
+        );
+    }
+    let event = DealEvent {
+        id: format!("{}:person", n.event_id),
+        deal: DealRef::new(CRM, ""),
+        occurred_at: n.at,
+        source: CRM.into(),
+        kind: EventKind::DealUpdated,
+        snapshot: Some(snap),
+    };
+    parsed.referenced.push(crate::providers::Referenced {
+        link: person_link(&person_id),
+        event,
+    });
     Ok(())
 }
 
@@ -1069,7 +1145,28 @@ mod tests {
     }
 
     #[test]
-    fn tasks_unlinked_activities_and_persons_are_ignored_with_the_reason() {
+    fn a_person_change_reaches_the_deals_that_have_them_as_contact() {
+        let p = parse(
+            br#"{"meta":{"action":"change","entity":"person","entity_id":"881","id":"ev-p","timestamp":"2024-11-22T10:00:00Z","version":"2.0"},
+                 "data":{"id":881,"name":"Jane Doe","first_name":"Jane","last_name":"Doe",
+                         "emails":[{"value":"old@acme.example","primary":false},{"value":"jane@acme.example","primary":true}]},
+                 "previous":{"emails":[]}}"#,
+        )
+        .unwrap();
+        assert!(p.events.is_empty());
+        let r = &p.referenced[0];
+        assert_eq!(r.link, "pipedrive:person:881");
+        let snap = r.event.snapshot.as_ref().unwrap();
+        assert_eq!(snap.contact_email.as_deref(), Some("jane@acme.example"));
+        assert_eq!(snap.facts["contact.first_name"].value, "Jane");
+        // Deals carry the link, so the person's events find them.
+        let deal: Value = serde_json::from_slice(V2).unwrap();
+        let links = deal_snapshot("1432", deal["data"].as_object().unwrap()).links;
+        assert_eq!(links, vec!["pipedrive:person:881".to_string()]);
+    }
+
+    #[test]
+    fn tasks_and_unlinked_activities_are_ignored_with_the_reason() {
         let task = activity(
             "create",
             json!({"id": 1, "type": "task", "deal_id": 1432, "done": false}),
@@ -1082,11 +1179,11 @@ mod tests {
             Value::Null,
         );
         assert!(loose.ignored[0].contains("not linked to a deal"));
-        let person = parse(
-            br#"{"meta":{"action":"change","entity":"person","entity_id":"5","id":"e","timestamp":"2024-11-22T10:00:00Z"},"data":{"id":5}}"#,
+        let product = parse(
+            br#"{"meta":{"action":"change","entity":"product","entity_id":"5","id":"e","timestamp":"2024-11-22T10:00:00Z"},"data":{"id":5}}"#,
         )
         .unwrap();
-        assert!(person.events.is_empty() && person.ignored.len() == 1);
+        assert!(product.events.is_empty() && product.ignored.len() == 1);
     }
 
     #[test]
