@@ -446,33 +446,28 @@ fn id_value(v: Option<&Value>) -> Result<Option<String>, ParseError> {
     }
 }
 
-/// A person's details changed: their name and email on every deal that has them as contact.
-fn person_events(n: &Notification<'_>, parsed: &mut Parsed) -> Result<(), ParseError> {
-    let Some(p) = n.current else {
-        parsed.ignored.push(format!(
-            "person {}: no data (deals keep their contact)",
-            n.action
-        ));
-        return Ok(());
-    };
-    let person_id = match &n.entity_id {
-        Some(id) => id.clone(),
-        None => req_id(p.get("id"), "person id")?,
-    };
+/// A person's contact facts, each with its source: the primary email (v2 `emails`, v1 `email`,
+/// both lists of `{value, primary}`), first and last name.
+pub fn person_snapshot(person_id: &str, p: &Map<String, Value>) -> DealSnapshot {
     let source = |field: &str| format!("Pipedrive person {person_id} {field}");
     let mut snap = DealSnapshot::default();
-    // v2: `emails`; v1: `email`; each a list of {value, primary}.
-    let email = ["emails", "email"]
+    let emails: Vec<&Map<String, Value>> = ["emails", "email"]
         .iter()
         .filter_map(|k| p.get(*k).and_then(Value::as_array))
         .flatten()
         .filter_map(Value::as_object)
+        .collect();
+    let email = emails
+        .iter()
         .find(|e| truthy(e, "primary") == Some(true))
+        .or(emails.first())
         .and_then(|e| text(e, "value"))
         .filter(|e| e.contains('@'));
     if let Some(email) = email {
         snap.facts
             .insert("contact.email".into(), Fact::new(&email, source("email")));
+        snap.links
+            .push(format!("email:{}", email.to_ascii_lowercase()));
         snap.contact_email = Some(email);
     }
     let first =
@@ -489,6 +484,23 @@ fn person_events(n: &Notification<'_>, parsed: &mut Parsed) -> Result<(), ParseE
             Fact::new(last, source("last_name")),
         );
     }
+    snap
+}
+
+/// A person's details changed: their name and email on every deal that has them as contact.
+fn person_events(n: &Notification<'_>, parsed: &mut Parsed) -> Result<(), ParseError> {
+    let Some(p) = n.current else {
+        parsed.ignored.push(format!(
+            "person {}: no data (deals keep their contact)",
+            n.action
+        ));
+        return Ok(());
+    };
+    let person_id = match &n.entity_id {
+        Some(id) => id.clone(),
+        None => req_id(p.get("id"), "person id")?,
+    };
+    let snap = person_snapshot(&person_id, p);
     let event = DealEvent {
         id: format!("{}:person", n.event_id),
         deal: DealRef::new(CRM, ""),
@@ -651,10 +663,9 @@ mod client {
     use serde_json::{Map, Value};
 
     use super::{activity_kind, deal_snapshot, text, time, truthy, CRM};
-    use crate::domain::{DealSnapshot, Fact};
+    use crate::domain::DealSnapshot;
     use crate::ports::{CrmClient, CrmError, CrmSource, DealPage, SyncedActivity, SyncedDeal};
     use crate::providers::api::{ApiClient, Auth};
-    use crate::providers::fields;
     use crate::secret::Secret;
 
     /// Deals per page (the API's maximum is 500).
@@ -698,40 +709,7 @@ mod client {
             let Some(p) = Self::data(&person)?.as_object() else {
                 return Ok(());
             };
-            let source = |field: &str| format!("Pipedrive person {person_id} {field}");
-            let email = p
-                .get("emails")
-                .and_then(Value::as_array)
-                .and_then(|list| {
-                    list.iter()
-                        .find(|e| e.get("primary").and_then(Value::as_bool) == Some(true))
-                        .or(list.first())
-                })
-                .and_then(|e| e.get("value"))
-                .and_then(Value::as_str)
-                .filter(|e| e.contains('@'))
-                .map(str::to_string);
-            if let Some(email) = email {
-                snap.facts
-                    .insert("contact.email".into(), Fact::new(&email, source("emails")));
-                snap.links
-                    .push(format!("email:{}", email.to_ascii_lowercase()));
-                snap.contact_email = Some(email);
-            }
-            let first =
-                text(p, "first_name").or_else(|| text(p, "name").map(|n| fields::first_name(&n)));
-            if let Some(first) = first {
-                snap.facts.insert(
-                    "contact.first_name".into(),
-                    Fact::new(first, source("first_name")),
-                );
-            }
-            if let Some(last) = text(p, "last_name") {
-                snap.facts.insert(
-                    "contact.last_name".into(),
-                    Fact::new(last, source("last_name")),
-                );
-            }
+            snap.merge(super::person_snapshot(&person_id, p));
             Ok(())
         }
 
