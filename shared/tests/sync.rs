@@ -492,7 +492,11 @@ async fn a_salesforce_sync_queries_open_opportunities_then_changes_and_renews_it
                 "IsDeleted": false, "SystemModstamp": modstamp, "LastModifiedDate": modstamp,
                 "LastStageChangeDate": "2026-03-01T09:00:00.000+0000",
                 "OpportunityContactRoles": { "records": [{ "Contact": {
-                    "Email": format!("{id}@buyer.example"), "FirstName": "Kim" } }] } })
+                    "Email": format!("{id}@buyer.example"), "FirstName": "Kim" } }] },
+                "Tasks": { "records": [{ "Id": format!("00T{id}"), "Subject": "Pricing call",
+                                         "CompletedDateTime": "2026-03-02T10:00:00.000+0000" }] },
+                "Events": { "records": [{ "Id": format!("00U{id}"), "Subject": "Onsite demo",
+                                          "StartDateTime": "2026-03-20T14:00:00.000+0000" }] } })
     };
     Mock::given(method("GET"))
         .and(path("/services/data/v61.0/query"))
@@ -562,6 +566,16 @@ async fn a_salesforce_sync_queries_open_opportunities_then_changes_and_renews_it
         Some("0065g00000AAAAAAA2@buyer.example")
     );
     assert_eq!(deal.stage_entered_at, t("2026-03-01T09:00:00Z"));
+    assert_eq!(
+        deal.last_call_at,
+        Some(t("2026-03-02T10:00:00Z")),
+        "the completed call task"
+    );
+    assert_eq!(
+        deal.next_meeting_at,
+        Some(t("2026-03-20T14:00:00Z")),
+        "the coming event"
+    );
     let second = syncer.run().await;
     assert_eq!(
         (second.crms[0].deals, second.crms[0].recorded),

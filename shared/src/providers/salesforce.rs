@@ -429,8 +429,8 @@ mod client {
     use tokio::sync::Mutex;
 
     use super::{opportunity_event, Fields};
-    use crate::domain::{DealSnapshot, Fact};
-    use crate::ports::{CrmClient, CrmError, CrmSource, DealPage, SyncedDeal};
+    use crate::domain::{DealSnapshot, EventKind, Fact};
+    use crate::ports::{CrmClient, CrmError, CrmSource, DealPage, SyncedActivity, SyncedDeal};
     use crate::providers::api::{ApiClient, Auth};
     use crate::secret::Secret;
 
@@ -439,7 +439,10 @@ mod client {
         "Id, Name, StageName, Amount, IsClosed, IsWon, CloseDate, NextStep, Type, \
         LastModifiedDate, SystemModstamp, LastStageChangeDate, IsDeleted, \
         (SELECT Contact.Email, Contact.FirstName, Contact.LastName FROM OpportunityContactRoles \
-        WHERE IsPrimary = true LIMIT 1)";
+        WHERE IsPrimary = true LIMIT 1), \
+        (SELECT Id, Subject, CompletedDateTime FROM Tasks WHERE TaskSubtype = 'Call' \
+        AND Status = 'Completed' ORDER BY CompletedDateTime DESC LIMIT 5), \
+        (SELECT Id, Subject, StartDateTime FROM Events ORDER BY StartDateTime DESC LIMIT 5)";
 
     /// Salesforce's REST API at `SALESFORCE_INSTANCE_URL`, with an access token from the OAuth 2.0
     /// client-credentials flow (`SALESFORCE_CLIENT_ID`, `SALESFORCE_CLIENT_SECRET`), obtained on
@@ -576,10 +579,59 @@ mod client {
                     );
                 }
             }
-            let time = |name: &str| {
-                f.get(name)
-                    .and_then(|t| t.replace("+0000", "Z").parse::<Timestamp>().ok())
+            let time = |name: &str| f.get(name).and_then(|t| sf_time(t));
+            let related = |name: &str| {
+                record
+                    .get(name)
+                    .and_then(|r| r.get("records"))
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
             };
+            let mut activities = Vec::new();
+            // Completed calls logged as tasks on the opportunity.
+            for t in related("Tasks") {
+                let (Some(tid), Some(at)) = (
+                    t.get("Id").and_then(Value::as_str),
+                    t.get("CompletedDateTime")
+                        .and_then(Value::as_str)
+                        .and_then(sf_time),
+                ) else {
+                    continue;
+                };
+                let subject = t.get("Subject").and_then(Value::as_str).unwrap_or("Call");
+                activities.push(SyncedActivity {
+                    id: format!("task:{tid}"),
+                    at,
+                    kind: EventKind::CallLogged {
+                        summary: format!("Call \"{subject}\" held"),
+                    },
+                });
+            }
+            // Meetings (events) with their start; the rules tell a coming one from a past one.
+            for e in related("Events") {
+                let (Some(eid), Some(start)) = (
+                    e.get("Id").and_then(Value::as_str),
+                    e.get("StartDateTime")
+                        .and_then(Value::as_str)
+                        .and_then(sf_time),
+                ) else {
+                    continue;
+                };
+                let subject = e
+                    .get("Subject")
+                    .and_then(Value::as_str)
+                    .unwrap_or("Meeting");
+                activities.push(SyncedActivity {
+                    id: format!("event:{eid}:{}", start.as_second()),
+                    at: time("LastModifiedDate").unwrap_or(start).min(start),
+                    kind: EventKind::MeetingBooked {
+                        summary: format!("Meeting \"{subject}\" booked"),
+                        starts_at: Some(start),
+                        meeting_id: Some(format!("salesforce-event-{eid}")),
+                    },
+                });
+            }
             let updated_at = time("SystemModstamp")
                 .or_else(|| time("LastModifiedDate"))
                 .ok_or_else(|| {
@@ -591,9 +643,14 @@ mod client {
                 updated_at,
                 snapshot,
                 id,
-                activities: Vec::new(),
+                activities,
             })
         }
+    }
+
+    /// Salesforce's date-times: `2026-03-01T09:00:00.000+0000`.
+    fn sf_time(t: &str) -> Option<Timestamp> {
+        t.replace("+0000", "Z").parse().ok()
     }
 
     #[async_trait]
