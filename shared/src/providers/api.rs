@@ -21,9 +21,24 @@ pub enum Auth {
     BasicUser(Secret),
 }
 
+/// One HTTP client (connection pool, TLS configuration) for every CRM API of the process:
+/// building one costs milliseconds of a cold start, so it is built once, on first use.
+fn shared_http() -> reqwest::Client {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    HTTP.get_or_init(|| {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent("draftgate")
+            .build()
+            .expect("a TLS client builds")
+    })
+    .clone()
+}
+
 #[derive(Clone)]
 pub struct ApiClient {
-    http: reqwest::Client,
+    /// Each request's time limit.
+    timeout: Duration,
     base_url: String,
     auth: Auth,
     /// Names the CRM in errors.
@@ -36,11 +51,7 @@ pub struct ApiClient {
 impl ApiClient {
     pub fn new(name: &'static str, base_url: &str, auth: Auth) -> Self {
         ApiClient {
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .connect_timeout(Duration::from_secs(5))
-                .build()
-                .expect("a TLS client builds"),
+            timeout: Duration::from_secs(10),
             base_url: base_url.trim_end_matches('/').to_string(),
             auth,
             name,
@@ -56,11 +67,7 @@ impl ApiClient {
     /// Fail fast instead of retrying: a webhook's caller (HubSpot waits 5 s) retries itself.
     pub fn single_attempt(mut self, timeout: Duration) -> Self {
         self.max_attempts = 1;
-        self.http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(2)))
-            .build()
-            .expect("a TLS client builds");
+        self.timeout = timeout;
         self
     }
 
@@ -93,7 +100,12 @@ impl ApiClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut req = self.authorize(self.http.request(method.clone(), &url).query(query));
+            let http = shared_http();
+            let mut req = self.authorize(
+                http.request(method.clone(), &url)
+                    .timeout(self.timeout)
+                    .query(query),
+            );
             if let Some(b) = body {
                 req = req.json(b);
             }
