@@ -4,6 +4,7 @@
 // A command-line tool: printing to the terminal and exit codes are its interface.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
+mod connect;
 mod explain;
 mod import;
 mod replay;
@@ -71,14 +72,30 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
-    /// Set a CRM up for a deployment: check its API credentials, create the webhook
-    /// subscriptions draftgate reads (unless they exist), and list the stage ids to map.
+    /// Connect a CRM or the founder's mailbox. CRMs (for a deployment): check the API
+    /// credentials, create the webhook subscriptions draftgate reads (unless they exist), and
+    /// list the stage ids to map. Mailboxes: run the consent in the browser (PKCE, loopback
+    /// redirect) for a read grant and a send grant, save them (the runner's data directory, or
+    /// the deployment's secrets), and start the watch.
     Connect {
         #[arg(value_enum)]
         crm: ConnectCrm,
-        /// The webhook URL: the stack output `PipedriveWebhookUrl` or `CloseWebhookUrl`.
+        /// CRMs: the webhook URL, the stack output `PipedriveWebhookUrl` or `CloseWebhookUrl`.
         #[arg(long)]
-        url: String,
+        url: Option<String>,
+        /// Mailboxes: the runner's data directory the grants are saved in (mode 0600).
+        #[arg(long, default_value = ".draftgate")]
+        data: PathBuf,
+        /// Mailboxes: the loopback port of the consent redirect (0: any free port).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Mailboxes, for a deployment: the read grant's secret (stack output
+        /// `MailboxReadSecretArn`); needs --send-secret too.
+        #[arg(long, requires = "send_secret")]
+        read_secret: Option<String>,
+        /// Mailboxes, for a deployment: the send grant's secret (`MailboxSendSecretArn`).
+        #[arg(long, requires = "read_secret")]
+        send_secret: Option<String>,
     },
     /// Run a scenario (deals and events over weeks) on a virtual clock and report.
     Replay {
@@ -98,6 +115,12 @@ enum ConnectCrm {
     Pipedrive,
     /// CLOSE_API_KEY (and CLOSE_API_BASE_URL, default https://api.close.com).
     Close,
+    /// GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET (a Desktop-app OAuth client); GMAIL_PUBSUB_TOPIC
+    /// and GMAIL_PUSH_TOKEN to start the watch.
+    Gmail,
+    /// MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET, MICROSOFT_TENANT_ID; OUTLOOK_CLIENT_STATE
+    /// and PUBLIC_BASE_URL to subscribe.
+    Outlook,
 }
 
 #[derive(Subcommand)]
@@ -215,6 +238,9 @@ fn connect(crm: ConnectCrm, url: &str) -> ExitCode {
                     lines
                 })
         }),
+        ConnectCrm::Gmail | ConnectCrm::Outlook => {
+            Err("mailboxes connect through the consent flow, not a webhook URL".into())
+        }
     };
     match result {
         Ok(lines) => {
@@ -287,7 +313,47 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Connect { crm, url } => connect(crm, &url),
+        Command::Connect {
+            crm,
+            url,
+            data,
+            port,
+            read_secret,
+            send_secret,
+        } => match crm {
+            ConnectCrm::Gmail | ConnectCrm::Outlook => {
+                let kind = if matches!(crm, ConnectCrm::Gmail) {
+                    connect::MailboxKind::Gmail
+                } else {
+                    connect::MailboxKind::Outlook
+                };
+                let dest = match (read_secret, send_secret) {
+                    (Some(read), Some(send)) => connect::Destination::Deployment { read, send },
+                    _ => connect::Destination::Local(data),
+                };
+                let env = shared::settings::Env::new();
+                let get = |n: &str| env.optional(n);
+                match runtime().block_on(connect::mailbox(kind, port, dest, &get)) {
+                    Ok(lines) => {
+                        for l in lines {
+                            println!("{l}");
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("draftgate connect: {e}");
+                        ExitCode::from(1)
+                    }
+                }
+            }
+            _ => match url {
+                Some(url) => connect(crm, &url),
+                None => {
+                    eprintln!("draftgate connect: --url is required for a CRM (the webhook's stack output)");
+                    ExitCode::from(2)
+                }
+            },
+        },
         Command::Import { data, config } => {
             let config = std::sync::Arc::new(config_or_exit(config));
             match runtime().block_on(import::run(&data, config)) {

@@ -109,6 +109,7 @@ impl SampleDeal {
             contact_email: Some(self.contact.email.clone()),
             facts,
             links: Vec::new(),
+            conversation: None,
         }
     }
 }

@@ -17,6 +17,7 @@ use shared::adapters::embedded::EmbeddedStore;
 use shared::app::drafts::Drafter;
 use shared::app::evaluate::Evaluator;
 use shared::app::intake::Intake;
+use shared::app::mail::MailIntake;
 use shared::app::review::Review;
 use shared::app::sweep::Sweeper;
 use shared::app::sync::Syncer;
@@ -42,6 +43,7 @@ pub struct Runner {
     pub store: Arc<EmbeddedStore>,
     pub clock: Arc<OffsetClock>,
     pub intake: Intake,
+    pub mail: MailIntake,
     pub sweeper: Sweeper,
     pub syncer: Syncer,
     pub workers: Workers,
@@ -170,7 +172,45 @@ pub async fn serve(
         ));
     }
 
+    // The founder's mailbox: settings from the environment, then the tokens `draftgate connect`
+    // saved in the data directory.
+    let tokens_file = crate::connect::TokenFile::load(&data)?;
+    if !tokens_file.is_empty() {
+        dev_notes.push(format!(
+            "mailbox grants read from {}",
+            crate::connect::TokenFile::path(&data).display()
+        ));
+    }
+    let mail_setting = |name: &str| env.optional(name).or_else(|| tokens_file.get(name));
+    let mailboxes = shared::mailbox::readers(&mail_setting, &public_base_url);
+    for m in &mailboxes {
+        dev_notes.push(format!(
+            "{} mailbox connected: replies pushed to POST /webhooks/{} are read from its API",
+            m.name(),
+            m.name()
+        ));
+    }
+    let sender: Arc<dyn shared::ports::Sender> = match env.optional("MAIL_SENDER") {
+        None => outbox.clone(),
+        Some(kind) => {
+            let kind = shared::mailbox::MailSender::parse(&kind)?;
+            match shared::mailbox::sender(kind, &mail_setting)? {
+                None => outbox.clone(),
+                Some(mailbox) => {
+                    dev_notes.push(format!(
+                        "MAIL_SENDER={kind:?}: approved mail is sent through the mailbox API and recorded in the outbox"
+                    ));
+                    Arc::new(crate::connect::Recorded {
+                        mailbox,
+                        outbox: outbox.clone(),
+                    })
+                }
+            }
+        }
+    };
+
     let runner = Arc::new(Runner {
+        mail: MailIntake { mailboxes },
         intake: Intake {
             core: core.clone(),
             providers,
@@ -202,7 +242,7 @@ pub async fn serve(
         },
         review: Review {
             core,
-            sender: outbox,
+            sender,
             events: store.clone(),
             tokens,
             public_base_url: public_base_url.clone(),
@@ -215,6 +255,14 @@ pub async fn serve(
     let app = axum::Router::new()
         .fallback(dispatch)
         .with_state(runner.clone());
+    // Start (or renew) the mailbox watches before taking requests, so the first push finds its
+    // position; a mailbox API that does not answer is retried on the timer.
+    if tokio::time::timeout(Duration::from_secs(15), runner.mail.upkeep(&runner.intake))
+        .await
+        .is_err()
+    {
+        tracing::warn!("mailbox watch not started yet: the API did not answer in time");
+    }
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     let loaded = if load_sample {
@@ -227,6 +275,7 @@ pub async fn serve(
         .run()
         .await
         .map_err(|e| format!("initial sweep failed: {e}"))?;
+
     runner.drain().await;
 
     println!("draftgate runner listening on http://{addr}");
@@ -266,6 +315,7 @@ pub async fn serve(
             if let Err(e) = sweeper.sweeper.run().await {
                 tracing::warn!(error = %e, "scheduled sweep failed");
             }
+            sweeper.mail.upkeep(&sweeper.intake).await;
         }
     });
 
@@ -309,6 +359,9 @@ fn ok_json(v: serde_json::Value) -> Response {
 impl Runner {
     async fn route(&self, req: Request) -> Response {
         let path = req.uri().path().to_string();
+        if MailIntake::is_mailbox_route(&path) {
+            return self.mail.handle(&self.intake, req).await;
+        }
         if path.starts_with("/webhooks/") {
             return self.intake.handle(req).await;
         }
@@ -376,8 +429,9 @@ impl Runner {
             }
             ("POST", "/dev/sync") => {
                 let summary = self.syncer.run().await;
+                let mailboxes = self.mail.upkeep(&self.intake).await;
                 self.drain().await;
-                Ok(ok_json(json!({ "sync": summary })))
+                Ok(ok_json(json!({ "sync": summary, "mailboxes": mailboxes })))
             }
             ("GET", "/dev/outbox") => {
                 let entries = self

@@ -113,6 +113,9 @@ pub struct DealSnapshot {
     /// Links to this deal from things other events name instead of the deal (a Close lead).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<String>,
+    /// The mail conversation the event's message is in (read from the founder's mailbox).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<crate::mail::MailThread>,
 }
 
 impl DealSnapshot {
@@ -131,6 +134,7 @@ impl DealSnapshot {
         take(&mut self.amount, newer.amount);
         take(&mut self.currency, newer.currency);
         take(&mut self.contact_email, newer.contact_email);
+        take(&mut self.conversation, newer.conversation);
         self.facts.extend(newer.facts);
         for link in newer.links {
             if !self.links.contains(&link) {
@@ -301,6 +305,9 @@ pub struct Deal {
     #[serde(default)]
     pub deferred_until: Option<Timestamp>,
     pub last_interaction: Option<Interaction>,
+    /// The newest mail conversation with the prospect: a follow-up continues it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<crate::mail::MailThread>,
     pub deleted: bool,
     pub facts: BTreeMap<String, Fact>,
     /// Trigger occurrences already claimed for this deal (see `rules`).
@@ -339,6 +346,7 @@ impl Deal {
             declined_at: None,
             deferred_until: None,
             last_interaction: None,
+            conversation: None,
             deleted: false,
             facts: BTreeMap::new(),
             fired: BTreeSet::new(),
@@ -575,6 +583,9 @@ pub struct Draft {
     pub snoozed_until: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
+    /// The message as approved, kept before sending so an interrupted send can be finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outgoing: Option<OutboundEmail>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent: Option<SentMessage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -634,6 +645,28 @@ pub struct OutboundEmail {
     pub reply_to: Option<String>,
     pub subject: String,
     pub body: String,
+    /// The conversation this message continues, if the deal has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<crate::mail::MailThread>,
+}
+
+impl OutboundEmail {
+    /// The message's own `Message-ID`, derived from its draft so a retried send can find it.
+    pub fn message_id(&self) -> String {
+        let domain = crate::mail::address(&self.from)
+            .and_then(|a| a.rsplit_once('@').map(|(_, d)| d.to_string()))
+            .unwrap_or_else(|| "draftgate.invalid".into());
+        format!("<{}.draftgate@{domain}>", self.draft_id)
+    }
+}
+
+/// What a sender reports of a message it sent.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SentReceipt {
+    /// The provider's message id.
+    pub id: String,
+    /// The conversation the message is now the newest message of (mailbox senders).
+    pub conversation: Option<crate::mail::MailThread>,
 }
 
 /// A message to the founder about a draft waiting for review.

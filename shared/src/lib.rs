@@ -9,6 +9,9 @@ pub mod drafting;
 pub mod error;
 pub mod http;
 pub mod keys;
+pub mod mail;
+#[cfg(feature = "mailbox")]
+pub mod mailbox;
 pub mod ports;
 pub mod providers;
 pub mod rules;

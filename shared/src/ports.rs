@@ -6,7 +6,7 @@ use jiff::Timestamp;
 
 use crate::domain::{
     AuditEntry, Deal, DealEvent, DealRef, DealSnapshot, DomainEvent, Draft, DraftStatus, Firing,
-    FounderNotification, OutboundEmail,
+    FounderNotification, OutboundEmail, SentReceipt,
 };
 use crate::error::Cause;
 
@@ -168,8 +168,23 @@ pub trait QueueConsumer: Send + Sync {
 /// The only way a message reaches a prospect. Wired into the approval service alone.
 #[async_trait]
 pub trait Sender: Send + Sync {
-    /// Send and return the provider's message id.
-    async fn send(&self, email: &OutboundEmail) -> Result<String, SendError>;
+    /// Send; the provider's message id (and the conversation, for a mailbox).
+    async fn send(&self, email: &OutboundEmail) -> Result<SentReceipt, SendError>;
+
+    /// Whether `email` (by its draft's `Message-ID` and draft header) already left: asked before
+    /// sending again a message whose first send was interrupted before it was recorded.
+    async fn find_sent(&self, _email: &OutboundEmail) -> Result<SentLookup, SendError> {
+        Ok(SentLookup::CannotLook)
+    }
+}
+
+/// What a sender found in its Sent folder.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SentLookup {
+    Found(SentReceipt),
+    NotFound,
+    /// The sender keeps no Sent folder it can search (SES): never send twice blindly.
+    CannotLook,
 }
 
 #[derive(Debug, thiserror::Error)]

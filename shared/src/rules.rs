@@ -355,6 +355,9 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
         deal.amount = snap.amount.or(deal.amount);
         deal.currency = snap.currency.clone().or(deal.currency.take());
         deal.contact_email = snap.contact_email.clone().or(deal.contact_email.take());
+        if let Some(c) = &snap.conversation {
+            deal.conversation = Some(c.clone());
+        }
         // The snapshot's stage only seeds a deal we know nothing about yet; stage changes come
         // from the stage-change events themselves, which carry when they happened.
         let is_stage_change = matches!(event.kind, EventKind::StageChanged { .. });

@@ -161,6 +161,7 @@ fn draft(id: &str, status: DraftStatus, created_at: Timestamp) -> Draft {
         notified_at: None,
         snoozed_until: None,
         decision: None,
+        outgoing: None,
         sent: None,
         superseded_reason: None,
     }
@@ -1400,6 +1401,7 @@ mod aws_only {
             reply_to: Some("founder@example.com".into()),
             subject: "Following up on the proposal".into(),
             body: "Hi Jane,\n\nDid you get a chance to look at the proposal?\n".into(),
+            thread: None,
         }
     }
 
@@ -1415,7 +1417,7 @@ mod aws_only {
             .unwrap();
 
         let email = outbound(&from);
-        let message_id = SesSender::new(ses, None).send(&email).await.unwrap();
+        let message_id = SesSender::new(ses, None).send(&email).await.unwrap().id;
         assert!(!message_id.is_empty());
 
         if aws::emulator().is_moto {

@@ -6,7 +6,11 @@ use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 use shared::app::sync::Syncer;
 
-pub async fn handle(syncer: &Syncer, _event: LambdaEvent<Value>) -> Result<Value, Error> {
+pub async fn handle(
+    syncer: &Syncer,
+    mailboxes: Vec<Value>,
+    _event: LambdaEvent<Value>,
+) -> Result<Value, Error> {
     let summary = syncer.run().await;
     let failed: Vec<String> = summary
         .crms
@@ -16,5 +20,7 @@ pub async fn handle(syncer: &Syncer, _event: LambdaEvent<Value>) -> Result<Value
     if !failed.is_empty() {
         return Err(format!("CRM sync incomplete: {}", failed.join("; ")).into());
     }
-    Ok(serde_json::to_value(summary)?)
+    let mut out = serde_json::to_value(summary)?;
+    out["mailboxes"] = Value::Array(mailboxes);
+    Ok(out)
 }

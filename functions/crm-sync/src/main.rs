@@ -1,12 +1,16 @@
 //! crm-sync: run by its EventBridge schedule; reads each configured CRM's deals (every open one
-//! the first time, then what changed) and records them.
+//! the first time, then what changed) and records them; renews the founder's mailbox watch when
+//! it is due.
 
 mod handler;
 
 use lambda_runtime::{run, service_fn, Error};
 use shared::adapters::aws::wiring;
+use shared::app::intake::Intake;
+use shared::app::mail::MailIntake;
 use shared::app::sync::Syncer;
 use shared::providers::CrmApis;
+use shared::providers::Providers;
 use shared::settings::Env;
 
 #[tokio::main]
@@ -15,15 +19,33 @@ async fn main() -> Result<(), Error> {
     let mut env = Env::new();
     let start = wiring::start(&mut env).await;
     let apis = CrmApis::from_settings(|name| env.optional(name));
+    // The founder's mailbox: its watch or subscription is renewed here when due.
+    let public_base_url = env.optional("PUBLIC_BASE_URL").unwrap_or_default();
+    let grants = wiring::mailbox_grants(&start, &env, "MAILBOX_READ_SECRET_ARN").await;
+    let get = |name: &str| env.optional(name).or_else(|| grants.get(name).cloned());
+    let mail = std::sync::Arc::new(MailIntake {
+        mailboxes: shared::mailbox::readers(&get, &public_base_url),
+    });
     env.finish_or_exit();
 
     let syncer = start.live(move |core| Syncer {
         core,
         sources: apis.sources.clone(),
     });
+    let intake = start.live(move |core| Intake {
+        core,
+        providers: Providers::default(),
+        crm: Default::default(),
+        public_base_url: public_base_url.clone(),
+    });
     run(service_fn(move |event| {
         let syncer = syncer.clone();
-        async move { handler::handle(&*syncer.get().await, event).await }
+        let intake = intake.clone();
+        let mail = mail.clone();
+        async move {
+            let mailboxes = mail.upkeep(&*intake.get().await).await;
+            handler::handle(&*syncer.get().await, mailboxes, event).await
+        }
     }))
     .await
 }

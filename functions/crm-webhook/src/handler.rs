@@ -4,8 +4,17 @@ use lambda_http::{Body, Error, Request, Response};
 use shared::adapters::lambda::{to_request, to_response};
 use shared::app::intake::Intake;
 
-pub async fn handle(intake: &Intake, req: Request) -> Result<Response<Body>, Error> {
-    Ok(to_response(intake.handle(to_request(req)).await))
+/// Mailbox pushes (`/webhooks/gmail`, `/webhooks/outlook`) read the mailbox; the rest is intake.
+pub async fn handle(
+    intake: &Intake,
+    mail: &shared::app::mail::MailIntake,
+    req: Request,
+) -> Result<Response<Body>, Error> {
+    let req = to_request(req);
+    if shared::app::mail::MailIntake::is_mailbox_route(req.uri().path()) {
+        return Ok(to_response(mail.handle(intake, req).await));
+    }
+    Ok(to_response(intake.handle(req).await))
 }
 
 #[cfg(test)]
@@ -120,7 +129,7 @@ mod tests {
     }
 
     async fn answer(intake: &Intake, req: Request) -> (u16, serde_json::Value) {
-        let resp = handle(intake, req).await.unwrap();
+        let resp = handle(intake, &Default::default(), req).await.unwrap();
         let body = serde_json::from_slice(resp.body().as_ref()).unwrap();
         (resp.status().as_u16(), body)
     }
@@ -135,7 +144,9 @@ mod tests {
     async fn the_sample_api_gateway_event_is_verified_recorded_and_a_redelivery_is_counted() {
         let store = EmbeddedStore::open_in_memory().unwrap();
         let intake = intake(&store);
-        let resp = handle(&intake, sample_event()).await.unwrap();
+        let resp = handle(&intake, &Default::default(), sample_event())
+            .await
+            .unwrap();
         assert_eq!(resp.status(), 200, "{:?}", resp.body());
         let body: serde_json::Value = serde_json::from_slice(resp.body().as_ref()).unwrap();
         assert_eq!(
@@ -150,7 +161,9 @@ mod tests {
         assert_eq!(won.stage, Some(Stage::ClosedWon));
         assert_eq!(won.name, "Deal 18544521873");
 
-        let again = handle(&intake, sample_event()).await.unwrap();
+        let again = handle(&intake, &Default::default(), sample_event())
+            .await
+            .unwrap();
         let body: serde_json::Value = serde_json::from_slice(again.body().as_ref()).unwrap();
         assert_eq!(
             (body["accepted"].as_u64(), body["duplicates"].as_u64()),
@@ -186,7 +199,7 @@ mod tests {
                 .parse()
                 .unwrap(),
         );
-        let resp = handle(&intake, req).await.unwrap();
+        let resp = handle(&intake, &Default::default(), req).await.unwrap();
         assert_eq!(resp.status(), 401);
         assert!(store.all_deals().unwrap().is_empty());
         assert!(store.entries(None).await.unwrap().is_empty());
@@ -351,9 +364,13 @@ mod tests {
                 ("salesforce", "0065g00000XyZabAAF"),
             ),
         ] {
-            let resp = handle(&intake, event_file(sample)).await.unwrap();
+            let resp = handle(&intake, &Default::default(), event_file(sample))
+                .await
+                .unwrap();
             assert_eq!(resp.status(), 200, "{sample}: {:?}", resp.body());
-            let again = handle(&intake, event_file(sample)).await.unwrap();
+            let again = handle(&intake, &Default::default(), event_file(sample))
+                .await
+                .unwrap();
             assert_eq!(
                 again.status(),
                 200,
@@ -375,6 +392,7 @@ mod tests {
         }
         let ack = handle(
             &intake,
+            &Default::default(),
             event_file("salesforce-outbound-opportunity-won.json"),
         )
         .await

@@ -1,10 +1,12 @@
-//! crm-webhook: `POST /webhooks/{provider}` for the CRMs. Wires config, secrets and clients.
+//! crm-webhook: `POST /webhooks/{provider}` for the CRMs, the inbox connector and the founder's
+//! mailbox (Gmail and Outlook pushes). Wires config, secrets and clients.
 
 mod handler;
 
 use lambda_http::{run, service_fn, Error};
 use shared::adapters::aws::wiring;
 use shared::app::intake::Intake;
+use shared::app::mail::MailIntake;
 use shared::providers::{CrmApis, Providers};
 use shared::secret::Secret;
 use shared::settings::Env;
@@ -29,6 +31,12 @@ async fn main() -> Result<(), Error> {
     let providers = Providers::build(PROVIDERS, |spec| env.optional(spec.env).map(Secret::new));
     // Deal details from each CRM's API whose token is set (HubSpot, Pipedrive).
     let crm = CrmApis::from_settings(|name| env.optional(name)).clients;
+    // The founder's mailbox (Gmail / Outlook pushes), from its read grant's secret.
+    let grants = wiring::mailbox_grants(&start, &env, "MAILBOX_READ_SECRET_ARN").await;
+    let get = |name: &str| env.optional(name).or_else(|| grants.get(name).cloned());
+    let mail = std::sync::Arc::new(MailIntake {
+        mailboxes: shared::mailbox::readers(&get, &public_base_url),
+    });
     env.finish_or_exit();
 
     let intake = start.live(move |core| Intake {
@@ -39,7 +47,8 @@ async fn main() -> Result<(), Error> {
     });
     run(service_fn(move |req| {
         let intake = intake.clone();
-        async move { handler::handle(&*intake.get().await, req).await }
+        let mail = mail.clone();
+        async move { handler::handle(&*intake.get().await, &mail, req).await }
     }))
     .await
 }

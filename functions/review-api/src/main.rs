@@ -1,4 +1,6 @@
-//! review-api: the approval endpoint, and the only function linked with the sender (SES).
+//! review-api: the approval endpoint, and the only function linked with a sender: SES, or the
+//! founder's own mailbox (`MAIL_SENDER=gmail|outlook`) through the send grant only its role can
+//! read.
 
 mod handler;
 
@@ -7,7 +9,9 @@ use std::sync::Arc;
 use lambda_http::{run, service_fn, Error};
 use shared::adapters::aws::{wiring, EventBridgePublisher, SesSender};
 use shared::app::review::Review;
-use shared::ports::{EventPublisher, Sender};
+use shared::domain::{OutboundEmail, SentReceipt};
+use shared::mailbox::MailSender;
+use shared::ports::{EventPublisher, SendError, Sender, SentLookup};
 use shared::settings::Env;
 use shared::tokens::TokenSigner;
 
@@ -33,12 +37,34 @@ async fn main() -> Result<(), Error> {
             ));
         }
     }
+    let mail_sender =
+        match MailSender::parse(&env.optional("MAIL_SENDER").unwrap_or_else(|| "ses".into())) {
+            Ok(k) => k,
+            Err(e) => {
+                env.problem(e);
+                MailSender::Ses
+            }
+        };
+    let send_secret = env.optional("MAILBOX_SEND_SECRET_ARN");
+    if mail_sender != MailSender::Ses && send_secret.is_none() {
+        env.problem(format!(
+            "MAIL_SENDER={mail_sender:?} needs MAILBOX_SEND_SECRET_ARN (the send grant's secret)"
+        ));
+    }
     env.finish_or_exit();
 
-    let sender: Arc<dyn Sender> = Arc::new(SesSender::new(
-        aws_sdk_sesv2::Client::new(&start.sdk),
-        configuration_set,
-    ));
+    let sender: Arc<dyn Sender> = match mail_sender {
+        MailSender::Ses => Arc::new(SesSender::new(
+            aws_sdk_sesv2::Client::new(&start.sdk),
+            configuration_set,
+        )),
+        kind => Arc::new(GrantSender {
+            kind,
+            secret: send_secret.unwrap_or_default(),
+            client: aws_sdk_secretsmanager::Client::new(&start.sdk),
+            built: tokio::sync::OnceCell::new(),
+        }),
+    };
     let events: Arc<dyn EventPublisher> = Arc::new(EventBridgePublisher::new(
         aws_sdk_eventbridge::Client::new(&start.sdk),
         bus,
@@ -56,4 +82,41 @@ async fn main() -> Result<(), Error> {
         async move { handler::handle(&*review.get().await, req).await }
     }))
     .await
+}
+
+/// The founder's mailbox as sender, built on the first send from the send grant's secret, so a
+/// new grant (`draftgate connect`) takes effect without a redeploy and nothing is read at start.
+struct GrantSender {
+    kind: MailSender,
+    secret: String,
+    client: aws_sdk_secretsmanager::Client,
+    built: tokio::sync::OnceCell<Arc<dyn Sender>>,
+}
+
+impl GrantSender {
+    async fn inner(&self) -> Result<&Arc<dyn Sender>, SendError> {
+        self.built
+            .get_or_try_init(|| async {
+                let grants = shared::adapters::aws::secrets::read_json(&self.client, &self.secret)
+                    .await
+                    .map_err(SendError::Unavailable)?;
+                let env = Env::new();
+                let get = |name: &str| env.optional(name).or_else(|| grants.get(name).cloned());
+                shared::mailbox::sender(self.kind, &get)
+                    .map_err(|e| SendError::Rejected(e.into()))?
+                    .ok_or_else(|| SendError::Rejected("no mailbox sender configured".into()))
+            })
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl Sender for GrantSender {
+    async fn send(&self, email: &OutboundEmail) -> Result<SentReceipt, SendError> {
+        self.inner().await?.send(email).await
+    }
+
+    async fn find_sent(&self, email: &OutboundEmail) -> Result<SentLookup, SendError> {
+        self.inner().await?.find_sent(email).await
+    }
 }

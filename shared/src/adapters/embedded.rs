@@ -13,13 +13,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     AuditEntry, Deal, DealEvent, DealRef, DomainEvent, Draft, DraftStatus, Firing,
-    FounderNotification, OutboundEmail,
+    FounderNotification, OutboundEmail, SentReceipt,
 };
 use crate::error::Cause;
 use crate::keys;
 use crate::ports::{
     AuditLog, AuditReader, Clock, Delivery, EventPublisher, Notifier, NotifyError, PublishError,
-    Queue, QueueConsumer, QueueError, QueueMessage, Recorded, SendError, Sender, StoreError,
+    Queue, QueueConsumer, QueueError, QueueMessage, Recorded, SendError, Sender, SentLookup,
+    StoreError,
 };
 
 const SCHEMA: &str = r#"
@@ -695,6 +696,9 @@ pub struct OutboxEntry {
     pub review_url: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// The message it answers, when it continues a conversation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<String>,
 }
 
 /// The local runner's sender and notifier: everything lands in the outbox table.
@@ -713,10 +717,10 @@ impl Outbox {
     }
 }
 
-#[async_trait]
-impl Sender for Outbox {
-    async fn send(&self, email: &OutboundEmail) -> Result<String, SendError> {
-        let message_id = format!("outbox-{}", ulid::Ulid::new());
+impl Outbox {
+    /// Record a message to a prospect that `receipt` says left (by the outbox itself, or by
+    /// the founder's mailbox when the runner sends through it too).
+    pub fn record_sent(&self, email: &OutboundEmail, receipt: &SentReceipt) -> Result<(), Cause> {
         self.push(&OutboxEntry {
             kind: "prospect".into(),
             to: email.to.clone(),
@@ -726,10 +730,46 @@ impl Sender for Outbox {
             at: self.clock.now(),
             draft_id: Some(email.draft_id.clone()),
             review_url: None,
-            message_id: Some(message_id.clone()),
+            message_id: Some(receipt.id.clone()),
+            in_reply_to: email.thread.as_ref().and_then(|t| t.message_id.clone()),
         })
-        .map_err(SendError::Unavailable)?;
-        Ok(message_id)
+    }
+
+    /// The message already recorded for `draft_id`, if any.
+    pub fn sent_for(&self, draft_id: &str) -> Result<Option<OutboxEntry>, Cause> {
+        Ok(self
+            .store
+            .outbox_entries()?
+            .into_iter()
+            .find(|e| e.kind == "prospect" && e.draft_id.as_deref() == Some(draft_id)))
+    }
+}
+
+#[async_trait]
+impl Sender for Outbox {
+    async fn send(&self, email: &OutboundEmail) -> Result<SentReceipt, SendError> {
+        let receipt = SentReceipt {
+            id: format!("outbox-{}", ulid::Ulid::new()),
+            conversation: None,
+        };
+        self.record_sent(email, &receipt)
+            .map_err(SendError::Unavailable)?;
+        Ok(receipt)
+    }
+
+    async fn find_sent(&self, email: &OutboundEmail) -> Result<SentLookup, SendError> {
+        Ok(
+            match self
+                .sent_for(&email.draft_id)
+                .map_err(SendError::Unavailable)?
+            {
+                Some(entry) => SentLookup::Found(SentReceipt {
+                    id: entry.message_id.unwrap_or_default(),
+                    conversation: None,
+                }),
+                None => SentLookup::NotFound,
+            },
+        )
     }
 }
 
@@ -746,6 +786,7 @@ impl Notifier for Outbox {
             draft_id: note.draft_id.clone(),
             review_url: note.review_url.clone(),
             message_id: None,
+            in_reply_to: None,
         })
         .map_err(NotifyError)
     }

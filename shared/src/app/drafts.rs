@@ -242,7 +242,11 @@ impl Drafter {
                 DraftStatus::Pending
             },
             to,
-            subject: rendered.subject,
+            // A follow-up to a prospect continues the conversation the deal already has.
+            subject: match (&deal.conversation, firing.trigger.is_internal()) {
+                (Some(thread), false) => thread.reply_subject(),
+                _ => rendered.subject,
+            },
             body: rendered.body,
             missing,
             context: DraftContext {
@@ -261,6 +265,7 @@ impl Drafter {
             notified_at: None,
             snoozed_until: None,
             decision: None,
+            outgoing: None,
             sent: None,
             superseded_reason: None,
         };

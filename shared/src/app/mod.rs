@@ -6,6 +6,7 @@ pub mod drafts;
 pub mod evaluate;
 pub mod intake;
 pub mod live;
+pub mod mail;
 mod pages;
 pub mod review;
 pub mod sweep;
@@ -116,15 +117,21 @@ pub async fn record_event(
     })?;
     if outcome == Recorded::Applied {
         report_unmapped_stage(store, audit, config, event, &deal).await?;
+        supersede_stale_drafts(store, audit, config, clock.now(), event, &deal).await?;
     }
     tracing::info!(
         event = event.kind.label(),
         duplicate = outcome == Recorded::Duplicate,
         "event recorded"
     );
-    if let Some(links) = event.snapshot.as_ref().map(|s| &s.links) {
+    if let Some(snap) = &event.snapshot {
+        // Mail from or to the deal's contact (or their company) finds the deal by these.
+        let mut links = snap.links.clone();
+        if let Some(email) = &snap.contact_email {
+            links.extend(crate::mail::contact_links(email));
+        }
         if !links.is_empty() {
-            store.put_links(&event.deal, links).await?;
+            store.put_links(&event.deal, &links).await?;
         }
     }
     let entry = AuditEntry {
@@ -176,6 +183,55 @@ async fn report_unmapped_stage(
             &format!("{hint}. First seen on {} ({}).", deal.name, deal.key),
         )
         .await
+}
+
+/// A reply (from any source), a booked meeting or a stage move can take away a waiting draft's
+/// reason: such drafts leave the queue at once, marked superseded, rather than only when
+/// someone tries to approve them.
+async fn supersede_stale_drafts(
+    store: &dyn PipelineStore,
+    log: &dyn AuditLog,
+    config: &Config,
+    now: Timestamp,
+    event: &DealEvent,
+    deal: &Deal,
+) -> Result<(), StoreError> {
+    for occurrence in &deal.fired {
+        let id = draft_id_for(&deal.key, occurrence);
+        let Some(mut draft) = store.get_draft(&id).await? else {
+            continue;
+        };
+        if !draft.status.is_open() {
+            continue;
+        }
+        let reason = match rules::still_holds(deal, draft.trigger, &draft.occurrence, config, now) {
+            Ok(()) => continue,
+            Err(stop) => stop.to_string(),
+        };
+        let expected = draft.status;
+        draft.status = crate::domain::DraftStatus::Superseded;
+        draft.superseded_reason = Some(reason.clone());
+        match store.update_draft(&draft, expected).await {
+            // Decided meanwhile: the decision stands.
+            Err(StoreError::Conflict) => continue,
+            other => other?,
+        }
+        tracing::info!(draft_id = %id, %reason, "waiting draft superseded");
+        audit(
+            log,
+            AuditEntry {
+                id: format!("superseded-{}", short_hash(&[&id])),
+                at: now,
+                kind: "draft.superseded".into(),
+                actor: event.source.clone(),
+                deal: Some(deal.key.clone()),
+                draft_id: Some(id.clone()),
+                detail: json!({ "reason": reason, "event_id": event.id, "event": event.kind.label() }),
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// Append to the audit log, treating "already there" as done (idempotent retries).

@@ -12,13 +12,13 @@ use serde_json::{json, Value};
 use super::pages;
 use super::{audit, record_event, Core};
 use crate::domain::{
-    AuditEntry, DealEvent, Decision, DecisionAction, DomainEvent, Draft, DraftStatus, EventKind,
-    OutboundEmail, SentMessage,
+    AuditEntry, DealEvent, DealSnapshot, Decision, DecisionAction, DomainEvent, Draft, DraftStatus,
+    EventKind, OutboundEmail, SentMessage, SentReceipt,
 };
 use crate::drafting::missing_marker;
 use crate::error::Chain;
 use crate::http::{self, ApiError, Request, Response};
-use crate::ports::{EventPublisher, SendError, Sender, StoreError};
+use crate::ports::{EventPublisher, SendError, Sender, SentLookup, StoreError};
 use crate::rules;
 use crate::tokens::{Scope, TokenError, TokenSigner};
 use tracing::Instrument;
@@ -45,6 +45,19 @@ struct DecisionForm {
     reason: Option<String>,
     #[serde(default)]
     snooze_hours: Option<String>,
+}
+
+/// A draft still SENDING this long after its approval was interrupted mid-send.
+const RESUME_AFTER: SignedDuration = SignedDuration::from_secs(60);
+
+fn send_error(e: SendError) -> ApiError {
+    match e {
+        SendError::Unavailable(cause) => ApiError::Transient(cause),
+        SendError::Rejected(cause) => ApiError::bad_request(format!(
+            "the mail service rejected the message: {}",
+            Chain(&*cause)
+        )),
+    }
 }
 
 fn token_error(e: TokenError) -> ApiError {
@@ -283,6 +296,17 @@ impl Review {
             })?;
         let draft = self.load(id).await?;
         tracing::Span::current().record("deal", tracing::field::display(&draft.deal));
+        let interrupted = draft.status == DraftStatus::Sending
+            && action == DecisionAction::Approve
+            && draft
+                .decision
+                .as_ref()
+                .is_some_and(|d| now.duration_since(d.at) >= RESUME_AFTER);
+        if interrupted {
+            tracing::info!("approved again while left sending: looking in Sent");
+            let result = self.resume(draft, &approver).await?;
+            return Ok(self.answer(result, wants_json));
+        }
         if !draft.status.is_open() {
             return Err(already_decided(&draft));
         }
@@ -292,15 +316,16 @@ impl Review {
             DecisionAction::Reject => self.reject(draft, &approver, &form).await?,
             DecisionAction::Snooze => self.snooze(draft, &approver, &form).await?,
         };
+        Ok(self.answer(result, wants_json))
+    }
+
+    fn answer(&self, result: Value, wants_json: bool) -> Response {
         if wants_json {
-            return Ok(http::json_response(http::StatusCode::OK, &result));
+            return http::json_response(http::StatusCode::OK, &result);
         }
         let title = result["status"].as_str().unwrap_or("Done").to_string();
         let text = result["message"].as_str().unwrap_or("").to_string();
-        Ok(http::html_response(
-            http::StatusCode::OK,
-            pages::message(&title, &text),
-        ))
+        http::html_response(http::StatusCode::OK, pages::message(&title, &text))
     }
 
     /// Move an open draft to `next`; losing the race means someone else decided first.
@@ -404,6 +429,16 @@ impl Review {
             d.push_str(&diff(&draft.body, &body));
             d
         });
+        let email = OutboundEmail {
+            draft_id: draft.id.clone(),
+            from: c.config.founder.from.clone(),
+            to: to.clone(),
+            reply_to: Some(c.config.founder.email.clone()),
+            subject: subject.clone(),
+            body: body.clone(),
+            // Continue the deal's conversation, in its thread.
+            thread: deal.as_ref().and_then(|d| d.conversation.clone()),
+        };
         draft.status = DraftStatus::Sending;
         draft.decision = Some(Decision {
             action: DecisionAction::Approve,
@@ -413,6 +448,7 @@ impl Review {
             edited,
             diff: change.clone(),
         });
+        draft.outgoing = Some(email.clone());
         self.transition(&draft, expected).await?;
         audit(
             &*c.audit,
@@ -427,27 +463,33 @@ impl Review {
         )
         .await
         .map_err(store_error)?;
+        self.deliver(draft, email, approver, Some(expected)).await
+    }
 
-        let email = OutboundEmail {
-            draft_id: draft.id.clone(),
-            from: c.config.founder.from.clone(),
-            to: to.clone(),
-            reply_to: Some(c.config.founder.email.clone()),
-            subject: subject.clone(),
-            body: body.clone(),
-        };
-        let message_id = match self.sender.send(&email).await {
-            Ok(id) => id,
+    /// Send an approved message. If the send fails, the draft goes back to `back_to` so the
+    /// founder can try again; a resumed send (`None`) stays SENDING.
+    async fn deliver(
+        &self,
+        draft: Draft,
+        email: OutboundEmail,
+        approver: &str,
+        back_to: Option<DraftStatus>,
+    ) -> Result<Value, ApiError> {
+        let c = &self.core;
+        let receipt = match self.sender.send(&email).await {
+            Ok(r) => r,
             Err(e) => {
-                // Not sent: put the draft back so the founder can try again.
-                let mut back = draft.clone();
-                back.status = expected;
-                back.decision = None;
-                let _ = c.store.update_draft(&back, DraftStatus::Sending).await;
+                if let Some(expected) = back_to {
+                    let mut back = draft.clone();
+                    back.status = expected;
+                    back.decision = None;
+                    back.outgoing = None;
+                    let _ = c.store.update_draft(&back, DraftStatus::Sending).await;
+                }
                 audit(
                     &*c.audit,
                     AuditEntry::new(
-                        now,
+                        c.clock.now(),
                         "send.failed",
                         approver,
                         json!({ "error": e.to_string() }),
@@ -457,24 +499,69 @@ impl Review {
                 )
                 .await
                 .map_err(store_error)?;
-                return Err(match e {
-                    SendError::Unavailable(cause) => ApiError::Transient(cause),
-                    SendError::Rejected(cause) => ApiError::bad_request(format!(
-                        "the mail service rejected the message: {}",
-                        Chain(&*cause)
-                    )),
-                });
+                return Err(send_error(e));
             }
         };
+        self.sent(draft, email, receipt, approver).await
+    }
+
+    /// Approve again on a draft left SENDING by an interrupted send: look in the mailbox's Sent
+    /// folder for it first, and send only if it is not there.
+    async fn resume(&self, draft: Draft, approver: &str) -> Result<Value, ApiError> {
+        let c = &self.core;
+        let Some(email) = draft.outgoing.clone() else {
+            return Err(already_decided(&draft));
+        };
+        let lookup = self.sender.find_sent(&email).await.map_err(send_error)?;
+        let (kind, found) = match &lookup {
+            SentLookup::Found(r) => ("send.found_in_sent", Some(r.id.clone())),
+            SentLookup::NotFound => ("send.resumed", None),
+            // Nowhere to look: sending again could send twice.
+            SentLookup::CannotLook => return Err(already_decided(&draft)),
+        };
+        audit(
+            &*c.audit,
+            AuditEntry::new(
+                c.clock.now(),
+                kind,
+                approver,
+                json!({ "message_id": found, "rfc_message_id": email.message_id() }),
+            )
+            .deal(&draft.deal)
+            .draft(&draft.id),
+        )
+        .await
+        .map_err(store_error)?;
+        match lookup {
+            SentLookup::Found(receipt) => self.sent(draft, email, receipt, approver).await,
+            _ => self.deliver(draft, email, approver, None).await,
+        }
+    }
+
+    /// The message is out: record it on the draft, the audit log and the deal, and publish it.
+    async fn sent(
+        &self,
+        mut draft: Draft,
+        email: OutboundEmail,
+        receipt: SentReceipt,
+        approver: &str,
+    ) -> Result<Value, ApiError> {
+        let c = &self.core;
+        let now = c.clock.now();
+        let message_id = receipt.id.clone();
+        let to = email.to.clone();
+        let subject = email.subject.clone();
+        let edited = draft.decision.as_ref().is_some_and(|d| d.edited);
         draft.status = DraftStatus::Sent;
         draft.sent = Some(SentMessage {
             message_id: message_id.clone(),
             at: now,
             to: to.clone(),
             subject: subject.clone(),
-            body,
+            body: email.body.clone(),
         });
-        // The message is out; if recording that fails the draft stays SENDING and is never re-sent.
+        // The message is out; if recording that fails the draft stays SENDING, and approving
+        // again finds the message in Sent instead of sending it twice.
         self.transition(&draft, DraftStatus::Sending).await?;
         audit(
             &*c.audit,
@@ -482,13 +569,18 @@ impl Review {
                 now,
                 "message.sent",
                 approver,
-                json!({ "message_id": message_id, "to": to, "subject": subject }),
+                json!({ "message_id": message_id, "to": to, "subject": subject, "in_reply_to": email.thread.as_ref().and_then(|t| t.message_id.clone()) }),
             )
             .deal(&draft.deal)
             .draft(&draft.id),
         )
         .await
         .map_err(store_error)?;
+        let snapshot = receipt.conversation.map(|t| DealSnapshot {
+            links: vec![crate::mail::thread_link(&t.mailbox, &t.thread_id)],
+            conversation: Some(t),
+            ..DealSnapshot::default()
+        });
         let sent_event = DealEvent {
             id: format!("draftgate:sent:{}", draft.id),
             deal: draft.deal.clone(),
@@ -499,7 +591,7 @@ impl Review {
                 subject: subject.clone(),
                 trigger: Some(draft.trigger),
             },
-            snapshot: None,
+            snapshot,
         };
         if let Err(e) = record_event(
             &*c.store,

@@ -23,7 +23,7 @@ pub enum Auth {
 
 /// One HTTP client (connection pool, TLS configuration) for every CRM API of the process:
 /// building one costs milliseconds of a cold start, so it is built once, on first use.
-fn shared_http() -> reqwest::Client {
+pub(crate) fn shared_http() -> reqwest::Client {
     static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
     HTTP.get_or_init(|| {
         reqwest::Client::builder()
@@ -167,12 +167,12 @@ impl ApiClient {
     }
 }
 
-fn backoff(attempt: u32) -> Duration {
+pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(250 * 2u64.pow(attempt.min(6)))
 }
 
 /// `Retry-After`: delay-seconds, or an HTTP date.
-fn retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
+pub(crate) fn retry_after(value: Option<&reqwest::header::HeaderValue>) -> Option<Duration> {
     let text = value?.to_str().ok()?.trim();
     if let Ok(secs) = text.parse::<u64>() {
         return Some(Duration::from_secs(secs));

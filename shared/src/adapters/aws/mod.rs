@@ -7,6 +7,8 @@
 
 mod dynamo;
 mod eventbridge;
+#[cfg(feature = "secrets")]
+pub mod secrets;
 #[cfg(feature = "ses")]
 mod ses;
 mod sns;

@@ -5,7 +5,7 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
 use aws_sdk_sesv2::Client;
 
 use super::{classify, Failure};
-use crate::domain::OutboundEmail;
+use crate::domain::{OutboundEmail, SentReceipt};
 use crate::ports::{SendError, Sender};
 
 /// [`Sender`] on SESv2 `SendEmail` with simple (text) content.
@@ -26,7 +26,7 @@ impl SesSender {
 
 #[async_trait]
 impl Sender for SesSender {
-    async fn send(&self, email: &OutboundEmail) -> Result<String, SendError> {
+    async fn send(&self, email: &OutboundEmail) -> Result<SentReceipt, SendError> {
         let message = Message::builder()
             .subject(utf8(&email.subject)?)
             .body(Body::builder().text(utf8(&email.body)?).build())
@@ -47,8 +47,13 @@ impl Sender for SesSender {
                 // Throttling, quota, 5xx, network.
                 Failure::Transient(m) => SendError::Unavailable(m),
             })?;
-        out.message_id
-            .ok_or_else(|| SendError::Unavailable("SendEmail answered without a message id".into()))
+        let id = out.message_id.ok_or_else(|| {
+            SendError::Unavailable("SendEmail answered without a message id".into())
+        })?;
+        Ok(SentReceipt {
+            id,
+            conversation: None,
+        })
     }
 }
 

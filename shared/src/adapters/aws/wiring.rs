@@ -100,3 +100,25 @@ impl Start {
         })
     }
 }
+
+/// The mailbox grants in the JSON secret `setting` names (its ARN), read once at start; empty
+/// when the setting is unset or the secret cannot be read (the mailbox routes then answer 401
+/// "not connected" and everything else works).
+#[cfg(feature = "secrets")]
+pub async fn mailbox_grants(
+    start: &Start,
+    env: &Env,
+    setting: &str,
+) -> std::collections::HashMap<String, String> {
+    let Some(arn) = env.optional(setting) else {
+        return Default::default();
+    };
+    let client = aws_sdk_secretsmanager::Client::new(&start.sdk);
+    match super::secrets::read_json(&client, &arn).await {
+        Ok(values) => values,
+        Err(e) => {
+            tracing::warn!(error = %Chain(&*e), "mailbox grants unreadable: the mailbox is not connected");
+            Default::default()
+        }
+    }
+}
