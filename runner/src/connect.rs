@@ -336,8 +336,11 @@ pub async fn mailbox(
                     read_values.push(((*k).to_string(), v));
                 }
             }
-            put_secret_keys(&client, &read, &read_values).await?;
-            put_secret_keys(&client, &send, &send_values).await?;
+            for (secret, values) in [(&read, &read_values), (&send, &send_values)] {
+                shared::adapters::secrets::put_json_keys(&client, secret, values)
+                    .await
+                    .map_err(|e| format!("cannot write {secret}: {}", shared::error::Chain(&*e)))?;
+            }
             lines.push(format!(
                 "saved the read grant to {read} and the send grant to {send} as {read_key}"
             ));
@@ -387,38 +390,4 @@ async fn start_local(name: &str, data: &Path, env: &dyn Fn(&str) -> Option<Strin
 async fn secrets_client() -> aws_sdk_secretsmanager::Client {
     let config = aws_config::load_from_env().await;
     aws_sdk_secretsmanager::Client::new(&config)
-}
-
-/// Set keys of a JSON secret, keeping its other keys.
-async fn put_secret_keys(
-    client: &aws_sdk_secretsmanager::Client,
-    secret: &str,
-    values: &[(String, String)],
-) -> Result<(), String> {
-    let current = client
-        .get_secret_value()
-        .secret_id(secret)
-        .send()
-        .await
-        .ok()
-        .and_then(|o| o.secret_string().map(str::to_string))
-        .unwrap_or_else(|| "{}".into());
-    let mut doc: serde_json::Map<String, serde_json::Value> =
-        serde_json::from_str(&current).unwrap_or_default();
-    for (k, v) in values {
-        doc.insert(k.clone(), serde_json::Value::String(v.clone()));
-    }
-    client
-        .put_secret_value()
-        .secret_id(secret)
-        .secret_string(serde_json::Value::Object(doc).to_string())
-        .send()
-        .await
-        .map_err(|e| {
-            format!(
-                "cannot write {secret}: {}",
-                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-            )
-        })?;
-    Ok(())
 }

@@ -72,6 +72,30 @@ pub struct MailThread {
 }
 
 impl MailThread {
+    /// The conversation once `email` was sent into it (or started it) as message `id`.
+    pub fn after_sent(
+        email: &crate::domain::OutboundEmail,
+        mailbox: &str,
+        thread_id: &str,
+        id: &str,
+    ) -> MailThread {
+        let own = email.message_id();
+        let mut references = email
+            .thread
+            .as_ref()
+            .map(|t| t.references.clone())
+            .unwrap_or_default();
+        references.push(own.clone());
+        MailThread {
+            mailbox: mailbox.to_string(),
+            thread_id: thread_id.to_string(),
+            provider_message_id: Some(id.to_string()),
+            message_id: Some(own),
+            references,
+            subject: base_subject(&email.subject),
+        }
+    }
+
     /// The subject a message continuing the conversation carries.
     pub fn reply_subject(&self) -> String {
         format!("Re: {}", self.subject)

@@ -241,6 +241,14 @@ async fn a_reply_after_drafting_supersedes_the_draft_and_nothing_is_sent() {
         None,
     )
     .await;
+    // Superseded as soon as the reply is recorded, before anyone opens it.
+    assert_eq!(w.status(&d.id).await, DraftStatus::Superseded);
+    assert!(w
+        .store
+        .drafts_by_status(DraftStatus::Pending, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
     let (code, body) = w.post(&d.id, &[("action", "approve")]).await;
     assert_eq!(code, 409, "{body}");
     assert!(
@@ -341,4 +349,81 @@ async fn the_page_escapes_crm_text_and_opening_it_changes_nothing() {
     assert!(html.contains("HubSpot deal property dealname"));
     assert_eq!(w.store.entries(None).await.unwrap(), audit_before);
     assert_eq!(w.status(&d.id).await, DraftStatus::Pending);
+}
+
+/// A send interrupted after the message left but before it was recorded leaves the draft
+/// SENDING. Approving again a minute later looks in Sent first: found, it is recorded as sent
+/// without a second message; not found, it is sent once.
+#[tokio::test]
+async fn an_interrupted_send_is_finished_from_sent_never_sent_twice() {
+    for already_out in [true, false] {
+        let w = World::new("Acme", Some("Jane")).await;
+        let mut d = w.drafted().await;
+        let email = shared::domain::OutboundEmail {
+            draft_id: d.id.clone(),
+            from: "Alex Rivera <alex@northwind.example>".into(),
+            to: "buyer@example.com".into(),
+            reply_to: None,
+            subject: d.subject.clone(),
+            body: d.body.clone(),
+            thread: None,
+        };
+        d.status = DraftStatus::Sending;
+        d.decision = Some(shared::domain::Decision {
+            action: shared::domain::DecisionAction::Approve,
+            by: "alex@northwind.example".into(),
+            at: w.clock.now(),
+            reason: None,
+            edited: false,
+            diff: None,
+        });
+        d.outgoing = Some(email.clone());
+        w.store
+            .update_draft(&d, DraftStatus::Pending)
+            .await
+            .unwrap();
+        if already_out {
+            w.store
+                .outbox(w.clock.clone())
+                .record_sent(
+                    &email,
+                    &shared::domain::SentReceipt {
+                        id: "outbox-before-the-crash".into(),
+                        conversation: None,
+                    },
+                )
+                .unwrap();
+        }
+        // Too early: someone may still be sending it.
+        let (code, _) = w.post(&d.id, &[("action", "approve")]).await;
+        assert_eq!(code, 409);
+        w.clock.advance(SignedDuration::from_secs(90));
+        let (code, body) = w.post(&d.id, &[("action", "approve")]).await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(w.status(&d.id).await, DraftStatus::Sent);
+        assert_eq!(
+            w.sent().len(),
+            1,
+            "exactly one message (already out: {already_out})"
+        );
+        if already_out {
+            assert_eq!(body["message_id"], "outbox-before-the-crash");
+        }
+        let (code, _) = w.post(&d.id, &[("action", "approve")]).await;
+        assert_eq!(code, 409);
+        let kinds: Vec<String> = w
+            .store
+            .entries(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect();
+        let expected = if already_out {
+            "send.found_in_sent"
+        } else {
+            "send.resumed"
+        };
+        assert!(kinds.iter().any(|k| k == expected), "{kinds:?}");
+    }
 }

@@ -1451,4 +1451,52 @@ mod aws_only {
         let result = sender.send(&outbound(&from)).await;
         assert!(matches!(result, Err(SendError::Rejected(_))), "{result:?}");
     }
+
+    /// The mailbox grants: `draftgate connect` writes keys into a JSON secret without
+    /// dropping the others; the functions read the non-empty ones back.
+    #[tokio::test]
+    async fn mailbox_grants_are_merged_into_their_secret_and_read_back() {
+        use shared::adapters::secrets::{put_json_keys, read_json};
+        let client = aws_sdk_secretsmanager::Client::new(&aws::sdk_config().await);
+        let name = aws::unique_name("grants");
+        client
+            .create_secret()
+            .name(&name)
+            .secret_string(r#"{"GOOGLE_CLIENT_ID":"app.apps.googleusercontent.com","OUTLOOK_REFRESH_TOKEN":""}"#)
+            .send()
+            .await
+            .unwrap();
+        put_json_keys(
+            &client,
+            &name,
+            &[("GMAIL_REFRESH_TOKEN".into(), "1//read-grant".into())],
+        )
+        .await
+        .unwrap();
+        let values = read_json(&client, &name).await.unwrap();
+        assert_eq!(values.len(), 2, "{:?}", values.keys().collect::<Vec<_>>());
+        assert_eq!(values["GMAIL_REFRESH_TOKEN"], "1//read-grant");
+        assert_eq!(values["GOOGLE_CLIENT_ID"], "app.apps.googleusercontent.com");
+        assert!(
+            !values.contains_key("OUTLOOK_REFRESH_TOKEN"),
+            "empty means unset"
+        );
+
+        let missing = read_json(&client, &aws::unique_name("absent")).await;
+        assert!(missing.is_err());
+        let broken = aws::unique_name("broken");
+        client
+            .create_secret()
+            .name(&broken)
+            .secret_string("not json")
+            .send()
+            .await
+            .unwrap();
+        let err = read_json(&client, &broken).await.unwrap_err().to_string();
+        assert!(err.contains("not a JSON object"), "{err}");
+        assert!(
+            !err.contains("not json"),
+            "the value never reaches an error"
+        );
+    }
 }

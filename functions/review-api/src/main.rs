@@ -97,7 +97,7 @@ impl GrantSender {
     async fn inner(&self) -> Result<&Arc<dyn Sender>, SendError> {
         self.built
             .get_or_try_init(|| async {
-                let grants = shared::adapters::aws::secrets::read_json(&self.client, &self.secret)
+                let grants = shared::adapters::secrets::read_json(&self.client, &self.secret)
                     .await
                     .map_err(SendError::Unavailable)?;
                 let env = Env::new();

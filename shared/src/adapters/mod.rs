@@ -12,5 +12,7 @@ pub mod lambda;
 pub mod lambda_sqs;
 #[cfg(feature = "s3-config")]
 pub mod s3_config;
+#[cfg(feature = "secrets")]
+pub mod secrets;
 #[cfg(feature = "http-client")]
 pub mod slack;

@@ -497,21 +497,7 @@ pub(crate) fn send_error(provider: &str, e: MailError) -> SendError {
 
 impl GmailSender {
     fn conversation(&self, email: &OutboundEmail, id: &str, thread_id: &str) -> MailThread {
-        let own = email.message_id();
-        let mut references = email
-            .thread
-            .as_ref()
-            .map(|t| t.references.clone())
-            .unwrap_or_default();
-        references.push(own.clone());
-        MailThread {
-            mailbox: NAME.into(),
-            thread_id: thread_id.to_string(),
-            provider_message_id: Some(id.to_string()),
-            message_id: Some(own),
-            references,
-            subject: mail::base_subject(&email.subject),
-        }
+        MailThread::after_sent(email, NAME, thread_id, id)
     }
 }
 

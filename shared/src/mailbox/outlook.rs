@@ -386,23 +386,9 @@ fn graph_recipient(text: &str) -> Value {
 
 impl OutlookSender {
     fn receipt(&self, email: &OutboundEmail, id: &str, conversation: Option<&str>) -> SentReceipt {
-        let own = email.message_id();
-        let mut references = email
-            .thread
-            .as_ref()
-            .map(|t| t.references.clone())
-            .unwrap_or_default();
-        references.push(own.clone());
         SentReceipt {
             id: id.to_string(),
-            conversation: conversation.map(|c| MailThread {
-                mailbox: NAME.into(),
-                thread_id: c.to_string(),
-                provider_message_id: Some(id.to_string()),
-                message_id: Some(own),
-                references,
-                subject: mail::base_subject(&email.subject),
-            }),
+            conversation: conversation.map(|c| MailThread::after_sent(email, NAME, c, id)),
         }
     }
 

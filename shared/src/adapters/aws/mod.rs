@@ -7,8 +7,6 @@
 
 mod dynamo;
 mod eventbridge;
-#[cfg(feature = "secrets")]
-pub mod secrets;
 #[cfg(feature = "ses")]
 mod ses;
 mod sns;

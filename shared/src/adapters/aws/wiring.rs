@@ -114,7 +114,7 @@ pub async fn mailbox_grants(
         return Default::default();
     };
     let client = aws_sdk_secretsmanager::Client::new(&start.sdk);
-    match super::secrets::read_json(&client, &arn).await {
+    match crate::adapters::secrets::read_json(&client, &arn).await {
         Ok(values) => values,
         Err(e) => {
             tracing::warn!(error = %Chain(&*e), "mailbox grants unreadable: the mailbox is not connected");
