@@ -7,6 +7,7 @@
 mod connect;
 mod explain;
 mod import;
+mod link;
 mod replay;
 mod sample;
 mod server;
@@ -96,6 +97,21 @@ enum Command {
         /// Mailboxes, for a deployment: the send grant's secret (`MailboxSendSecretArn`).
         #[arg(long, requires = "read_secret")]
         send_secret: Option<String>,
+    },
+    /// Print a fresh link to the review queue for an approver (the first one by default):
+    /// for the local runner (its key in --data), or a deployment (--secret, the stack's
+    /// `SecretsName`, or DRAFTGATE_SIGNING_KEY; --base-url or PUBLIC_BASE_URL).
+    Link {
+        #[arg(long)]
+        approver: Option<String>,
+        #[arg(long)]
+        secret: Option<String>,
+        #[arg(long)]
+        base_url: Option<String>,
+        #[arg(long, default_value = ".draftgate")]
+        data: PathBuf,
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Run a scenario (deals and events over weeks) on a virtual clock and report.
     Replay {
@@ -300,6 +316,31 @@ fn main() -> ExitCode {
             }
         },
         Command::Config(ConfigCommand::Push { file, to }) => config_push(&file, &to),
+        Command::Link {
+            approver,
+            secret,
+            base_url,
+            data,
+            config,
+        } => {
+            let config = config_or_exit(config);
+            let args = link::LinkArgs {
+                approver: approver.as_deref(),
+                secret: secret.as_deref(),
+                base_url: base_url.as_deref(),
+                data: &data,
+            };
+            match runtime().block_on(link::run(&config, args)) {
+                Ok(url) => {
+                    println!("{url}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("draftgate link: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Explain { deal, data, config } => {
             let config = config_or_exit(config);
             match runtime().block_on(explain::run(&data, &config, &deal)) {

@@ -334,7 +334,8 @@ impl Engine {
             },
             review: Review {
                 core,
-                sender: outbox,
+                sender: outbox.clone(),
+                notifier: outbox.clone(),
                 events: store.clone(),
                 tokens: tokens.clone(),
                 public_base_url: base,

@@ -35,7 +35,7 @@ use crate::sample::Sample;
 use crate::workers::Workers;
 
 pub const CLOCK_OFFSET_KEY: &str = "clock_offset_ms";
-const SIGNING_KEY_KEY: &str = "dev_signing_key";
+pub const SIGNING_KEY_KEY: &str = "dev_signing_key";
 /// The scheduled sweep's period on the runner (EventBridge runs it every 15 minutes in AWS).
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
@@ -243,6 +243,7 @@ pub async fn serve(
         review: Review {
             core,
             sender,
+            notifier: outbox.clone(),
             events: store.clone(),
             tokens,
             public_base_url: public_base_url.clone(),

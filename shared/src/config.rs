@@ -20,7 +20,11 @@ pub const BUNDLED_FILE: &str = "draftgate.toml";
 #[derive(Debug, Clone)]
 pub struct Config {
     pub founder: Founder,
+    /// Who may decide drafts (the founder when none are configured).
+    pub approvers: Vec<Approver>,
     pub review: ReviewSettings,
+    /// CRM name -> URL of a deal record, with `{id}` for the deal id (links on the draft page).
+    pub crm_links: BTreeMap<String, String>,
     pub parked_statuses: Vec<String>,
     /// provider -> provider stage id -> canonical stage
     pub stages: BTreeMap<String, BTreeMap<String, Stage>>,
@@ -126,6 +130,18 @@ fn default_tz() -> String {
     "UTC".into()
 }
 
+/// A person who may approve, edit, reject or snooze drafts.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Approver {
+    pub email: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Their Slack user id (`U…`), to decide from Slack.
+    #[serde(default)]
+    pub slack_user_id: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewSettings {
@@ -133,6 +149,20 @@ pub struct ReviewSettings {
     pub token_ttl_hours: u32,
     #[serde(default = "default_snooze")]
     pub snooze_hours: u32,
+    /// "Snooze the deal" from a rejection: days without drafts for the deal.
+    #[serde(default = "default_deal_snooze_days")]
+    pub deal_snooze_days: u32,
+    /// "Wrong timing" from a rejection: days until the trigger comes back.
+    #[serde(default = "default_rearm_days")]
+    pub rearm_days: u32,
+}
+
+fn default_deal_snooze_days() -> u32 {
+    14
+}
+
+fn default_rearm_days() -> u32 {
+    3
 }
 
 fn default_token_ttl() -> u32 {
@@ -147,6 +177,8 @@ impl Default for ReviewSettings {
         ReviewSettings {
             token_ttl_hours: default_token_ttl(),
             snooze_hours: default_snooze(),
+            deal_snooze_days: default_deal_snooze_days(),
+            rearm_days: default_rearm_days(),
         }
     }
 }
@@ -195,6 +227,10 @@ impl std::error::Error for ConfigError {}
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     founder: Founder,
+    #[serde(default)]
+    approvers: Vec<Approver>,
+    #[serde(default)]
+    crm_links: BTreeMap<String, String>,
     #[serde(default)]
     review: ReviewSettings,
     #[serde(default)]
@@ -669,10 +705,38 @@ impl Config {
             ));
         }
 
+        for (crm, url) in &raw.crm_links {
+            if !url.starts_with("https://") || !url.contains("{id}") {
+                problems.push(err(
+                    None,
+                    format!("crm_links.{crm}: `{url}` must be an https:// URL with `{{id}}` where the deal id goes"),
+                ));
+            }
+        }
+        for a in &raw.approvers {
+            if crate::mail::address(&a.email).is_none() {
+                problems.push(err(
+                    None,
+                    format!("approvers: `{}` is not an email address", a.email),
+                ));
+            }
+        }
+        let approvers = if raw.approvers.is_empty() {
+            vec![Approver {
+                email: raw.founder.email.clone(),
+                name: Some(raw.founder.name.clone()),
+                slack_user_id: None,
+            }]
+        } else {
+            raw.approvers
+        };
+
         if !problems.is_empty() {
             return Err(problems);
         }
         Ok(Config {
+            crm_links: raw.crm_links,
+            approvers,
             founder: raw.founder,
             review: raw.review,
             parked_statuses: raw
@@ -687,6 +751,20 @@ impl Config {
             limits: raw.limits,
             templates,
         })
+    }
+
+    /// The configured approver with this email (any capitalisation).
+    pub fn approver(&self, email: &str) -> Option<&Approver> {
+        self.approvers
+            .iter()
+            .find(|a| a.email.eq_ignore_ascii_case(email.trim()))
+    }
+
+    /// The configured approver with this Slack user id.
+    pub fn approver_by_slack(&self, user_id: &str) -> Option<&Approver> {
+        self.approvers
+            .iter()
+            .find(|a| a.slack_user_id.as_deref() == Some(user_id))
     }
 
     /// The canonical stage a provider's stage id maps to.

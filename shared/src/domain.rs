@@ -216,6 +216,60 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         trigger: Option<TriggerKind>,
     },
+    /// A person's hold on the deal, given with a rejection (or lifted): what they said about
+    /// the deal itself rather than the draft.
+    FounderHold {
+        hold: Hold,
+        by: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+}
+
+/// What a rejection's reason does to the deal.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Hold {
+    /// No more drafts for the deal until it is unparked.
+    Park,
+    Unpark,
+    /// No drafts for the deal before `until`.
+    Snooze {
+        until: Timestamp,
+    },
+    /// Wrong timing: this trigger's occurrence comes back at `at`, as a new draft.
+    Rearm {
+        trigger: TriggerKind,
+        occurrence: String,
+        at: Timestamp,
+    },
+    /// The deal's contact is the wrong person: no drafts to this address.
+    WrongContact {
+        email: String,
+    },
+    /// The draft was bad: feedback on its template, kept for the founder.
+    TemplateFeedback {
+        template: String,
+    },
+}
+
+impl Hold {
+    pub fn describe(&self) -> String {
+        match self {
+            Hold::Park => "parked by the founder: no drafts until unparked".into(),
+            Hold::Unpark => "unparked by the founder".into(),
+            Hold::Snooze { until } => format!("snoozed by the founder until {until}"),
+            Hold::Rearm { trigger, at, .. } => {
+                format!("wrong timing: {trigger} comes back at {at}")
+            }
+            Hold::WrongContact { email } => {
+                format!("wrong contact: no drafts to {email} until the CRM names another")
+            }
+            Hold::TemplateFeedback { template } => {
+                format!("feedback on template {template}")
+            }
+        }
+    }
 }
 
 impl EventKind {
@@ -240,6 +294,7 @@ impl EventKind {
             EventKind::ProspectDeclined { .. } => "prospect_declined",
             EventKind::StatusChanged { .. } => "status_changed",
             EventKind::FollowUpSent { .. } => "follow_up_sent",
+            EventKind::FounderHold { .. } => "founder_hold",
         }
     }
 }
@@ -305,6 +360,18 @@ pub struct Deal {
     #[serde(default)]
     pub deferred_until: Option<Timestamp>,
     pub last_interaction: Option<Interaction>,
+    /// Parked by a person (a rejection's reason): no drafts until unparked.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub founder_parked: bool,
+    /// Snoozed by a person: no drafts before this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snoozed_until: Option<Timestamp>,
+    /// Occurrences re-armed for later ("wrong timing"): how often, and when each comes back.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rearmed: BTreeMap<String, Rearmed>,
+    /// Contact addresses a person said are wrong for this deal.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub wrong_contacts: BTreeSet<String>,
     /// The newest mail conversation with the prospect: a follow-up continues it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation: Option<crate::mail::MailThread>,
@@ -346,6 +413,10 @@ impl Deal {
             declined_at: None,
             deferred_until: None,
             last_interaction: None,
+            founder_parked: false,
+            snoozed_until: None,
+            rearmed: BTreeMap::new(),
+            wrong_contacts: BTreeSet::new(),
             conversation: None,
             deleted: false,
             facts: BTreeMap::new(),
@@ -365,6 +436,13 @@ impl Deal {
         .flatten()
         .max()
     }
+}
+
+/// A trigger occurrence put back for later.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rearmed {
+    pub times: u32,
+    pub at: Timestamp,
 }
 
 /// The follow-up triggers of the cadence table.

@@ -6,7 +6,9 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::domain::{Deal, DealEvent, EventKind, Fact, Firing, Interaction, Stage, TriggerKind};
+use crate::domain::{
+    Deal, DealEvent, EventKind, Fact, Firing, Hold, Interaction, Rearmed, Stage, TriggerKind,
+};
 use crate::keys::sortable;
 
 /// Why a trigger does not fire.
@@ -15,6 +17,8 @@ use crate::keys::sortable;
 pub enum StopReason {
     Deleted,
     Parked { status: String },
+    ParkedByFounder,
+    WrongContact { email: String },
     Closed { stage: Stage },
     UnmappedStage { raw_stage: Option<String> },
     NoProposalSent,
@@ -36,6 +40,11 @@ impl std::fmt::Display for StopReason {
         match self {
             StopReason::Deleted => write!(f, "the deal was deleted in the CRM"),
             StopReason::Parked { status } => write!(f, "the deal is parked ({status})"),
+            StopReason::ParkedByFounder => write!(f, "the deal was parked from the review queue"),
+            StopReason::WrongContact { email } => write!(
+                f,
+                "{email} was marked the wrong contact; the CRM must name another"
+            ),
             StopReason::Closed { stage } => write!(f, "the deal is closed ({stage})"),
             StopReason::UnmappedStage { raw_stage } => write!(
                 f,
@@ -108,6 +117,9 @@ fn deal_wide_stop(deal: &Deal, config: &Config) -> Option<StopReason> {
     if deal.deleted {
         return Some(StopReason::Deleted);
     }
+    if deal.founder_parked {
+        return Some(StopReason::ParkedByFounder);
+    }
     if let Some(status) = deal
         .status
         .as_deref()
@@ -155,7 +167,39 @@ fn declined_since(deal: &Deal, since: Timestamp) -> Result<(), StopReason> {
 }
 
 /// The current occurrence of `trigger` on `deal` and when it is due, or why there is none.
+/// The trigger's current occurrence on the deal (its key and when it is due), or why it has
+/// none. A person's holds apply here: a snoozed deal is due no earlier than the snooze's end,
+/// an occurrence re-armed for later comes back under a new key at its time, and a contact
+/// marked wrong gets no follow-ups.
 pub fn occurrence(
+    deal: &Deal,
+    trigger: TriggerKind,
+    config: &Config,
+    now: Timestamp,
+) -> Result<(String, Timestamp), StopReason> {
+    let (mut key, mut due) = base_occurrence(deal, trigger, config, now)?;
+    if trigger.is_internal() {
+        return Ok((key, due));
+    }
+    let contact = deal
+        .contact_email
+        .clone()
+        .or_else(|| deal.facts.get("contact.email").map(|f| f.value.clone()))
+        .map(|e| e.to_ascii_lowercase());
+    if let Some(email) = contact.filter(|e| deal.wrong_contacts.contains(e)) {
+        return Err(StopReason::WrongContact { email });
+    }
+    if let Some(r) = deal.rearmed.get(&key) {
+        key = format!("{key}#rearm{}", r.times);
+        due = due.max(r.at);
+    }
+    if let Some(until) = deal.snoozed_until {
+        due = due.max(until);
+    }
+    Ok((key, due))
+}
+
+fn base_occurrence(
     deal: &Deal,
     trigger: TriggerKind,
     config: &Config,
@@ -517,6 +561,28 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
             deal.declined_at = deal.declined_at.max(Some(at));
             set_interaction(deal, interaction(event, summary.clone()));
         }
+        EventKind::FounderHold { hold, .. } => match hold {
+            Hold::Park => deal.founder_parked = true,
+            Hold::Unpark => deal.founder_parked = false,
+            Hold::Snooze { until } => deal.snoozed_until = Some(*until),
+            Hold::Rearm { occurrence, at, .. } => {
+                let base = occurrence
+                    .split("#rearm")
+                    .next()
+                    .unwrap_or(occurrence)
+                    .to_string();
+                let entry = deal
+                    .rearmed
+                    .entry(base)
+                    .or_insert(Rearmed { times: 0, at: *at });
+                entry.times += 1;
+                entry.at = *at;
+            }
+            Hold::WrongContact { email } => {
+                deal.wrong_contacts.insert(email.to_ascii_lowercase());
+            }
+            Hold::TemplateFeedback { .. } => {}
+        },
         EventKind::FollowUpSent { subject, .. } => {
             deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
             // Every unanswered follow-up counts toward the lead's cap, whichever trigger wrote it.

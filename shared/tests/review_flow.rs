@@ -46,6 +46,7 @@ impl World {
         let review = Review {
             core: core.clone(),
             sender: store.outbox(clock.clone()),
+            notifier: store.outbox(clock.clone()),
             events: store.clone(),
             tokens: tokens.clone(),
             public_base_url: "http://localhost".into(),
@@ -426,4 +427,288 @@ async fn an_interrupted_send_is_finished_from_sent_never_sent_twice() {
         };
         assert!(kinds.iter().any(|k| k == expected), "{kinds:?}");
     }
+}
+
+async fn pending(w: &World) -> Vec<Draft> {
+    w.store
+        .drafts_by_status(DraftStatus::Pending, None, 10)
+        .await
+        .unwrap()
+}
+
+fn stops(w: &World, deal: &shared::domain::Deal) -> Vec<String> {
+    shared::rules::evaluate(deal, &w.core.config, w.clock.now())
+        .triggers
+        .into_iter()
+        .filter_map(|t| match t.state {
+            shared::rules::TriggerState::Stopped { stop } => Some(stop.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn deal(w: &World) -> shared::domain::Deal {
+    w.store
+        .get_deal(&DealRef::new("hubspot", DEAL))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn wrong_timing_brings_the_same_follow_up_back_later_as_a_new_draft() {
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    let (code, body) = w
+        .post(
+            &d.id,
+            &[
+                ("action", "reject"),
+                ("reason_kind", "wrong_timing"),
+                ("days", "2"),
+            ],
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("comes back"),
+        "{body}"
+    );
+    w.clock.advance(SignedDuration::from_hours(47));
+    w.run_pipeline().await;
+    assert!(pending(&w).await.is_empty(), "not before its time");
+    w.clock.advance(SignedDuration::from_hours(2));
+    w.run_pipeline().await;
+    let again = pending(&w).await;
+    assert_eq!(again.len(), 1);
+    assert_ne!(again[0].id, d.id, "a new draft");
+    assert_eq!(again[0].trigger, d.trigger);
+    assert!(
+        again[0].occurrence.ends_with("#rearm1"),
+        "{}",
+        again[0].occurrence
+    );
+}
+
+#[tokio::test]
+async fn park_snooze_and_wrong_contact_hold_the_deal_and_say_so() {
+    // Park: nothing more until unparked, and the reason shows where explain looks.
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    let (code, body) = w
+        .post(
+            &d.id,
+            &[
+                ("action", "reject"),
+                ("reason_kind", "park"),
+                ("reason", "budget freeze"),
+            ],
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    w.clock.advance(SignedDuration::from_hours(24 * 30));
+    w.run_pipeline().await;
+    assert!(pending(&w).await.is_empty());
+    let dl = deal(&w).await;
+    assert!(
+        stops(&w, &dl)
+            .iter()
+            .all(|s| s.contains("parked from the review queue")),
+        "{:?}",
+        stops(&w, &dl)
+    );
+    let timeline = w.store.timeline(&dl.key).await.unwrap();
+    assert!(timeline.iter().any(|e| e.kind.label() == "founder_hold"));
+
+    // Snooze the deal 5 days: the idle-stage follow-up due on day 7 waits for day 8.
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    let (code, _) = w
+        .post(
+            &d.id,
+            &[
+                ("action", "reject"),
+                ("reason_kind", "snooze_deal"),
+                ("days", "5"),
+            ],
+        )
+        .await;
+    assert_eq!(code, 200);
+    w.clock.advance(SignedDuration::from_hours(24 * 4 + 12));
+    w.run_pipeline().await;
+    assert!(pending(&w).await.is_empty(), "day 7.5: still snoozed");
+    w.clock.advance(SignedDuration::from_hours(13));
+    w.run_pipeline().await;
+    let back = pending(&w).await;
+    assert_eq!(back.len(), 1, "after the snooze");
+    assert_eq!(back[0].trigger, shared::domain::TriggerKind::StageUnchanged);
+
+    // Wrong contact: nothing more to that address.
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    let (code, _) = w
+        .post(
+            &d.id,
+            &[("action", "reject"), ("reason_kind", "wrong_contact")],
+        )
+        .await;
+    assert_eq!(code, 200);
+    w.clock.advance(SignedDuration::from_hours(24 * 10));
+    w.run_pipeline().await;
+    assert!(pending(&w).await.is_empty());
+    let dl = deal(&w).await;
+    assert!(
+        stops(&w, &dl)
+            .iter()
+            .any(|s| s.contains("buyer@example.com was marked the wrong contact")),
+        "{:?}",
+        stops(&w, &dl)
+    );
+}
+
+#[tokio::test]
+async fn a_bad_draft_note_is_kept_as_template_feedback_and_unknown_reasons_are_refused() {
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    let (code, _) = w
+        .post(&d.id, &[("action", "reject"), ("reason_kind", "bad_draft")])
+        .await;
+    assert_eq!(code, 400, "bad_draft needs the note");
+    let (code, body) = w
+        .post(
+            &d.id,
+            &[
+                ("action", "reject"),
+                ("reason_kind", "sideways"),
+                ("reason", "x"),
+            ],
+        )
+        .await;
+    assert_eq!(code, 400);
+    assert!(body["allowed_reason_kinds"].is_array(), "{body}");
+    assert_eq!(
+        w.status(&d.id).await,
+        DraftStatus::Pending,
+        "refusals change nothing"
+    );
+    let (code, _) = w
+        .post(
+            &d.id,
+            &[
+                ("action", "reject"),
+                ("reason_kind", "bad_draft"),
+                ("reason", "too pushy"),
+            ],
+        )
+        .await;
+    assert_eq!(code, 200);
+    let entries = w.store.entries(None).await.unwrap();
+    let rejected = entries.iter().find(|e| e.kind == "draft.rejected").unwrap();
+    assert_eq!(rejected.detail["reason_kind"], "bad_draft");
+    assert_eq!(rejected.detail["hold"]["kind"], "template_feedback");
+    assert_eq!(rejected.detail["hold"]["template"], d.context.template);
+    assert_eq!(rejected.detail["note"], "too pushy");
+}
+
+#[tokio::test]
+async fn only_configured_approvers_decide_and_head_or_get_never_do() {
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    let eve = w.tokens.sign(
+        Scope::Draft(&d.id),
+        "eve@example.com",
+        w.clock.now() + SignedDuration::from_hours(1),
+    );
+    let form =
+        serde_urlencoded::to_string([("token", eve.as_str()), ("action", "approve")]).unwrap();
+    let req = http::Request::builder()
+        .method("POST")
+        .uri(format!("/review/{}", d.id))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .body(Bytes::from(form))
+        .unwrap();
+    let resp = w.review.handle(req).await;
+    assert_eq!(resp.status(), 401);
+    assert_eq!(w.status(&d.id).await, DraftStatus::Pending);
+
+    let before = w.store.entries(None).await.unwrap().len();
+    let head = http::Request::builder()
+        .method("HEAD")
+        .uri(format!("/review/{}?token={}", d.id, w.token(&d.id)))
+        .body(Bytes::new())
+        .unwrap();
+    let resp = w.review.handle(head).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.body().is_empty());
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let page = w.get_page(&d.id).await;
+    assert!(
+        page.contains("Proposal sent 3 days ago, no reply"),
+        "{page}"
+    );
+    assert_eq!(
+        w.store.entries(None).await.unwrap().len(),
+        before,
+        "looking changes nothing"
+    );
+    assert_eq!(w.status(&d.id).await, DraftStatus::Pending);
+}
+
+#[tokio::test]
+async fn an_expired_link_offers_a_fresh_one_sent_to_its_own_approver_only() {
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    let old = w.tokens.sign(
+        Scope::Draft(&d.id),
+        "alex@northwind.example",
+        w.clock.now() - SignedDuration::from_hours(1),
+    );
+    let req = http::Request::builder()
+        .uri(format!("/review/{}?token={old}", d.id))
+        .body(Bytes::new())
+        .unwrap();
+    let resp = w.review.handle(req).await;
+    assert_eq!(resp.status(), 401);
+    let page = String::from_utf8(resp.body().to_vec()).unwrap();
+    assert!(page.contains("This link has expired"), "{page}");
+    // (minijinja escapes `/` in attributes as `&#x2f;`, which browsers read back as `/`.)
+    let action = format!("/review/{}/relink", d.id).replace('/', "&#x2f;");
+    assert!(page.contains(&format!("action=\"{action}\"")), "{page}");
+    assert!(page.contains("Email me a fresh link"), "{page}");
+    let founder_notes = |w: &World| {
+        w.store
+            .outbox_entries()
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "founder" && e.subject.contains("fresh"))
+            .collect::<Vec<_>>()
+    };
+    for _ in 0..2 {
+        let req = http::Request::builder()
+            .method("POST")
+            .uri(format!("/review/{}/relink", d.id))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(Bytes::from(format!("token={old}")))
+            .unwrap();
+        let resp = w.review.handle(req).await;
+        assert_eq!(resp.status(), 200);
+    }
+    let notes = founder_notes(&w);
+    assert_eq!(notes.len(), 1, "one fresh link, however often asked");
+    assert_eq!(notes[0].to, "alex@northwind.example");
+    let fresh = notes[0].review_url.clone().unwrap();
+    let token = fresh.split("token=").nth(1).unwrap();
+    assert!(w
+        .tokens
+        .verify(Scope::Draft(&d.id), Some(token), w.clock.now())
+        .is_ok());
+    assert_eq!(
+        w.status(&d.id).await,
+        DraftStatus::Pending,
+        "asking decides nothing"
+    );
 }

@@ -7,7 +7,7 @@ mod handler;
 use std::sync::Arc;
 
 use lambda_http::{run, service_fn, Error};
-use shared::adapters::aws::{wiring, EventBridgePublisher, SesSender};
+use shared::adapters::aws::{wiring, EventBridgePublisher, SesSender, SnsEmailNotifier};
 use shared::app::review::Review;
 use shared::domain::{OutboundEmail, SentReceipt};
 use shared::mailbox::MailSender;
@@ -46,6 +46,7 @@ async fn main() -> Result<(), Error> {
             }
         };
     let send_secret = env.optional("MAILBOX_SEND_SECRET_ARN");
+    let founder_topic = env.required("FOUNDER_TOPIC_ARN");
     if mail_sender != MailSender::Ses && send_secret.is_none() {
         env.problem(format!(
             "MAIL_SENDER={mail_sender:?} needs MAILBOX_SEND_SECRET_ARN (the send grant's secret)"
@@ -70,8 +71,15 @@ async fn main() -> Result<(), Error> {
         bus,
         "draftgate",
     ));
+    // A fresh review link goes to the approvers' inbox (the founder topic's email), never
+    // to whoever clicked an expired one.
+    let notifier: Arc<dyn shared::ports::Notifier> = Arc::new(SnsEmailNotifier::new(
+        aws_sdk_sns::Client::new(&start.sdk),
+        founder_topic,
+    ));
     let review = start.live(move |core| Review {
         core,
+        notifier: notifier.clone(),
         sender: sender.clone(),
         events: events.clone(),
         tokens: tokens.clone(),

@@ -296,6 +296,18 @@ impl Drafter {
         })
     }
 
+    /// A fresh link to the founder's whole queue, carried by every notification.
+    pub fn queue_url(&self, now: Timestamp) -> String {
+        let ttl = SignedDuration::from_hours(self.core.config.review.token_ttl_hours as i64);
+        let token = self
+            .tokens
+            .sign(Scope::Queue, &self.core.config.founder.email, now + ttl);
+        format!(
+            "{}/review?token={token}",
+            self.public_base_url.trim_end_matches('/')
+        )
+    }
+
     pub fn review_url(&self, draft_id: &str, now: Timestamp) -> String {
         let ttl = SignedDuration::from_hours(self.core.config.review.token_ttl_hours as i64);
         let token = self.tokens.sign(
@@ -379,6 +391,10 @@ impl Drafter {
             ));
         }
         body.push_str(&format!("\nReview, edit, approve or reject: {review_url}\n\nNothing is sent until you approve.\n"));
+        body.push_str(&format!(
+            "Everything waiting for you: {}\n",
+            self.queue_url(now)
+        ));
         let notices = c.store.notices(20).await?;
         if !notices.is_empty() {
             body.push_str("\nNeeds your attention:\n");

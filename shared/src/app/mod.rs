@@ -8,6 +8,7 @@ pub mod intake;
 pub mod live;
 pub mod mail;
 mod pages;
+pub mod present;
 pub mod review;
 pub mod sweep;
 pub mod sync;

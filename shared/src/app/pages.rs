@@ -1,64 +1,87 @@
-//! The review pages: server-rendered HTML (auto-escaped), no scripts.
+//! The review pages: server-rendered HTML (auto-escaped), phone first, no scripts and no
+//! external assets; every control is a labelled form field, so they work without JavaScript
+//! and with a keyboard or screen reader.
 
 use minijinja::{context, AutoEscape, Environment};
 use serde_json::Value;
 
-use crate::domain::Draft;
-
 const LAYOUT: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer"><meta name="robots" content="noindex">
 <title>{{ title }} · draftgate</title>
 <style>
-body{font:16px/1.5 system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#1d1d1f}
-h1{font-size:1.4rem} .muted{color:#666} .warn{background:#fff4e5;border:1px solid #f0b35b;padding:.6rem;border-radius:6px}
-table{border-collapse:collapse;width:100%} td,th{border-bottom:1px solid #eee;padding:.3rem;text-align:left;vertical-align:top}
-textarea,input[type=text]{width:100%;font:inherit;box-sizing:border-box} textarea{min-height:14rem}
-.actions{display:flex;gap:1rem;flex-wrap:wrap;margin-top:1rem} fieldset{border:1px solid #ddd;border-radius:6px;flex:1;min-width:14rem}
-button{font:inherit;padding:.4rem 1rem;cursor:pointer} .primary{background:#0b6bcb;color:#fff;border:0;border-radius:4px}
+*{box-sizing:border-box}
+body{font:17px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;max-width:40rem;margin:0 auto;padding:1rem;color:#1a1a1a;background:#fff;overflow-wrap:anywhere}
+h1{font-size:1.35rem;margin:.2rem 0 .6rem} h2{font-size:1.1rem;margin:1.4rem 0 .4rem}
+a{color:#0a58a8} .muted{color:#555} .small{font-size:.9rem}
+.card{display:block;border:1px solid #d0d0d0;border-radius:12px;padding:.8rem 1rem;margin:.8rem 0;color:inherit;text-decoration:none;background:#fff}
+a.card:hover,a.card:focus-visible{border-color:#0a58a8}
+.card .top{display:flex;justify-content:space-between;gap:.5rem;align-items:baseline}
+.card .deal{font-weight:600} .tag{display:inline-block;font-size:.8rem;padding:.05rem .5rem;border-radius:99px;background:#eef3fa;color:#0a3d75;white-space:nowrap}
+.warn{background:#fff4e5;border:1px solid #c77700;padding:.6rem .8rem;border-radius:8px}
+.ok{background:#eaf7ee;border:1px solid #2e7d32;padding:.6rem .8rem;border-radius:8px}
+dl{margin:0} dt{font-weight:600;margin-top:.5rem} dd{margin:0}
+.fact{border-bottom:1px solid #eee;padding:.4rem 0} .fact .src{font-size:.85rem;color:#555}
+label{display:block;font-weight:600;margin:.7rem 0 .2rem}
+input[type=text],input[type=number],textarea,select{width:100%;font:inherit;padding:.55rem;border:1px solid #767676;border-radius:8px;background:#fff;color:inherit}
+textarea{min-height:16rem} pre{white-space:pre-wrap;font:inherit;margin:0}
+fieldset{border:1px solid #d0d0d0;border-radius:12px;margin:1rem 0;padding:.4rem 1rem 1rem} legend{font-weight:600;padding:0 .3rem}
+button{font:inherit;min-height:44px;width:100%;margin-top:.8rem;padding:.5rem 1rem;border-radius:8px;border:1px solid #0a58a8;background:#fff;color:#0a58a8;cursor:pointer}
+button.primary{background:#0a58a8;color:#fff}
+:focus-visible{outline:3px solid #0a58a8;outline-offset:2px}
+nav{display:flex;gap:1rem;margin-bottom:.5rem}
 </style></head><body>{{ content }}</body></html>"#;
 
-const DRAFT: &str = r#"<h1>{{ d.context.trigger_label }}: {{ d.deal_name }}</h1>
-<p class="muted">Status <strong id="status">{{ d.status }}</strong> · drafted {{ d.created_at }} · trigger due {{ d.context.due_at }}</p>
-<table>
-<tr><th>To</th><td>{{ d.to or "no recipient email on the deal" }}</td></tr>
-<tr><th>Days since last contact</th><td>{{ d.context.days_since_last_contact if d.context.days_since_last_contact is not none else "unknown" }}</td></tr>
-<tr><th>Last interaction</th><td>{% if d.context.last_interaction %}{{ d.context.last_interaction.summary }} <span class="muted">({{ d.context.last_interaction.at }}, {{ d.context.last_interaction.source }})</span>{% else %}none recorded{% endif %}</td></tr>
-<tr><th>Stage</th><td>{{ d.context.stage or "unmapped" }}</td></tr>
-<tr><th>Template</th><td>{{ d.context.template }}</td></tr>
-</table>
+const DRAFT: &str = r#"<nav class="small">{% if queue_url %}<a href="{{ queue_url }}">← All drafts</a>{% endif %}{% if crm_url %}<a href="{{ crm_url }}" rel="noreferrer">Open in {{ d.deal.crm }}</a>{% endif %}</nav>
+<h1>{{ d.deal_name }}</h1>
+<p><span class="tag">{{ d.context.trigger_label }}</span> <span id="why">{{ why }}</span></p>
+<p class="muted small">Status <strong id="status">{{ d.status }}</strong> · drafted {{ drafted }}</p>
+{% if changed %}<p class="warn" id="changed">The deal changed since this was drafted ({{ changed }}). Check the draft still fits.</p>{% endif %}
 {% if d.missing %}<p class="warn" id="missing">Incomplete: the CRM did not provide <strong>{{ d.missing|join(", ") }}</strong>. Fill the marked places in before approving.</p>{% endif %}
-<h2>Facts used</h2>
-<table id="facts"><tr><th>Variable</th><th>Value</th><th>Source</th></tr>
-{% for f in d.context.facts %}<tr><td>{{ f.variable }}</td><td>{{ f.value }}</td><td class="muted">{{ f.source }}</td></tr>{% endfor %}
-</table>
+{% if d.superseded_reason %}<p class="warn" id="decision">Not sent: {{ d.superseded_reason }}. This draft left the queue.</p>{% endif %}
+{% if decided %}<p class="ok" id="decision">{{ decided }}</p>{% endif %}
+<dl>
+<dt>To</dt><dd>{{ d.to or "no recipient email on the deal" }}</dd>
+<dt>Last interaction</dt><dd>{% if d.context.last_interaction %}{{ d.context.last_interaction.summary }} <span class="muted small">({{ last_when }}, {{ d.context.last_interaction.source }})</span>{% else %}none recorded{% endif %}</dd>
+</dl>
 {% if open %}
 <form method="post" action="/review/{{ d.id }}">
 <input type="hidden" name="token" value="{{ token }}">
 <h2>Message</h2>
-<label>Subject <input type="text" name="subject" value="{{ d.subject }}"></label>
-<label>Body <textarea name="body">{{ d.body }}</textarea></label>
-<div class="actions">
-<fieldset><legend>Send</legend><button class="primary" name="action" value="approve" id="approve">Approve and send</button></fieldset>
-<fieldset><legend>Reject</legend><input type="text" name="reason" placeholder="Reason (required to reject)"><button name="action" value="reject" id="reject">Reject</button></fieldset>
-<fieldset><legend>Later</legend><input type="text" name="snooze_hours" placeholder="Hours (default {{ snooze_hours }})"><button name="action" value="snooze" id="snooze">Snooze</button></fieldset>
-</div>
+<label for="subject">Subject</label><input type="text" id="subject" name="subject" value="{{ d.subject }}">
+<label for="body">Body</label><textarea id="body" name="body">{{ d.body }}</textarea>
+<button class="primary" name="action" value="approve" id="approve">Approve and send</button>
+<fieldset><legend>Not now</legend>
+<label for="snooze_hours">Remind me in (hours)</label><input type="number" min="1" max="2160" id="snooze_hours" name="snooze_hours" placeholder="{{ snooze_hours }}">
+<button name="action" value="snooze" id="snooze">Snooze this draft</button>
+</fieldset>
+<fieldset><legend>Reject</legend>
+<label for="reason_kind">Why</label><select id="reason_kind" name="reason_kind">{% for k, l in reasons %}<option value="{{ k }}">{{ l }}</option>{% endfor %}</select>
+<label for="days">Days (snooze the deal, wrong timing)</label><input type="number" min="1" max="365" id="days" name="days" placeholder="default">
+<label for="reason">Note</label><input type="text" id="reason" name="reason" placeholder="Required for Other and Bad draft">
+<button name="action" value="reject" id="reject">Reject</button>
+</fieldset>
 </form>
 {% else %}
-<h2>Message</h2><p><strong>{{ d.subject }}</strong></p><pre>{{ d.body }}</pre>
-{% if d.decision %}<p id="decision">{{ d.decision.action }} by {{ d.decision.by }} at {{ d.decision.at }}{% if d.decision.reason %}: {{ d.decision.reason }}{% endif %}</p>{% endif %}
-{% if d.superseded_reason %}<p id="decision">Superseded: {{ d.superseded_reason }}</p>{% endif %}
-{% endif %}"#;
+<h2>Message</h2><p><strong>{{ d.sent.subject if d.sent else d.subject }}</strong></p><pre>{{ d.sent.body if d.sent else d.body }}</pre>
+{% endif %}
+<h2>Facts used</h2>
+<div id="facts">{% for f in d.context.facts %}<div class="fact"><strong>{{ f.variable }}</strong>: {{ f.value }}<div class="src">from {{ f.source }}</div></div>{% else %}<p class="muted">No CRM facts: the template used none.</p>{% endfor %}</div>"#;
 
-const QUEUE: &str = r#"<h1>Drafts waiting for you</h1>
-{% if items %}<table id="queue"><tr><th>Deal</th><th>Trigger</th><th>Subject</th><th>Status</th></tr>
-{% for i in items %}<tr><td><a href="{{ i.review_url }}">{{ i.deal }}</a></td><td>{{ i.trigger }}</td><td>{{ i.subject }}{% if i.incomplete %} <em>(incomplete)</em>{% endif %}</td><td>{{ i.status }}</td></tr>{% endfor %}
-</table>{% else %}<p>Nothing to review. draftgate will tell you when a follow-up is due.</p>{% endif %}"#;
+const QUEUE: &str = r#"<nav class="small"><a href="{{ pending_url }}"{% if not history %} aria-current="page"{% endif %}>Waiting ({{ count }})</a><a href="{{ history_url }}"{% if history %} aria-current="page"{% endif %}>Decided</a></nav>
+{% if history %}<h1>Decided drafts</h1>
+{% for i in items %}<a class="card" href="{{ i.review_url }}"><div class="top"><span class="deal">{{ i.deal }}</span><span class="tag">{{ i.status }}</span></div>
+<div>{{ i.decision }}</div><div class="muted small">{{ i.trigger }} · {{ i.subject }}</div></a>
+{% else %}<p>Nothing decided yet.</p>{% endfor %}
+{% else %}<h1>Drafts waiting for you</h1>
+{% for i in items %}<a class="card" href="{{ i.review_url }}"><div class="top"><span class="deal">{{ i.deal }}</span><span class="tag">{{ i.trigger }}</span></div>
+<div>{{ i.why }}{% if i.incomplete %} · <em>incomplete</em>{% endif %}{% if i.status == "SNOOZED" %} · <em>snoozed</em>{% endif %}</div>
+{% if i.last_interaction %}<div class="muted small">Last: {{ i.last_interaction }}</div>{% endif %}
+<div class="muted small">Drafted {{ i.drafted }}{% if i.amount %} · {{ i.amount }}{% endif %}</div></a>
+{% else %}<p>Nothing to review. draftgate will tell you when a follow-up is due.</p>{% endfor %}{% endif %}"#;
 
-const MESSAGE: &str = r#"<h1 id="title">{{ title }}</h1><p id="message">{{ text }}</p>"#;
-
-fn ser<T: serde::Serialize + ?Sized>(v: &T) -> minijinja::Value {
-    minijinja::Value::from(minijinja::value::Serde(v))
-}
+const MESSAGE: &str = r#"<h1 id="title">{{ title }}</h1><p id="message">{{ text }}</p>
+{% if action %}<form method="post" action="{{ action }}">{% if token %}<input type="hidden" name="token" value="{{ token }}">{% endif %}<button class="primary" id="relink">{{ button }}</button></form>{% endif %}"#;
 
 fn env() -> Environment<'static> {
     let mut env = Environment::new();
@@ -87,18 +110,38 @@ fn page(title: &str, name: &str, ctx: minijinja::Value) -> String {
         .unwrap_or_default()
 }
 
-pub fn draft(d: &Draft, token: &str, snooze_hours: u32) -> String {
+/// The draft page; `view` carries the draft (`d`) and what the page says about it.
+pub fn draft(title: &str, view: &Value) -> String {
     page(
-        &d.deal_name,
+        title,
         "draft",
-        context! { d => ser(d), token, open => d.status.is_open(), snooze_hours },
+        minijinja::Value::from(minijinja::value::Serde(view)),
     )
 }
 
-pub fn queue(items: &[Value]) -> String {
-    page("Review queue", "queue", context! { items => ser(items) })
+pub fn queue(view: &Value) -> String {
+    page(
+        "Review queue",
+        "queue",
+        minijinja::Value::from(minijinja::value::Serde(view)),
+    )
 }
 
 pub fn message(title: &str, text: &str) -> String {
     page(title, "message", context! { title, text })
+}
+
+/// A message with one button: a form posting `token` (if any) to `action`.
+pub fn message_with_action(
+    title: &str,
+    text: &str,
+    action: &str,
+    token: Option<&str>,
+    button: &str,
+) -> String {
+    page(
+        title,
+        "message",
+        context! { title, text, action, token, button },
+    )
 }

@@ -13,12 +13,12 @@ use super::pages;
 use super::{audit, record_event, Core};
 use crate::domain::{
     AuditEntry, DealEvent, DealSnapshot, Decision, DecisionAction, DomainEvent, Draft, DraftStatus,
-    EventKind, OutboundEmail, SentMessage, SentReceipt,
+    EventKind, FounderNotification, Hold, OutboundEmail, SentMessage, SentReceipt,
 };
 use crate::drafting::missing_marker;
 use crate::error::Chain;
 use crate::http::{self, ApiError, Request, Response};
-use crate::ports::{EventPublisher, SendError, Sender, SentLookup, StoreError};
+use crate::ports::{EventPublisher, Notifier, SendError, Sender, SentLookup, StoreError};
 use crate::rules;
 use crate::tokens::{Scope, TokenError, TokenSigner};
 use tracing::Instrument;
@@ -26,6 +26,8 @@ use tracing::Instrument;
 pub struct Review {
     pub core: Core,
     pub sender: Arc<dyn Sender>,
+    /// Emails a fresh link to an approver who asks from an expired one.
+    pub notifier: Arc<dyn Notifier>,
     pub events: Arc<dyn EventPublisher>,
     pub tokens: TokenSigner,
     pub public_base_url: String,
@@ -45,6 +47,55 @@ struct DecisionForm {
     reason: Option<String>,
     #[serde(default)]
     snooze_hours: Option<String>,
+    /// Why a rejection: park | snooze_deal | wrong_timing | wrong_contact | bad_draft | other.
+    #[serde(default)]
+    reason_kind: Option<String>,
+    /// Days for `snooze_deal` / `wrong_timing` (the config's defaults otherwise).
+    #[serde(default)]
+    days: Option<String>,
+}
+
+/// The reasons a rejection may give, each with its effect on the deal.
+pub const REJECT_REASONS: [(&str, &str); 6] = [
+    (
+        "wrong_timing",
+        "Wrong timing: bring this follow-up back later",
+    ),
+    (
+        "snooze_deal",
+        "Snooze the deal: no drafts for it for a while",
+    ),
+    ("park", "Park the deal: no drafts until it is unparked"),
+    ("wrong_contact", "Wrong contact: no drafts to this person"),
+    (
+        "bad_draft",
+        "Bad draft: keep my note as feedback on the template",
+    ),
+    ("other", "Other"),
+];
+
+/// "Approved by alex@… Tue 14:10", "Rejected by … : reason", "Superseded: …".
+fn decision_words(d: &Draft, now: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> Option<String> {
+    use super::present::when;
+    if let Some(x) = &d.decision {
+        let verb = match x.action {
+            DecisionAction::Approve if d.status == DraftStatus::Sent => "Approved and sent",
+            DecisionAction::Approve => "Approved",
+            DecisionAction::Reject => "Rejected",
+            DecisionAction::Snooze => "Snoozed",
+        };
+        let mut out = format!("{verb} by {} {}", x.by, when(x.at, now, tz));
+        if x.edited {
+            out.push_str(" (edited)");
+        }
+        if let Some(r) = &x.reason {
+            out.push_str(&format!(": {r}"));
+        }
+        return Some(out);
+    }
+    d.superseded_reason
+        .as_ref()
+        .map(|r| format!("Superseded: {r}"))
 }
 
 /// A draft still SENDING this long after its approval was interrupted mid-send.
@@ -114,6 +165,14 @@ fn already_decided(d: &Draft) -> ApiError {
 
 impl Review {
     pub async fn handle(&self, req: Request) -> Response {
+        // HEAD answers as GET would, without the body (link scanners use it; it never decides).
+        if req.method() == http::Method::HEAD {
+            let (mut parts, body) = req.into_parts();
+            parts.method = http::Method::GET;
+            let resp = Box::pin(self.handle(Request::from_parts(parts, body))).await;
+            let (parts, _) = resp.into_parts();
+            return Response::from_parts(parts, bytes::Bytes::new());
+        }
         let wants_json = http::wants_json(req.headers());
         // The path names the draft; the query (the token) is never logged.
         let span = tracing::info_span!(
@@ -156,6 +215,11 @@ impl Review {
             (http::Method::GET, Some(rest)) if rest.starts_with('/') => {
                 self.show(&rest[1..], &req, wants_json).await
             }
+            (http::Method::POST, Some("/relink")) => self.relink(None, &req).await,
+            (http::Method::POST, Some(rest)) if rest.ends_with("/relink") && rest.len() > 8 => {
+                self.relink(Some(&rest[1..rest.len() - "/relink".len()]), &req)
+                    .await
+            }
             (http::Method::POST, Some(rest)) if rest.starts_with('/') && rest.len() > 1 => {
                 self.decide(&rest[1..], &req, wants_json).await
             }
@@ -166,10 +230,9 @@ impl Review {
         }
     }
 
-    fn draft_token(&self, id: &str, now: jiff::Timestamp) -> String {
+    fn draft_token(&self, id: &str, approver: &str, now: jiff::Timestamp) -> String {
         let ttl = SignedDuration::from_hours(self.core.config.review.token_ttl_hours as i64);
-        self.tokens
-            .sign(Scope::Draft(id), &self.core.config.founder.email, now + ttl)
+        self.tokens.sign(Scope::Draft(id), approver, now + ttl)
     }
 
     /// The founder's queue link (printed by the local runner, sent in summaries).
@@ -185,44 +248,211 @@ impl Review {
         )
     }
 
+    fn queue_link(&self, approver: &str, now: jiff::Timestamp, history: bool) -> String {
+        let ttl = SignedDuration::from_hours(self.core.config.review.token_ttl_hours as i64);
+        let token = self.tokens.sign(Scope::Queue, approver, now + ttl);
+        format!(
+            "/review?token={token}{}",
+            if history { "&view=history" } else { "" }
+        )
+    }
+
     async fn queue(&self, req: &Request, wants_json: bool) -> Result<Response, ApiError> {
-        let now = self.core.clock.now();
+        let c = &self.core;
+        let now = c.clock.now();
         let token = http::query_param(req.uri().query(), "token");
-        self.tokens
-            .verify(Scope::Queue, token.as_deref(), now)
-            .map_err(token_error)?;
-        let mut drafts = self
-            .core
-            .store
-            .drafts_by_status(DraftStatus::Pending, None, 200)
-            .await
-            .map_err(store_error)?;
-        drafts.extend(
-            self.core
-                .store
-                .drafts_by_status(DraftStatus::Snoozed, None, 200)
-                .await
-                .map_err(store_error)?,
-        );
-        let items: Vec<Value> = drafts
-            .iter()
-            .map(|d| {
+        let approver = match self.tokens.verify(Scope::Queue, token.as_deref(), now) {
+            Ok(a) => a,
+            Err(e) if !wants_json => return Ok(self.link_problem(None, token.as_deref(), &e)),
+            Err(e) => return Err(token_error(e)),
+        };
+        let history = http::query_param(req.uri().query(), "view").as_deref() == Some("history");
+        let tz = c.config.timezone();
+        let statuses: &[DraftStatus] = if history {
+            &[
+                DraftStatus::Sent,
+                DraftStatus::Rejected,
+                DraftStatus::Superseded,
+            ]
+        } else {
+            &[DraftStatus::Pending, DraftStatus::Snoozed]
+        };
+        let mut drafts = Vec::new();
+        for st in statuses {
+            drafts.extend(
+                c.store
+                    .drafts_by_status(*st, None, 200)
+                    .await
+                    .map_err(store_error)?,
+            );
+        }
+        let mut items: Vec<(f64, Value)> = Vec::new();
+        for d in &drafts {
+            let deal = c.store.get_deal(&d.deal).await.map_err(store_error)?;
+            let url = format!(
+                "/review/{}?token={}",
+                d.id,
+                self.draft_token(&d.id, &approver, now)
+            );
+            let decided_at = d
+                .decision
+                .as_ref()
+                .map(|x| x.at)
+                .or(d.sent.as_ref().map(|x| x.at));
+            let rank = if history {
+                decided_at.unwrap_or(d.created_at).as_second() as f64
+            } else {
+                super::present::priority(d, deal.as_ref(), &c.config, now)
+            };
+            items.push((
+                rank,
                 json!({
                     "draft_id": d.id, "deal": d.deal_name, "trigger": d.context.trigger_label, "status": d.status,
                     "subject": d.subject, "created_at": d.created_at, "incomplete": d.is_incomplete(),
-                    "review_url": format!("/review/{}?token={}", d.id, self.draft_token(&d.id, now)),
-                })
-            })
-            .collect();
+                    "review_url": url,
+                    "why": super::present::why(d, deal.as_ref(), now, &tz),
+                    "priority": rank,
+                    "drafted": super::present::ago(d.created_at, now),
+                    "amount": deal.as_ref().and_then(|x| x.amount.map(|a| format!("{} {a:.0}", x.currency.clone().unwrap_or_default()).trim().to_string())),
+                    "last_interaction": d.context.last_interaction.as_ref().map(|i| format!("{} ({})", i.summary, super::present::ago(i.at, now))),
+                    "decision": decision_words(d, now, &tz),
+                }),
+            ));
+        }
+        items.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let items: Vec<Value> = items.into_iter().map(|(_, v)| v).collect();
+        let key = if history { "decided" } else { "pending" };
         if wants_json {
             return Ok(http::json_response(
                 http::StatusCode::OK,
-                &json!({ "pending": items }),
+                &json!({ key: items }),
             ));
+        }
+        let view = json!({
+            "items": items, "history": history, "count": if history { 0 } else { items.len() },
+            "pending_url": self.queue_link(&approver, now, false),
+            "history_url": self.queue_link(&approver, now, true),
+        });
+        Ok(http::html_response(
+            http::StatusCode::OK,
+            pages::queue(&view),
+        ))
+    }
+
+    /// The friendly page for a link that no longer works: an expired one offers to email its
+    /// own approver a fresh link; an unknown one offers a fresh queue link to the founder. The
+    /// fresh link never goes to whoever clicked.
+    fn link_problem(
+        &self,
+        draft_id: Option<&str>,
+        token: Option<&str>,
+        e: &TokenError,
+    ) -> Response {
+        let action = match draft_id {
+            Some(id) => format!("/review/{id}/relink"),
+            None => "/review/relink".to_string(),
+        };
+        let (title, text, token, button) = match e {
+            TokenError::Expired(_) => (
+                "This link has expired",
+                "Review links expire so an old email cannot decide anything. Get a fresh one in your inbox:".to_string(),
+                token,
+                "Email me a fresh link",
+            ),
+            _ => (
+                "This link does not work",
+                format!(
+                    "It may have been cut off or changed. The founder ({}) can get a fresh link to the review queue by email:",
+                    self.core.config.founder.email
+                ),
+                None,
+                "Email the founder a fresh link",
+            ),
+        };
+        http::html_response(
+            http::StatusCode::UNAUTHORIZED,
+            pages::message_with_action(title, &text, &action, token, button),
+        )
+    }
+
+    /// `POST /review/{id}/relink` (with the expired link's token) or `POST /review/relink`:
+    /// email a fresh link to the link's own approver, or to the founder; at most once every
+    /// ten minutes per person.
+    async fn relink(&self, draft_id: Option<&str>, req: &Request) -> Result<Response, ApiError> {
+        let c = &self.core;
+        let now = c.clock.now();
+        let form: DecisionForm = serde_urlencoded::from_bytes(req.body()).unwrap_or_default();
+        // The approver an expired (but genuine) draft link was issued to, else the founder.
+        let approver = draft_id
+            .and_then(|id| {
+                self.tokens
+                    .verify_ignoring_expiry(Scope::Draft(id), form.token.as_deref())
+                    .ok()
+            })
+            .filter(|a| c.config.approver(a).is_some())
+            .unwrap_or_else(|| c.config.founder.email.clone());
+        let marker = format!("relink:{}", approver.to_ascii_lowercase());
+        let recent = c
+            .store
+            .marker(&marker)
+            .await
+            .map_err(store_error)?
+            .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+            .is_some_and(|at| now.duration_since(at) < SignedDuration::from_mins(10));
+        if !recent {
+            let draft = match draft_id {
+                Some(id) => c.store.get_draft(id).await.map_err(store_error)?,
+                None => None,
+            };
+            let base = self.public_base_url.trim_end_matches('/');
+            let (url, what) = match &draft {
+                Some(d) => (
+                    format!(
+                        "{base}/review/{}?token={}",
+                        d.id,
+                        self.draft_token(&d.id, &approver, now)
+                    ),
+                    format!("the draft for {}", d.deal_name),
+                ),
+                None => (
+                    format!("{base}{}", self.queue_link(&approver, now, false)),
+                    "your review queue".to_string(),
+                ),
+            };
+            let note = FounderNotification {
+                to: approver.clone(),
+                subject: format!("Your fresh draftgate link: {what}"),
+                body: format!("Here is a fresh link to {what}:\n\n{url}\n\nIt works for {} hours. If you did not ask for it, ignore this email.\n", c.config.review.token_ttl_hours),
+                draft_id: draft.as_ref().map(|d| d.id.clone()),
+                deal_name: draft.as_ref().map(|d| d.deal_name.clone()).unwrap_or_default(),
+                review_url: Some(url),
+            };
+            self.notifier
+                .notify(&note)
+                .await
+                .map_err(|e| ApiError::Transient(Box::new(e)))?;
+            c.store
+                .set_marker(&marker, &now.to_string())
+                .await
+                .map_err(store_error)?;
+            audit(
+                &*c.audit,
+                AuditEntry::new(
+                    now,
+                    "link.reissued",
+                    "draftgate",
+                    json!({ "to": approver, "draft_id": draft_id }),
+                ),
+            )
+            .await
+            .map_err(store_error)?;
         }
         Ok(http::html_response(
             http::StatusCode::OK,
-            pages::queue(&items),
+            pages::message(
+                "Check your inbox",
+                "A fresh link is on its way to the approver's own inbox.",
+            ),
         ))
     }
 
@@ -236,11 +466,14 @@ impl Review {
     }
 
     async fn show(&self, id: &str, req: &Request, wants_json: bool) -> Result<Response, ApiError> {
-        let now = self.core.clock.now();
+        let c = &self.core;
+        let now = c.clock.now();
         let token = http::query_param(req.uri().query(), "token");
-        self.tokens
-            .verify(Scope::Draft(id), token.as_deref(), now)
-            .map_err(token_error)?;
+        let approver = match self.tokens.verify(Scope::Draft(id), token.as_deref(), now) {
+            Ok(a) => a,
+            Err(e) if !wants_json => return Ok(self.link_problem(Some(id), token.as_deref(), &e)),
+            Err(e) => return Err(token_error(e)),
+        };
         let draft = self.load(id).await?;
         if wants_json {
             return Ok(http::json_response(
@@ -248,13 +481,49 @@ impl Review {
                 &serde_json::to_value(&draft).expect("serialisable"),
             ));
         }
+        let tz = c.config.timezone();
+        let deal = c.store.get_deal(&draft.deal).await.map_err(store_error)?;
+        let changed = deal
+            .as_ref()
+            .filter(|d| draft.status.is_open() && d.updated_at > draft.created_at)
+            .map(|d| {
+                let mut what = Vec::new();
+                if d.stage != draft.context.stage {
+                    what.push(format!(
+                        "now in {}",
+                        d.stage.map_or("an unmapped stage", |s| s.as_str())
+                    ));
+                }
+                if d.last_interaction != draft.context.last_interaction {
+                    if let Some(i) = &d.last_interaction {
+                        what.push(format!("{} {}", i.summary, super::present::ago(i.at, now)));
+                    }
+                }
+                if what.is_empty() {
+                    what.push(format!(
+                        "updated {}",
+                        super::present::ago(d.updated_at, now)
+                    ));
+                }
+                what.join("; ")
+            });
+        let view = json!({
+            "d": draft,
+            "token": token.unwrap_or_default(),
+            "open": draft.status.is_open(),
+            "snooze_hours": c.config.review.snooze_hours,
+            "why": super::present::why(&draft, deal.as_ref(), now, &tz),
+            "drafted": format!("{} ({})", super::present::when(draft.created_at, now, &tz), super::present::ago(draft.created_at, now)),
+            "last_when": draft.context.last_interaction.as_ref().map(|i| super::present::when(i.at, now, &tz)),
+            "changed": changed,
+            "decided": decision_words(&draft, now, &tz),
+            "reasons": REJECT_REASONS,
+            "crm_url": super::present::crm_link(&c.config, &draft),
+            "queue_url": self.queue_link(&approver, now, false),
+        });
         Ok(http::html_response(
             http::StatusCode::OK,
-            pages::draft(
-                &draft,
-                token.as_deref().unwrap_or(""),
-                self.core.config.review.snooze_hours,
-            ),
+            pages::draft(&draft.deal_name, &view),
         ))
     }
 
@@ -283,6 +552,12 @@ impl Review {
             .tokens
             .verify(Scope::Draft(id), form.token.as_deref(), now)
             .map_err(token_error)?;
+        // A link stays bound to its person; one no longer among the approvers decides nothing.
+        if self.core.config.approver(&approver).is_none() {
+            return Err(ApiError::Unauthorized(format!(
+                "{approver} is not an approver in the config"
+            )));
+        }
         let action = form
             .action
             .as_deref()
@@ -626,37 +901,124 @@ impl Review {
         approver: &str,
         form: &DecisionForm,
     ) -> Result<Value, ApiError> {
-        let now = self.core.clock.now();
-        let reason = form
+        let c = &self.core;
+        let now = c.clock.now();
+        let kind = form
+            .reason_kind
+            .as_deref()
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .unwrap_or("other");
+        if !REJECT_REASONS.iter().any(|(k, _)| *k == kind) {
+            return Err(ApiError::BadRequest {
+                message: format!("unknown `reason_kind` `{kind}`"),
+                detail: json!({ "allowed_reason_kinds": REJECT_REASONS.iter().map(|(k, _)| k).collect::<Vec<_>>() }),
+            });
+        }
+        let note = form
             .reason
             .as_deref()
             .map(str::trim)
             .filter(|r| !r.is_empty())
-            .ok_or_else(|| ApiError::BadRequest {
-                message: "a rejection needs a `reason`".into(),
+            .map(str::to_string);
+        if note.is_none() && matches!(kind, "other" | "bad_draft") {
+            return Err(ApiError::BadRequest {
+                message: "a rejection needs a `reason`: pick one, or say why".into(),
                 detail: json!({ "missing": ["reason"] }),
-            })?;
+            });
+        }
+        let days = match form
+            .days
+            .as_deref()
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+        {
+            None => None,
+            Some(d) => Some(
+                d.parse::<u32>()
+                    .ok()
+                    .filter(|d| (1..=365).contains(d))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(format!(
+                            "`days` must be a whole number from 1 to 365, got `{d}`"
+                        ))
+                    })?,
+            ),
+        };
+        let day = |n: u32| SignedDuration::from_hours(24 * n as i64);
+        let hold = match kind {
+            "park" => Some(Hold::Park),
+            "snooze_deal" => Some(Hold::Snooze {
+                until: now + day(days.unwrap_or(c.config.review.deal_snooze_days)),
+            }),
+            "wrong_timing" => Some(Hold::Rearm {
+                trigger: draft.trigger,
+                occurrence: draft.occurrence.clone(),
+                at: now + day(days.unwrap_or(c.config.review.rearm_days)),
+            }),
+            "wrong_contact" => draft
+                .to
+                .as_ref()
+                .map(|to| Hold::WrongContact { email: to.clone() }),
+            "bad_draft" => Some(Hold::TemplateFeedback {
+                template: draft.context.template.clone(),
+            }),
+            _ => None,
+        };
+        let label = REJECT_REASONS
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .map_or(kind, |(_, l)| *l);
+        let reason = match &note {
+            Some(n) if kind != "other" => format!("{label}: {n}"),
+            Some(n) => n.clone(),
+            None => label.to_string(),
+        };
         let expected = draft.status;
         draft.status = DraftStatus::Rejected;
         draft.decision = Some(Decision {
             action: DecisionAction::Reject,
             by: approver.into(),
             at: now,
-            reason: Some(reason.into()),
+            reason: Some(reason.clone()),
             edited: false,
             diff: None,
         });
         self.transition(&draft, expected).await?;
         audit(
-            &*self.core.audit,
-            AuditEntry::new(now, "draft.rejected", approver, json!({ "reason": reason }))
-                .deal(&draft.deal)
-                .draft(&draft.id),
+            &*c.audit,
+            AuditEntry::new(
+                now,
+                "draft.rejected",
+                approver,
+                json!({ "reason": reason, "reason_kind": kind, "note": note, "hold": hold }),
+            )
+            .deal(&draft.deal)
+            .draft(&draft.id),
         )
         .await
         .map_err(store_error)?;
+        let mut effect = "Nothing was sent.".to_string();
+        if let Some(hold) = hold {
+            effect = format!("Nothing was sent; the deal is {}.", hold.describe());
+            let event = DealEvent {
+                id: format!("draftgate:hold:{}", draft.id),
+                deal: draft.deal.clone(),
+                occurred_at: now,
+                source: "draftgate".into(),
+                kind: EventKind::FounderHold {
+                    hold,
+                    by: approver.into(),
+                    note: note.clone(),
+                },
+                snapshot: None,
+            };
+            record_event(&*c.store, &*c.audit, &c.config, &*c.clock, &event, approver)
+                .await
+                .map_err(store_error)?;
+        }
         Ok(
-            json!({ "draft_id": draft.id, "status": "REJECTED", "message": format!("Rejected: {reason}. Nothing was sent.") }),
+            json!({ "draft_id": draft.id, "status": "REJECTED", "reason": reason, "reason_kind": kind, "message": format!("Rejected: {reason}. {effect}") }),
         )
     }
 

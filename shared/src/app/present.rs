@@ -1,0 +1,144 @@
+//! What the review pages say about a draft, in the founder's words and time zone: when things
+//! happened ("Tue 14:10", "4 days ago"), why a follow-up was drafted ("proposal sent 4 days
+//! ago, no reply"), and which waiting draft matters most.
+
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+use crate::config::Config;
+use crate::domain::{Deal, Draft, TriggerKind};
+
+/// "just now", "25 minutes ago", "3 hours ago", "yesterday", "4 days ago", "in 2 days".
+pub fn ago(at: Timestamp, now: Timestamp) -> String {
+    let secs = now.as_second() - at.as_second();
+    let (future, secs) = (secs < 0, secs.abs());
+    let text = match secs {
+        0..=59 => return "just now".into(),
+        60..=3599 => plural(secs / 60, "minute"),
+        3600..=86_399 => plural(secs / 3600, "hour"),
+        86_400..=172_799 if !future => return "yesterday".into(),
+        _ => plural(secs / 86_400, "day"),
+    };
+    if future {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
+}
+
+fn plural(n: i64, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+/// A time as the founder reads it: "14:10" today, "Tue 14:10" within a week, "3 Nov 14:10"
+/// this year, "3 Nov 2025" before.
+pub fn when(at: Timestamp, now: Timestamp, tz: &TimeZone) -> String {
+    let z = at.to_zoned(tz.clone());
+    let today = now.to_zoned(tz.clone());
+    let days = (now.as_second() - at.as_second()).abs() / 86_400;
+    if z.date() == today.date() {
+        z.strftime("%H:%M").to_string()
+    } else if days < 6 {
+        z.strftime("%a %H:%M").to_string()
+    } else if z.year() == today.year() {
+        z.strftime("%-d %b %H:%M").to_string()
+    } else {
+        z.strftime("%-d %b %Y").to_string()
+    }
+}
+
+/// Why the draft exists, in a few words.
+pub fn why(draft: &Draft, deal: Option<&Deal>, now: Timestamp, tz: &TimeZone) -> String {
+    let since = |t: Option<Timestamp>| t.map(|t| ago(t, now));
+    let d = deal;
+    match draft.trigger {
+        TriggerKind::ProposalNoReply => match since(d.and_then(|d| d.proposal_sent_at)) {
+            Some(a) => format!("Proposal sent {a}, no reply"),
+            None => "Proposal sent, no reply".into(),
+        },
+        TriggerKind::CallNoNextStep => match since(d.and_then(|d| d.last_call_at)) {
+            Some(a) => format!("Call {a}, no next step booked"),
+            None => "Call logged, no next step booked".into(),
+        },
+        TriggerKind::StageUnchanged => {
+            match (d.and_then(|d| d.stage), d.map(|d| d.stage_entered_at)) {
+                (Some(stage), Some(at)) => format!(
+                    "In {} for {}",
+                    stage.as_str().replace('_', " "),
+                    ago(at, now).trim_end_matches(" ago")
+                ),
+                _ => "Deal idle in its stage".into(),
+            }
+        }
+        TriggerKind::QuoteExpired => match d.and_then(|d| d.quote_expires_on) {
+            Some(on) => format!("Quote expired on {}", on.strftime("%a %-d %b")),
+            None => "Quote expired".into(),
+        },
+        TriggerKind::LeadNoSecondReply => match since(d.and_then(|d| d.lead_inquiry_at)) {
+            Some(a) => format!("Lead wrote {a}, no answer to our follow-up"),
+            None => "Lead inquiry, no second reply".into(),
+        },
+        TriggerKind::MeetingPrep => match d.and_then(|d| d.next_meeting_at) {
+            Some(at) => format!("Meeting {}", when(at, now, tz)),
+            None => "Meeting coming up".into(),
+        },
+    }
+}
+
+/// How much a waiting draft matters: the deal's value, how long since anyone wrote, and how
+/// time-critical its trigger is (the config's budget weights rank the first two).
+pub fn priority(draft: &Draft, deal: Option<&Deal>, config: &Config, now: Timestamp) -> f64 {
+    let amount = deal.and_then(|d| d.amount).unwrap_or(0.0);
+    let stale_days = deal.and_then(Deal::last_contact_at).map_or(0.0, |t| {
+        (now.as_second() - t.as_second()).max(0) as f64 / 86_400.0
+    });
+    let urgency = match draft.trigger {
+        TriggerKind::QuoteExpired | TriggerKind::ProposalNoReply => 3.0,
+        TriggerKind::CallNoNextStep | TriggerKind::LeadNoSecondReply => 2.0,
+        TriggerKind::StageUnchanged => 1.0,
+        TriggerKind::MeetingPrep => 0.0,
+    };
+    config.limits.amount_weight * amount / 1000.0
+        + config.limits.staleness_weight * stale_days
+        + 5.0 * urgency
+}
+
+/// A link to the deal in its CRM, from the config's `[crm_links]` templates.
+pub fn crm_link(config: &Config, draft: &Draft) -> Option<String> {
+    config
+        .crm_links
+        .get(&draft.deal.crm)
+        .map(|t| t.replace("{id}", &draft.deal.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn times_read_in_words_and_in_the_founders_zone() {
+        let now = t("2026-11-30T13:10:00Z");
+        assert_eq!(ago(t("2026-11-30T13:09:30Z"), now), "just now");
+        assert_eq!(ago(t("2026-11-30T12:45:00Z"), now), "25 minutes ago");
+        assert_eq!(ago(t("2026-11-29T10:00:00Z"), now), "yesterday");
+        assert_eq!(ago(t("2026-11-26T13:10:00Z"), now), "4 days ago");
+        assert_eq!(ago(t("2026-12-02T13:10:00Z"), now), "in 2 days");
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        assert_eq!(when(t("2026-11-30T08:00:00Z"), now, &berlin), "09:00");
+        assert_eq!(when(t("2026-11-26T13:10:00Z"), now, &berlin), "Thu 14:10");
+        assert_eq!(
+            when(t("2026-11-24T13:10:00Z"), now, &berlin),
+            "24 Nov 14:10"
+        );
+        assert_eq!(when(t("2026-11-03T13:10:00Z"), now, &berlin), "3 Nov 14:10");
+        assert_eq!(when(t("2025-11-03T13:10:00Z"), now, &berlin), "3 Nov 2025");
+    }
+}
