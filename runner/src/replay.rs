@@ -336,6 +336,7 @@ impl Engine {
                 core,
                 sender: outbox.clone(),
                 notifier: outbox.clone(),
+                slack_signing_secret: None,
                 events: store.clone(),
                 tokens: tokens.clone(),
                 public_base_url: base,

@@ -209,6 +209,32 @@ pub async fn serve(
         }
     };
 
+    // Slack: draftgate's bot posts drafts with buttons when SLACK_BOT_TOKEN and SLACK_CHANNEL
+    // are set; its presses arrive at /slack/interactivity.
+    let slack_signing_secret = env.optional("SLACK_SIGNING_SECRET").map(Secret::new);
+    let notifier: Arc<dyn shared::ports::Notifier> = match (
+        env.optional("SLACK_BOT_TOKEN"),
+        env.optional("SLACK_CHANNEL"),
+    ) {
+        (Some(token), Some(channel)) => {
+            dev_notes.push(format!(
+                "Slack bot posts drafts to {channel}; buttons answer at POST /slack/interactivity"
+            ));
+            let bot = shared::adapters::slack::SlackBot::new(
+                &env.optional("SLACK_API_BASE_URL")
+                    .unwrap_or_else(|| "https://slack.com/api".into()),
+                Secret::new(token),
+                channel,
+                store.clone(),
+            );
+            Arc::new(shared::adapters::fanout::Fanout(vec![
+                outbox.clone(),
+                Arc::new(bot),
+            ]))
+        }
+        _ => outbox.clone(),
+    };
+
     let runner = Arc::new(Runner {
         mail: MailIntake { mailboxes },
         intake: Intake {
@@ -235,7 +261,7 @@ pub async fn serve(
             },
             drafter: Drafter {
                 core: core.clone(),
-                notifier: outbox.clone(),
+                notifier: notifier.clone(),
                 tokens: tokens.clone(),
                 public_base_url: public_base_url.clone(),
             },
@@ -243,7 +269,8 @@ pub async fn serve(
         review: Review {
             core,
             sender,
-            notifier: outbox.clone(),
+            notifier,
+            slack_signing_secret,
             events: store.clone(),
             tokens,
             public_base_url: public_base_url.clone(),
@@ -365,6 +392,9 @@ impl Runner {
         }
         if path.starts_with("/webhooks/") {
             return self.intake.handle(req).await;
+        }
+        if path == "/slack/interactivity" {
+            return self.review.slack(req).await;
         }
         if path == "/review" || path.starts_with("/review/") {
             return self.review.handle(req).await;

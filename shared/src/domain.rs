@@ -757,6 +757,9 @@ pub struct FounderNotification {
     pub draft_id: Option<String>,
     pub deal_name: String,
     pub review_url: Option<String>,
+    /// For one person's inbox only (a fresh link): shared channels (Slack) skip it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub personal: bool,
 }
 
 /// Published on the event bus for downstream automation.

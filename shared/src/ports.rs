@@ -199,6 +199,12 @@ pub enum SendError {
 #[async_trait]
 pub trait Notifier: Send + Sync {
     async fn notify(&self, note: &FounderNotification) -> Result<(), NotifyError>;
+
+    /// A draft was decided (or left the queue): channels that can change what they posted
+    /// (a Slack message) show `summary` and drop their buttons.
+    async fn decided(&self, _draft: &Draft, _summary: &str) -> Result<(), NotifyError> {
+        Ok(())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -84,6 +84,7 @@ async fn a_whole_flow_logs_json_with_its_spans_and_never_a_secret_token_or_body(
         core: core.clone(),
         sender: store.outbox(clock.clone()),
         notifier: store.outbox(clock.clone()),
+        slack_signing_secret: None,
         events: store.clone(),
         tokens: tokens.clone(),
         public_base_url: "https://hooks.example".into(),

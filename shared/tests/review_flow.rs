@@ -47,6 +47,7 @@ impl World {
             core: core.clone(),
             sender: store.outbox(clock.clone()),
             notifier: store.outbox(clock.clone()),
+            slack_signing_secret: None,
             events: store.clone(),
             tokens: tokens.clone(),
             public_base_url: "http://localhost".into(),

@@ -1378,6 +1378,7 @@ mod aws_only {
             draft_id: Some("d1".into()),
             deal_name: "Acme rollout".into(),
             review_url: Some("https://example.com/review/d1".into()),
+            personal: false,
         };
         SnsEmailNotifier::new(sns, &topic_arn)
             .notify(&note)

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use lambda_runtime::{run, service_fn, Error};
 use shared::adapters::aws::{wiring, SnsEmailNotifier};
 use shared::adapters::fanout::Fanout;
-use shared::adapters::slack::SlackNotifier;
+use shared::adapters::slack::{SlackBot, SlackNotifier};
 use shared::app::drafts::Drafter;
 use shared::ports::Notifier;
 use shared::secret::Secret;
@@ -23,7 +23,13 @@ async fn main() -> Result<(), Error> {
     let tokens = TokenSigner::new(env.secret("DRAFTGATE_SIGNING_KEY"));
     let topic = env.optional("FOUNDER_TOPIC_ARN");
     let slack = env.optional("SLACK_WEBHOOK_URL");
-    if topic.is_none() && slack.is_none() {
+    let slack_bot = env
+        .optional("SLACK_BOT_TOKEN")
+        .zip(env.optional("SLACK_CHANNEL"));
+    let slack_api = env
+        .optional("SLACK_API_BASE_URL")
+        .unwrap_or_else(|| "https://slack.com/api".into());
+    if topic.is_none() && slack.is_none() && slack_bot.is_none() {
         env.problem(
             "set FOUNDER_TOPIC_ARN and/or SLACK_WEBHOOK_URL so the founder hears about drafts",
         );
@@ -31,8 +37,19 @@ async fn main() -> Result<(), Error> {
     env.finish_or_exit();
 
     let mut channels: Vec<Arc<dyn Notifier>> = Vec::new();
-    if let Some(url) = slack {
-        channels.push(Arc::new(SlackNotifier::new(Secret::new(url))));
+    // draftgate's bot (drafts with buttons) when configured, else the incoming webhook.
+    match slack_bot {
+        Some((token, channel)) => channels.push(Arc::new(SlackBot::new(
+            &slack_api,
+            Secret::new(token),
+            channel,
+            start.core.store.clone(),
+        ))),
+        None => {
+            if let Some(url) = slack {
+                channels.push(Arc::new(SlackNotifier::new(Secret::new(url))));
+            }
+        }
     }
     if let Some(arn) = topic {
         channels.push(Arc::new(SnsEmailNotifier::new(

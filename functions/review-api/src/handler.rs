@@ -31,6 +31,7 @@ mod tests {
             },
             sender: store.outbox(clock.clone()),
             notifier: store.outbox(clock),
+            slack_signing_secret: None,
             events: store.clone(),
             tokens: TokenSigner::new(Secret::new("dev-signing-key-not-secret")),
             public_base_url: "https://example.invalid".into(),

@@ -12,6 +12,7 @@ use shared::app::review::Review;
 use shared::domain::{OutboundEmail, SentReceipt};
 use shared::mailbox::MailSender;
 use shared::ports::{EventPublisher, SendError, Sender, SentLookup};
+use shared::secret::Secret;
 use shared::settings::Env;
 use shared::tokens::TokenSigner;
 
@@ -47,6 +48,13 @@ async fn main() -> Result<(), Error> {
         };
     let send_secret = env.optional("MAILBOX_SEND_SECRET_ARN");
     let founder_topic = env.required("FOUNDER_TOPIC_ARN");
+    let slack_signing_secret = env.optional("SLACK_SIGNING_SECRET");
+    let slack_bot = env
+        .optional("SLACK_BOT_TOKEN")
+        .zip(env.optional("SLACK_CHANNEL"));
+    let slack_api = env
+        .optional("SLACK_API_BASE_URL")
+        .unwrap_or_else(|| "https://slack.com/api".into());
     if mail_sender != MailSender::Ses && send_secret.is_none() {
         env.problem(format!(
             "MAIL_SENDER={mail_sender:?} needs MAILBOX_SEND_SECRET_ARN (the send grant's secret)"
@@ -73,13 +81,25 @@ async fn main() -> Result<(), Error> {
     ));
     // A fresh review link goes to the approvers' inbox (the founder topic's email), never
     // to whoever clicked an expired one.
-    let notifier: Arc<dyn shared::ports::Notifier> = Arc::new(SnsEmailNotifier::new(
-        aws_sdk_sns::Client::new(&start.sdk),
-        founder_topic,
-    ));
+    let mut channels: Vec<Arc<dyn shared::ports::Notifier>> = vec![Arc::new(
+        SnsEmailNotifier::new(aws_sdk_sns::Client::new(&start.sdk), founder_topic),
+    )];
+    // The bot's messages show every decision (and lose their buttons).
+    if let Some((token, channel)) = slack_bot {
+        channels.push(Arc::new(shared::adapters::slack::SlackBot::new(
+            &slack_api,
+            Secret::new(token),
+            channel,
+            start.core.store.clone(),
+        )));
+    }
+    let notifier: Arc<dyn shared::ports::Notifier> =
+        Arc::new(shared::adapters::fanout::Fanout(channels));
+    let slack_signing_secret = slack_signing_secret.map(Secret::new);
     let review = start.live(move |core| Review {
         core,
         notifier: notifier.clone(),
+        slack_signing_secret: slack_signing_secret.clone(),
         sender: sender.clone(),
         events: events.clone(),
         tokens: tokens.clone(),

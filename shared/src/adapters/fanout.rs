@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::domain::FounderNotification;
+use crate::domain::{Draft, FounderNotification};
 use crate::error::Chain;
 use crate::ports::{Notifier, NotifyError};
 
@@ -20,12 +20,21 @@ impl Notifier for Fanout {
                 errors.push(Chain(&e).to_string());
             }
         }
-        if errors.len() < self.0.len() {
+        if errors.len() < self.0.len() || self.0.is_empty() {
             Ok(())
         } else {
             Err(NotifyError(
                 format!("every channel failed: {}", errors.join("; ")).into(),
             ))
         }
+    }
+
+    async fn decided(&self, draft: &Draft, summary: &str) -> Result<(), NotifyError> {
+        for n in &self.0 {
+            if let Err(e) = n.decided(draft, summary).await {
+                tracing::warn!(error = %Chain(&e), "a notification channel could not show a decision");
+            }
+        }
+        Ok(())
     }
 }

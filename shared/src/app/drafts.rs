@@ -339,6 +339,7 @@ impl Drafter {
             draft_id: None,
             deal_name: draft.deal_name.clone(),
             review_url: None,
+            personal: false,
         };
         self.notifier
             .notify(&note)
@@ -412,6 +413,7 @@ impl Drafter {
             draft_id: Some(draft.id.clone()),
             deal_name: draft.deal_name.clone(),
             review_url: Some(review_url),
+            personal: false,
         };
         self.notifier
             .notify(&note)

@@ -10,6 +10,7 @@ pub mod mail;
 mod pages;
 pub mod present;
 pub mod review;
+mod slack;
 pub mod sweep;
 pub mod sync;
 

@@ -26,33 +26,36 @@ use tracing::Instrument;
 pub struct Review {
     pub core: Core,
     pub sender: Arc<dyn Sender>,
-    /// Emails a fresh link to an approver who asks from an expired one.
+    /// Emails a fresh link to an approver who asks from an expired one, and shows each
+    /// decision on the notifications (the Slack message loses its buttons).
     pub notifier: Arc<dyn Notifier>,
+    /// Verifies `POST /slack/interactivity` (`SLACK_SIGNING_SECRET`); `None` refuses it.
+    pub slack_signing_secret: Option<crate::secret::Secret>,
     pub events: Arc<dyn EventPublisher>,
     pub tokens: TokenSigner,
     pub public_base_url: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
-struct DecisionForm {
+pub(crate) struct DecisionForm {
     #[serde(default)]
-    token: Option<String>,
+    pub(crate) token: Option<String>,
     #[serde(default)]
-    action: Option<String>,
+    pub(crate) action: Option<String>,
     #[serde(default)]
-    subject: Option<String>,
+    pub(crate) subject: Option<String>,
     #[serde(default)]
-    body: Option<String>,
+    pub(crate) body: Option<String>,
     #[serde(default)]
-    reason: Option<String>,
+    pub(crate) reason: Option<String>,
     #[serde(default)]
-    snooze_hours: Option<String>,
+    pub(crate) snooze_hours: Option<String>,
     /// Why a rejection: park | snooze_deal | wrong_timing | wrong_contact | bad_draft | other.
     #[serde(default)]
-    reason_kind: Option<String>,
+    pub(crate) reason_kind: Option<String>,
     /// Days for `snooze_deal` / `wrong_timing` (the config's defaults otherwise).
     #[serde(default)]
-    days: Option<String>,
+    pub(crate) days: Option<String>,
 }
 
 /// The reasons a rejection may give, each with its effect on the deal.
@@ -77,6 +80,9 @@ pub const REJECT_REASONS: [(&str, &str); 6] = [
 /// "Approved by alex@… Tue 14:10", "Rejected by … : reason", "Superseded: …".
 fn decision_words(d: &Draft, now: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> Option<String> {
     use super::present::when;
+    if let (DraftStatus::Snoozed, Some(until)) = (d.status, d.snoozed_until) {
+        return Some(format!("Snoozed until {}; it comes back then", when(until, now, tz)));
+    }
     if let Some(x) = &d.decision {
         let verb = match x.action {
             DecisionAction::Approve if d.status == DraftStatus::Sent => "Approved and sent",
@@ -426,6 +432,7 @@ impl Review {
                 draft_id: draft.as_ref().map(|d| d.id.clone()),
                 deal_name: draft.as_ref().map(|d| d.deal_name.clone()).unwrap_or_default(),
                 review_url: Some(url),
+                personal: true,
             };
             self.notifier
                 .notify(&note)
@@ -569,6 +576,21 @@ impl Review {
                 ),
                 detail: json!({ "allowed_actions": ["approve", "reject", "snooze"] }),
             })?;
+        let result = self.decide_as(id, &approver, action, &form).await?;
+        Ok(self.answer(result, wants_json))
+    }
+
+    /// One decision by `approver` (already authenticated: a review link, or a Slack user who is
+    /// a configured approver), through the same path whatever it came from. Afterwards the
+    /// notification channels show the outcome (the Slack message loses its buttons).
+    pub(crate) async fn decide_as(
+        &self,
+        id: &str,
+        approver: &str,
+        action: DecisionAction,
+        form: &DecisionForm,
+    ) -> Result<Value, ApiError> {
+        let now = self.core.clock.now();
         let draft = self.load(id).await?;
         tracing::Span::current().record("deal", tracing::field::display(&draft.deal));
         let interrupted = draft.status == DraftStatus::Sending
@@ -577,21 +599,30 @@ impl Review {
                 .decision
                 .as_ref()
                 .is_some_and(|d| now.duration_since(d.at) >= RESUME_AFTER);
-        if interrupted {
+        let result = if interrupted {
             tracing::info!("approved again while left sending: looking in Sent");
-            let result = self.resume(draft, &approver).await?;
-            return Ok(self.answer(result, wants_json));
-        }
-        if !draft.status.is_open() {
-            return Err(already_decided(&draft));
-        }
-        tracing::info!(action = ?action, "decision received");
-        let result = match action {
-            DecisionAction::Approve => self.approve(draft, &approver, &form).await?,
-            DecisionAction::Reject => self.reject(draft, &approver, &form).await?,
-            DecisionAction::Snooze => self.snooze(draft, &approver, &form).await?,
+            self.resume(draft, approver).await
+        } else if !draft.status.is_open() {
+            Err(already_decided(&draft))
+        } else {
+            tracing::info!(action = ?action, "decision received");
+            match action {
+                DecisionAction::Approve => self.approve(draft, approver, form).await,
+                DecisionAction::Reject => self.reject(draft, approver, form).await,
+                DecisionAction::Snooze => self.snooze(draft, approver, form).await,
+            }
         };
-        Ok(self.answer(result, wants_json))
+        // Whatever happened (decided now, or long ago), channels show the draft as it is.
+        if let Ok(Some(d)) = self.core.store.get_draft(id).await {
+            if !d.status.is_open() || d.status == DraftStatus::Snoozed {
+                let words = decision_words(&d, now, &self.core.config.timezone())
+                    .unwrap_or_else(|| d.status.to_string());
+                if let Err(e) = self.notifier.decided(&d, &words).await {
+                    tracing::warn!(error = %Chain(&e), "the decision could not be shown on the notification");
+                }
+            }
+        }
+        result
     }
 
     fn answer(&self, result: Value, wants_json: bool) -> Response {

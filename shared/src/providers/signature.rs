@@ -173,6 +173,45 @@ pub fn verify_pandadoc(
 
 /// draftgate's own scheme (inbox and generic webhooks): `X-Draftgate-Signature` =
 /// `sha256=` + hex(HMAC-SHA256(secret, timestamp + "." + body)), `X-Draftgate-Timestamp` in seconds.
+/// Slack's v0 request signature: `v0=` + hex(HMAC-SHA256(signing secret, `v0:{ts}:{body}`)).
+pub fn slack_signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
+    format!(
+        "v0={}",
+        hex::encode(hmac_sha256(
+            secret,
+            &[b"v0:", timestamp.as_bytes(), b":", body]
+        ))
+    )
+}
+
+/// Verify a Slack request (`X-Slack-Signature`, `X-Slack-Request-Timestamp`, 5 minutes).
+pub fn verify_slack(
+    secret: &Secret,
+    body: &[u8],
+    signature: Option<&str>,
+    timestamp: Option<&str>,
+    now: Timestamp,
+) -> Result<(), SignatureError> {
+    let signature = signature.ok_or(SignatureError::Missing("X-Slack-Signature"))?;
+    let timestamp = timestamp.ok_or(SignatureError::Missing("X-Slack-Request-Timestamp"))?;
+    let sent_s: i64 = timestamp
+        .trim()
+        .parse()
+        .map_err(|_| SignatureError::Malformed("X-Slack-Request-Timestamp"))?;
+    check_window(sent_s.saturating_mul(1000), now)?;
+    let hex_part = signature
+        .trim()
+        .strip_prefix("v0=")
+        .ok_or(SignatureError::Malformed("X-Slack-Signature"))?;
+    let given =
+        hex::decode(hex_part).map_err(|_| SignatureError::Malformed("X-Slack-Signature"))?;
+    let expected = hmac_sha256(
+        secret.expose().as_bytes(),
+        &[b"v0:", timestamp.trim().as_bytes(), b":", body],
+    );
+    matches(&given, &expected)
+}
+
 pub fn draftgate_signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
     format!(
         "sha256={}",
@@ -433,6 +472,63 @@ mod tests {
         assert_eq!(
             verify_draftgate(&secret, b"{}", Some(&sig[7..]), Some(ts), now),
             Err(SignatureError::Malformed("X-Draftgate-Signature"))
+        );
+    }
+
+    #[test]
+    fn slack_v0_matches_slacks_published_example_and_the_reference_block_actions_body() {
+        let secret = Secret::new("8f742231b10e8888abcd99yyyzzz85a5");
+        let body = "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V&channel_name=foobar&user_id=U2CERLKJA&user_name=roadrunner&command=%2Fwebhook-collect&text=&response_url=https%3A%2F%2Fhooks.slack.com%2Fcommands%2FT1DC2JH3J%2F397700885554%2F96rGlfmibIGlgcZRskXaIFfN&trigger_id=398738663015.47445629121.803a0bc887a14d10d2c447fce8b6703c";
+        let sig = "v0=a2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+        assert_eq!(
+            slack_signature(secret.expose().as_bytes(), "1531420618", body.as_bytes()),
+            sig
+        );
+        let at = |s: i64| Timestamp::from_second(s).unwrap();
+        assert_eq!(
+            verify_slack(
+                &secret,
+                body.as_bytes(),
+                Some(sig),
+                Some("1531420618"),
+                at(1_531_420_618 + 60)
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            verify_slack(
+                &secret,
+                body.as_bytes(),
+                Some(sig),
+                Some("1531420618"),
+                at(1_531_420_618 + 301)
+            ),
+            Err(SignatureError::Stale)
+        );
+        let forged = "v0=b2114d57b48eac39b9ad189dd8316235a7b4a8d21a10bd27519666489c69b503";
+        assert_eq!(
+            verify_slack(
+                &secret,
+                body.as_bytes(),
+                Some(forged),
+                Some("1531420618"),
+                at(1_531_420_618)
+            ),
+            Err(SignatureError::Mismatch)
+        );
+        assert!(verify_slack(
+            &secret,
+            body.as_bytes(),
+            None,
+            Some("1531420618"),
+            at(1_531_420_618)
+        )
+        .is_err());
+        // The reference block_actions request, byte for byte.
+        let body = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/payloads/slack-block-actions-request-body.x-www-form-urlencoded.txt")).unwrap();
+        assert_eq!(
+            slack_signature(secret.expose().as_bytes(), "1732183531", &body),
+            "v0=98d51c913f12bb48cdb9e65d02dc75962e0168bc923c2debe5f7ff6cfea04301"
         );
     }
 }
