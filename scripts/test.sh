@@ -43,6 +43,21 @@ if [ ! -x .tools/prism/node_modules/.bin/prism ] || [ "$(cat .tools/prism/.versi
 fi
 export DRAFTGATE_PRISM="$root/.tools/prism/node_modules/.bin/prism"
 
+# The review pages in a real browser: Debian's Chromium, driven by playwright-core.
+if [ -z "${DRAFTGATE_CHROMIUM:-}" ] && ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing Debian's chromium (browser tests)"
+  sudo_=""
+  [ "$(id -u)" -ne 0 ] && sudo_="sudo"
+  $sudo_ apt-get install -y -qq chromium >/dev/null 2>&1 || { $sudo_ apt-get update -qq && $sudo_ apt-get install -y -qq chromium >/dev/null; }
+fi
+playwright_version=1.64.1
+if [ ! -d .tools/playwright/node_modules/playwright-core ] || [ "$(cat .tools/playwright/.version 2>/dev/null)" != "$playwright_version" ]; then
+  echo "== installing playwright-core@$playwright_version into .tools/playwright"
+  mkdir -p .tools/playwright
+  npm install --silent --no-audit --no-fund --prefix .tools/playwright "playwright-core@$playwright_version"
+  echo "$playwright_version" > .tools/playwright/.version
+fi
+
 echo "== cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 echo "cfn-lint: clean"
@@ -58,6 +73,9 @@ export DRAFTGATE_TEST_AWS_ENDPOINT="$endpoint"
 
 echo "== cargo test --workspace"
 cargo test --workspace --locked 2>&1 | tee target/test.log
+echo "== browser (headless Chromium at 390x844)"
+node tests/browser/review.mjs target/debug/draftgate 2>&1 | tee target/browser.log
 echo "== summary"
 awk '/^test result:/ { split($0, a, /[;.] /); for (i in a) if (a[i] ~ /passed|failed/) { split(a[i], b, " "); n[b[2]] += b[1] } }
      END { printf "%d passed, %d failed\n", n["passed"], n["failed"] }' target/test.log
+grep '^browser:' target/browser.log

@@ -310,10 +310,9 @@ async fn slack_buttons_decide_through_the_same_gate_and_the_message_follows() {
     assert_eq!(r.status(), 200);
     let updates = posts(&slack.received_requests().await.unwrap(), "chat.update");
     assert!(
-        updates.iter().any(|u| u["text"]
-            .as_str()
-            .unwrap()
-            .contains("Snoozed until")),
+        updates
+            .iter()
+            .any(|u| u["text"].as_str().unwrap().contains("Snoozed until")),
         "{updates:?}"
     );
 

@@ -81,7 +81,10 @@ pub const REJECT_REASONS: [(&str, &str); 6] = [
 fn decision_words(d: &Draft, now: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> Option<String> {
     use super::present::when;
     if let (DraftStatus::Snoozed, Some(until)) = (d.status, d.snoozed_until) {
-        return Some(format!("Snoozed until {}; it comes back then", when(until, now, tz)));
+        return Some(format!(
+            "Snoozed until {}; it comes back then",
+            when(until, now, tz)
+        ));
     }
     if let Some(x) = &d.decision {
         let verb = match x.action {
