@@ -155,6 +155,35 @@ pub struct ReviewSettings {
     /// "Wrong timing" from a rejection: days until the trigger comes back.
     #[serde(default = "default_rearm_days")]
     pub rearm_days: u32,
+    /// A draft waiting longer than this is reminded once a day (0: never). Nothing is ever
+    /// sent without a decision, however long it waits.
+    #[serde(default = "default_remind_after")]
+    pub remind_after_hours: u32,
+    /// `each` (a notification per draft) or `daily_digest` (one a day listing the queue).
+    #[serde(default = "default_notify")]
+    pub notify: NotifyMode,
+    /// The digest's hour in the founder's time zone.
+    #[serde(default = "default_digest_hour")]
+    pub digest_hour: u8,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyMode {
+    Each,
+    DailyDigest,
+}
+
+fn default_remind_after() -> u32 {
+    48
+}
+
+fn default_notify() -> NotifyMode {
+    NotifyMode::Each
+}
+
+fn default_digest_hour() -> u8 {
+    8
 }
 
 fn default_deal_snooze_days() -> u32 {
@@ -179,6 +208,9 @@ impl Default for ReviewSettings {
             snooze_hours: default_snooze(),
             deal_snooze_days: default_deal_snooze_days(),
             rearm_days: default_rearm_days(),
+            remind_after_hours: default_remind_after(),
+            notify: default_notify(),
+            digest_hour: default_digest_hour(),
         }
     }
 }
@@ -712,6 +744,15 @@ impl Config {
                     format!("crm_links.{crm}: `{url}` must be an https:// URL with `{{id}}` where the deal id goes"),
                 ));
             }
+        }
+        if raw.review.digest_hour > 23 {
+            problems.push(err(
+                None,
+                format!(
+                    "review.digest_hour must be 0 to 23, not {}",
+                    raw.review.digest_hour
+                ),
+            ));
         }
         for a in &raw.approvers {
             if crate::mail::address(&a.email).is_none() {

@@ -34,10 +34,20 @@ fn t(s: &str) -> Timestamp {
 
 impl World {
     async fn new(name: &str, first_name: Option<&str>) -> World {
+        Self::with_config(name, first_name, |_| {}).await
+    }
+
+    async fn with_config(
+        name: &str,
+        first_name: Option<&str>,
+        tweak: impl Fn(&mut shared::config::Config),
+    ) -> World {
         let store = EmbeddedStore::open_in_memory().unwrap();
         let clock = Arc::new(ManualClock::new(t("2026-03-02T09:00:00Z")));
+        let mut config = shared::config::Config::bundled().unwrap();
+        tweak(&mut config);
         let core = Core {
-            config: Arc::new(shared::config::Config::bundled().unwrap()),
+            config: Arc::new(config),
             store: store.clone(),
             audit: store.clone(),
             clock: clock.clone(),
@@ -712,4 +722,85 @@ async fn an_expired_link_offers_a_fresh_one_sent_to_its_own_approver_only() {
         DraftStatus::Pending,
         "asking decides nothing"
     );
+}
+
+fn founder_notes(w: &World) -> Vec<shared::adapters::embedded::OutboxEntry> {
+    w.store
+        .outbox_entries()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "founder")
+        .collect()
+}
+
+#[tokio::test]
+async fn a_waiting_draft_is_reminded_once_a_day_and_never_sent_by_waiting() {
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    assert_eq!(founder_notes(&w).len(), 1);
+    w.clock.advance(SignedDuration::from_hours(47));
+    w.run_pipeline().await;
+    assert_eq!(
+        founder_notes(&w).len(),
+        1,
+        "not before remind_after_hours (48)"
+    );
+    w.clock.advance(SignedDuration::from_hours(2));
+    w.run_pipeline().await;
+    w.run_pipeline().await;
+    assert_eq!(
+        founder_notes(&w).len(),
+        2,
+        "one reminder, however often the sweep runs"
+    );
+    w.clock.advance(SignedDuration::from_hours(24));
+    w.run_pipeline().await;
+    assert_eq!(founder_notes(&w).len(), 3, "and again the next day");
+    for _ in 0..30 {
+        w.clock.advance(SignedDuration::from_hours(24));
+        w.run_pipeline().await;
+    }
+    assert!(w.sent().is_empty(), "a month of waiting sends nothing");
+    assert_eq!(w.status(&d.id).await, DraftStatus::Pending);
+    let last = founder_notes(&w).pop().unwrap();
+    assert_eq!(last.draft_id.as_deref(), Some(d.id.as_str()));
+}
+
+#[tokio::test]
+async fn the_daily_digest_replaces_per_draft_notifications() {
+    let w = World::with_config("Acme", Some("Jane"), |c| {
+        c.review.notify = shared::config::NotifyMode::DailyDigest;
+        c.review.digest_hour = 8;
+    })
+    .await;
+    // 2026-03-05 09:00 UTC is 10:00 in Berlin: past the digest hour. The draft written by
+    // this sweep goes into the next sweep's digest.
+    let d = w.drafted().await;
+    assert!(founder_notes(&w).is_empty(), "no per-draft notification");
+    let summary = support::sweep_and_drain(&w.core, &w.store, &w.clock, &w.tokens).await;
+    assert!(summary.digest, "{summary:?}");
+    let notes = founder_notes(&w);
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(notes[0].draft_id.is_none(), "no per-draft notification");
+    assert!(
+        notes[0].subject.contains("1 drafts waiting"),
+        "{}",
+        notes[0].subject
+    );
+    assert!(
+        notes[0].body.contains(&format!("/review/{}?token=", d.id)),
+        "{}",
+        notes[0].body
+    );
+    assert!(
+        notes[0].body.contains("/review?token="),
+        "and the queue link"
+    );
+    w.run_pipeline().await;
+    w.clock.advance(SignedDuration::from_hours(6));
+    w.run_pipeline().await;
+    assert_eq!(founder_notes(&w).len(), 1, "once a day");
+    w.clock.advance(SignedDuration::from_hours(20));
+    w.run_pipeline().await;
+    assert_eq!(founder_notes(&w).len(), 2, "the next day's digest");
 }

@@ -8,7 +8,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use serde_json::json;
 
-use super::{audit, draft_id, Core, DraftRequest, WorkError};
+use super::{audit, draft_id, short_hash, Core, DraftRequest, WorkError};
 use crate::domain::{
     AuditEntry, Deal, Draft, DraftContext, DraftStatus, Fact, FounderNotification,
 };
@@ -43,6 +43,9 @@ pub enum DraftOutcome {
     Renotified {
         draft_id: String,
     },
+    Digest {
+        drafts: usize,
+    },
     NothingToDo,
 }
 
@@ -63,6 +66,7 @@ impl DraftOutcome {
             DraftOutcome::Renotified { draft_id } => {
                 tracing::info!(%draft_id, "founder notified again");
             }
+            DraftOutcome::Digest { drafts } => tracing::info!(drafts, "daily digest sent"),
             DraftOutcome::NothingToDo => tracing::info!("nothing to do"),
         }
     }
@@ -160,6 +164,18 @@ impl Drafter {
                         o.log();
                     })
             }
+            DraftRequest::Remind { draft_id } => {
+                match self.core.store.get_draft(&draft_id).await? {
+                    Some(d) if d.status == DraftStatus::Pending => {
+                        let span = tracing::info_span!("draft", deal = %d.deal, draft_id = %d.id);
+                        self.notify(d).instrument(span.clone()).await?;
+                        span.in_scope(|| tracing::info!("reminded of a draft still waiting"));
+                        Ok(DraftOutcome::Renotified { draft_id })
+                    }
+                    _ => Ok(DraftOutcome::NothingToDo),
+                }
+            }
+            DraftRequest::Digest { day } => self.digest(&day).await,
             DraftRequest::Renotify { draft_id } => {
                 match self.core.store.get_draft(&draft_id).await? {
                     Some(d) if d.status == DraftStatus::Pending => {
@@ -180,7 +196,7 @@ impl Drafter {
         let id = draft_id(&firing);
         if let Some(existing) = c.store.get_draft(&id).await? {
             match existing.status {
-                DraftStatus::Pending if existing.notified_at.is_none() => {
+                DraftStatus::Pending if existing.notified_at.is_none() && self.per_draft() => {
                     self.notify(existing).await?;
                 }
                 DraftStatus::Brief if existing.notified_at.is_none() => {
@@ -288,11 +304,82 @@ impl Drafter {
         if draft.status == DraftStatus::Brief {
             self.brief(draft).await?;
         } else {
-            self.notify(draft).await?;
+            if self.per_draft() {
+                self.notify(draft).await?;
+            }
         }
         Ok(DraftOutcome::Created {
             draft_id: id,
             incomplete,
+        })
+    }
+
+    /// One notification per draft, or a daily digest instead.
+    fn per_draft(&self) -> bool {
+        self.core.config.review.notify == crate::config::NotifyMode::Each
+    }
+
+    /// The daily digest: every waiting draft, best first, with one link each and the queue's.
+    async fn digest(&self, day: &str) -> Result<DraftOutcome, WorkError> {
+        let c = &self.core;
+        let now = c.clock.now();
+        let tz = c.config.timezone();
+        let drafts = c
+            .store
+            .drafts_by_status(DraftStatus::Pending, None, 200)
+            .await?;
+        if drafts.is_empty() {
+            return Ok(DraftOutcome::Digest { drafts: 0 });
+        }
+        let mut ranked = Vec::new();
+        for d in drafts {
+            let deal = c.store.get_deal(&d.deal).await?;
+            let score = super::present::priority(&d, deal.as_ref(), &c.config, now);
+            let why = super::present::why(&d, deal.as_ref(), now, &tz);
+            ranked.push((score, d, why));
+        }
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut body = format!(
+            "{} drafts wait for your decision. Nothing is sent until you approve.\n\n",
+            ranked.len()
+        );
+        for (_, d, why) in ranked.iter().take(50) {
+            body.push_str(&format!(
+                "- {}: {why}\n  {}\n",
+                d.deal_name,
+                self.review_url(&d.id, now)
+            ));
+        }
+        let queue = self.queue_url(now);
+        body.push_str(&format!("\nEverything waiting for you: {queue}\n"));
+        let note = FounderNotification {
+            to: c.config.founder.email.clone(),
+            subject: format!("draftgate: {} drafts waiting ({day})", ranked.len()),
+            body,
+            draft_id: None,
+            deal_name: String::new(),
+            review_url: Some(queue),
+            personal: false,
+        };
+        self.notifier
+            .notify(&note)
+            .await
+            .map_err(|e| WorkError::Retryable(Box::new(e)))?;
+        audit(
+            &*c.audit,
+            AuditEntry {
+                id: format!("digest-{}", short_hash(&[day])),
+                ..AuditEntry::new(
+                    now,
+                    "digest.sent",
+                    "draftgate",
+                    json!({ "day": day, "drafts": ranked.len() }),
+                )
+            },
+        )
+        .await?;
+        Ok(DraftOutcome::Digest {
+            drafts: ranked.len(),
         })
     }
 

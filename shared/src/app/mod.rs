@@ -64,6 +64,14 @@ pub enum DraftRequest {
     Renotify {
         draft_id: String,
     },
+    /// A draft still waits after `review.remind_after_hours`: remind (once a day).
+    Remind {
+        draft_id: String,
+    },
+    /// The daily digest of the queue (`review.notify = "daily_digest"`), for `day`.
+    Digest {
+        day: String,
+    },
 }
 
 /// Short stable hash for queue dedup ids and draft ids.

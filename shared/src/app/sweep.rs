@@ -28,6 +28,10 @@ pub struct SweepSummary {
     /// Deals whose follow-up waits for tomorrow's draft budget (lowest priority first to wait).
     pub deferred: usize,
     pub resurfaced_drafts: usize,
+    /// Drafts still waiting after `review.remind_after_hours`, reminded now (once a day).
+    pub reminded: usize,
+    /// The daily digest was queued by this sweep.
+    pub digest: bool,
 }
 
 /// How much a deal's follow-up matters when the budget is short: bigger and staler first.
@@ -175,12 +179,88 @@ impl Sweeper {
             )
             .await?;
         }
+        let (reminded, digest) = self.reminders_and_digest(now).await?;
         Ok(SweepSummary {
             now,
             due_deals: due.len(),
             enqueued: to_enqueue.len(),
             deferred,
             resurfaced_drafts: resurfaced,
+            reminded,
+            digest,
         })
+    }
+
+    /// Drafts are never forgotten and never sent by waiting: a draft waiting longer than
+    /// `review.remind_after_hours` is reminded once a day; with `review.notify =
+    /// "daily_digest"` one digest a day (after `review.digest_hour`, local) lists the queue.
+    async fn reminders_and_digest(&self, now: jiff::Timestamp) -> Result<(usize, bool), WorkError> {
+        let c = &self.core;
+        let review = &c.config.review;
+        let local = now.to_zoned(c.config.timezone());
+        let day = local.date().to_string();
+        let send = |request: DraftRequest, group: String, dedup: String| {
+            let body = serde_json::to_string(&request).expect("serialisable");
+            async move {
+                self.draft_queue
+                    .send(&QueueMessage {
+                        body,
+                        group_id: group,
+                        dedup_id: dedup,
+                    })
+                    .await
+                    .map_err(queue_err)
+            }
+        };
+        if review.notify == crate::config::NotifyMode::DailyDigest {
+            let marker = format!("digest:{day}");
+            // Only with something to list; a draft written by this sweep is in the next one's.
+            let waiting = !c
+                .store
+                .drafts_by_status(DraftStatus::Pending, None, 1)
+                .await?
+                .is_empty();
+            if waiting
+                && local.hour() >= review.digest_hour as i8
+                && c.store.marker(&marker).await?.is_none()
+            {
+                send(
+                    DraftRequest::Digest { day: day.clone() },
+                    "digest".into(),
+                    short_hash(&["digest", &day]),
+                )
+                .await?;
+                c.store.set_marker(&marker, &now.to_string()).await?;
+                return Ok((0, true));
+            }
+            return Ok((0, false));
+        }
+        if review.remind_after_hours == 0 {
+            return Ok((0, false));
+        }
+        let waited = jiff::SignedDuration::from_hours(review.remind_after_hours as i64);
+        let day_ago = jiff::SignedDuration::from_hours(23);
+        let mut reminded = 0;
+        for d in c
+            .store
+            .drafts_by_status(DraftStatus::Pending, Some(now - waited), PAGE)
+            .await?
+        {
+            if d.notified_at
+                .is_some_and(|at| now.duration_since(at) < day_ago)
+            {
+                continue;
+            }
+            send(
+                DraftRequest::Remind {
+                    draft_id: d.id.clone(),
+                },
+                keys::queue_group(&d.deal),
+                short_hash(&["remind", &d.id, &day]),
+            )
+            .await?;
+            reminded += 1;
+        }
+        Ok((reminded, false))
     }
 }
