@@ -74,6 +74,11 @@ fn event_text(kind: &EventKind) -> String {
         } => format!("quote {quote_id} sent, valid until {expires_on}"),
         EventKind::StatusChanged { status } => format!("status set to `{status}`"),
         EventKind::FollowUpSent { subject, .. } => format!("follow-up sent: \"{subject}\""),
+        EventKind::FounderHold { hold, by, note } => format!(
+            "{} (by {by}{})",
+            hold.describe(),
+            note.as_ref().map(|n| format!(": {n}")).unwrap_or_default()
+        ),
         other => other.label().replace('_', " "),
     }
 }

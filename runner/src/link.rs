@@ -40,6 +40,8 @@ pub async fn run(config: &Config, args: LinkArgs<'_>) -> Result<String, String> 
     let env_key = std::env::var("DRAFTGATE_SIGNING_KEY")
         .ok()
         .filter(|k| !k.is_empty());
+    // The runner's clock (which `POST /dev/clock` may have moved), or the real one.
+    let mut now = jiff::Timestamp::now();
     let key = match (args.secret, env_key) {
         (Some(secret), _) => {
             let sdk = aws_config::load_from_env().await;
@@ -54,6 +56,7 @@ pub async fn run(config: &Config, args: LinkArgs<'_>) -> Result<String, String> 
         (None, None) => {
             let store = shared::adapters::embedded::EmbeddedStore::open(args.data)
                 .map_err(|e| format!("cannot open {}: {e}", args.data.display()))?;
+            now = shared::ports::Clock::now(&*crate::server::runner_clock(&store));
             store
                 .meta_get(crate::server::SIGNING_KEY_KEY)
                 .map_err(|e| e.to_string())?
@@ -71,11 +74,7 @@ pub async fn run(config: &Config, args: LinkArgs<'_>) -> Result<String, String> 
         .or_else(|| std::env::var("PUBLIC_BASE_URL").ok())
         .unwrap_or_else(|| "http://127.0.0.1:8080".into());
     let ttl = SignedDuration::from_hours(config.review.token_ttl_hours as i64);
-    let token = TokenSigner::new(Secret::new(key)).sign(
-        Scope::Queue,
-        &approver,
-        jiff::Timestamp::now() + ttl,
-    );
+    let token = TokenSigner::new(Secret::new(key)).sign(Scope::Queue, &approver, now + ttl);
     Ok(format!(
         "{}/review?token={token}",
         base.trim_end_matches('/')

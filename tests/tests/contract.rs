@@ -1500,4 +1500,156 @@ mod aws_only {
             "the value never reaches an error"
         );
     }
+
+    use shared::secret::Secret;
+
+    struct CountingSender(std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl Sender for CountingSender {
+        async fn send(
+            &self,
+            _email: &OutboundEmail,
+        ) -> Result<shared::domain::SentReceipt, SendError> {
+            let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            // Slow enough for every racer to be in flight at once.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Ok(shared::domain::SentReceipt {
+                id: format!("m{n}"),
+                conversation: None,
+            })
+        }
+    }
+
+    /// 50 simultaneous approvals of one draft on DynamoDB, half from the review page and half
+    /// from Slack buttons: the conditional writes let exactly one send.
+    #[tokio::test]
+    async fn fifty_simultaneous_approvals_from_page_and_slack_send_once_on_dynamodb() {
+        use shared::app::review::Review;
+        use shared::providers::signature::slack_signature;
+        use shared::tokens::{Scope, TokenSigner};
+
+        let fx = aws_fixture().await;
+        let now = Timestamp::now();
+        let clock = Arc::new(shared::adapters::clock::ManualClock::new(now));
+        let config = Arc::new(shared::config::Config::bundled().unwrap());
+        let core = shared::app::Core {
+            config: config.clone(),
+            store: fx.ports.pipeline.clone(),
+            audit: fx.ports.audit.clone(),
+            clock: clock.clone(),
+        };
+        let sent_at = now - SignedDuration::from_hours(80);
+        let deal = DealRef::new("hubspot", "42");
+        let event = DealEvent {
+            id: "race-proposal".into(),
+            deal: deal.clone(),
+            occurred_at: sent_at,
+            source: "pandadoc".into(),
+            kind: EventKind::ProposalSent {
+                document_id: "doc-1".into(),
+                name: Some("Proposal".into()),
+            },
+            snapshot: Some(DealSnapshot {
+                name: Some("Acme rollout".into()),
+                raw_stage: Some("contractsent".into()),
+                contact_email: Some("jane@acme.example".into()),
+                ..Default::default()
+            }),
+        };
+        shared::app::record_event(&*core.store, &*core.audit, &config, &*clock, &event, "test")
+            .await
+            .unwrap();
+        let stored = core.store.get_deal(&deal).await.unwrap().unwrap();
+        let (occurrence, _) =
+            shared::rules::occurrence(&stored, TriggerKind::ProposalNoReply, &config, now).unwrap();
+        let mut d = draft("d-race", DraftStatus::Pending, now);
+        d.occurrence = occurrence;
+        d.missing.clear();
+        assert!(core.store.create_draft(&d).await.unwrap());
+
+        let sender = Arc::new(CountingSender(Default::default()));
+        let signing = "slack-signing-secret";
+        let tokens = TokenSigner::new(Secret::new("race-key"));
+        let review = Arc::new(Review {
+            core,
+            sender: sender.clone(),
+            notifier: Arc::new(shared::adapters::fanout::Fanout(Vec::new())),
+            slack_signing_secret: Some(Secret::new(signing)),
+            events: Arc::new(NoEvents),
+            tokens: tokens.clone(),
+            public_base_url: "https://hooks.example".into(),
+        });
+        let token = tokens.sign(
+            Scope::Draft("d-race"),
+            "alex@northwind.example",
+            now + SignedDuration::from_hours(1),
+        );
+        let mut tasks = Vec::new();
+        for i in 0..50 {
+            let review = review.clone();
+            let req = if i % 2 == 0 {
+                let form =
+                    serde_urlencoded::to_string([("token", token.as_str()), ("action", "approve")])
+                        .unwrap();
+                http::Request::builder()
+                    .method("POST")
+                    .uri("/review/d-race")
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("accept", "application/json")
+                    .body(bytes::Bytes::from(form))
+                    .unwrap()
+            } else {
+                let payload = json!({ "type": "block_actions", "user": { "id": "U07FOUNDER1" },
+                    "actions": [{ "action_id": "approve", "type": "button", "value": "d-race" }] });
+                let body = serde_urlencoded::to_string([("payload", payload.to_string())]).unwrap();
+                let ts = now.as_second().to_string();
+                http::Request::builder()
+                    .method("POST")
+                    .uri("/slack/interactivity")
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("x-slack-request-timestamp", &ts)
+                    .header(
+                        "x-slack-signature",
+                        slack_signature(signing.as_bytes(), &ts, body.as_bytes()),
+                    )
+                    .body(bytes::Bytes::from(body))
+                    .unwrap()
+            };
+            tasks.push(tokio::spawn(async move {
+                if i % 2 == 0 {
+                    review.handle(req).await.status().as_u16()
+                } else {
+                    review.slack(req).await.status().as_u16()
+                }
+            }));
+        }
+        let mut codes = Vec::new();
+        for t in tasks {
+            codes.push(t.await.unwrap());
+        }
+        assert_eq!(
+            sender.0.load(std::sync::atomic::Ordering::SeqCst),
+            1,
+            "sent once: {codes:?}"
+        );
+        assert!(codes.iter().all(|c| [200, 409].contains(c)), "{codes:?}");
+        let stored = review
+            .core
+            .store
+            .get_draft("d-race")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.status, DraftStatus::Sent);
+    }
+
+    struct NoEvents;
+
+    #[async_trait::async_trait]
+    impl EventPublisher for NoEvents {
+        async fn publish(&self, _event: &DomainEvent) -> Result<(), shared::ports::PublishError> {
+            Ok(())
+        }
+    }
 }
