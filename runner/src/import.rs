@@ -28,10 +28,11 @@ pub async fn run(data: &Path, config: Arc<Config>) -> Result<SyncSummary, String
         core: Core {
             config,
             store: store.clone(),
-            audit: store,
+            audit: store.clone(),
             clock,
         },
         sources: apis.sources,
+        events: store,
     };
     Ok(syncer.run().await)
 }

@@ -312,6 +312,7 @@ impl Engine {
                 providers: Providers::default(),
                 crm: HashMap::new(),
                 public_base_url: base.clone(),
+                events: store.clone(),
             },
             sweeper: Sweeper {
                 core: core.clone(),

@@ -242,6 +242,7 @@ pub async fn serve(
             providers,
             crm,
             public_base_url: public_base_url.clone(),
+            events: store.clone(),
         },
         sweeper: Sweeper {
             core: core.clone(),
@@ -251,6 +252,7 @@ pub async fn serve(
         syncer: Syncer {
             core: core.clone(),
             sources: apis.sources,
+            events: store.clone(),
         },
         workers: Workers {
             evaluate_q: evaluate_q.clone(),
@@ -473,6 +475,18 @@ impl Runner {
                     serde_json::to_value(entries).expect("serialisable"),
                 ))
             }
+            ("GET", "/dev/events") => {
+                let events = self
+                    .store
+                    .published_events()
+                    .map_err(|e| ApiError::Transient(e.into()))?;
+                Ok(ok_json(serde_json::Value::Array(
+                    events
+                        .into_iter()
+                        .map(|e| json!({ "detail-type": e.detail_type, "source": "draftgate", "detail": e.detail }))
+                        .collect(),
+                )))
+            }
             ("GET", "/dev/audit") => {
                 let entries = self
                     .store
@@ -483,9 +497,13 @@ impl Runner {
                     serde_json::to_value(entries).expect("serialisable"),
                 ))
             }
-            (_, "/dev/clock" | "/dev/sweep" | "/dev/sync" | "/dev/outbox" | "/dev/audit") => Err(
-                ApiError::MethodNotAllowed(format!("{method} {path} is not supported")),
-            ),
+            (
+                _,
+                "/dev/clock" | "/dev/sweep" | "/dev/sync" | "/dev/outbox" | "/dev/audit"
+                | "/dev/events",
+            ) => Err(ApiError::MethodNotAllowed(format!(
+                "{method} {path} is not supported"
+            ))),
             _ => Err(ApiError::NotFound(format!("no dev route {path}"))),
         }
     }

@@ -78,6 +78,7 @@ async fn a_whole_flow_logs_json_with_its_spans_and_never_a_secret_token_or_body(
         ]),
         crm: HashMap::new(),
         public_base_url: "https://hooks.example".into(),
+        events: store.clone(),
     };
     let tokens = TokenSigner::new(Secret::new(SIGNING_KEY));
     let review = Review {

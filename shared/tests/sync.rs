@@ -112,6 +112,7 @@ fn syncer(w: &World, server: &MockServer) -> Syncer {
             &server.uri(),
             Secret::new("pd-token"),
         ))],
+        events: w.store.clone(),
     }
 }
 
@@ -350,6 +351,7 @@ async fn a_hubspot_sync_searches_open_deals_then_changes_and_makes_idle_ones_due
             &server.uri(),
             Secret::new("pat"),
         ))],
+        events: w.store.clone(),
     };
     let first = syncer.run().await;
     assert_eq!(
@@ -441,6 +443,7 @@ async fn a_close_sync_reads_active_opportunities_with_their_leads_activities() {
             &server.uri(),
             Secret::new("close-key"),
         ))],
+        events: w.store.clone(),
     };
     let first = syncer.run().await;
     let s = &first.crms[0];
@@ -543,6 +546,7 @@ async fn a_salesforce_sync_queries_open_opportunities_then_changes_and_renews_it
             Secret::new("sf-client"),
             Secret::new("sf-secret"),
         ))],
+        events: w.store.clone(),
     };
     let first = syncer.run().await;
     assert_eq!(

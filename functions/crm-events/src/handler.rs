@@ -75,6 +75,7 @@ mod tests {
             providers: Providers::default(),
             crm: HashMap::new(),
             public_base_url: String::new(),
+            events: store.clone(),
         }
     }
 

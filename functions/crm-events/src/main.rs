@@ -16,14 +16,23 @@ async fn main() -> Result<(), Error> {
     wiring::init_logs();
     let mut env = Env::new();
     let start = wiring::start(&mut env).await;
+    let bus = env.required("EVENT_BUS_NAME");
     env.finish_or_exit();
 
     // Events on the bus are authenticated by IAM (the rule), not by a webhook secret.
-    let intake = start.live(|core| Intake {
+    // Won and lost deals are announced on the bus (EVENT_BUS_NAME).
+    let events: std::sync::Arc<dyn shared::ports::EventPublisher> =
+        std::sync::Arc::new(shared::adapters::aws::EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&start.sdk),
+            bus.clone(),
+            "draftgate",
+        ));
+    let intake = start.live(move |core| Intake {
         core,
         providers: Providers::default(),
         crm: HashMap::new(),
         public_base_url: String::new(),
+        events: events.clone(),
     });
     run(service_fn(move |event| {
         let intake = intake.clone();

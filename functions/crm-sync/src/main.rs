@@ -26,17 +26,28 @@ async fn main() -> Result<(), Error> {
     let mail = std::sync::Arc::new(MailIntake {
         mailboxes: shared::mailbox::readers(&get, &public_base_url),
     });
+    let bus = env.required("EVENT_BUS_NAME");
     env.finish_or_exit();
 
+    // Won and lost deals are announced on the bus (EVENT_BUS_NAME).
+    let events: std::sync::Arc<dyn shared::ports::EventPublisher> =
+        std::sync::Arc::new(shared::adapters::aws::EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&start.sdk),
+            bus.clone(),
+            "draftgate",
+        ));
+    let sync_events = events.clone();
     let syncer = start.live(move |core| Syncer {
         core,
         sources: apis.sources.clone(),
+        events: sync_events.clone(),
     });
     let intake = start.live(move |core| Intake {
         core,
         providers: Providers::default(),
         crm: Default::default(),
         public_base_url: public_base_url.clone(),
+        events: events.clone(),
     });
     run(service_fn(move |event| {
         let syncer = syncer.clone();

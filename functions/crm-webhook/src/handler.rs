@@ -79,6 +79,7 @@ mod tests {
             ]),
             crm,
             public_base_url: "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com".into(),
+            events: store.clone(),
         }
     }
 

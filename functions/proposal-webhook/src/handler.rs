@@ -37,6 +37,7 @@ mod tests {
             )]),
             crm: HashMap::new(),
             public_base_url: "https://example.invalid".into(),
+            events: store.clone(),
         }
     }
 

@@ -20,13 +20,22 @@ async fn main() -> Result<(), Error> {
     let providers = Providers::build(&["pandadoc"], |spec| {
         env.optional(spec.env).map(Secret::new)
     });
+    let bus = env.required("EVENT_BUS_NAME");
     env.finish_or_exit();
 
+    // Won and lost deals are announced on the bus (EVENT_BUS_NAME).
+    let events: std::sync::Arc<dyn shared::ports::EventPublisher> =
+        std::sync::Arc::new(shared::adapters::aws::EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&start.sdk),
+            bus.clone(),
+            "draftgate",
+        ));
     let intake = start.live(move |core| Intake {
         core,
         providers: providers.clone(),
         crm: HashMap::new(),
         public_base_url: public_base_url.clone(),
+        events: events.clone(),
     });
     run(service_fn(move |req| {
         let intake = intake.clone();

@@ -26,6 +26,8 @@ pub struct Intake {
     pub crm: HashMap<String, Arc<dyn CrmClient>>,
     /// The public URL the providers call (HubSpot signs the full URI).
     pub public_base_url: String,
+    /// Where won and lost deals are announced (`deal.won`, `deal.lost`).
+    pub events: Arc<dyn crate::ports::EventPublisher>,
 }
 
 fn sig_error(provider: &str, e: &SignatureError) -> ApiError {
@@ -182,6 +184,9 @@ impl Intake {
                     .map_err(store_error)?
                 {
                     summary.duplicates += 1;
+                    // A redelivered closing event announces again: the first attempt may have
+                    // recorded it and then failed to publish.
+                    self.announce_outcome(&e).await?;
                 } else {
                     fresh.push(e);
                 }
@@ -236,6 +241,42 @@ impl Intake {
         Ok(())
     }
 
+    /// A stage change that closed the deal is announced on the bus (again on a redelivery: at
+    /// least once); a bus that fails answers 503 so the provider retries.
+    async fn announce_outcome(&self, event: &DealEvent) -> Result<(), ApiError> {
+        if !matches!(event.kind, crate::domain::EventKind::StageChanged { .. }) {
+            return Ok(());
+        }
+        let c = &self.core;
+        let Some(deal) = c.store.get_deal(&event.deal).await.map_err(store_error)? else {
+            return Ok(());
+        };
+        let Some(announcement) = super::outcome::closing(&c.config, &deal, event) else {
+            return Ok(());
+        };
+        self.events
+            .publish(&announcement)
+            .await
+            .map_err(|e| ApiError::Transient(Box::new(e)))?;
+        super::audit(
+            &*c.audit,
+            crate::domain::AuditEntry {
+                id: format!("outcome-{}", super::short_hash(&[&event.id])),
+                ..crate::domain::AuditEntry::new(
+                    event.occurred_at,
+                    &announcement.detail_type,
+                    &event.source,
+                    announcement.detail.clone(),
+                )
+                .deal(&deal.key)
+            },
+        )
+        .await
+        .map_err(store_error)?;
+        tracing::info!(outcome = %announcement.detail_type, "deal closed and announced");
+        Ok(())
+    }
+
     /// Record events in order; any failure stops here with 503 and the provider's retry
     /// re-delivers the rest (the recorded ones then count as duplicates).
     pub async fn record_all(
@@ -261,6 +302,7 @@ impl Intake {
                 Ok(Recorded::Duplicate) => summary.duplicates += 1,
                 Err(e) => return Err(store_error(e)),
             }
+            self.announce_outcome(&event).await?;
         }
         Ok(())
     }

@@ -7,6 +7,7 @@ pub mod evaluate;
 pub mod intake;
 pub mod live;
 pub mod mail;
+pub mod outcome;
 mod pages;
 pub mod present;
 pub mod review;

@@ -26,6 +26,8 @@ const OVERLAP: SignedDuration = SignedDuration::from_secs(60);
 pub struct Syncer {
     pub core: Core,
     pub sources: Vec<Arc<dyn CrmSource>>,
+    /// Where won and lost deals the sync finds are announced.
+    pub events: Arc<dyn crate::ports::EventPublisher>,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
@@ -168,6 +170,16 @@ impl Syncer {
                     {
                         Recorded::Applied => s.recorded += 1,
                         Recorded::Duplicate => s.unchanged += 1,
+                    }
+                    if let EventKind::StageChanged { .. } = event.kind {
+                        if let Some(deal) = c.store.get_deal(&event.deal).await? {
+                            if let Some(a) = super::outcome::closing(&c.config, &deal, &event) {
+                                self.events
+                                    .publish(&a)
+                                    .await
+                                    .map_err(|e| WorkError::Retryable(Box::new(e)))?;
+                            }
+                        }
                     }
                 }
             }
