@@ -21,12 +21,7 @@ async fn main() -> Result<(), Error> {
 
     // Events on the bus are authenticated by IAM (the rule), not by a webhook secret.
     // Won and lost deals are announced on the bus (EVENT_BUS_NAME).
-    let events: std::sync::Arc<dyn shared::ports::EventPublisher> =
-        std::sync::Arc::new(shared::adapters::aws::EventBridgePublisher::new(
-            aws_sdk_eventbridge::Client::new(&start.sdk),
-            bus.clone(),
-            "draftgate",
-        ));
+    let events = wiring::event_bus(&start, bus.clone());
     let intake = start.live(move |core| Intake {
         core,
         providers: Providers::default(),

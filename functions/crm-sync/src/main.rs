@@ -30,12 +30,7 @@ async fn main() -> Result<(), Error> {
     env.finish_or_exit();
 
     // Won and lost deals are announced on the bus (EVENT_BUS_NAME).
-    let events: std::sync::Arc<dyn shared::ports::EventPublisher> =
-        std::sync::Arc::new(shared::adapters::aws::EventBridgePublisher::new(
-            aws_sdk_eventbridge::Client::new(&start.sdk),
-            bus.clone(),
-            "draftgate",
-        ));
+    let events = wiring::event_bus(&start, bus.clone());
     let sync_events = events.clone();
     let syncer = start.live(move |core| Syncer {
         core,

@@ -122,3 +122,12 @@ pub async fn mailbox_grants(
         }
     }
 }
+
+/// The bus domain events go to (`draft.sent`, `deal.won`, `deal.lost`), source `draftgate`.
+pub fn event_bus(start: &Start, bus: String) -> Arc<dyn crate::ports::EventPublisher> {
+    Arc::new(super::EventBridgePublisher::new(
+        aws_sdk_eventbridge::Client::new(&start.sdk),
+        bus,
+        "draftgate",
+    ))
+}
