@@ -398,7 +398,7 @@ impl Runner {
         if path == "/slack/interactivity" {
             return self.review.slack(req).await;
         }
-        if path == "/review" || path.starts_with("/review/") {
+        if path == "/review" || path.starts_with("/review/") || path == "/summary" {
             return self.review.handle(req).await;
         }
         if let Some(rest) = path.strip_prefix("/dev/hubspot") {

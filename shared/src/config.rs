@@ -165,6 +165,15 @@ pub struct ReviewSettings {
     /// The digest's hour in the founder's time zone.
     #[serde(default = "default_digest_hour")]
     pub digest_hour: u8,
+    /// The weekly pipeline summary: its day (`monday` … `sunday`) and hour, founder's time zone.
+    #[serde(default = "default_summary_day")]
+    pub summary_day: String,
+    #[serde(default = "default_digest_hour")]
+    pub summary_hour: u8,
+}
+
+fn default_summary_day() -> String {
+    "monday".into()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -211,6 +220,8 @@ impl Default for ReviewSettings {
             remind_after_hours: default_remind_after(),
             notify: default_notify(),
             digest_hour: default_digest_hour(),
+            summary_day: default_summary_day(),
+            summary_hour: default_digest_hour(),
         }
     }
 }
@@ -744,6 +755,26 @@ impl Config {
                     format!("crm_links.{crm}: `{url}` must be an https:// URL with `{{id}}` where the deal id goes"),
                 ));
             }
+        }
+        const DAYS: [&str; 7] = [
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+        ];
+        if !DAYS.contains(&raw.review.summary_day.to_ascii_lowercase().as_str())
+            || raw.review.summary_hour > 23
+        {
+            problems.push(err(
+                None,
+                format!(
+                    "review.summary_day must be a weekday name and summary_hour 0 to 23, not `{}` / {}",
+                    raw.review.summary_day, raw.review.summary_hour
+                ),
+            ));
         }
         if raw.review.digest_hour > 23 {
             problems.push(err(

@@ -73,6 +73,10 @@ pub trait PipelineStore: Send + Sync {
     /// The deal's timeline, oldest first.
     async fn timeline(&self, deal: &DealRef) -> Result<Vec<DealEvent>, StoreError>;
 
+    /// Every deal's state, for the weekly summary (a scan: once a week, never on a request
+    /// path), in key order, at most `limit`.
+    async fn all_deals(&self, limit: usize) -> Result<Vec<Deal>, StoreError>;
+
     /// Deals whose `next_due_at` is at or before `now`, earliest first (from the due index).
     async fn due_deals(
         &self,

@@ -92,6 +92,12 @@ try {
   check(sent.length === 1, 'exactly one message reached a prospect');
   check(sent[0].body.includes(edit), 'the message sent is the edited text');
 
+  // The weekly pipeline summary as a page, on a phone.
+  await page.goto(queueUrl.replace('/review?', '/summary?'));
+  await page.screenshot({ path: join(shots, 'summary.png'), fullPage: true });
+  check((await page.innerText('h1')).startsWith('Your pipeline, week'), 'the weekly summary opens as a page');
+  await fits('summary page');
+
   // A week and a day later the other draft's link has expired.
   const other = outbox.find((m) => m.kind === 'founder' && m.draft_id && m.draft_id !== sent[0].draft_id);
   await fetch(`${base}/dev/clock`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ advance_secs: 8 * 24 * 3600 }) });

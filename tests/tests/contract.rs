@@ -559,6 +559,34 @@ mod contract {
         assert_eq!(store.notices(10).await.unwrap().len(), 1);
     }
 
+    pub async fn every_deal_is_listed_once_in_key_order_and_nothing_else(
+        store: &dyn PipelineStore,
+    ) {
+        let keys = [
+            DealRef::new("pipedrive", "7"),
+            DealRef::new("hubspot", "42"),
+            DealRef::new("hubspot", "43"),
+        ];
+        for k in &keys {
+            store.put_deal(&deal(k, 1)).await.unwrap();
+        }
+        // Other items of the same table (a marker, a draft) are not deals.
+        store.set_marker("sync:pipedrive", "x").await.unwrap();
+        store
+            .create_draft(&draft("d-list", DraftStatus::Pending, ts(T0)))
+            .await
+            .unwrap();
+        let listed: Vec<String> = store
+            .all_deals(100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| d.key.to_string())
+            .collect();
+        assert_eq!(listed, ["hubspot:42", "hubspot:43", "pipedrive:7"]);
+        assert_eq!(store.all_deals(2).await.unwrap().len(), 2);
+    }
+
     pub async fn a_marker_reads_back_its_last_value(store: &dyn PipelineStore) {
         assert_eq!(store.marker("sync:pipedrive").await.unwrap(), None);
         store
@@ -925,6 +953,7 @@ macro_rules! suite {
                 a_link_leads_to_every_deal_it_was_put_for_once,
                 a_notice_is_kept_once_until_removed,
                 a_marker_reads_back_its_last_value,
+                every_deal_is_listed_once_in_key_order_and_nothing_else,
             );
             suite!(@pipeline_shared $ports;
                 concurrent_budget_claims_never_exceed_the_limit,

@@ -356,6 +356,12 @@ impl crate::ports::PipelineStore for EmbeddedStore {
         )
     }
 
+    async fn all_deals(&self, limit: usize) -> Result<Vec<Deal>, StoreError> {
+        let mut deals = EmbeddedStore::all_deals(self)?;
+        deals.truncate(limit);
+        Ok(deals)
+    }
+
     async fn due_deals(
         &self,
         now: Timestamp,

@@ -176,6 +176,7 @@ impl Drafter {
                 }
             }
             DraftRequest::Digest { day } => self.digest(&day).await,
+            DraftRequest::WeeklySummary { week } => self.weekly_summary(&week).await,
             DraftRequest::Renotify { draft_id } => {
                 match self.core.store.get_draft(&draft_id).await? {
                     Some(d) if d.status == DraftStatus::Pending => {
@@ -381,6 +382,62 @@ impl Drafter {
         Ok(DraftOutcome::Digest {
             drafts: ranked.len(),
         })
+    }
+
+    /// The weekly pipeline summary: built, kept for `GET /summary`, and sent once per week
+    /// (a redelivered request finds the week's audit entry and sends nothing).
+    async fn weekly_summary(&self, week: &str) -> Result<DraftOutcome, WorkError> {
+        let c = &self.core;
+        let sent = format!("summary:sent:{week}");
+        if c.store.marker(&sent).await?.is_some() {
+            return Ok(DraftOutcome::NothingToDo);
+        }
+        let summary = super::summary::build(c).await?;
+        c.store
+            .set_marker(
+                super::summary::LATEST,
+                &serde_json::to_string(&summary).expect("serialisable"),
+            )
+            .await?;
+        let now = c.clock.now();
+        let page = self.summary_url(now);
+        let note = FounderNotification {
+            to: c.config.founder.email.clone(),
+            subject: format!("draftgate: your pipeline, week {}", summary.week),
+            body: format!("{}\nAs a page: {page}\n", summary.text()),
+            draft_id: None,
+            deal_name: String::new(),
+            review_url: Some(page),
+            personal: false,
+        };
+        self.notifier
+            .notify(&note)
+            .await
+            .map_err(|e| WorkError::Retryable(Box::new(e)))?;
+        c.store.set_marker(&sent, &now.to_string()).await?;
+        audit(
+            &*c.audit,
+            AuditEntry {
+                id: format!("summary-{}", short_hash(&[week])),
+                ..AuditEntry::new(now, "summary.sent", "draftgate", json!({ "week": week, "open_deals": summary.open_deals.len(), "lost": summary.lost.len(), "won": summary.won.len() }))
+            },
+        )
+        .await?;
+        Ok(DraftOutcome::Digest {
+            drafts: summary.open_deals.len(),
+        })
+    }
+
+    /// The summary page's link.
+    pub fn summary_url(&self, now: Timestamp) -> String {
+        let ttl = SignedDuration::from_hours(self.core.config.review.token_ttl_hours as i64);
+        let token = self
+            .tokens
+            .sign(Scope::Queue, &self.core.config.founder.email, now + ttl);
+        format!(
+            "{}/summary?token={token}",
+            self.public_base_url.trim_end_matches('/')
+        )
     }
 
     /// A fresh link to the founder's whole queue, carried by every notification.

@@ -12,6 +12,7 @@ mod pages;
 pub mod present;
 pub mod review;
 mod slack;
+pub mod summary;
 pub mod sweep;
 pub mod sync;
 
@@ -72,6 +73,10 @@ pub enum DraftRequest {
     /// The daily digest of the queue (`review.notify = "daily_digest"`), for `day`.
     Digest {
         day: String,
+    },
+    /// The weekly pipeline summary for an ISO `week` (sent once, however often asked).
+    WeeklySummary {
+        week: String,
     },
 }
 

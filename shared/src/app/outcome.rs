@@ -19,7 +19,7 @@ use crate::domain::{Deal, DealEvent, DomainEvent, EventKind, Stage};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// The reason a CRM gave for the outcome, from the deal's facts.
-fn reason(deal: &Deal) -> Option<String> {
+pub fn reason(deal: &Deal) -> Option<String> {
     [
         "deal.lost_reason",
         "deal.closed_lost_reason",

@@ -80,6 +80,23 @@ const QUEUE: &str = r#"<nav class="small"><a href="{{ pending_url }}"{% if not h
 <div class="muted small">Drafted {{ i.drafted }}{% if i.amount %} · {{ i.amount }}{% endif %}</div></a>
 {% else %}<p>Nothing to review. draftgate will tell you when a follow-up is due.</p>{% endfor %}{% endif %}"#;
 
+const SUMMARY: &str = r#"<nav class="small"><a href="{{ queue_url }}">← Drafts waiting</a></nav>
+<h1>Your pipeline, week {{ s.week }}</h1>
+<p class="muted small">{{ s.from }} to {{ s.to }}</p>
+<h2>Open deals by stage</h2>
+{% for st in s.stages %}<div class="card"><div class="top"><span class="deal">{{ st.stage }}</span><span class="tag">{{ st.deals }} deals</span></div><div>{{ money[loop.index0] or "no value recorded" }}</div></div>{% else %}<p>No open deals.</p>{% endfor %}
+<h2>Past their stage's milestone</h2>
+{% for d in s.open_deals if d.past_milestone %}<div class="card"><div class="top"><span class="deal">{{ d.name }}</span><span class="tag">{{ d.stage }}</span></div><div>{{ d.days_since_activity }} days since the last activity · {{ d.next_step }}</div></div>{% else %}<p>None: every deal moved within its window.</p>{% endfor %}
+<h2>Drafts this week</h2>
+<dl id="drafts"><dt>Created</dt><dd>{{ s.drafts.created }}</dd><dt>Approved</dt><dd>{{ s.drafts.approved }} ({{ s.drafts.edited }} edited)</dd>
+<dt>Rejected</dt><dd>{{ s.drafts.rejected }}{% for k, n in s.drafts.rejected_by_reason|items %}{% if loop.first %}: {% else %}, {% endif %}{{ k|replace("_", " ") }} {{ n }}{% endfor %}</dd>
+<dt>Superseded</dt><dd>{{ s.drafts.superseded }}</dd><dt>Waiting now</dt><dd>{{ s.drafts.waiting_now }}</dd>
+<dt>Median time to a decision</dt><dd>{% if median is not none %}{{ median }} hours{% else %}no decisions this week{% endif %}</dd></dl>
+<h2>Won this week</h2>
+{% for d in s.won %}<div class="card"><span class="deal">{{ d.name }}</span> <span class="muted small">{{ d.closed }}</span></div>{% else %}<p>None.</p>{% endfor %}
+<h2>Lost this week: post-mortem</h2>
+{% for d in s.lost %}<div class="card"><span class="deal">{{ d.name }}</span> <span class="muted small">{{ d.closed }}</span><div>{{ d.reason or "no reason recorded" }}</div></div>{% else %}<p>None.</p>{% endfor %}"#;
+
 const MESSAGE: &str = r#"<h1 id="title">{{ title }}</h1><p id="message">{{ text }}</p>
 {% if action %}<form method="post" action="{{ action }}">{% if token %}<input type="hidden" name="token" value="{{ token }}">{% endif %}<button class="primary" id="relink">{{ button }}</button></form>{% endif %}"#;
 
@@ -89,6 +106,8 @@ fn env() -> Environment<'static> {
     env.add_template("layout", LAYOUT).expect("valid template");
     env.add_template("draft", DRAFT).expect("valid template");
     env.add_template("queue", QUEUE).expect("valid template");
+    env.add_template("summary", SUMMARY)
+        .expect("valid template");
     env.add_template("message", MESSAGE)
         .expect("valid template");
     env
@@ -123,6 +142,14 @@ pub fn queue(view: &Value) -> String {
     page(
         "Review queue",
         "queue",
+        minijinja::Value::from(minijinja::value::Serde(view)),
+    )
+}
+
+pub fn summary(view: &Value) -> String {
+    page(
+        "Weekly pipeline summary",
+        "summary",
         minijinja::Value::from(minijinja::value::Serde(view)),
     )
 }

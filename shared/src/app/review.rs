@@ -219,6 +219,14 @@ impl Review {
         http::check_size(req.body())?;
         let path = req.uri().path().trim_end_matches('/').to_string();
         let wants_json = http::wants_json(req.headers());
+        if path == "/summary" {
+            return match *req.method() {
+                http::Method::GET => self.summary(&req, wants_json).await,
+                ref m => Err(ApiError::MethodNotAllowed(format!(
+                    "{m} /summary is not supported"
+                ))),
+            };
+        }
         match (req.method().clone(), path.strip_prefix("/review")) {
             (http::Method::GET, Some("")) => self.queue(&req, wants_json).await,
             (http::Method::GET, Some(rest)) if rest.starts_with('/') => {
@@ -345,6 +353,45 @@ impl Review {
         Ok(http::html_response(
             http::StatusCode::OK,
             pages::queue(&view),
+        ))
+    }
+
+    /// `GET /summary?token=…`: the latest weekly pipeline summary (or, before the first one,
+    /// the pipeline as it is now).
+    async fn summary(&self, req: &Request, wants_json: bool) -> Result<Response, ApiError> {
+        let c = &self.core;
+        let now = c.clock.now();
+        let token = http::query_param(req.uri().query(), "token");
+        let approver = match self.tokens.verify(Scope::Queue, token.as_deref(), now) {
+            Ok(a) => a,
+            Err(e) if !wants_json => return Ok(self.link_problem(None, token.as_deref(), &e)),
+            Err(e) => return Err(token_error(e)),
+        };
+        let stored = c
+            .store
+            .marker(super::summary::LATEST)
+            .await
+            .map_err(store_error)?
+            .and_then(|s| serde_json::from_str::<super::summary::WeeklySummary>(&s).ok());
+        let summary = match stored {
+            Some(s) => s,
+            None => super::summary::build(c).await.map_err(store_error)?,
+        };
+        if wants_json {
+            return Ok(http::json_response(
+                http::StatusCode::OK,
+                &serde_json::to_value(&summary).expect("serialisable"),
+            ));
+        }
+        let view = json!({
+            "s": summary,
+            "queue_url": self.queue_link(&approver, now, false),
+            "median": summary.median_hours_to_decision,
+            "money": summary.stages.iter().map(|s| s.value.iter().map(|(c, v)| format!("{c} {v:.0}").trim().to_string()).collect::<Vec<_>>().join(" + ")).collect::<Vec<_>>(),
+        });
+        Ok(http::html_response(
+            http::StatusCode::OK,
+            pages::summary(&view),
         ))
     }
 

@@ -212,6 +212,22 @@ impl Sweeper {
                     .map_err(queue_err)
             }
         };
+        let weekday = local.strftime("%A").to_string().to_ascii_lowercase();
+        if weekday == review.summary_day.to_ascii_lowercase()
+            && local.hour() >= review.summary_hour as i8
+        {
+            let week = super::summary::week_label(c, now);
+            let marker = format!("summary:queued:{week}");
+            if c.store.marker(&marker).await?.is_none() {
+                send(
+                    DraftRequest::WeeklySummary { week: week.clone() },
+                    "summary".into(),
+                    short_hash(&["summary", &week]),
+                )
+                .await?;
+                c.store.set_marker(&marker, &now.to_string()).await?;
+            }
+        }
         if review.notify == crate::config::NotifyMode::DailyDigest {
             let marker = format!("digest:{day}");
             // Only with something to list; a draft written by this sweep is in the next one's.

@@ -322,6 +322,34 @@ impl PipelineStore for DynamoPipelineStore {
             .collect()
     }
 
+    async fn all_deals(&self, limit: usize) -> Result<Vec<Deal>, StoreError> {
+        let mut deals = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("#sk = :state")
+                .expression_attribute_names("#sk", keys::SK)
+                .expression_attribute_values(":state", s(keys::STATE_SK))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| store_error("Scan", e))?;
+            for item in out.items.unwrap_or_default() {
+                deals.push(decode::<Deal>(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || deals.len() >= limit {
+                break;
+            }
+        }
+        deals.sort_by(|a, b| a.key.cmp(&b.key));
+        deals.truncate(limit);
+        Ok(deals)
+    }
+
     async fn due_deals(
         &self,
         now: Timestamp,
