@@ -84,7 +84,7 @@ const SUMMARY: &str = r#"<nav class="small"><a href="{{ queue_url }}">← Drafts
 <h1>Your pipeline, week {{ s.week }}</h1>
 <p class="muted small">{{ s.from }} to {{ s.to }}</p>
 <h2>Open deals by stage</h2>
-{% for st in s.stages %}<div class="card"><div class="top"><span class="deal">{{ st.stage }}</span><span class="tag">{{ st.deals }} deals</span></div><div>{{ money[loop.index0] or "no value recorded" }}</div></div>{% else %}<p>No open deals.</p>{% endfor %}
+{% for st in s.stages %}<div class="card"><div class="top"><span class="deal">{{ st.stage }}</span><span class="tag">{{ st.deals }} deal{% if st.deals != 1 %}s{% endif %}</span></div><div>{{ money[loop.index0] or "no value recorded" }}</div></div>{% else %}<p>No open deals.</p>{% endfor %}
 <h2>Past their stage's milestone</h2>
 {% for d in s.open_deals if d.past_milestone %}<div class="card"><div class="top"><span class="deal">{{ d.name }}</span><span class="tag">{{ d.stage }}</span></div><div>{{ d.days_since_activity }} days since the last activity · {{ d.next_step }}</div></div>{% else %}<p>None: every deal moved within its window.</p>{% endfor %}
 <h2>Drafts this week</h2>
