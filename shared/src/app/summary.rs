@@ -245,8 +245,9 @@ impl WeeklySummary {
         );
         t.push_str("Open deals by stage\n");
         for s in &self.stages {
+            let plural = if s.deals == 1 { "" } else { "s" };
             t.push_str(&format!(
-                "  {}: {} deals, {}\n",
+                "  {}: {} deal{plural}, {}\n",
                 s.stage,
                 s.deals,
                 money(&s.value)
