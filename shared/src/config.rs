@@ -165,7 +165,8 @@ pub struct ReviewSettings {
     /// The digest's hour in the founder's time zone.
     #[serde(default = "default_digest_hour")]
     pub digest_hour: u8,
-    /// The weekly pipeline summary: its day (`monday` … `sunday`) and hour, founder's time zone.
+    /// The weekly pipeline summary: its day (`monday` … `sunday`, or `off`) and hour, in the
+    /// founder's time zone.
     #[serde(default = "default_summary_day")]
     pub summary_day: String,
     #[serde(default = "default_digest_hour")]
@@ -173,7 +174,7 @@ pub struct ReviewSettings {
 }
 
 fn default_summary_day() -> String {
-    "monday".into()
+    "off".into()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -756,7 +757,8 @@ impl Config {
                 ));
             }
         }
-        const DAYS: [&str; 7] = [
+        const DAYS: [&str; 8] = [
+            "off",
             "monday",
             "tuesday",
             "wednesday",
