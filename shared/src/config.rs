@@ -89,7 +89,7 @@ pub fn default_window_hours(trigger: TriggerKind) -> u32 {
 }
 
 /// Every template variable draftgate can provide, and which source provides it.
-pub const KNOWN_VARIABLES: [&str; 21] = [
+pub const KNOWN_VARIABLES: [&str; 25] = [
     "deal.name",
     "deal.amount",
     "deal.close_date",
@@ -107,6 +107,10 @@ pub const KNOWN_VARIABLES: [&str; 21] = [
     "meeting.starts_at",
     "days_since_last_contact",
     "last_interaction.summary",
+    "brief.recent",
+    "brief.prospect_said",
+    "brief.open_items",
+    "brief.stage_history",
     "last_interaction.date",
     "founder.name",
     "founder.email",

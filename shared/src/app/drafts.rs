@@ -72,6 +72,129 @@ impl DraftOutcome {
     }
 }
 
+/// What a meeting brief says from the deal's timeline, every line naming its source: the last
+/// three interactions, what the prospect wrote, open questions and commitments from notes and
+/// mail, and the stage history.
+pub fn brief_facts(
+    timeline: &[crate::domain::DealEvent],
+    config: &crate::config::Config,
+    now: Timestamp,
+) -> BTreeMap<String, Fact> {
+    use crate::domain::EventKind as K;
+    let tz = config.timezone();
+    let when = |t: Timestamp| super::present::when(t, now, &tz);
+    let line = |e: &crate::domain::DealEvent, text: &str| {
+        format!("- {}: {text} [{} {}]", when(e.occurred_at), e.source, e.id)
+    };
+    let said = |k: &K| match k {
+        K::ProspectReplied { summary }
+        | K::LeadInquiry { summary }
+        | K::CallLogged { summary }
+        | K::OutboundSent { summary }
+        | K::MeetingBooked { summary, .. }
+        | K::ProspectDeclined { summary } => Some(summary.clone()),
+        K::ProposalSent { name, .. } => Some(format!(
+            "proposal sent{}",
+            name.as_ref().map(|n| format!(": {n}")).unwrap_or_default()
+        )),
+        K::FollowUpSent { subject, .. } => Some(format!("follow-up sent: \"{subject}\"")),
+        _ => None,
+    };
+    let recent: Vec<String> = timeline
+        .iter()
+        .rev()
+        .filter_map(|e| said(&e.kind).map(|t| line(e, &t)))
+        .take(3)
+        .collect();
+    let prospect: Vec<String> = timeline
+        .iter()
+        .rev()
+        .filter_map(|e| match &e.kind {
+            K::ProspectReplied { summary } | K::LeadInquiry { summary } => Some(line(e, summary)),
+            _ => None,
+        })
+        .take(3)
+        .collect();
+    // Questions asked and things promised, sentence by sentence, from calls, replies and mail.
+    let mut open = Vec::new();
+    for e in timeline.iter().rev() {
+        let (K::CallLogged { summary: text }
+        | K::ProspectReplied { summary: text }
+        | K::OutboundSent { summary: text }) = &e.kind
+        else {
+            continue;
+        };
+        for sentence in text.split_inclusive(['.', '?', '!', '\n']).map(str::trim) {
+            let lower = sentence.to_lowercase();
+            let promise = [
+                "i'll ",
+                "i will ",
+                "we'll ",
+                "we will ",
+                "will send",
+                "follow up",
+            ]
+            .iter()
+            .any(|p| lower.contains(p));
+            if sentence.ends_with('?') || promise {
+                open.push(line(e, sentence));
+            }
+        }
+        if open.len() >= 5 {
+            break;
+        }
+    }
+    let stages: Vec<String> = timeline
+        .iter()
+        .filter_map(|e| match &e.kind {
+            K::StageChanged { raw_stage } => Some(line(
+                e,
+                &format!(
+                    "stage {}",
+                    config
+                        .canonical_stage(e.source_crm(), raw_stage)
+                        .map_or(raw_stage.clone(), |s| s.as_str().replace('_', " "))
+                ),
+            )),
+            _ => None,
+        })
+        .collect();
+    let none = |v: Vec<String>, empty: &str| {
+        if v.is_empty() {
+            empty.to_string()
+        } else {
+            v.join("\n")
+        }
+    };
+    BTreeMap::from([
+        (
+            "brief.recent".to_string(),
+            Fact::new(none(recent, "nothing recorded yet"), "deal timeline"),
+        ),
+        (
+            "brief.prospect_said".to_string(),
+            Fact::new(
+                none(prospect, "no message from them yet"),
+                "deal timeline: their replies",
+            ),
+        ),
+        (
+            "brief.open_items".to_string(),
+            Fact::new(
+                none(open, "none found in notes or mail"),
+                "deal timeline: call notes and mail",
+            ),
+        ),
+        (
+            "brief.stage_history".to_string(),
+            Fact::new(
+                none(stages, "no stage changes recorded"),
+                "deal timeline: stage changes",
+            ),
+        ),
+    ])
+}
+
 /// Every fact a template may use, each with its source: the deal's CRM facts, the founder's
 /// config, and figures computed from the timeline.
 pub fn template_facts(
@@ -229,7 +352,12 @@ impl Drafter {
                 reason: stop.to_string(),
             });
         }
-        let facts = template_facts(&deal, &c.config, now);
+        let mut facts = template_facts(&deal, &c.config, now);
+        if firing.trigger.is_internal() {
+            // A brief before a call: what the timeline says, each line with its source.
+            let timeline = c.store.timeline(&deal.key).await?;
+            facts.extend(brief_facts(&timeline, &c.config, now));
+        }
         let rendered = c
             .config
             .templates
@@ -584,5 +712,68 @@ impl Drafter {
             Ok(()) | Err(StoreError::Conflict) => Ok(()),
             Err(e) => Err(e.into()),
         }
+    }
+}
+
+#[cfg(test)]
+mod brief_tests {
+    use super::*;
+    use crate::domain::{DealEvent, DealRef, EventKind};
+
+    fn ev(id: &str, at: &str, kind: EventKind) -> DealEvent {
+        DealEvent {
+            id: id.into(),
+            deal: DealRef::new("hubspot", "9"),
+            occurred_at: at.parse().unwrap(),
+            source: "hubspot".into(),
+            kind,
+            snapshot: None,
+        }
+    }
+
+    #[test]
+    fn a_brief_quotes_the_timeline_with_sources_questions_and_commitments() {
+        let config = crate::config::Config::bundled().unwrap();
+        let now: Timestamp = "2026-12-10T09:00:00Z".parse().unwrap();
+        let timeline = vec![
+            ev("s1", "2026-11-20T09:00:00Z", EventKind::StageChanged { raw_stage: "qualifiedtobuy".into() }),
+            ev("c1", "2026-11-25T15:00:00Z", EventKind::CallLogged {
+                summary: "Discovery call. Can you share the SOC2 report? I'll send pricing by Friday.".into(),
+            }),
+            ev("s2", "2026-11-27T09:00:00Z", EventKind::StageChanged { raw_stage: "contractsent".into() }),
+            ev("p1", "2026-11-27T09:05:00Z", EventKind::ProposalSent { document_id: "doc".into(), name: Some("Rollout".into()) }),
+            ev("r1", "2026-12-08T08:00:00Z", EventKind::ProspectReplied {
+                summary: "Reply from dana@acme.example: \"Re: Rollout\" — Looks good. Do you support SSO?".into(),
+            }),
+        ];
+        let f = brief_facts(&timeline, &config, now);
+        let recent = &f["brief.recent"].value;
+        assert_eq!(recent.lines().count(), 3, "{recent}");
+        assert!(
+            recent
+                .lines()
+                .next()
+                .unwrap()
+                .contains("Do you support SSO?"),
+            "newest first: {recent}"
+        );
+        assert!(recent.contains("[hubspot r1]"), "{recent}");
+        let open = &f["brief.open_items"].value;
+        assert!(
+            open.contains("Do you support SSO?")
+                && open.contains("Can you share the SOC2 report?")
+                && open.contains("I'll send pricing by Friday."),
+            "{open}"
+        );
+        assert!(
+            !open.contains("Discovery call."),
+            "only questions and promises: {open}"
+        );
+        let stages = &f["brief.stage_history"].value;
+        assert_eq!(stages.lines().count(), 2, "{stages}");
+        assert!(stages.contains("stage proposal"), "{stages}");
+        assert!(f["brief.prospect_said"].value.contains("Looks good"));
+        let empty = brief_facts(&[], &config, now);
+        assert_eq!(empty["brief.recent"].value, "nothing recorded yet");
     }
 }
