@@ -84,13 +84,13 @@ def self_test() -> None:
         ok.write_text('include_bytes!("../../../config.toml");\n'
                       'concat!(env!("CARGO_MANIFEST_DIR"), "/../config.toml");\n')
         assert violations(repo) == [], violations(repo)
-        (repo / "README.md").write_text("see ../shared/reference/notes.md\n")
+        (repo / "README.md").write_text("see ../elsewhere/reference/notes.md\n")
         bad = repo / "crate/src/deep/bad.rs"
-        bad.write_text('include_bytes!("../../../../shared/x.json");\n')
-        (repo / "run.sh").write_text(f"cat {Path(tmp)}/shared/x\n")
+        bad.write_text('include_bytes!("../../../../elsewhere/x.json");\n')
+        (repo / "run.sh").write_text(f"cat {Path(tmp)}/elsewhere/x\n")
         found = violations(repo)
         assert len(found) == 3, found
-        assert found[0].startswith("README.md:1: `../shared/reference/notes.md`"), found
+        assert found[0].startswith("README.md:1: `../elsewhere/reference/notes.md`"), found
     print("check-tree self-test: ok")
 
 

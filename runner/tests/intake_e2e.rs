@@ -5,14 +5,12 @@
 //! does not stop its draft. The runner runs on its development secrets, which the README names.
 
 use serde_json::{json, Value};
-use shared::providers::signature::draftgate_signature;
 
 const INBOX_SECRET: &str = "dev-inbox-secret";
-const GENERIC_SECRET: &str = "dev-generic-secret";
 
 mod support;
 
-use support::{free_port, Runner};
+use support::{free_port, Runner, GENERIC_SECRET};
 
 async fn start(data: &std::path::Path, port: u16) -> Runner {
     // The development fallbacks are what this test signs with.
@@ -28,28 +26,6 @@ async fn start(data: &std::path::Path, port: u16) -> Runner {
         ],
     )
     .await
-}
-
-impl Runner {
-    /// POST a body to a draftgate-signed webhook, signed at the runner's current time.
-    async fn signed(&self, provider: &str, secret: &str, body: Value) -> (u16, Value) {
-        let body = body.to_string();
-        let ts = self.now().await.as_second().to_string();
-        let r = self
-            .http
-            .post(format!("{}/webhooks/{provider}", self.base))
-            .header("Content-Type", "application/json")
-            .header("X-Draftgate-Timestamp", &ts)
-            .header(
-                "X-Draftgate-Signature",
-                draftgate_signature(secret.as_bytes(), &ts, body.as_bytes()),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.json().await.unwrap())
-    }
 }
 
 fn proposal_sent(deal_id: &str, name: &str, at: jiff::Timestamp, contact: Value) -> Value {

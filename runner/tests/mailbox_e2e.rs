@@ -7,7 +7,6 @@
 
 use base64::Engine as _;
 use serde_json::{json, Value};
-use shared::providers::signature::draftgate_signature;
 use wiremock::matchers::{body_string_contains, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -15,31 +14,10 @@ mod support;
 
 use support::{free_port, Runner};
 
-const GENERIC_SECRET: &str = "dev-generic-secret";
 const PUSH_TOKEN: &str = "push-token-7f3a";
 const CLIENT_STATE: &str = "sk_graph_9c2e7a41b0d34f5e";
 
 impl Runner {
-    async fn signed_generic(&self, body: Value) -> Value {
-        let body = body.to_string();
-        let ts = self.now().await.as_second().to_string();
-        let r = self
-            .http
-            .post(format!("{}/webhooks/generic", self.base))
-            .header("Content-Type", "application/json")
-            .header("X-Draftgate-Timestamp", &ts)
-            .header(
-                "X-Draftgate-Signature",
-                draftgate_signature(GENERIC_SECRET.as_bytes(), &ts, body.as_bytes()),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
-        r.json().await.unwrap()
-    }
-
     async fn post_raw(&self, p: &str, body: String) -> (u16, String) {
         let r = self
             .http
@@ -64,11 +42,26 @@ impl Runner {
             })
         };
         let s = self
-            .signed_generic(json!({ "events": [
-                deal("acme-1", "Acme Corp - Website relaunch", "jane.doe@acme.example", "Jane"),
-                deal("globex-2", "Globex - Brand refresh", "sam.lee@globex.example", "Sam"),
-                deal("initech-3", "Initech - Intranet", "peter@initech.example", "Peter"),
-            ]}))
+            .generic_events(json!([
+                deal(
+                    "acme-1",
+                    "Acme Corp - Website relaunch",
+                    "jane.doe@acme.example",
+                    "Jane"
+                ),
+                deal(
+                    "globex-2",
+                    "Globex - Brand refresh",
+                    "sam.lee@globex.example",
+                    "Sam"
+                ),
+                deal(
+                    "initech-3",
+                    "Initech - Intranet",
+                    "peter@initech.example",
+                    "Peter"
+                ),
+            ]))
             .await;
         assert_eq!(s["accepted"], 3, "{s}");
     }

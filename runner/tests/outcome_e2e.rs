@@ -4,31 +4,10 @@
 //! (at least once, `event_id` to deduplicate) without recording anything twice.
 
 use serde_json::{json, Value};
-use shared::providers::signature::draftgate_signature;
 
 mod support;
 
-use support::{free_port, Runner};
-
-async fn generic(runner: &Runner, events: Value) -> Value {
-    let body = json!({ "events": events }).to_string();
-    let ts = runner.now().await.as_second().to_string();
-    let r = runner
-        .http
-        .post(format!("{}/webhooks/generic", runner.base))
-        .header("Content-Type", "application/json")
-        .header("X-Draftgate-Timestamp", &ts)
-        .header(
-            "X-Draftgate-Signature",
-            draftgate_signature(b"dev-generic-secret", &ts, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    r.json().await.unwrap()
-}
+use support::free_port;
 
 fn deal(id: &str, amount: u32) -> Value {
     json!({ "crm": "notion", "id": id, "name": format!("Deal {id}"), "amount": amount, "currency": "EUR",
@@ -50,7 +29,7 @@ async fn won_and_lost_deals_are_announced_and_leave_draftgates_scope() {
     )
     .await;
     let sent_at = runner.now().await - jiff::SignedDuration::from_secs(60);
-    generic(&runner, json!([
+    runner.generic_events(json!([
         { "id": "w-prop", "type": "proposal_sent", "occurred_at": sent_at.to_string(), "deal": deal("w1", 24000) },
         { "id": "l-prop", "type": "proposal_sent", "occurred_at": sent_at.to_string(), "deal": deal("l2", 9000) },
     ]))
@@ -68,7 +47,7 @@ async fn won_and_lost_deals_are_announced_and_leave_draftgates_scope() {
         { "id": "w-won", "type": "stage_changed", "occurred_at": now, "stage": "Won", "deal": { "crm": "notion", "id": "w1" } },
         { "id": "l-lost", "type": "stage_changed", "occurred_at": now, "stage": "Lost", "deal": { "crm": "notion", "id": "l2" } },
     ]);
-    let s = generic(&runner, close.clone()).await;
+    let s = runner.generic_events(close.clone()).await;
     assert_eq!(s["accepted"], 2, "{s}");
     assert_eq!(
         runner.post_json("/dev/sweep", json!({})).await["pending_drafts"],
@@ -106,7 +85,7 @@ async fn won_and_lost_deals_are_announced_and_leave_draftgates_scope() {
     assert_eq!(lost["detail"]["outcome"], "lost");
 
     // A redelivery records nothing new but announces again (consumers dedupe on event_id).
-    let s = generic(&runner, close).await;
+    let s = runner.generic_events(close).await;
     assert_eq!(
         (s["accepted"].clone(), s["duplicates"].clone()),
         (json!(0), json!(2)),

@@ -3,7 +3,6 @@
 //! a forged, expired, replayed or another draft's token change nothing.
 
 use serde_json::{json, Value};
-use shared::providers::signature::draftgate_signature;
 
 mod support;
 
@@ -11,27 +10,13 @@ use support::{free_port, Runner};
 
 async fn deal(runner: &Runner, id: &str) {
     let sent_at = runner.now().await - jiff::SignedDuration::from_secs(60);
-    let body = json!({ "events": [{
-        "id": format!("{id}-proposal"), "type": "proposal_sent", "occurred_at": sent_at.to_string(),
-        "deal": { "crm": "notion", "id": id, "name": format!("Deal {id}"),
-                  "contact": { "email": format!("buyer@{id}.example"), "first_name": "Kim" } }
-    }]})
-    .to_string();
-    let ts = runner.now().await.as_second().to_string();
-    let r = runner
-        .http
-        .post(format!("{}/webhooks/generic", runner.base))
-        .header("Content-Type", "application/json")
-        .header("X-Draftgate-Timestamp", &ts)
-        .header(
-            "X-Draftgate-Signature",
-            draftgate_signature(b"dev-generic-secret", &ts, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    runner
+        .generic_events(json!([{
+            "id": format!("{id}-proposal"), "type": "proposal_sent", "occurred_at": sent_at.to_string(),
+            "deal": { "crm": "notion", "id": id, "name": format!("Deal {id}"),
+                      "contact": { "email": format!("buyer@{id}.example"), "first_name": "Kim" } }
+        }]))
+        .await;
 }
 
 async fn decide(

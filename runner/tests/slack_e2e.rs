@@ -6,7 +6,7 @@
 //! simultaneous approvals from the page and Slack send once.
 
 use serde_json::{json, Value};
-use shared::providers::signature::{draftgate_signature, slack_signature};
+use shared::providers::signature::slack_signature;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -26,22 +26,7 @@ impl Runner {
             "deal": { "crm": "notion", "id": id, "name": format!("Deal {id}"), "amount": 12000, "currency": "EUR",
                       "contact": { "email": format!("buyer@{id}.example"), "first_name": "Kim" } }
         })).collect();
-        let body = json!({ "events": events }).to_string();
-        let ts = self.now().await.as_second().to_string();
-        let r = self
-            .http
-            .post(format!("{}/webhooks/generic", self.base))
-            .header("Content-Type", "application/json")
-            .header("X-Draftgate-Timestamp", &ts)
-            .header(
-                "X-Draftgate-Signature",
-                draftgate_signature(b"dev-generic-secret", &ts, body.as_bytes()),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        self.generic_events(json!(events)).await;
     }
 
     async fn press(&self, user: &str, action: Value, ts_offset: i64, secret: &str) -> (u16, Value) {

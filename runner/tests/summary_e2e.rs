@@ -3,30 +3,10 @@
 //! week, and `GET /summary` shows it (JSON and a page).
 
 use serde_json::{json, Value};
-use shared::providers::signature::draftgate_signature;
 
 mod support;
 
 use support::{free_port, Runner};
-
-async fn generic(runner: &Runner, events: Value) {
-    let body = json!({ "events": events }).to_string();
-    let ts = runner.now().await.as_second().to_string();
-    let r = runner
-        .http
-        .post(format!("{}/webhooks/generic", runner.base))
-        .header("Content-Type", "application/json")
-        .header("X-Draftgate-Timestamp", &ts)
-        .header(
-            "X-Draftgate-Signature",
-            draftgate_signature(b"dev-generic-secret", &ts, body.as_bytes()),
-        )
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-}
 
 async fn decide(runner: &Runner, note: &Value, fields: &[(&str, &str)]) {
     let url = note["review_url"].as_str().unwrap();
@@ -81,10 +61,10 @@ async fn the_weekly_summary_is_sent_once_and_its_numbers_add_up() {
         json!({ "crm": "notion", "id": id, "name": format!("Deal {id}"), "amount": amount, "currency": "EUR",
         "contact": { "email": format!("buyer@{id}.example"), "first_name": "Kim" } })
     };
-    generic(&runner, json!(["p1", "p2", "p3", "p4"].iter().enumerate().map(|(i, id)| json!({
+    runner.generic_events(json!(["p1", "p2", "p3", "p4"].iter().enumerate().map(|(i, id)| json!({
         "id": format!("{id}-prop"), "type": "proposal_sent", "occurred_at": sent_at, "deal": deal(id, 1000 * (i as u32 + 1))
     })).collect::<Vec<_>>())).await;
-    generic(&runner, json!(["p1", "p2", "p3", "p4"].iter().map(|id| json!({
+    runner.generic_events(json!(["p1", "p2", "p3", "p4"].iter().map(|id| json!({
         "id": format!("{id}-stage"), "type": "stage_changed", "occurred_at": sent_at, "stage": "Proposal sent",
         "deal": { "crm": "notion", "id": id }
     })).collect::<Vec<_>>())).await;
@@ -118,7 +98,7 @@ async fn the_weekly_summary_is_sent_once_and_its_numbers_add_up() {
         &[("action", "reject"), ("reason_kind", "wrong_contact")],
     )
     .await;
-    generic(&runner, json!([
+    runner.generic_events(json!([
         { "id": "p3-won", "type": "stage_changed", "occurred_at": "2026-12-06T10:00:00Z", "stage": "Won", "deal": { "crm": "notion", "id": "p3" } },
         { "id": "p4-lost", "type": "stage_changed", "occurred_at": "2026-12-06T10:00:00Z", "stage": "Lost", "deal": { "crm": "notion", "id": "p4" } },
     ])).await;

@@ -8,7 +8,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{json, Value};
+use shared::providers::signature::draftgate_signature;
+
+/// The runner's development secret of the generic webhook (the README names it).
+pub const GENERIC_SECRET: &str = "dev-generic-secret";
 
 pub struct Runner {
     pub child: Child,
@@ -128,5 +132,36 @@ impl Runner {
             .unwrap()
             .parse()
             .unwrap()
+    }
+}
+
+impl Runner {
+    /// POST a body to a draftgate-signed webhook, signed at the runner's current time.
+    pub async fn signed(&self, provider: &str, secret: &str, body: Value) -> (u16, Value) {
+        let body = body.to_string();
+        let ts = self.now().await.as_second().to_string();
+        let r = self
+            .http
+            .post(format!("{}/webhooks/{provider}", self.base))
+            .header("Content-Type", "application/json")
+            .header("X-Draftgate-Timestamp", &ts)
+            .header(
+                "X-Draftgate-Signature",
+                draftgate_signature(secret.as_bytes(), &ts, body.as_bytes()),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
+
+    /// Canonical events through the generic webhook; they must be accepted. Its summary.
+    pub async fn generic_events(&self, events: Value) -> Value {
+        let (status, summary) = self
+            .signed("generic", GENERIC_SECRET, json!({ "events": events }))
+            .await;
+        assert_eq!(status, 200, "{summary}");
+        summary
     }
 }

@@ -558,37 +558,26 @@ impl Drafter {
 
     /// The summary page's link.
     pub fn summary_url(&self, now: Timestamp) -> String {
-        let ttl = SignedDuration::from_hours(self.core.config.review.token_ttl_hours as i64);
-        let token = self
-            .tokens
-            .sign(Scope::Queue, &self.core.config.founder.email, now + ttl);
-        format!(
-            "{}/summary?token={token}",
-            self.public_base_url.trim_end_matches('/')
-        )
+        self.link("/summary", Scope::Queue, now)
     }
 
     /// A fresh link to the founder's whole queue, carried by every notification.
     pub fn queue_url(&self, now: Timestamp) -> String {
-        let ttl = SignedDuration::from_hours(self.core.config.review.token_ttl_hours as i64);
-        let token = self
-            .tokens
-            .sign(Scope::Queue, &self.core.config.founder.email, now + ttl);
-        format!(
-            "{}/review?token={token}",
-            self.public_base_url.trim_end_matches('/')
-        )
+        self.link("/review", Scope::Queue, now)
     }
 
     pub fn review_url(&self, draft_id: &str, now: Timestamp) -> String {
+        self.link(&format!("/review/{draft_id}"), Scope::Draft(draft_id), now)
+    }
+
+    /// `path` with the founder's token for `scope`, valid for the configured lifetime.
+    fn link(&self, path: &str, scope: Scope<'_>, now: Timestamp) -> String {
         let ttl = SignedDuration::from_hours(self.core.config.review.token_ttl_hours as i64);
-        let token = self.tokens.sign(
-            Scope::Draft(draft_id),
-            &self.core.config.founder.email,
-            now + ttl,
-        );
+        let token = self
+            .tokens
+            .sign(scope, &self.core.config.founder.email, now + ttl);
         format!(
-            "{}/review/{draft_id}?token={token}",
+            "{}{path}?token={token}",
             self.public_base_url.trim_end_matches('/')
         )
     }

@@ -115,6 +115,7 @@ pub async fn record_event(
     let mut outcome = None;
     for _ in 0..8 {
         let existing = store.get_deal(&event.deal).await?;
+        let before = existing.clone();
         let mut deal = existing.unwrap_or_else(|| Deal::new(event.deal.clone(), event.occurred_at));
         deal.version += 1;
         rules::apply(&mut deal, event, config);
@@ -123,17 +124,19 @@ pub async fn record_event(
             Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e),
             Ok(r) => {
-                outcome = Some((r, deal));
+                outcome = Some((r, before, deal));
                 break;
             }
         }
     }
-    let (outcome, deal) = outcome.ok_or_else(|| {
+    let (outcome, before, deal) = outcome.ok_or_else(|| {
         StoreError::Unavailable("deal kept changing under concurrent writers".into())
     })?;
     if outcome == Recorded::Applied {
         report_unmapped_stage(store, audit, config, event, &deal).await?;
-        supersede_stale_drafts(store, audit, config, clock.now(), event, &deal).await?;
+        if let Some(before) = &before {
+            supersede_stale_drafts(store, audit, config, clock.now(), event, before, &deal).await?;
+        }
     }
     tracing::info!(
         event = event.kind.label(),
@@ -203,27 +206,35 @@ async fn report_unmapped_stage(
 
 /// A reply (from any source), a booked meeting or a stage move can take away a waiting draft's
 /// reason: such drafts leave the queue at once, marked superseded, rather than only when
-/// someone tries to approve them.
+/// someone tries to approve them. A draft can only be waiting for its trigger's occurrence as
+/// it stood before this event (and was claimed), so only those are looked at, and a draft is
+/// read only when the event ended its occurrence: most events read nothing.
 async fn supersede_stale_drafts(
     store: &dyn PipelineStore,
     log: &dyn AuditLog,
     config: &Config,
     now: Timestamp,
     event: &DealEvent,
+    before: &Deal,
     deal: &Deal,
 ) -> Result<(), StoreError> {
-    for occurrence in &deal.fired {
-        let id = draft_id_for(&deal.key, occurrence);
+    let current = crate::domain::TriggerKind::ALL
+        .into_iter()
+        .filter(|t| !t.is_internal())
+        .filter_map(|t| Some((t, rules::occurrence(before, t, config, now).ok()?.0)))
+        .filter(|(_, key)| before.fired.contains(key));
+    for (trigger, occurrence) in current {
+        let reason = match rules::still_holds(deal, trigger, &occurrence, config, now) {
+            Ok(()) => continue,
+            Err(stop) => stop.to_string(),
+        };
+        let id = draft_id_for(&deal.key, &occurrence);
         let Some(mut draft) = store.get_draft(&id).await? else {
             continue;
         };
         if !draft.status.is_open() {
             continue;
         }
-        let reason = match rules::still_holds(deal, draft.trigger, &draft.occurrence, config, now) {
-            Ok(()) => continue,
-            Err(stop) => stop.to_string(),
-        };
         let expected = draft.status;
         draft.status = crate::domain::DraftStatus::Superseded;
         draft.superseded_reason = Some(reason.clone());

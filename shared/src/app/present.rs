@@ -89,22 +89,16 @@ pub fn why(draft: &Draft, deal: Option<&Deal>, now: Timestamp, tz: &TimeZone) ->
     }
 }
 
-/// How much a waiting draft matters: the deal's value, how long since anyone wrote, and how
-/// time-critical its trigger is (the config's budget weights rank the first two).
+/// How much a waiting draft matters: the deal's rank by value and staleness (the same rank
+/// the daily budget uses), plus how time-critical its trigger is.
 pub fn priority(draft: &Draft, deal: Option<&Deal>, config: &Config, now: Timestamp) -> f64 {
-    let amount = deal.and_then(|d| d.amount).unwrap_or(0.0);
-    let stale_days = deal.and_then(Deal::last_contact_at).map_or(0.0, |t| {
-        (now.as_second() - t.as_second()).max(0) as f64 / 86_400.0
-    });
     let urgency = match draft.trigger {
         TriggerKind::QuoteExpired | TriggerKind::ProposalNoReply => 3.0,
         TriggerKind::CallNoNextStep | TriggerKind::LeadNoSecondReply => 2.0,
         TriggerKind::StageUnchanged => 1.0,
         TriggerKind::MeetingPrep => 0.0,
     };
-    config.limits.amount_weight * amount / 1000.0
-        + config.limits.staleness_weight * stale_days
-        + 5.0 * urgency
+    deal.map_or(0.0, |d| super::sweep::priority(d, &config.limits, now)) + 5.0 * urgency
 }
 
 /// A link to the deal in its CRM, from the config's `[crm_links]` templates.

@@ -254,15 +254,12 @@ impl Review {
 
     /// The founder's queue link (printed by the local runner, sent in summaries).
     pub fn queue_url(&self) -> String {
-        let now = self.core.clock.now();
-        let ttl = SignedDuration::from_hours(self.core.config.review.token_ttl_hours as i64);
-        let token = self
-            .tokens
-            .sign(Scope::Queue, &self.core.config.founder.email, now + ttl);
-        format!(
-            "{}/review?token={token}",
-            self.public_base_url.trim_end_matches('/')
-        )
+        let link = self.queue_link(
+            &self.core.config.founder.email,
+            self.core.clock.now(),
+            false,
+        );
+        format!("{}{link}", self.public_base_url.trim_end_matches('/'))
     }
 
     fn queue_link(&self, approver: &str, now: jiff::Timestamp, history: bool) -> String {

@@ -119,6 +119,41 @@ pub fn message_from(v: &Value) -> Result<MailMessage, MailError> {
     })
 }
 
+/// A message's metadata (`format=metadata`), or `None` when it was deleted since it arrived.
+async fn metadata(api: &MailApi, id: &str) -> Result<Option<MailMessage>, MailError> {
+    match api
+        .get(
+            &format!("/gmail/v1/users/me/messages/{id}"),
+            &metadata_query(),
+        )
+        .await
+    {
+        Ok(v) => message_from(&v).map(Some),
+        Err(MailError::NotFound(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The newest messages' ids (up to `limit`, optionally of one label): a catch-up for a
+/// position too old to list history from, and the look into Sent before sending again.
+async fn newest(
+    api: &MailApi,
+    limit: usize,
+    labels: Option<&str>,
+) -> Result<Vec<String>, MailError> {
+    let mut q = vec![("maxResults", limit.to_string())];
+    if let Some(l) = labels {
+        q.push(("labelIds", l.to_string()));
+    }
+    let v = api.get("/gmail/v1/users/me/messages", &q).await?;
+    Ok(v["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["id"].as_str().map(str::to_string))
+        .collect())
+}
+
 /// Google's signing keys for push JWTs, fetched on first use and kept an hour.
 struct Jwks {
     url: String,
@@ -229,22 +264,6 @@ impl GmailMailbox {
         Ok(())
     }
 
-    async fn metadata(&self, id: &str) -> Result<Option<MailMessage>, MailError> {
-        match self
-            .api
-            .get(
-                &format!("/gmail/v1/users/me/messages/{id}"),
-                &metadata_query(),
-            )
-            .await
-        {
-            Ok(v) => message_from(&v).map(Some),
-            // Deleted since it arrived.
-            Err(MailError::NotFound(_)) => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     /// Message ids added since `start`, and the newest history id seen; `NotFound` when
     /// `start` is too old.
     async fn history(&self, start: &str) -> Result<(Vec<String>, Option<u64>), MailError> {
@@ -277,21 +296,6 @@ impl GmailMailbox {
             }
         }
         Ok((ids, newest))
-    }
-
-    /// The newest messages (up to `limit`), for a position too old to list history from.
-    async fn newest(&self, limit: usize, labels: Option<&str>) -> Result<Vec<String>, MailError> {
-        let mut q = vec![("maxResults", limit.to_string())];
-        if let Some(l) = labels {
-            q.push(("labelIds", l.to_string()));
-        }
-        let v = self.api.get("/gmail/v1/users/me/messages", &q).await?;
-        Ok(v["messages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|m| m["id"].as_str().map(str::to_string))
-            .collect())
     }
 
     /// Start (or renew) the watch on the inbox and sent mail; its history id and expiry.
@@ -385,12 +389,16 @@ impl MailboxSource for GmailMailbox {
                 batch.skipped.push(format!(
                     "history position {start} too old to list: read the {CATCH_UP_LIMIT} newest messages"
                 ));
-                (self.newest(CATCH_UP_LIMIT, None).await?, None, checked)
+                (
+                    newest(&self.api, CATCH_UP_LIMIT, None).await?,
+                    None,
+                    checked,
+                )
             }
             Err(e) => return Err(e),
         };
         for id in ids {
-            match self.metadata(&id).await? {
+            match metadata(&self.api, &id).await? {
                 Some(m) if since.is_none_or(|s| m.at >= s) => batch.messages.push(m),
                 Some(_) => {}
                 None => batch
@@ -527,23 +535,12 @@ impl Sender for GmailSender {
     }
 
     async fn find_sent(&self, email: &OutboundEmail) -> Result<SentLookup, SendError> {
-        let reader = GmailMailbox::new(
-            self.api.clone(),
-            PushAuth {
-                token: None,
-                jwks_url: None,
-                service_account: None,
-            },
-            None,
-        );
-        let ids = reader
-            .newest(SENT_LOOKBACK, Some("SENT"))
+        let ids = newest(&self.api, SENT_LOOKBACK, Some("SENT"))
             .await
             .map_err(|e| send_error(NAME, e))?;
         let own = email.message_id();
         for id in ids {
-            let Some(m) = reader
-                .metadata(&id)
+            let Some(m) = metadata(&self.api, &id)
                 .await
                 .map_err(|e| send_error(NAME, e))?
             else {

@@ -192,24 +192,51 @@ pub fn verify_slack(
     timestamp: Option<&str>,
     now: Timestamp,
 ) -> Result<(), SignatureError> {
-    let signature = signature.ok_or(SignatureError::Missing("X-Slack-Signature"))?;
-    let timestamp = timestamp.ok_or(SignatureError::Missing("X-Slack-Request-Timestamp"))?;
-    let sent_s: i64 = timestamp
-        .trim()
-        .parse()
-        .map_err(|_| SignatureError::Malformed("X-Slack-Request-Timestamp"))?;
-    check_window(sent_s.saturating_mul(1000), now)?;
-    let hex_part = signature
-        .trim()
-        .strip_prefix("v0=")
-        .ok_or(SignatureError::Malformed("X-Slack-Signature"))?;
-    let given =
-        hex::decode(hex_part).map_err(|_| SignatureError::Malformed("X-Slack-Signature"))?;
-    let expected = hmac_sha256(
-        secret.expose().as_bytes(),
-        &[b"v0:", timestamp.trim().as_bytes(), b":", body],
-    );
-    matches(&given, &expected)
+    let scheme = TimestampedHex {
+        signature_header: "X-Slack-Signature",
+        timestamp_header: "X-Slack-Request-Timestamp",
+        prefix: "v0=",
+    };
+    scheme.verify(signature, timestamp, now, |ts| {
+        hmac_sha256(
+            secret.expose().as_bytes(),
+            &[b"v0:", ts.as_bytes(), b":", body],
+        )
+    })
+}
+
+/// A hex HMAC over a Unix-seconds timestamp and the body, in two headers, inside the 5-minute
+/// window: Slack's v0 and draftgate's own scheme differ only in names, prefix and what is signed.
+struct TimestampedHex {
+    signature_header: &'static str,
+    timestamp_header: &'static str,
+    prefix: &'static str,
+}
+
+impl TimestampedHex {
+    fn verify(
+        &self,
+        signature: Option<&str>,
+        timestamp: Option<&str>,
+        now: Timestamp,
+        mac: impl FnOnce(&str) -> [u8; 32],
+    ) -> Result<(), SignatureError> {
+        let signature = signature.ok_or(SignatureError::Missing(self.signature_header))?;
+        let timestamp = timestamp
+            .ok_or(SignatureError::Missing(self.timestamp_header))?
+            .trim();
+        let sent_s: i64 = timestamp
+            .parse()
+            .map_err(|_| SignatureError::Malformed(self.timestamp_header))?;
+        check_window(sent_s.saturating_mul(1000), now)?;
+        let hex_part = signature
+            .trim()
+            .strip_prefix(self.prefix)
+            .ok_or(SignatureError::Malformed(self.signature_header))?;
+        let given =
+            hex::decode(hex_part).map_err(|_| SignatureError::Malformed(self.signature_header))?;
+        matches(&given, &mac(timestamp))
+    }
 }
 
 pub fn draftgate_signature(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
@@ -265,24 +292,14 @@ pub fn verify_draftgate(
     timestamp: Option<&str>,
     now: Timestamp,
 ) -> Result<(), SignatureError> {
-    let signature = signature.ok_or(SignatureError::Missing("X-Draftgate-Signature"))?;
-    let timestamp = timestamp.ok_or(SignatureError::Missing("X-Draftgate-Timestamp"))?;
-    let sent_s: i64 = timestamp
-        .trim()
-        .parse()
-        .map_err(|_| SignatureError::Malformed("X-Draftgate-Timestamp"))?;
-    check_window(sent_s.saturating_mul(1000), now)?;
-    let hex_part = signature
-        .trim()
-        .strip_prefix("sha256=")
-        .ok_or(SignatureError::Malformed("X-Draftgate-Signature"))?;
-    let given =
-        hex::decode(hex_part).map_err(|_| SignatureError::Malformed("X-Draftgate-Signature"))?;
-    let expected = hmac_sha256(
-        secret.expose().as_bytes(),
-        &[timestamp.trim().as_bytes(), b".", body],
-    );
-    matches(&given, &expected)
+    let scheme = TimestampedHex {
+        signature_header: "X-Draftgate-Signature",
+        timestamp_header: "X-Draftgate-Timestamp",
+        prefix: "sha256=",
+    };
+    scheme.verify(signature, timestamp, now, |ts| {
+        hmac_sha256(secret.expose().as_bytes(), &[ts.as_bytes(), b".", body])
+    })
 }
 
 #[cfg(test)]
