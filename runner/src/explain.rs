@@ -54,7 +54,7 @@ fn event_text(kind: &EventKind) -> String {
         | EventKind::AutoReplyReceived { summary }
         | EventKind::LeadInquiry { summary }
         | EventKind::OutboundSent { summary }
-        | EventKind::CallLogged { summary }
+        | EventKind::CallLogged { summary, .. }
         | EventKind::ProspectDeclined { summary }
         | EventKind::MeetingCancelled { summary, .. } => {
             format!("{}: {summary}", kind.label().replace('_', " "))

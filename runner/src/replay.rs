@@ -124,6 +124,9 @@ pub struct ScenarioEvent {
     pub expires_on: Option<Date>,
     #[serde(default)]
     pub status: Option<String>,
+    /// A logged call's notes.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 const SOURCE: &str = "scenario";
@@ -152,7 +155,10 @@ fn to_kind(deal: &ScenarioDeal, e: &ScenarioEvent, index: usize) -> Result<Event
         "auto_reply" => EventKind::AutoReplyReceived { summary: summary() },
         "lead_inquiry" => EventKind::LeadInquiry { summary: summary() },
         "outbound" => EventKind::OutboundSent { summary: summary() },
-        "call_logged" => EventKind::CallLogged { summary: summary() },
+        "call_logged" => EventKind::CallLogged {
+            summary: summary(),
+            note: e.note.clone(),
+        },
         "meeting_booked" => EventKind::MeetingBooked {
             summary: summary(),
             starts_at: e.starts_at,
@@ -326,9 +332,11 @@ impl Engine {
                     core: core.clone(),
                     draft_queue: draft_q,
                 },
+                writeback: None,
                 drafter: Drafter {
                     core: core.clone(),
                     notifier: outbox.clone(),
+                    crm_writes: store.queue("crm-writes"),
                     tokens: tokens.clone(),
                     public_base_url: base.clone(),
                 },
@@ -339,6 +347,7 @@ impl Engine {
                 notifier: outbox.clone(),
                 slack_signing_secret: None,
                 events: store.clone(),
+                crm_writes: store.queue("crm-writes"),
                 tokens: tokens.clone(),
                 public_base_url: base,
             },
@@ -737,6 +746,7 @@ mod tests {
                     quote_id: None,
                     expires_on: None,
                     status: None,
+                    note: None,
                 }];
                 for (k, mins, n) in evs {
                     let at = start() + SignedDuration::from_mins(mins + 1);
@@ -761,6 +771,7 @@ mod tests {
                         status: (kind == "status_changed").then(|| {
                             ["parked", "", "on_hold", "deprioritized"][n as usize % 4].into()
                         }),
+                        note: None,
                     });
                 }
                 ScenarioDeal {
@@ -835,6 +846,7 @@ mod tests {
             quote_id: None,
             expires_on: None,
             status: status.map(Into::into),
+            note: None,
         };
         s.deals.push(ScenarioDeal {
             id: "X".into(),

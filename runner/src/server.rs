@@ -155,16 +155,23 @@ pub async fn serve(
     };
     let evaluate_q = store.queue("evaluate");
     let draft_q = store.queue("drafts");
+    let writes_q = store.queue("crm-writes");
     let outbox = store.outbox(clock_port.clone());
     let tokens = TokenSigner::new(signing_key);
     // The CRM APIs configured in the environment (Pipedrive, …); HubSpot falls back to the
     // sample pipeline's data.
     let apis = shared::providers::CrmApis::from_settings(|name| env.optional(name));
     let mut crm: HashMap<String, Arc<dyn CrmClient>> = apis.clients.clone();
-    crm.insert(
-        "hubspot".into(),
-        Arc::new(HubSpotClient::new(&hubspot_base, hubspot_token)),
-    );
+    let hubspot = Arc::new(HubSpotClient::new(&hubspot_base, hubspot_token));
+    crm.insert("hubspot".into(), hubspot.clone());
+    // Approved changes are written back through the same APIs (HubSpot: the sample's dev API,
+    // which records them at GET /dev/crm-requests, unless a token is set).
+    let mut writers = apis.writers.clone();
+    writers.insert("hubspot".into(), hubspot);
+    let bus: Arc<dyn shared::ports::EventPublisher> = Arc::new(crate::workers::Bus {
+        events: store.clone(),
+        crm_writes: writes_q.clone(),
+    });
     for source in &apis.sources {
         dev_notes.push(format!(
             "{} API configured: POST /dev/sync reads its deals",
@@ -242,7 +249,7 @@ pub async fn serve(
             providers,
             crm,
             public_base_url: public_base_url.clone(),
-            events: store.clone(),
+            events: bus.clone(),
         },
         sweeper: Sweeper {
             core: core.clone(),
@@ -252,7 +259,7 @@ pub async fn serve(
         syncer: Syncer {
             core: core.clone(),
             sources: apis.sources,
-            events: store.clone(),
+            events: bus.clone(),
         },
         workers: Workers {
             evaluate_q: evaluate_q.clone(),
@@ -264,9 +271,17 @@ pub async fn serve(
             drafter: Drafter {
                 core: core.clone(),
                 notifier: notifier.clone(),
+                crm_writes: writes_q.clone(),
                 tokens: tokens.clone(),
                 public_base_url: public_base_url.clone(),
             },
+            writeback: Some((
+                writes_q.clone(),
+                shared::app::writeback::CrmWriteback {
+                    core: core.clone(),
+                    writers,
+                },
+            )),
         },
         review: Review {
             core,
@@ -274,6 +289,7 @@ pub async fn serve(
             notifier,
             slack_signing_secret,
             events: store.clone(),
+            crm_writes: writes_q.clone(),
             tokens,
             public_base_url: public_base_url.clone(),
         },
@@ -382,6 +398,8 @@ struct ClockMove {
     now: Option<String>,
 }
 
+const DEV_CRM_REQUESTS: &str = "dev:crm-requests";
+
 fn ok_json(v: serde_json::Value) -> Response {
     http::json_response(StatusCode::OK, &v)
 }
@@ -402,6 +420,9 @@ impl Runner {
             return self.review.handle(req).await;
         }
         if let Some(rest) = path.strip_prefix("/dev/hubspot") {
+            if req.method() != ::http::Method::GET {
+                return self.dev_crm_write(&req, rest);
+            }
             return self.sample.hubspot_api(rest);
         }
         if path.starts_with("/dev/") {
@@ -487,6 +508,7 @@ impl Runner {
                         .collect(),
                 )))
             }
+            ("GET", "/dev/crm-requests") => Ok(ok_json(self.dev_crm_requests())),
             ("GET", "/dev/audit") => {
                 let entries = self
                     .store
@@ -500,12 +522,41 @@ impl Runner {
             (
                 _,
                 "/dev/clock" | "/dev/sweep" | "/dev/sync" | "/dev/outbox" | "/dev/audit"
-                | "/dev/events",
+                | "/dev/events" | "/dev/crm-requests",
             ) => Err(ApiError::MethodNotAllowed(format!(
                 "{method} {path} is not supported"
             ))),
             _ => Err(ApiError::NotFound(format!("no dev route {path}"))),
         }
+    }
+
+    /// The writes the sample's HubSpot API received (CRM write-back), oldest first.
+    fn dev_crm_requests(&self) -> serde_json::Value {
+        self.store
+            .meta_get(DEV_CRM_REQUESTS)
+            .ok()
+            .flatten()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_else(|| json!([]))
+    }
+
+    /// The sample HubSpot API takes writes (PATCH a deal, POST a note, email or task) and
+    /// records each, as a CRM would apply it.
+    fn dev_crm_write(&self, req: &Request, path: &str) -> Response {
+        let body: serde_json::Value = match serde_json::from_slice(req.body()) {
+            Ok(v) => v,
+            Err(e) => return ApiError::bad_request(format!("not JSON: {e}")).into_response(),
+        };
+        let mut all = self.dev_crm_requests();
+        let list = all.as_array_mut().expect("an array");
+        let id = format!("dev-{}", list.len() + 1);
+        list.push(json!({ "method": req.method().as_str(), "path": format!("/crm/v3{}", path.trim_start_matches("/crm/v3")), "body": body }));
+        if let Err(e) = self.store.meta_set(DEV_CRM_REQUESTS, &all.to_string()) {
+            return ApiError::Transient(e.into()).into_response();
+        }
+        let answer =
+            json!({ "id": id, "properties": body.get("properties").cloned().unwrap_or(json!({})) });
+        http::json_response(StatusCode::OK, &answer)
     }
 
     pub async fn pending_drafts(&self) -> usize {

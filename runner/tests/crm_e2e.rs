@@ -27,11 +27,7 @@ fn config_with_close_status(dir: &Path) -> std::path::PathBuf {
             "[stages.close]\n",
             "[stages.close]\n\"stat_proposal\" = \"proposal\"\n",
         );
-    std::fs::create_dir_all(dir.join("templates")).unwrap();
-    for entry in std::fs::read_dir(root.join("templates")).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dir.join("templates").join(entry.file_name())).unwrap();
-    }
+    support::copy_templates(dir);
     let path = dir.join("draftgate.toml");
     std::fs::write(&path, text).unwrap();
     path

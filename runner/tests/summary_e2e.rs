@@ -34,11 +34,7 @@ async fn the_weekly_summary_is_sent_once_and_its_numbers_add_up() {
     let text = text.replacen("summary_day = \"off\"", "summary_day = \"monday\"", 1);
     assert!(text.contains("summary_day = \"monday\""));
     std::fs::write(conf.path().join("draftgate.toml"), text).unwrap();
-    std::fs::create_dir(conf.path().join("templates")).unwrap();
-    for t in std::fs::read_dir(format!("{root}/templates")).unwrap() {
-        let t = t.unwrap();
-        std::fs::copy(t.path(), conf.path().join("templates").join(t.file_name())).unwrap();
-    }
+    support::copy_templates(conf.path());
     let config = conf.path().join("draftgate.toml");
     let runner = support::start_with_args(
         data.path(),

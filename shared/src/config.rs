@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::domain::{Stage, TriggerKind};
+use crate::domain::{CrmField, Stage, TriggerKind};
 use crate::drafting::{Template, TemplateSet};
 
 /// The config shipped in `config/` and compiled into every function (no file I/O at init).
@@ -35,7 +35,65 @@ pub struct Config {
     pub lead_max_follow_ups: u32,
     pub limits: Limits,
     pub templates: TemplateSet,
+    pub writeback: Writeback,
+    /// Proposal templates by engagement type (deal type), for the proposal-draft trigger.
+    pub proposals: Vec<ProposalTemplate>,
 }
+
+/// What draftgate may write to a CRM (only ever after a person's approval).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Writeback {
+    /// The deal fields a draft may propose to change; nothing else is ever written.
+    #[serde(default)]
+    pub fields: Vec<CrmField>,
+    /// Log follow-ups sent, briefs delivered, call notes and outcomes on the deal's record.
+    #[serde(default = "yes")]
+    pub log_activities: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Writeback {
+    fn default() -> Self {
+        Writeback {
+            fields: Vec::new(),
+            log_activities: true,
+        }
+    }
+}
+
+impl Writeback {
+    pub fn allows(&self, field: CrmField) -> bool {
+        self.fields.contains(&field)
+    }
+}
+
+/// A proposal template and the engagement types (deal types) it is for.
+#[derive(Debug, Clone)]
+pub struct ProposalTemplate {
+    pub name: String,
+    pub engagement_types: Vec<String>,
+    pub template: Template,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProposal {
+    name: String,
+    engagement_types: Vec<String>,
+    template: Spanned<String>,
+}
+
+/// The note logged with a call's CRM update when the config names no `call_notes` template.
+const DEFAULT_CALL_NOTES: &str =
+    "Subject: Call notes: {{ deal.name }}, {{ call.date }}\n\n{{ call.summary }}\n";
+
+/// The sections every proposal template has (as Markdown headings).
+pub const PROPOSAL_SECTIONS: [&str; 5] =
+    ["service", "deliverables", "timeline", "pricing", "terms"];
 
 /// Keeps the review queue reviewable.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -85,11 +143,13 @@ pub fn default_window_hours(trigger: TriggerKind) -> u32 {
         TriggerKind::QuoteExpired => 9,
         TriggerKind::LeadNoSecondReply => 48,
         TriggerKind::MeetingPrep => 24,
+        // Drafted as soon as the call's notes or the stage change arrive.
+        TriggerKind::CallNotes | TriggerKind::ProposalDraft => 0,
     }
 }
 
 /// Every template variable draftgate can provide, and which source provides it.
-pub const KNOWN_VARIABLES: [&str; 25] = [
+pub const KNOWN_VARIABLES: &[&str] = &[
     "deal.name",
     "deal.amount",
     "deal.close_date",
@@ -115,6 +175,10 @@ pub const KNOWN_VARIABLES: [&str; 25] = [
     "founder.name",
     "founder.email",
     "founder.company",
+    "call.notes",
+    "call.summary",
+    "call.date",
+    "call.next_step",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -289,6 +353,10 @@ struct RawConfig {
     #[serde(default)]
     limits: Limits,
     templates: BTreeMap<Spanned<String>, BTreeMap<String, Spanned<String>>>,
+    #[serde(default)]
+    writeback: Writeback,
+    #[serde(default)]
+    proposals: Vec<RawProposal>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -307,6 +375,8 @@ struct RawTriggers {
     quote_expired: Option<RawWindow>,
     lead_no_second_reply: Option<RawWindow>,
     meeting_prep: Option<RawWindow>,
+    call_notes: Option<RawWindow>,
+    proposal_draft: Option<RawWindow>,
 }
 
 impl RawTriggers {
@@ -318,6 +388,8 @@ impl RawTriggers {
             TriggerKind::QuoteExpired => self.quote_expired.as_ref(),
             TriggerKind::LeadNoSecondReply => self.lead_no_second_reply.as_ref(),
             TriggerKind::MeetingPrep => self.meeting_prep.as_ref(),
+            TriggerKind::CallNotes => self.call_notes.as_ref(),
+            TriggerKind::ProposalDraft => self.proposal_draft.as_ref(),
         }
     }
 }
@@ -724,7 +796,93 @@ impl Config {
                 }
             }
         }
+        let mut proposals = Vec::new();
+        for raw_p in &raw.proposals {
+            let pline = Some(line_of(text, raw_p.template.span().start));
+            if raw_p.engagement_types.is_empty() {
+                problems.push(err(
+                    pline,
+                    format!(
+                        "[[proposals]] `{}` names no engagement_types (the deal types it is for)",
+                        raw_p.name
+                    ),
+                ));
+            }
+            let Some(src) = files.read(raw_p.template.get_ref()) else {
+                problems.push(err(
+                    pline,
+                    format!(
+                        "proposal template file `{}` not found",
+                        raw_p.template.get_ref()
+                    ),
+                ));
+                continue;
+            };
+            match Template::parse(raw_p.template.get_ref(), &src) {
+                Err(e) => problems.push(ConfigError {
+                    file: raw_p.template.get_ref().clone(),
+                    line: e.line,
+                    message: e.message,
+                }),
+                Ok(t) => {
+                    let headings: Vec<String> = t
+                        .body
+                        .lines()
+                        .filter(|l| l.starts_with('#'))
+                        .map(str::to_lowercase)
+                        .collect();
+                    for section in PROPOSAL_SECTIONS {
+                        if !headings.iter().any(|h| h.contains(section)) {
+                            problems.push(ConfigError {
+                                file: raw_p.template.get_ref().clone(),
+                                line: None,
+                                message: format!("a proposal needs a `## …{section}…` section (service, deliverables, timeline, pricing, terms)"),
+                            });
+                        }
+                    }
+                    for var in &t.variables {
+                        if !KNOWN_VARIABLES.contains(&var.as_str()) {
+                            problems.push(ConfigError {
+                                file: raw_p.template.get_ref().clone(),
+                                line: None,
+                                message: format!("`{var}` is not provided by any CRM mapping or by draftgate; known variables: {}", KNOWN_VARIABLES.join(", ")),
+                            });
+                        }
+                    }
+                    proposals.push(ProposalTemplate {
+                        name: raw_p.name.clone(),
+                        engagement_types: raw_p
+                            .engagement_types
+                            .iter()
+                            .map(|t| t.to_lowercase())
+                            .collect(),
+                        template: t,
+                    });
+                }
+            }
+        }
+        for (i, a) in proposals.iter().enumerate() {
+            for b in &proposals[i + 1..] {
+                if let Some(t) = a
+                    .engagement_types
+                    .iter()
+                    .find(|t| b.engagement_types.contains(t))
+                {
+                    problems.push(err(None, format!("engagement type `{t}` has two proposal templates (`{}`, `{}`); keep one", a.name, b.name)));
+                }
+            }
+        }
+        // The CRM note of a call's update, unless the founder words it: the call's notes.
+        if !templates.has(TriggerKind::CallNotes) {
+            let t = Template::parse("built-in call_notes", DEFAULT_CALL_NOTES)
+                .expect("the built-in template parses");
+            templates.insert(TriggerKind::CallNotes, "default", t);
+        }
         for trigger in TriggerKind::ALL {
+            // Proposals come from [[proposals]], by engagement type.
+            if trigger == TriggerKind::ProposalDraft {
+                continue;
+            }
             if !templates.has(trigger)
                 && !raw
                     .templates
@@ -828,6 +986,8 @@ impl Config {
             lead_max_follow_ups,
             limits: raw.limits,
             templates,
+            writeback: raw.writeback,
+            proposals,
         })
     }
 
@@ -878,6 +1038,14 @@ impl Config {
         self.windows
             .get(&trigger)
             .expect("every trigger has a window")
+    }
+
+    /// The proposal template for a deal's engagement type, if one is configured for it.
+    pub fn proposal_for(&self, deal_type: Option<&str>) -> Option<&ProposalTemplate> {
+        let t = deal_type?.trim().to_lowercase();
+        self.proposals
+            .iter()
+            .find(|p| p.engagement_types.contains(&t))
     }
 
     pub fn timezone(&self) -> jiff::tz::TimeZone {
@@ -1099,7 +1267,10 @@ default = "templates/f.txt"
         ));
         let (config, bundle) = ConfigBundle::from_file(path).unwrap();
         let templates: Vec<&String> = bundle.files.keys().filter(|k| *k != BUNDLED_FILE).collect();
-        assert_eq!(templates.len(), config.templates.all().count());
+        assert_eq!(
+            templates.len(),
+            config.templates.all().count() + config.proposals.len()
+        );
         assert!(templates.iter().all(|t| t.starts_with("templates/")));
         let loaded = ConfigBundle::load("s3://b/k", bundle.to_json().as_bytes()).unwrap();
         assert_eq!(loaded.stages, config.stages);

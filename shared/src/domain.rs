@@ -198,6 +198,10 @@ pub enum EventKind {
     },
     CallLogged {
         summary: String,
+        /// The notes taken on the call, in full, when the CRM carries them: the source of the
+        /// "CRM update after a call" draft.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
     },
     QuoteSent {
         quote_id: String,
@@ -344,6 +348,9 @@ pub struct Deal {
     pub next_meeting_id: Option<String>,
     #[serde(default)]
     pub last_call_at: Option<Timestamp>,
+    /// The newest call that came with notes: what a "CRM update after a call" draft rests on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_call_note: Option<CallNote>,
     #[serde(default)]
     pub quote_sent_at: Option<Timestamp>,
     #[serde(default)]
@@ -406,6 +413,7 @@ impl Deal {
             next_meeting_at: None,
             next_meeting_id: None,
             last_call_at: None,
+            last_call_note: None,
             quote_sent_at: None,
             quote_expires_on: None,
             lead_inquiry_at: None,
@@ -438,6 +446,15 @@ impl Deal {
     }
 }
 
+/// Notes taken on a call, as the CRM carries them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CallNote {
+    pub at: Timestamp,
+    pub text: String,
+    /// The event that carried the notes (`source` and id), named as the diff's source.
+    pub source: String,
+}
+
 /// A trigger occurrence put back for later.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rearmed {
@@ -456,16 +473,24 @@ pub enum TriggerKind {
     LeadNoSecondReply,
     /// An internal brief for the founder before a call: no prospect message, no approval.
     MeetingPrep,
+    /// A call was logged with notes: the CRM update it calls for (next step, stage, the notes
+    /// themselves), proposed as a diff. No prospect message; applied only when approved.
+    CallNotes,
+    /// The deal entered the proposal stage with no proposal sent: a proposal drafted from the
+    /// template for its engagement type.
+    ProposalDraft,
 }
 
 impl TriggerKind {
-    pub const ALL: [TriggerKind; 6] = [
+    pub const ALL: [TriggerKind; 8] = [
         TriggerKind::ProposalNoReply,
         TriggerKind::CallNoNextStep,
         TriggerKind::StageUnchanged,
         TriggerKind::QuoteExpired,
         TriggerKind::LeadNoSecondReply,
         TriggerKind::MeetingPrep,
+        TriggerKind::CallNotes,
+        TriggerKind::ProposalDraft,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -476,7 +501,19 @@ impl TriggerKind {
             TriggerKind::QuoteExpired => "quote_expired",
             TriggerKind::LeadNoSecondReply => "lead_no_second_reply",
             TriggerKind::MeetingPrep => "meeting_prep",
+            TriggerKind::CallNotes => "call_notes",
+            TriggerKind::ProposalDraft => "proposal_draft",
         }
+    }
+
+    /// A draft that writes to the CRM only (a diff to approve), never to a prospect.
+    pub fn is_crm_update(self) -> bool {
+        matches!(self, TriggerKind::CallNotes)
+    }
+
+    /// Drafts of this trigger are messages to the deal's contact (after approval).
+    pub fn writes_to_prospect(self) -> bool {
+        !self.is_internal() && !self.is_crm_update()
     }
 
     /// Internal triggers go to the founder only: no draft, no approval, no budget.
@@ -496,6 +533,8 @@ impl TriggerKind {
             TriggerKind::QuoteExpired => "Quote or contract expired",
             TriggerKind::LeadNoSecondReply => "Lead inquiry, no second reply",
             TriggerKind::MeetingPrep => "Meeting prep",
+            TriggerKind::CallNotes => "CRM update after a call",
+            TriggerKind::ProposalDraft => "Proposal to draft",
         }
     }
 }
@@ -526,17 +565,20 @@ pub enum DraftStatus {
     Snoozed,
     Sending,
     Sent,
+    /// A CRM update approved (nothing to send): the write-back queue applies it.
+    Approved,
     Rejected,
     Superseded,
 }
 
 impl DraftStatus {
-    pub const ALL: [DraftStatus; 7] = [
+    pub const ALL: [DraftStatus; 8] = [
         DraftStatus::Brief,
         DraftStatus::Pending,
         DraftStatus::Snoozed,
         DraftStatus::Sending,
         DraftStatus::Sent,
+        DraftStatus::Approved,
         DraftStatus::Rejected,
         DraftStatus::Superseded,
     ];
@@ -548,6 +590,7 @@ impl DraftStatus {
             DraftStatus::Snoozed => "SNOOZED",
             DraftStatus::Sending => "SENDING",
             DraftStatus::Sent => "SENT",
+            DraftStatus::Approved => "APPROVED",
             DraftStatus::Rejected => "REJECTED",
             DraftStatus::Superseded => "SUPERSEDED",
         }
@@ -668,6 +711,114 @@ pub struct Draft {
     pub sent: Option<SentMessage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub superseded_reason: Option<String>,
+    /// What the draft proposes to change in the CRM, applied only as approved.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crm_update: Option<CrmUpdate>,
+    /// A standalone printable document drafted with the message (a proposal), as HTML.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
+    /// How writing the approved changes back to the CRM went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writeback: Option<Writeback>,
+}
+
+/// A CRM field draftgate may propose to change (each must be allowed in the config).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrmField {
+    NextStep,
+    NextStepDate,
+    Stage,
+    CloseReason,
+    Amount,
+}
+
+impl CrmField {
+    pub const ALL: [CrmField; 5] = [
+        CrmField::NextStep,
+        CrmField::NextStepDate,
+        CrmField::Stage,
+        CrmField::CloseReason,
+        CrmField::Amount,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CrmField::NextStep => "next_step",
+            CrmField::NextStepDate => "next_step_date",
+            CrmField::Stage => "stage",
+            CrmField::CloseReason => "close_reason",
+            CrmField::Amount => "amount",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CrmField> {
+        CrmField::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            CrmField::NextStep => "Next step",
+            CrmField::NextStepDate => "Next-step date",
+            CrmField::Stage => "Stage",
+            CrmField::CloseReason => "Close reason",
+            CrmField::Amount => "Amount",
+        }
+    }
+}
+
+impl fmt::Display for CrmField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One line of a proposed CRM diff: the field, what the CRM has now, what it would get (the
+/// value written, as the CRM stores it), and where the new value came from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: CrmField,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    pub to: String,
+    /// How a person reads `to` (a stage's name rather than its id), when it differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shown: Option<String>,
+    pub source: String,
+}
+
+/// What a draft proposes to write to the CRM: field changes and a note for the deal's record.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CrmUpdate {
+    pub changes: Vec<FieldChange>,
+    /// Logged on the deal as a note when approved (e.g. the call's notes, summarised).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WritebackStatus {
+    /// Waiting on the write-back queue.
+    Queued,
+    /// Every write was applied.
+    Done,
+    /// The CRM refused or did not answer; the queue retries, then keeps it in its DLQ.
+    Failed,
+}
+
+/// The CRM write-back of an approved draft, as the review page shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Writeback {
+    pub status: WritebackStatus,
+    pub at: Timestamp,
+    /// The changes approved (exactly what is written).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+    #[serde(default)]
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl Draft {

@@ -247,6 +247,46 @@ pub enum CrmError {
     Invalid(String),
 }
 
+/// A record draftgate logs on a deal in its CRM, after an approved action (a follow-up sent,
+/// a brief delivered, a call's notes, an outcome).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Activity {
+    pub kind: ActivityKind,
+    pub subject: String,
+    pub body: String,
+    pub at: Timestamp,
+    /// Who approved or did it.
+    pub by: String,
+    /// The contact it was sent to (an email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityKind {
+    /// A message sent to the prospect (an email engagement).
+    Email,
+    /// A note on the deal's record.
+    Note,
+}
+
+/// Writes to a CRM: only the write-back worker holds one, and it writes only what a person
+/// approved.
+#[async_trait]
+pub trait CrmWriter: Send + Sync {
+    /// Log `activity` on the deal (and its contact, where the CRM links them); the CRM's id of
+    /// the new record.
+    async fn log_activity(&self, deal_id: &str, activity: &Activity) -> Result<String, CrmError>;
+
+    /// Apply exactly `changes` to the deal; what was written, one line per request.
+    async fn update_deal(
+        &self,
+        deal_id: &str,
+        changes: &[crate::domain::FieldChange],
+    ) -> Result<Vec<String>, CrmError>;
+}
+
 /// A deal as a CRM's API lists it, for the sync.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SyncedDeal {

@@ -26,6 +26,11 @@ pub enum StopReason {
     NoQuote,
     NoLeadInquiry,
     NoMeetingScheduled,
+    NoCallNotes,
+    NotWritable { crm: String },
+    NoProposalTemplates,
+    NotInProposalStage,
+    ProposalSent { at: Timestamp },
     Replied { at: Timestamp },
     MeetingBooked { at: Timestamp },
     NextMeetingScheduled { at: Timestamp },
@@ -56,6 +61,18 @@ impl std::fmt::Display for StopReason {
             StopReason::NoQuote => write!(f, "no quote with an expiry date"),
             StopReason::NoLeadInquiry => write!(f, "not a lead inquiry"),
             StopReason::NoMeetingScheduled => write!(f, "no meeting is scheduled"),
+            StopReason::NoCallNotes => write!(f, "no call with notes has been logged"),
+            StopReason::NotWritable { crm } => {
+                write!(
+                    f,
+                    "draftgate writes nothing back to {crm}, or write-back is off"
+                )
+            }
+            StopReason::NoProposalTemplates => {
+                write!(f, "no proposal templates are configured ([[proposals]])")
+            }
+            StopReason::NotInProposalStage => write!(f, "the deal is not in the proposal stage"),
+            StopReason::ProposalSent { at } => write!(f, "a proposal was sent at {at}"),
             StopReason::Replied { at } => write!(f, "the prospect replied at {at}"),
             StopReason::MeetingBooked { at } => write!(f, "a meeting was booked at {at}"),
             StopReason::NextMeetingScheduled { at } => {
@@ -178,7 +195,7 @@ pub fn occurrence(
     now: Timestamp,
 ) -> Result<(String, Timestamp), StopReason> {
     let (mut key, mut due) = base_occurrence(deal, trigger, config, now)?;
-    if trigger.is_internal() {
+    if !trigger.writes_to_prospect() {
         return Ok((key, due));
     }
     let contact = deal
@@ -298,6 +315,40 @@ fn base_occurrence(
                 (meeting - hours(window)).max(deal.meeting_booked_at.unwrap_or(Timestamp::MIN));
             Ok((format!("{trigger}#{}", sortable(meeting)), due))
         }
+        TriggerKind::CallNotes => {
+            let wb = &config.writeback;
+            if !crate::providers::WRITABLE_CRMS.contains(&deal.key.crm.as_str())
+                || (wb.fields.is_empty() && !wb.log_activities)
+            {
+                return Err(StopReason::NotWritable {
+                    crm: deal.key.crm.clone(),
+                });
+            }
+            let note = deal
+                .last_call_note
+                .as_ref()
+                .ok_or(StopReason::NoCallNotes)?;
+            Ok((
+                format!("{trigger}#{}", sortable(note.at)),
+                note.at + hours(window),
+            ))
+        }
+        TriggerKind::ProposalDraft => {
+            if config.proposals.is_empty() {
+                return Err(StopReason::NoProposalTemplates);
+            }
+            if deal.stage != Some(Stage::Proposal) {
+                return Err(StopReason::NotInProposalStage);
+            }
+            let entered = deal.stage_entered_at;
+            if let Some(at) = deal.proposal_sent_at.filter(|at| *at >= entered) {
+                return Err(StopReason::ProposalSent { at });
+            }
+            Ok((
+                format!("{trigger}#{}", sortable(entered)),
+                entered + hours(window),
+            ))
+        }
     }
 }
 
@@ -315,7 +366,7 @@ pub fn evaluate(deal: &Deal, config: &Config, now: Timestamp) -> Evaluation {
             Ok((occurrence, due_at)) => {
                 // A deal held back by the daily budget is looked at again when the hold ends.
                 let wake = match deal.deferred_until {
-                    Some(until) if !trigger.is_internal() => due_at.max(until),
+                    Some(until) if trigger.writes_to_prospect() => due_at.max(until),
                     _ => due_at,
                 };
                 // Due-but-unclaimed stays in the due index until the evaluator claims it.
@@ -534,8 +585,18 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
             }
             set_interaction(deal, interaction(event, summary.clone()));
         }
-        EventKind::CallLogged { summary } => {
+        EventKind::CallLogged { summary, note } => {
+            let newest = deal.last_call_at.is_none_or(|last| at >= last);
             deal.last_call_at = deal.last_call_at.max(Some(at));
+            if let Some(text) = note.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                if newest {
+                    deal.last_call_note = Some(crate::domain::CallNote {
+                        at,
+                        text: text.to_string(),
+                        source: format!("{} {}", event.source, event.id),
+                    });
+                }
+            }
             set_interaction(deal, interaction(event, summary.clone()));
         }
         EventKind::QuoteSent {
@@ -911,6 +972,7 @@ mod tests {
                 "2026-01-02T15:00:00Z",
                 EventKind::CallLogged {
                     summary: "Discovery call".into(),
+                    note: None,
                 },
             ),
             &c,
@@ -1196,6 +1258,7 @@ mod tests {
                 "2026-01-06T10:00:00Z",
                 EventKind::CallLogged {
                     summary: "Call".into(),
+                    note: None,
                 },
             ),
             &c,

@@ -87,6 +87,7 @@ async fn a_whole_flow_logs_json_with_its_spans_and_never_a_secret_token_or_body(
         notifier: store.outbox(clock.clone()),
         slack_signing_secret: None,
         events: store.clone(),
+        crm_writes: store.queue("crm-writes"),
         tokens: tokens.clone(),
         public_base_url: "https://hooks.example".into(),
     };

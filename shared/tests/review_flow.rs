@@ -59,6 +59,7 @@ impl World {
             notifier: store.outbox(clock.clone()),
             slack_signing_secret: None,
             events: store.clone(),
+            crm_writes: store.queue("crm-writes"),
             tokens: tokens.clone(),
             public_base_url: "http://localhost".into(),
         };

@@ -163,6 +163,9 @@ fn draft(id: &str, status: DraftStatus, created_at: Timestamp) -> Draft {
         decision: None,
         outgoing: None,
         sent: None,
+        crm_update: None,
+        document: None,
+        writeback: None,
         superseded_reason: None,
     }
 }
@@ -1070,7 +1073,7 @@ mod aws_only {
     use shared::adapters::aws::{EventBridgePublisher, SesSender, SnsEmailNotifier};
     use shared::domain::{DomainEvent, FounderNotification, OutboundEmail};
     use shared::keys;
-    use shared::ports::{EventPublisher, Notifier, SendError, Sender};
+    use shared::ports::{EventPublisher, Notifier, QueueError, SendError, Sender};
 
     use super::*;
     use crate::support::aws;
@@ -1606,6 +1609,7 @@ mod aws_only {
             notifier: Arc::new(shared::adapters::fanout::Fanout(Vec::new())),
             slack_signing_secret: Some(Secret::new(signing)),
             events: Arc::new(NoEvents),
+            crm_writes: Arc::new(Accepting),
             tokens: tokens.clone(),
             public_base_url: "https://hooks.example".into(),
         });
@@ -1678,6 +1682,16 @@ mod aws_only {
     #[async_trait::async_trait]
     impl EventPublisher for NoEvents {
         async fn publish(&self, _event: &DomainEvent) -> Result<(), shared::ports::PublishError> {
+            Ok(())
+        }
+    }
+
+    /// Takes the CRM write-back jobs (this test counts sends, not CRM writes).
+    struct Accepting;
+
+    #[async_trait::async_trait]
+    impl Queue for Accepting {
+        async fn send(&self, _message: &QueueMessage) -> Result<(), QueueError> {
             Ok(())
         }
     }

@@ -60,6 +60,7 @@ mod tests {
                 clock: clock.clone(),
             },
             notifier,
+            crm_writes: store.queue("crm-writes"),
             tokens: TokenSigner::new(Secret::new("k")),
             public_base_url: "https://example.invalid".into(),
         };

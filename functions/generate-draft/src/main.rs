@@ -21,6 +21,7 @@ async fn main() -> Result<(), Error> {
     let start = wiring::start(&mut env).await;
     let public_base_url = env.required("PUBLIC_BASE_URL");
     let tokens = TokenSigner::new(env.secret("DRAFTGATE_SIGNING_KEY"));
+    let crm_writes = env.required("CRM_WRITE_QUEUE_URL");
     let topic = env.optional("FOUNDER_TOPIC_ARN");
     let slack = env.optional("SLACK_WEBHOOK_URL");
     let slack_bot = env
@@ -58,9 +59,14 @@ async fn main() -> Result<(), Error> {
         )));
     }
     let notifier: Arc<dyn Notifier> = Arc::new(Fanout(channels));
+    let crm_writes: Arc<dyn shared::ports::Queue> = Arc::new(shared::adapters::aws::SqsQueue::new(
+        aws_sdk_sqs::Client::new(&start.sdk),
+        crm_writes,
+    ));
     let drafter = start.live(move |core| Drafter {
         core,
         notifier: notifier.clone(),
+        crm_writes: crm_writes.clone(),
         tokens: tokens.clone(),
         public_base_url: public_base_url.clone(),
     });

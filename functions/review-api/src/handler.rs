@@ -33,6 +33,7 @@ mod tests {
             notifier: store.outbox(clock),
             slack_signing_secret: None,
             events: store.clone(),
+            crm_writes: store.queue("crm-writes"),
             tokens: TokenSigner::new(Secret::new("dev-signing-key-not-secret")),
             public_base_url: "https://example.invalid".into(),
         }

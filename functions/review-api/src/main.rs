@@ -60,6 +60,7 @@ async fn main() -> Result<(), Error> {
             "MAIL_SENDER={mail_sender:?} needs MAILBOX_SEND_SECRET_ARN (the send grant's secret)"
         ));
     }
+    let crm_writes = env.required("CRM_WRITE_QUEUE_URL");
     env.finish_or_exit();
 
     let sender: Arc<dyn Sender> = match mail_sender {
@@ -96,12 +97,17 @@ async fn main() -> Result<(), Error> {
     let notifier: Arc<dyn shared::ports::Notifier> =
         Arc::new(shared::adapters::fanout::Fanout(channels));
     let slack_signing_secret = slack_signing_secret.map(Secret::new);
+    let crm_writes: Arc<dyn shared::ports::Queue> = Arc::new(shared::adapters::aws::SqsQueue::new(
+        aws_sdk_sqs::Client::new(&start.sdk),
+        crm_writes,
+    ));
     let review = start.live(move |core| Review {
         core,
         notifier: notifier.clone(),
         slack_signing_secret: slack_signing_secret.clone(),
         sender: sender.clone(),
         events: events.clone(),
+        crm_writes: crm_writes.clone(),
         tokens: tokens.clone(),
         public_base_url: public_base_url.clone(),
     });

@@ -12,7 +12,7 @@ use super::{audit, draft_id, short_hash, Core, DraftRequest, WorkError};
 use crate::domain::{
     AuditEntry, Deal, Draft, DraftContext, DraftStatus, Fact, FounderNotification,
 };
-use crate::ports::{Notifier, StoreError};
+use crate::ports::{Notifier, Queue, StoreError};
 use crate::rules;
 use crate::tokens::{Scope, TokenSigner};
 use tracing::Instrument;
@@ -20,6 +20,8 @@ use tracing::Instrument;
 pub struct Drafter {
     pub core: Core,
     pub notifier: Arc<dyn Notifier>,
+    /// The CRM write-back queue (a delivered brief is logged on the deal).
+    pub crm_writes: Arc<dyn Queue>,
     pub tokens: TokenSigner,
     pub public_base_url: String,
 }
@@ -89,7 +91,7 @@ pub fn brief_facts(
     let said = |k: &K| match k {
         K::ProspectReplied { summary }
         | K::LeadInquiry { summary }
-        | K::CallLogged { summary }
+        | K::CallLogged { summary, .. }
         | K::OutboundSent { summary }
         | K::MeetingBooked { summary, .. }
         | K::ProspectDeclined { summary } => Some(summary.clone()),
@@ -118,7 +120,7 @@ pub fn brief_facts(
     // Questions asked and things promised, sentence by sentence, from calls, replies and mail.
     let mut open = Vec::new();
     for e in timeline.iter().rev() {
-        let (K::CallLogged { summary: text }
+        let (K::CallLogged { summary: text, .. }
         | K::ProspectReplied { summary: text }
         | K::OutboundSent { summary: text }) = &e.kind
         else {
@@ -193,6 +195,44 @@ pub fn brief_facts(
             ),
         ),
     ])
+}
+
+/// What a CRM-update template may say about the call: its notes, the summary to log, the date,
+/// and the next step the notes name.
+fn call_facts(
+    note: &crate::domain::CallNote,
+    update: &crate::domain::CrmUpdate,
+    config: &crate::config::Config,
+) -> BTreeMap<String, Fact> {
+    let source = format!("call notes ({})", note.source);
+    let mut facts = BTreeMap::from([
+        ("call.notes".to_string(), Fact::new(&note.text, &source)),
+        (
+            "call.date".to_string(),
+            Fact::new(
+                note.at
+                    .to_zoned(config.timezone())
+                    .strftime("%a %-d %b %Y")
+                    .to_string(),
+                &source,
+            ),
+        ),
+    ]);
+    facts.insert(
+        "call.summary".into(),
+        Fact::new(
+            update.note.clone().unwrap_or_else(|| note.text.clone()),
+            &source,
+        ),
+    );
+    if let Some(step) = update
+        .changes
+        .iter()
+        .find(|c| c.field == crate::domain::CrmField::NextStep)
+    {
+        facts.insert("call.next_step".into(), Fact::new(&step.to, &step.source));
+    }
+    facts
 }
 
 /// Every fact a template may use, each with its source: the deal's CRM facts, the founder's
@@ -358,21 +398,50 @@ impl Drafter {
             let timeline = c.store.timeline(&deal.key).await?;
             facts.extend(brief_facts(&timeline, &c.config, now));
         }
-        let rendered = c
-            .config
-            .templates
-            .render(firing.trigger, deal.deal_type.as_deref(), &facts)
-            .ok_or_else(|| WorkError::Invalid(format!("no template for {}", firing.trigger)))?;
+        // A call's notes: the CRM update they call for, and the notes to log.
+        let crm_update = match (&deal.last_call_note, firing.trigger) {
+            (Some(note), crate::domain::TriggerKind::CallNotes) => {
+                let update = super::writeback::call_update(&deal, note, &c.config);
+                facts.extend(call_facts(note, &update, &c.config));
+                Some(update)
+            }
+            _ => None,
+        };
+        let mut document = None;
+        let rendered = if firing.trigger == crate::domain::TriggerKind::ProposalDraft {
+            let Some(proposal) = c.config.proposal_for(deal.deal_type.as_deref()) else {
+                return self.no_proposal_template(&deal, &firing).await;
+            };
+            let rendered = crate::drafting::render(&proposal.template, &facts);
+            document = Some(super::pages::proposal_document(
+                &rendered.subject,
+                &rendered.body,
+                &deal.name,
+                &c.config,
+                now,
+            ));
+            crate::drafting::Rendered {
+                template: format!("{} ({})", proposal.name, rendered.template),
+                ..rendered
+            }
+        } else {
+            c.config
+                .templates
+                .render(firing.trigger, deal.deal_type.as_deref(), &facts)
+                .ok_or_else(|| WorkError::Invalid(format!("no template for {}", firing.trigger)))?
+        };
         let mut missing = rendered.missing.clone();
-        // A brief goes to the founder; a follow-up to the deal's contact.
+        // A brief goes to the founder; a follow-up to the deal's contact; a CRM update to no one.
         let to = if firing.trigger.is_internal() {
             Some(c.config.founder.email.clone())
+        } else if firing.trigger.is_crm_update() {
+            None
         } else {
             deal.contact_email
                 .clone()
                 .or_else(|| deal.facts.get("contact.email").map(|f| f.value.clone()))
         };
-        if to.is_none() {
+        if to.is_none() && firing.trigger.writes_to_prospect() {
             missing.push("recipient email (contact.email)".into());
         }
         let draft = Draft {
@@ -388,8 +457,8 @@ impl Drafter {
             },
             to,
             // A follow-up to a prospect continues the conversation the deal already has.
-            subject: match (&deal.conversation, firing.trigger.is_internal()) {
-                (Some(thread), false) => thread.reply_subject(),
+            subject: match (&deal.conversation, firing.trigger.writes_to_prospect()) {
+                (Some(thread), true) => thread.reply_subject(),
                 _ => rendered.subject,
             },
             body: rendered.body,
@@ -413,6 +482,9 @@ impl Drafter {
             outgoing: None,
             sent: None,
             superseded_reason: None,
+            crm_update,
+            document,
+            writeback: None,
         };
         if c.store.create_draft(&draft).await? {
             audit(
@@ -583,6 +655,62 @@ impl Drafter {
     }
 
     /// Deliver an internal brief to the founder: no review link, nothing to decide.
+    /// No proposal template for the deal's engagement type: the founder is told, and nothing
+    /// is guessed.
+    async fn no_proposal_template(
+        &self,
+        deal: &Deal,
+        firing: &crate::domain::Firing,
+    ) -> Result<DraftOutcome, WorkError> {
+        let c = &self.core;
+        let now = c.clock.now();
+        let kind = deal.deal_type.as_deref().unwrap_or("(none)");
+        let known: Vec<String> = c
+            .config
+            .proposals
+            .iter()
+            .map(|p| format!("{} ({})", p.name, p.engagement_types.join(", ")))
+            .collect();
+        let text = format!(
+            "{} entered the proposal stage, but no proposal template is for its engagement type `{kind}`, so none was drafted. Templates: {}. Add its type to one in [[proposals]] of the config, or write the proposal yourself.",
+            deal.name,
+            known.join("; ")
+        );
+        let note = FounderNotification {
+            to: c.config.founder.email.clone(),
+            subject: format!("draftgate: no proposal template for {}", deal.name),
+            body: text.clone(),
+            draft_id: None,
+            deal_name: deal.name.clone(),
+            review_url: None,
+            personal: false,
+        };
+        self.notifier
+            .notify(&note)
+            .await
+            .map_err(|e| WorkError::Retryable(Box::new(e)))?;
+        audit(
+            &*c.audit,
+            AuditEntry {
+                id: format!(
+                    "no-proposal-template-{}",
+                    short_hash(&[&firing.occurrence, &deal.key.to_string()])
+                ),
+                ..AuditEntry::new(
+                    now,
+                    "proposal.no_template",
+                    "generate-draft",
+                    json!({ "engagement_type": deal.deal_type, "occurrence": firing.occurrence }),
+                )
+            }
+            .deal(&deal.key),
+        )
+        .await?;
+        Ok(DraftOutcome::Stopped {
+            reason: format!("no proposal template for engagement type `{kind}`"),
+        })
+    }
+
     async fn brief(&self, mut draft: Draft) -> Result<(), WorkError> {
         let c = &self.core;
         let now = c.clock.now();
@@ -618,6 +746,23 @@ impl Drafter {
             .draft(&draft.id),
         )
         .await?;
+        // The deal's record shows the brief was delivered.
+        let job = super::writeback::job_for(
+            &c.config,
+            &draft,
+            Some(crate::ports::Activity {
+                kind: crate::ports::ActivityKind::Note,
+                subject: format!("Meeting brief delivered to {}", note.to),
+                body: draft.body.clone(),
+                at: now,
+                by: "draftgate".into(),
+                to: None,
+            }),
+            &[],
+        );
+        super::writeback::enqueue(&*self.crm_writes, &job)
+            .await
+            .map_err(|e| WorkError::Retryable(Box::new(e)))?;
         draft.notified_at = Some(now);
         match c.store.update_draft(&draft, DraftStatus::Brief).await {
             Ok(()) | Err(StoreError::Conflict) => Ok(()),
@@ -728,6 +873,7 @@ mod brief_tests {
             ev("s1", "2026-11-20T09:00:00Z", EventKind::StageChanged { raw_stage: "qualifiedtobuy".into() }),
             ev("c1", "2026-11-25T15:00:00Z", EventKind::CallLogged {
                 summary: "Discovery call. Can you share the SOC2 report? I'll send pricing by Friday.".into(),
+                note: None,
             }),
             ev("s2", "2026-11-27T09:00:00Z", EventKind::StageChanged { raw_stage: "contractsent".into() }),
             ev("p1", "2026-11-27T09:05:00Z", EventKind::ProposalSent { document_id: "doc".into(), name: Some("Rollout".into()) }),

@@ -51,7 +51,7 @@ pub async fn open_drafts(
             .drafts_by_status(status, None, 10_000)
             .await?
             .iter()
-            .filter(|d| &d.deal == deal)
+            .filter(|d| &d.deal == deal && d.trigger.writes_to_prospect())
             .count();
     }
     Ok(n)
@@ -91,7 +91,7 @@ impl Evaluator {
             let mut open = None;
             for firing in evaluation.due {
                 let deal_pk = keys::deal_pk(&deal.key);
-                if !firing.trigger.is_internal() {
+                if firing.trigger.writes_to_prospect() {
                     if held_back.is_some() {
                         continue;
                     }

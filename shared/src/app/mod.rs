@@ -15,6 +15,7 @@ mod slack;
 pub mod summary;
 pub mod sweep;
 pub mod sync;
+pub mod writeback;
 
 use std::sync::Arc;
 

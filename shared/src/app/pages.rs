@@ -40,17 +40,23 @@ const DRAFT: &str = r#"<nav class="small">{% if queue_url %}<a href="{{ queue_ur
 {% if d.missing %}<p class="warn" id="missing">Incomplete: the CRM did not provide <strong>{{ d.missing|join(", ") }}</strong>. Fill the marked places in before approving.</p>{% endif %}
 {% if d.superseded_reason %}<p class="warn" id="decision">Not sent: {{ d.superseded_reason }}. This draft left the queue.</p>{% endif %}
 {% if decided %}<p class="ok" id="decision">{{ decided }}</p>{% endif %}
+{% if d.writeback %}{% if d.writeback.status == "failed" %}<p class="warn" id="writeback">CRM update not written yet: {{ d.writeback.error }} (attempt {{ d.writeback.attempts }}; retried from the write-back queue, then kept in its dead-letter queue, so the decision is not lost).</p>{% elif d.writeback.status == "done" %}<p class="ok" id="writeback">Written to {{ d.deal.crm }}{% if d.writeback.changes %}: {% for c in d.writeback.changes %}{{ c.field|replace("_", " ") }} → {{ c.shown or c.to }}{% if not loop.last %}, {% endif %}{% endfor %}{% endif %}.</p>{% else %}<p class="muted" id="writeback">CRM update queued.</p>{% endif %}{% endif %}
 <dl>
-<dt>To</dt><dd>{{ d.to or "no recipient email on the deal" }}</dd>
+<dt>To</dt><dd>{% if crm_only %}{{ d.deal.crm }} only: nothing goes to the prospect{% else %}{{ d.to or "no recipient email on the deal" }}{% endif %}</dd>
 <dt>Last interaction</dt><dd>{% if d.context.last_interaction %}{{ d.context.last_interaction.summary }} <span class="muted small">({{ last_when }}, {{ d.context.last_interaction.source }})</span>{% else %}none recorded{% endif %}</dd>
 </dl>
 {% if open %}
 <form method="post" action="/review/{{ d.id }}">
 <input type="hidden" name="token" value="{{ token }}">
-<h2>Message</h2>
-<label for="subject">Subject</label><input type="text" id="subject" name="subject" value="{{ d.subject }}">
-<label for="body">Body</label><textarea id="body" name="body">{{ d.body }}</textarea>
-<button class="primary" name="action" value="approve" id="approve">Approve and send</button>
+<h2>{% if crm_only %}Note for {{ d.deal.crm }}{% else %}Message{% endif %}</h2>
+<label for="subject">{% if crm_only %}Title{% else %}Subject{% endif %}</label><input type="text" id="subject" name="subject" value="{{ d.subject }}">
+<label for="body">{% if crm_only %}Note{% else %}Body{% endif %}</label><textarea id="body" name="body">{{ d.body }}</textarea>
+{% if document_url %}<p><a href="{{ document_url }}" id="document">Open the printable proposal</a> <span class="muted small">(the same text as a standalone page, to print or save as PDF)</span></p>{% endif %}
+{% if d.crm_update and d.crm_update.changes %}<fieldset id="crm"><legend>Changes to {{ d.deal.crm }}, applied only if you approve</legend>
+<input type="hidden" name="crm_form" value="1">
+{% for c in d.crm_update.changes %}<div class="fact"><input type="checkbox" id="apply_{{ c.field }}" name="apply_{{ c.field }}" value="1" checked> <label for="apply_{{ c.field }}" style="display:inline">{{ labels[c.field] }}: {% if c.from %}<del>{{ c.from }}</del> → {% endif %}<strong>{{ c.shown or c.to }}</strong></label><div class="src">from {{ c.source }}</div></div>{% endfor %}
+<p class="muted small">Untick a change to leave that field as it is.</p></fieldset>{% endif %}
+<button class="primary" name="action" value="approve" id="approve">{% if crm_only %}Approve and update {{ d.deal.crm }}{% else %}Approve and send{% endif %}</button>
 <fieldset><legend>Not now</legend>
 <label for="snooze_hours">Remind me in (hours)</label><input type="number" min="1" max="2160" id="snooze_hours" name="snooze_hours" placeholder="{{ snooze_hours }}">
 <button name="action" value="snooze" id="snooze">Snooze this draft</button>
@@ -63,7 +69,9 @@ const DRAFT: &str = r#"<nav class="small">{% if queue_url %}<a href="{{ queue_ur
 </fieldset>
 </form>
 {% else %}
-<h2>Message</h2><p><strong>{{ d.sent.subject if d.sent else d.subject }}</strong></p><pre>{{ d.sent.body if d.sent else d.body }}</pre>
+<h2>{% if crm_only %}Note for {{ d.deal.crm }}{% else %}Message{% endif %}</h2><p><strong>{{ d.sent.subject if d.sent else d.subject }}</strong></p><pre>{{ d.sent.body if d.sent else d.body }}</pre>
+{% if document_url %}<p><a href="{{ document_url }}" id="document">Open the printable proposal</a></p>{% endif %}
+{% if d.crm_update and d.crm_update.changes and not d.writeback %}<h2>Proposed changes to {{ d.deal.crm }}</h2><div id="crm">{% for c in d.crm_update.changes %}<div class="fact">{{ labels[c.field] }}: {% if c.from %}{{ c.from }} → {% endif %}{{ c.shown or c.to }}<div class="src">from {{ c.source }}</div></div>{% endfor %}</div>{% endif %}
 {% endif %}
 <h2>Facts used</h2>
 <div id="facts">{% for f in d.context.facts %}<div class="fact"><strong>{{ f.variable }}</strong>: {{ f.value }}<div class="src">from {{ f.source }}</div></div>{% else %}<p class="muted">No CRM facts: the template used none.</p>{% endfor %}</div>"#;
@@ -127,6 +135,58 @@ fn page(title: &str, name: &str, ctx: minijinja::Value) -> String {
             t.render(context! { title, content => minijinja::Value::from_safe_string(content) })
         })
         .unwrap_or_default()
+}
+
+const PROPOSAL_CSS: &str = "body{font:11pt/1.55 Georgia,'Times New Roman',serif;max-width:44rem;margin:2rem auto;padding:0 1.2rem;color:#111}
+header{border-bottom:2px solid #111;margin-bottom:1.5rem;padding-bottom:.6rem}
+header .from{font:600 10pt system-ui,sans-serif;letter-spacing:.04em;text-transform:uppercase;color:#444}
+h1{font-size:20pt;margin:.3rem 0} h2{font-size:13pt;margin:1.6rem 0 .4rem;border-bottom:1px solid #ccc;padding-bottom:.2rem}
+table{border-collapse:collapse;width:100%;margin:.6rem 0} th,td{border:1px solid #bbb;padding:.35rem .5rem;text-align:left;vertical-align:top}
+footer{margin-top:2.5rem;font-size:9pt;color:#555;border-top:1px solid #ccc;padding-top:.5rem}
+@media print{body{margin:0;max-width:none} a{color:inherit;text-decoration:none} h2{break-after:avoid} table,tr{break-inside:avoid}}
+@page{size:A4;margin:18mm}";
+
+/// A proposal as a standalone printable HTML document: its Markdown text rendered (any HTML in
+/// it, from a template or a CRM field, is shown as text, never run), with its title, the
+/// founder's company and the date, styled for paper.
+pub fn proposal_document(
+    title: &str,
+    markdown: &str,
+    deal_name: &str,
+    config: &crate::config::Config,
+    now: jiff::Timestamp,
+) -> String {
+    use pulldown_cmark::{Event, Options, Parser};
+    let parser = Parser::new_ext(markdown, Options::ENABLE_TABLES).map(|e| match e {
+        Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),
+        other => other,
+    });
+    let mut body = String::new();
+    pulldown_cmark::html::push_html(&mut body, parser);
+    let env = env();
+    let from = config
+        .founder
+        .company
+        .clone()
+        .unwrap_or_else(|| config.founder.name.clone());
+    let date = now
+        .to_zoned(config.timezone())
+        .strftime("%-d %B %Y")
+        .to_string();
+    env.render_str(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex"><title>{{ title }}</title><style>{{ css }}</style></head>
+<body><header><div class="from">{{ from }}</div><h1>{{ title }}</h1><div>Prepared for {{ deal }} · {{ date }}</div></header>
+<main>{{ body }}</main>
+<footer>{{ from }} · {{ email }}</footer></body></html>"#,
+        context! {
+            title, deal => deal_name, date, from, email => config.founder.email.clone(),
+            css => minijinja::Value::from_safe_string(PROPOSAL_CSS.to_string()),
+            body => minijinja::Value::from_safe_string(body),
+        },
+    )
+    .unwrap_or_default()
 }
 
 /// The draft page; `view` carries the draft (`d`) and what the page says about it.

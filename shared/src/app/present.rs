@@ -86,6 +86,17 @@ pub fn why(draft: &Draft, deal: Option<&Deal>, now: Timestamp, tz: &TimeZone) ->
             Some(at) => format!("Meeting {}", when(at, now, tz)),
             None => "Meeting coming up".into(),
         },
+        TriggerKind::CallNotes => match d.and_then(|d| d.last_call_note.as_ref()) {
+            Some(n) => format!("Call {} with notes: CRM update to approve", ago(n.at, now)),
+            None => "Call notes: CRM update to approve".into(),
+        },
+        TriggerKind::ProposalDraft => match d.map(|d| d.stage_entered_at) {
+            Some(at) => format!(
+                "Entered the proposal stage {}, no proposal sent",
+                ago(at, now)
+            ),
+            None => "Proposal to draft".into(),
+        },
     }
 }
 
@@ -96,6 +107,8 @@ pub fn priority(draft: &Draft, deal: Option<&Deal>, config: &Config, now: Timest
         TriggerKind::QuoteExpired | TriggerKind::ProposalNoReply => 3.0,
         TriggerKind::CallNoNextStep | TriggerKind::LeadNoSecondReply => 2.0,
         TriggerKind::StageUnchanged => 1.0,
+        TriggerKind::ProposalDraft => 2.5,
+        TriggerKind::CallNotes => 1.5,
         TriggerKind::MeetingPrep => 0.0,
     };
     deal.map_or(0.0, |d| super::sweep::priority(d, &config.limits, now)) + 5.0 * urgency

@@ -12,13 +12,17 @@ use serde_json::{json, Value};
 use super::pages;
 use super::{audit, record_event, Core};
 use crate::domain::{
-    AuditEntry, DealEvent, DealSnapshot, Decision, DecisionAction, DomainEvent, Draft, DraftStatus,
-    EventKind, FounderNotification, Hold, OutboundEmail, SentMessage, SentReceipt,
+    AuditEntry, CrmField, DealEvent, DealSnapshot, Decision, DecisionAction, DomainEvent, Draft,
+    DraftStatus, EventKind, FieldChange, FounderNotification, Hold, OutboundEmail, SentMessage,
+    SentReceipt, Writeback, WritebackStatus,
 };
 use crate::drafting::missing_marker;
 use crate::error::Chain;
 use crate::http::{self, ApiError, Request, Response};
-use crate::ports::{EventPublisher, Notifier, SendError, Sender, SentLookup, StoreError};
+use crate::ports::{
+    Activity, ActivityKind, EventPublisher, Notifier, Queue, SendError, Sender, SentLookup,
+    StoreError,
+};
 use crate::rules;
 use crate::tokens::{Scope, TokenError, TokenSigner};
 use tracing::Instrument;
@@ -32,6 +36,8 @@ pub struct Review {
     /// Verifies `POST /slack/interactivity` (`SLACK_SIGNING_SECRET`); `None` refuses it.
     pub slack_signing_secret: Option<crate::secret::Secret>,
     pub events: Arc<dyn EventPublisher>,
+    /// The CRM write-back queue: approved changes and activities are written from there.
+    pub crm_writes: Arc<dyn Queue>,
     pub tokens: TokenSigner,
     pub public_base_url: String,
 }
@@ -56,6 +62,49 @@ pub(crate) struct DecisionForm {
     /// Days for `snooze_deal` / `wrong_timing` (the config's defaults otherwise).
     #[serde(default)]
     pub(crate) days: Option<String>,
+    /// Set by the draft page's CRM changes: then only the ticked changes (`apply_<field>`) are
+    /// applied. Without it (Slack, the API) every proposed change is, as shown there.
+    #[serde(default)]
+    pub(crate) crm_form: Option<String>,
+    #[serde(default)]
+    pub(crate) apply_next_step: Option<String>,
+    #[serde(default)]
+    pub(crate) apply_next_step_date: Option<String>,
+    #[serde(default)]
+    pub(crate) apply_stage: Option<String>,
+    #[serde(default)]
+    pub(crate) apply_close_reason: Option<String>,
+    #[serde(default)]
+    pub(crate) apply_amount: Option<String>,
+}
+
+impl DecisionForm {
+    /// The proposed changes this decision approves.
+    fn approved_changes(&self, draft: &Draft) -> Vec<FieldChange> {
+        let Some(update) = &draft.crm_update else {
+            return Vec::new();
+        };
+        if self.crm_form.is_none() {
+            return update.changes.clone();
+        }
+        let ticked = |f: CrmField| {
+            match f {
+                CrmField::NextStep => &self.apply_next_step,
+                CrmField::NextStepDate => &self.apply_next_step_date,
+                CrmField::Stage => &self.apply_stage,
+                CrmField::CloseReason => &self.apply_close_reason,
+                CrmField::Amount => &self.apply_amount,
+            }
+            .as_deref()
+            .is_some_and(|v| !v.is_empty())
+        };
+        update
+            .changes
+            .iter()
+            .filter(|c| ticked(c.field))
+            .cloned()
+            .collect()
+    }
 }
 
 /// The reasons a rejection may give, each with its effect on the deal.
@@ -89,6 +138,7 @@ fn decision_words(d: &Draft, now: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> O
     if let Some(x) = &d.decision {
         let verb = match x.action {
             DecisionAction::Approve if d.status == DraftStatus::Sent => "Approved and sent",
+            DecisionAction::Approve if d.status == DraftStatus::Approved => "Approved for the CRM",
             DecisionAction::Approve => "Approved",
             DecisionAction::Reject => "Rejected",
             DecisionAction::Snooze => "Snoozed",
@@ -229,6 +279,10 @@ impl Review {
         }
         match (req.method().clone(), path.strip_prefix("/review")) {
             (http::Method::GET, Some("")) => self.queue(&req, wants_json).await,
+            (http::Method::GET, Some(rest)) if rest.ends_with("/document") && rest.len() > 10 => {
+                self.document(&rest[1..rest.len() - "/document".len()], &req)
+                    .await
+            }
             (http::Method::GET, Some(rest)) if rest.starts_with('/') => {
                 self.show(&rest[1..], &req, wants_json).await
             }
@@ -285,6 +339,7 @@ impl Review {
         let statuses: &[DraftStatus] = if history {
             &[
                 DraftStatus::Sent,
+                DraftStatus::Approved,
                 DraftStatus::Rejected,
                 DraftStatus::Superseded,
             ]
@@ -519,6 +574,20 @@ impl Review {
             .ok_or_else(|| ApiError::NotFound(format!("no draft `{id}`")))
     }
 
+    /// A proposal's printable document (the same link token as its draft).
+    async fn document(&self, id: &str, req: &Request) -> Result<Response, ApiError> {
+        let now = self.core.clock.now();
+        let token = http::query_param(req.uri().query(), "token");
+        if let Err(e) = self.tokens.verify(Scope::Draft(id), token.as_deref(), now) {
+            return Ok(self.link_problem(Some(id), token.as_deref(), &e));
+        }
+        let draft = self.load(id).await?;
+        let html = draft
+            .document
+            .ok_or_else(|| ApiError::NotFound(format!("draft {id} has no printable document")))?;
+        Ok(http::html_response(http::StatusCode::OK, html))
+    }
+
     async fn show(&self, id: &str, req: &Request, wants_json: bool) -> Result<Response, ApiError> {
         let c = &self.core;
         let now = c.clock.now();
@@ -573,6 +642,14 @@ impl Review {
             "decided": decision_words(&draft, now, &tz),
             "reasons": REJECT_REASONS,
             "crm_url": super::present::crm_link(&c.config, &draft),
+            "crm_only": draft.trigger.is_crm_update(),
+            "document_url": draft.document.as_ref().map(|_| format!(
+                "{}/review/{}/document?token={}",
+                self.public_base_url.trim_end_matches('/'),
+                draft.id,
+                http::query_param(req.uri().query(), "token").unwrap_or_default()
+            )),
+            "labels": CrmField::ALL.iter().map(|f| (f.as_str(), f.label())).collect::<std::collections::BTreeMap<_, _>>(),
             "queue_url": self.queue_link(&approver, now, false),
         });
         Ok(http::html_response(
@@ -728,12 +805,18 @@ impl Review {
                 detail: json!({ "missing": still_missing }),
             });
         }
-        let Some(to) = draft.to.clone() else {
-            return Err(ApiError::BadRequest {
-                message: "the deal has no contact email; add one in the CRM, then approve again"
-                    .into(),
-                detail: json!({ "missing": ["contact.email"] }),
-            });
+        let crm_only = draft.trigger.is_crm_update();
+        let to = match draft.to.clone() {
+            Some(to) => to,
+            None if crm_only => String::new(),
+            None => {
+                return Err(ApiError::BadRequest {
+                    message:
+                        "the deal has no contact email; add one in the CRM, then approve again"
+                            .into(),
+                    detail: json!({ "missing": ["contact.email"] }),
+                })
+            }
         };
         let expected = draft.status;
 
@@ -782,6 +865,73 @@ impl Review {
             d.push_str(&diff(&draft.body, &body));
             d
         });
+        // Exactly the changes approved, with the record of what was done, for the CRM.
+        let changes = form.approved_changes(&draft);
+        let job = super::writeback::job_for(
+            &c.config,
+            &draft,
+            Some(Activity {
+                kind: if crm_only {
+                    ActivityKind::Note
+                } else {
+                    ActivityKind::Email
+                },
+                subject: subject.clone(),
+                body: body.clone(),
+                at: now,
+                by: approver.into(),
+                to: (!crm_only).then(|| to.clone()),
+            }),
+            &changes,
+        );
+        let writes = !job.ops.is_empty() && super::writeback::writable(&draft.deal);
+        if writes {
+            draft.writeback = Some(Writeback {
+                status: WritebackStatus::Queued,
+                at: now,
+                changes: changes.clone(),
+                attempts: 0,
+                error: None,
+            });
+        }
+        let decision = Decision {
+            action: DecisionAction::Approve,
+            by: approver.into(),
+            at: now,
+            reason: None,
+            edited,
+            diff: change.clone(),
+        };
+        if crm_only {
+            draft.status = DraftStatus::Approved;
+            draft.subject = subject.clone();
+            draft.body = body.clone();
+            draft.decision = Some(decision);
+            self.transition(&draft, expected).await?;
+            self.queue_writes(&draft, expected, &job).await?;
+            audit(
+                &*c.audit,
+                AuditEntry::new(
+                    now,
+                    "draft.approved",
+                    approver,
+                    json!({ "edited": edited, "diff": change, "subject": subject, "crm_changes": changes }),
+                )
+                .deal(&draft.deal)
+                .draft(&draft.id),
+            )
+            .await
+            .map_err(store_error)?;
+            let what = match changes.len() {
+                0 => "the note".to_string(),
+                1 => "1 change and the note".to_string(),
+                n => format!("{n} changes and the note"),
+            };
+            return Ok(json!({
+                "draft_id": draft.id, "status": "APPROVED", "crm_changes": changes,
+                "message": format!("Approved: {what} are being written to {}.", draft.deal.crm),
+            }));
+        }
         let email = OutboundEmail {
             draft_id: draft.id.clone(),
             from: c.config.founder.from.clone(),
@@ -793,23 +943,17 @@ impl Review {
             thread: deal.as_ref().and_then(|d| d.conversation.clone()),
         };
         draft.status = DraftStatus::Sending;
-        draft.decision = Some(Decision {
-            action: DecisionAction::Approve,
-            by: approver.into(),
-            at: now,
-            reason: None,
-            edited,
-            diff: change.clone(),
-        });
+        draft.decision = Some(decision);
         draft.outgoing = Some(email.clone());
         self.transition(&draft, expected).await?;
+        self.queue_writes(&draft, expected, &job).await?;
         audit(
             &*c.audit,
             AuditEntry::new(
                 now,
                 "draft.approved",
                 approver,
-                json!({ "edited": edited, "diff": change, "subject": subject }),
+                json!({ "edited": edited, "diff": change, "subject": subject, "crm_changes": changes }),
             )
             .deal(&draft.deal)
             .draft(&draft.id),
@@ -817,6 +961,28 @@ impl Review {
         .await
         .map_err(store_error)?;
         self.deliver(draft, email, approver, Some(expected)).await
+    }
+
+    /// Queue the CRM writes of a draft just approved (the worker writes them once the draft is
+    /// SENT or APPROVED). If the queue is unavailable the decision is undone, so the founder
+    /// approves again rather than losing the write.
+    async fn queue_writes(
+        &self,
+        draft: &Draft,
+        back_to: DraftStatus,
+        job: &super::writeback::WriteJob,
+    ) -> Result<(), ApiError> {
+        let Err(e) = super::writeback::enqueue(&*self.crm_writes, job).await else {
+            return Ok(());
+        };
+        tracing::warn!(error = %Chain(&e), "the CRM write-back queue is unavailable; decision undone");
+        let mut back = draft.clone();
+        back.status = back_to;
+        back.decision = None;
+        back.outgoing = None;
+        back.writeback = None;
+        let _ = self.core.store.update_draft(&back, draft.status).await;
+        Err(ApiError::Transient(Box::new(e)))
     }
 
     /// Send an approved message. If the send fails, the draft goes back to `back_to` so the
@@ -837,6 +1003,7 @@ impl Review {
                     back.status = expected;
                     back.decision = None;
                     back.outgoing = None;
+                    back.writeback = None;
                     let _ = c.store.update_draft(&back, DraftStatus::Sending).await;
                 }
                 audit(

@@ -66,7 +66,7 @@ impl Sweeper {
                     let wants_draft = rules::evaluate(&deal, &c.config, now)
                         .due
                         .iter()
-                        .any(|f| !f.trigger.is_internal())
+                        .any(|f| f.trigger.writes_to_prospect())
                         && deal.deferred_until.is_none_or(|u| u <= now);
                     if wants_draft {
                         drafting.push((priority(&deal, &c.config.limits, now), deal, *due_at));

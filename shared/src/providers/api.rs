@@ -89,6 +89,15 @@ impl ApiClient {
             .await
     }
 
+    pub async fn patch(&self, path: &str, body: &Value) -> Result<Value, CrmError> {
+        self.send(reqwest::Method::PATCH, path, &[], Some(body))
+            .await
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Result<Value, CrmError> {
+        self.send(reqwest::Method::PUT, path, &[], Some(body)).await
+    }
+
     async fn send(
         &self,
         method: reqwest::Method,
@@ -119,6 +128,9 @@ impl ApiClient {
                 }
                 Ok(resp) => {
                     let status = resp.status();
+                    if status == reqwest::StatusCode::NO_CONTENT {
+                        return Ok(Value::Null);
+                    }
                     if status.is_success() {
                         return resp.json().await.map_err(|e| {
                             CrmError::Invalid(format!("{} {path}: {}", self.name, e.without_url()))

@@ -318,6 +318,7 @@ fn call(d: &Map<String, Value>) -> Option<EventKind> {
         .unwrap_or_default();
     Some(EventKind::CallLogged {
         summary: format!("{} call{note}", capitalise(&direction)),
+        note: text(d, "note").map(|n| fields::plain_text(&n)),
     })
 }
 
@@ -332,6 +333,7 @@ fn meeting(d: &Map<String, Value>, id: &str) -> Result<Option<EventKind>, ParseE
         }
         Some("completed") => Some(EventKind::CallLogged {
             summary: format!("Meeting \"{title}\" held"),
+            note: None,
         }),
         _ => Some(EventKind::MeetingBooked {
             summary: format!("Meeting \"{title}\" booked"),
@@ -423,7 +425,7 @@ mod client {
 
     /// Close's API (`CLOSE_API_BASE_URL`, default `https://api.close.com`) with an API key.
     pub struct CloseApi {
-        api: ApiClient,
+        pub(crate) api: ApiClient,
     }
 
     impl CloseApi {
@@ -839,7 +841,8 @@ mod tests {
         assert_eq!(
             call.referenced[0].event.kind,
             EventKind::CallLogged {
-                summary: "Outbound call — Asked for references".into()
+                summary: "Outbound call — Asked for references".into(),
+                note: Some("Asked for references".into()),
             }
         );
         let booked = activity(

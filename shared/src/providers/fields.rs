@@ -246,6 +246,21 @@ pub fn email_address(obj: &Obj<'_>, key: &'static str, value: &str) -> Result<St
     }
 }
 
+/// Notes a CRM keeps as HTML (HubSpot call bodies, Pipedrive notes) as plain text.
+pub fn plain_text(html: &str) -> String {
+    let text = if html.contains('<') || html.contains('&') {
+        nanohtml2text::html2text(html)
+    } else {
+        html.to_string()
+    };
+    text.lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_string()
+}
+
 /// At most `max` characters of `text` on one line, with an ellipsis when cut.
 pub fn excerpt(text: &str, max: usize) -> String {
     let line = text.split_whitespace().collect::<Vec<_>>().join(" ");

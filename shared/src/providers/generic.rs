@@ -117,6 +117,7 @@ fn parse_event(index: usize, value: &Value) -> Result<DealEvent, ParseError> {
         },
         "call_logged" => EventKind::CallLogged {
             summary: e.str("summary")?,
+            note: e.opt_str("note")?,
         },
         "quote_sent" => EventKind::QuoteSent {
             quote_id: e.id("quote_id")?,
@@ -289,6 +290,7 @@ mod tests {
                 kind_of("call_logged", json!({"summary": "Discovery call"})),
                 EventKind::CallLogged {
                     summary: "Discovery call".into(),
+                    note: None,
                 },
             ),
             (

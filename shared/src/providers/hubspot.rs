@@ -176,7 +176,7 @@ mod client {
     pub struct HubSpotClient {
         api: ApiClient,
         /// The sync's reads, which may wait and retry (429 `Retry-After`, 5xx backoff).
-        sync_api: ApiClient,
+        pub(crate) sync_api: ApiClient,
         /// Every deal pipeline's stages by id: `Some(true)` closed won, `Some(false)` closed lost,
         /// `None` open. Read once per container, and again for a stage id not in it (a pipeline
         /// edited since).
@@ -445,7 +445,12 @@ mod client {
     const ENGAGEMENTS: [(&str, &[&str]); 3] = [
         (
             "calls",
-            &["hs_timestamp", "hs_call_title", "hs_call_status"],
+            &[
+                "hs_timestamp",
+                "hs_call_title",
+                "hs_call_status",
+                "hs_call_body",
+            ],
         ),
         (
             "meetings",
@@ -487,6 +492,8 @@ mod client {
                         at,
                         EventKind::CallLogged {
                             summary: format!("Call \"{title}\" held"),
+                            note: props("hs_call_body")
+                                .map(|b| crate::providers::fields::plain_text(&b)),
                         },
                     )
                 })
@@ -498,6 +505,7 @@ mod client {
                 let event = match outcome.as_str() {
                     "COMPLETED" => EventKind::CallLogged {
                         summary: format!("Meeting \"{title}\" held"),
+                        note: None,
                     },
                     "CANCELED" | "NO_SHOW" => EventKind::MeetingCancelled {
                         summary: format!(

@@ -16,6 +16,8 @@ pub mod pandadoc;
 pub mod pipedrive;
 pub mod salesforce;
 pub mod signature;
+#[cfg(feature = "http-client")]
+pub mod writers;
 
 use std::sync::Arc;
 
@@ -239,7 +241,12 @@ pub enum Lookup {
 pub struct CrmApis {
     pub clients: std::collections::HashMap<String, Arc<dyn crate::ports::CrmClient>>,
     pub sources: Vec<Arc<dyn crate::ports::CrmSource>>,
+    /// Writers for approved changes, by CRM name (the write-back worker's only).
+    pub writers: std::collections::HashMap<String, Arc<dyn crate::ports::CrmWriter>>,
 }
+
+/// The CRMs draftgate can write approved changes back to (diffs are proposed only for these).
+pub const WRITABLE_CRMS: [&str; 4] = ["hubspot", "pipedrive", "close", "salesforce"];
 
 #[cfg(feature = "http-client")]
 impl CrmApis {
@@ -250,12 +257,14 @@ impl CrmApis {
                 get("HUBSPOT_API_BASE_URL").unwrap_or_else(|| "https://api.hubapi.com".into());
             let api = Arc::new(hubspot::HubSpotClient::new(&base, Secret::new(token)));
             apis.clients.insert(hubspot::CRM.into(), api.clone());
+            apis.writers.insert(hubspot::CRM.into(), api.clone());
             apis.sources.push(api);
         }
         if let Some(key) = get("CLOSE_API_KEY") {
             let base = get("CLOSE_API_BASE_URL").unwrap_or_else(|| "https://api.close.com".into());
             let api = Arc::new(close::CloseApi::new(&base, Secret::new(key)));
             apis.clients.insert(close::CRM.into(), api.clone());
+            apis.writers.insert(close::CRM.into(), api.clone());
             apis.sources.push(api);
         }
         if let (Some(instance), Some(id), Some(secret)) = (
@@ -269,6 +278,7 @@ impl CrmApis {
                 Secret::new(secret),
             ));
             apis.clients.insert(salesforce::CRM.into(), api.clone());
+            apis.writers.insert(salesforce::CRM.into(), api.clone());
             apis.sources.push(api);
         }
         if let Some(token) = get("PIPEDRIVE_API_TOKEN") {
@@ -276,6 +286,7 @@ impl CrmApis {
                 get("PIPEDRIVE_API_BASE_URL").unwrap_or_else(|| "https://api.pipedrive.com".into());
             let api = Arc::new(pipedrive::PipedriveApi::new(&base, Secret::new(token)));
             apis.clients.insert(pipedrive::CRM.into(), api.clone());
+            apis.writers.insert(pipedrive::CRM.into(), api.clone());
             apis.sources.push(api);
         }
         apis

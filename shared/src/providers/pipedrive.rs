@@ -579,6 +579,7 @@ fn activity_events(n: &Notification<'_>, parsed: &mut Parsed) -> Result<(), Pars
                         "{} \"{subject}\" held{note}",
                         if kind_of == "call" { "Call" } else { "Meeting" }
                     ),
+                    note: text(a, "note").map(|t| super::fields::plain_text(&t)),
                 },
             ));
         } else {
@@ -639,6 +640,7 @@ fn activity_kind(a: &Map<String, Value>) -> Option<(Timestamp, EventKind)> {
             at,
             EventKind::CallLogged {
                 summary: format!("{what} \"{subject}\" held"),
+                note: text(a, "note").map(|t| super::fields::plain_text(&t)),
             },
         ));
     }
@@ -673,7 +675,7 @@ mod client {
 
     /// Pipedrive's API v2 at the company domain (`PIPEDRIVE_API_BASE_URL`), with an API token.
     pub struct PipedriveApi {
-        api: ApiClient,
+        pub(crate) api: ApiClient,
     }
 
     impl PipedriveApi {
@@ -1084,7 +1086,8 @@ mod tests {
         assert_eq!(
             done.events[0].kind,
             EventKind::CallLogged {
-                summary: "Call \"Intro call\" held — Wants a quote by Friday".into()
+                summary: "Call \"Intro call\" held — Wants a quote by Friday".into(),
+                note: Some("Wants a quote by Friday".into()),
             }
         );
         let edited_later = activity(

@@ -420,6 +420,8 @@ pub fn parse_change_event(event: &serde_json::Value) -> Result<Parsed, ParseErro
 
 #[cfg(feature = "http-client")]
 pub use client::SalesforceApi;
+#[cfg(feature = "http-client")]
+pub(crate) use client::API;
 
 #[cfg(feature = "http-client")]
 mod client {
@@ -434,13 +436,13 @@ mod client {
     use crate::providers::api::{ApiClient, Auth};
     use crate::secret::Secret;
 
-    const API: &str = "/services/data/v61.0";
+    pub(crate) const API: &str = "/services/data/v61.0";
     const FIELDS: &str =
         "Id, Name, StageName, Amount, IsClosed, IsWon, CloseDate, NextStep, Type, \
         LastModifiedDate, SystemModstamp, LastStageChangeDate, IsDeleted, \
         (SELECT Contact.Email, Contact.FirstName, Contact.LastName FROM OpportunityContactRoles \
         WHERE IsPrimary = true LIMIT 1), \
-        (SELECT Id, Subject, CompletedDateTime FROM Tasks WHERE TaskSubtype = 'Call' \
+        (SELECT Id, Subject, Description, CompletedDateTime FROM Tasks WHERE TaskSubtype = 'Call' \
         AND Status = 'Completed' ORDER BY CompletedDateTime DESC LIMIT 5), \
         (SELECT Id, Subject, StartDateTime FROM Events ORDER BY StartDateTime DESC LIMIT 5)";
 
@@ -464,7 +466,7 @@ mod client {
             }
         }
 
-        async fn api(&self) -> Result<ApiClient, CrmError> {
+        pub(crate) async fn api(&self) -> Result<ApiClient, CrmError> {
             let mut session = self.session.lock().await;
             if let Some(api) = session.as_ref() {
                 return Ok(api.clone());
@@ -524,6 +526,30 @@ mod client {
                 }
                 other => other,
             }
+        }
+
+        /// A write (POST / PATCH) with the session, renewing the token once when refused.
+        pub(crate) async fn write(
+            &self,
+            patch: bool,
+            path: &str,
+            body: &Value,
+        ) -> Result<Value, CrmError> {
+            for attempt in 0..2 {
+                let api = self.api().await?;
+                let result = if patch {
+                    api.patch(path, body).await
+                } else {
+                    api.post(path, body).await
+                };
+                match result {
+                    Err(CrmError::Invalid(why)) if why.contains("401") && attempt == 0 => {
+                        *self.session.lock().await = None;
+                    }
+                    other => return other,
+                }
+            }
+            unreachable!("the second attempt returns")
         }
 
         fn fields(record: &Value) -> Fields {
@@ -605,6 +631,12 @@ mod client {
                     at,
                     kind: EventKind::CallLogged {
                         summary: format!("Call \"{subject}\" held"),
+                        note: t
+                            .get("Description")
+                            .and_then(Value::as_str)
+                            .map(str::trim)
+                            .filter(|d| !d.is_empty())
+                            .map(str::to_string),
                     },
                 });
             }

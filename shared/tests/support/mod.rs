@@ -36,6 +36,7 @@ pub async fn sweep_and_drain(
     let drafter = Drafter {
         core: core.clone(),
         notifier: store.outbox(clock.clone()),
+        crm_writes: store.queue("crm-writes"),
         tokens: tokens.clone(),
         public_base_url: "http://localhost".into(),
     };
