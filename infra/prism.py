@@ -10,6 +10,10 @@ bodies: 4xx when they do not conform) and answers with the spec's examples.
     python infra/prism.py --spec tests/fixtures/openapi/pipedrive-api-v2.openapi.yaml \
         --prefix /api/v2 --port 4010 [--prism PATH]
 
+`--spec` (with its own `--prefix`) may be given several times: one mock then serves the paths
+of all of them (a client that writes notes, emails and tasks talks to one HubSpot); shared
+component names keep their first definition.
+
 Needs PyYAML (infra/requirements.txt) and Prism (`scripts/test.sh` installs
 @stoplight/prism-cli into .tools/prism).
 """
@@ -39,16 +43,27 @@ def prism_friendly(x):
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--spec", required=True)
-    ap.add_argument("--prefix", default="")
+    ap.add_argument("--spec", required=True, action="append")
+    ap.add_argument("--prefix", action="append", default=[])
     ap.add_argument("--port", required=True)
     ap.add_argument("--prism", default=str(REPO / ".tools/prism/node_modules/.bin/prism"))
     a = ap.parse_args()
-    with open(a.spec, encoding="utf-8") as f:
-        spec = yaml.safe_load(f)
-    spec = prism_friendly(spec)
-    if a.prefix:
-        spec["paths"] = {a.prefix.rstrip("/") + p: v for p, v in spec["paths"].items()}
+    spec = None
+    for i, path in enumerate(a.spec):
+        with open(path, encoding="utf-8") as f:
+            one = prism_friendly(yaml.safe_load(f))
+        prefix = a.prefix[i] if i < len(a.prefix) else ""
+        if prefix:
+            one["paths"] = {prefix.rstrip("/") + p: v for p, v in one["paths"].items()}
+        if spec is None:
+            spec = one
+            continue
+        for p, v in one["paths"].items():
+            spec["paths"].setdefault(p, v)
+        for kind, items in one.get("components", {}).items():
+            spec.setdefault("components", {}).setdefault(kind, {})
+            for name, v in items.items():
+                spec["components"][kind].setdefault(name, v)
     out = Path(tempfile.mkdtemp(prefix="prism-")) / "spec.json"
     out.write_text(json.dumps(spec))
     if not Path(a.prism).exists():

@@ -62,6 +62,10 @@ echo "== cfn-lint template.yaml"
 .venv/bin/cfn-lint template.yaml
 echo "cfn-lint: clean"
 
+echo "== the template's security promises"
+.venv/bin/python scripts/check-policy.py --self-test
+.venv/bin/python scripts/check-policy.py
+
 echo "== sam validate --lint"
 AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 .venv/bin/sam validate --lint
 

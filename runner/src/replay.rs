@@ -901,13 +901,16 @@ mod tests {
         assert_eq!((r.deals, r.events, r.days), (30, 223, 90));
         // Waiting drafts whose reason went (a reply, a follow-up sent on the same deal) leave the
         // queue at once, superseded, instead of when the founder reaches them.
-        assert_eq!((r.drafts, r.briefs, r.incomplete), (64, 25, 5), "{text}");
+        // Deals entering the proposal stage get their proposal drafted (8); a proposal document
+        // sent meanwhile supersedes the waiting draft.
+        assert_eq!((r.drafts, r.briefs, r.incomplete), (72, 25, 6), "{text}");
         let by: Vec<(&str, usize)> = r.by_trigger.iter().map(|(k, v)| (k.as_str(), *v)).collect();
         assert_eq!(
             by,
             vec![
                 ("call_no_next_step", 5),
                 ("lead_no_second_reply", 7),
+                ("proposal_draft", 8),
                 ("proposal_no_reply", 9),
                 ("quote_expired", 4),
                 ("stage_unchanged", 39)
@@ -916,7 +919,7 @@ mod tests {
         );
         assert_eq!(
             (r.approved, r.sent, r.rejected, r.superseded),
-            (53, 53, 8, 3),
+            (53, 53, 8, 11),
             "{text}"
         );
         // The must-be-zero checks.

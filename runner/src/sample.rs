@@ -57,6 +57,9 @@ pub struct SampleEvent {
     /// For a booked meeting: when it starts, in hours relative to the first start.
     #[serde(default)]
     pub starts_at_hours: Option<i64>,
+    /// For a logged call: the notes taken on it.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 const SOURCE: &str = "sample pipeline, as HubSpot";
@@ -164,6 +167,13 @@ impl Sample {
                             meeting_id: e
                                 .starts_at_hours
                                 .map(|_| format!("sample-meeting-{}-{i}", deal.id)),
+                        },
+                    ),
+                    "call_logged" => (
+                        "hubspot",
+                        EventKind::CallLogged {
+                            summary: e.summary.clone().unwrap_or_default(),
+                            note: e.note.clone(),
                         },
                     ),
                     other => panic!("sample pipeline: unknown event type {other}"),

@@ -1040,12 +1040,20 @@ impl Config {
             .expect("every trigger has a window")
     }
 
-    /// The proposal template for a deal's engagement type, if one is configured for it.
+    /// The proposal template for a deal's engagement type, if one is configured for it (or a
+    /// template the founder named for every other type, `engagement_types = ["*"]`).
     pub fn proposal_for(&self, deal_type: Option<&str>) -> Option<&ProposalTemplate> {
-        let t = deal_type?.trim().to_lowercase();
-        self.proposals
-            .iter()
-            .find(|p| p.engagement_types.contains(&t))
+        let t = deal_type.map(|t| t.trim().to_lowercase());
+        t.and_then(|t| {
+            self.proposals
+                .iter()
+                .find(|p| p.engagement_types.contains(&t))
+        })
+        .or_else(|| {
+            self.proposals
+                .iter()
+                .find(|p| p.engagement_types.iter().any(|e| e == "*"))
+        })
     }
 
     pub fn timezone(&self) -> jiff::tz::TimeZone {
@@ -1257,6 +1265,57 @@ default = "templates/f.txt"
                 .any(|e| e.message.contains("can never fire") && e.line == Some(14)),
             "{errs:?}"
         );
+    }
+
+    #[test]
+    fn a_proposal_template_is_picked_by_engagement_type_never_guessed() {
+        let mut c = Config::bundled().unwrap();
+        assert_eq!(c.proposals.len(), 3);
+        assert_eq!(
+            c.proposal_for(Some("ExistingBusiness")).unwrap().name,
+            "Retainer"
+        );
+        assert!(c.proposal_for(Some("consulting")).is_none());
+        assert!(c.proposal_for(None).is_none());
+        c.proposals[2].engagement_types.push("*".into());
+        assert_eq!(
+            c.proposal_for(None).unwrap().name,
+            "Audit",
+            "the founder's catch-all"
+        );
+        assert_eq!(c.proposal_for(Some("newbusiness")).unwrap().name, "Project");
+    }
+
+    #[test]
+    fn a_proposal_template_without_its_sections_is_refused() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../config/draftgate.toml"
+        ))
+        .unwrap();
+        let files = BTreeMap::from([(
+            "templates/proposals/audit.md".to_string(),
+            "Subject: Proposal\n\n## Service\n\nWe audit.\n".to_string(),
+        )]);
+        fn walk(dir: &include_dir::Dir<'_>, all: &mut BTreeMap<String, String>) {
+            for f in dir.files() {
+                all.insert(
+                    f.path().display().to_string(),
+                    f.contents_utf8().unwrap().to_string(),
+                );
+            }
+            for d in dir.dirs() {
+                walk(d, all);
+            }
+        }
+        let mut all: BTreeMap<String, String> = BTreeMap::new();
+        walk(&BUNDLED, &mut all);
+        all.extend(files);
+        let errs = Config::parse("draftgate.toml", &text, &MapFiles(&all)).unwrap_err();
+        let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(errs.len(), 4, "{text:?}");
+        assert!(text.iter().all(|e| e.contains("audit.md")), "{text:?}");
+        assert!(text.iter().any(|e| e.contains("## …pricing…")), "{text:?}");
     }
 
     #[test]

@@ -336,6 +336,10 @@ pub struct Deal {
     /// When the deal entered its current stage (the newest stage change applied).
     pub stage_entered_at: Timestamp,
     pub proposal_sent_at: Option<Timestamp>,
+    /// When a proposal document itself last went out (a proposal tool's document, or
+    /// draftgate's approved proposal draft), not just a move into the proposal stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal_document_at: Option<Timestamp>,
     /// The prospect's last real (not automatic) reply or signature.
     pub last_inbound_at: Option<Timestamp>,
     /// Our last message to the prospect.
@@ -407,6 +411,7 @@ impl Deal {
             updated_at: at,
             stage_entered_at: at,
             proposal_sent_at: None,
+            proposal_document_at: None,
             last_inbound_at: None,
             last_outbound_at: None,
             meeting_booked_at: None,

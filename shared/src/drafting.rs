@@ -92,6 +92,21 @@ impl Template {
     }
 }
 
+/// Markdown (or plain text) as HTML, for a proposal's page and for CRMs that keep notes as
+/// HTML. Any HTML in the text is shown as text, never passed through.
+pub fn markdown_html(text: &str) -> String {
+    use pulldown_cmark::{Event, Options, Parser};
+    let parser = Parser::new_ext(text, Options::ENABLE_TABLES).map(|e| match e {
+        Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),
+        // A line break in a note is a line break.
+        Event::SoftBreak => Event::HardBreak,
+        other => other,
+    });
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, parser);
+    html
+}
+
 /// Templates per trigger and variant (`default`, or a deal type such as `retainer`).
 #[derive(Clone, Default)]
 pub struct TemplateSet {

@@ -341,7 +341,7 @@ fn base_occurrence(
                 return Err(StopReason::NotInProposalStage);
             }
             let entered = deal.stage_entered_at;
-            if let Some(at) = deal.proposal_sent_at.filter(|at| *at >= entered) {
+            if let Some(at) = deal.proposal_document_at.filter(|at| *at >= entered) {
                 return Err(StopReason::ProposalSent { at });
             }
             Ok((
@@ -512,6 +512,7 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
             if deal.proposal_sent_at.is_none_or(|s| s < at) {
                 deal.proposal_sent_at = Some(at);
             }
+            deal.proposal_document_at = deal.proposal_document_at.max(Some(at));
             deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
             let label = name.clone().unwrap_or_else(|| "Proposal".into());
             set_interaction(
@@ -644,8 +645,15 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
             }
             Hold::TemplateFeedback { .. } => {}
         },
-        EventKind::FollowUpSent { subject, .. } => {
+        EventKind::FollowUpSent {
+            subject, trigger, ..
+        } => {
             deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
+            // The drafted proposal went out: its follow-up counts from now.
+            if *trigger == Some(TriggerKind::ProposalDraft) {
+                deal.proposal_document_at = deal.proposal_document_at.max(Some(at));
+                deal.proposal_sent_at = deal.proposal_sent_at.max(Some(at));
+            }
             // Every unanswered follow-up counts toward the lead's cap, whichever trigger wrote it.
             deal.lead_follow_ups += 1;
             set_interaction(
@@ -715,13 +723,56 @@ mod tests {
         d
     }
 
+    #[test]
+    fn entering_the_proposal_stage_drafts_the_proposal_at_once_until_a_document_goes_out() {
+        let c = config();
+        let d = deal_in_proposal("2026-01-05T10:00:00Z");
+        let e = evaluate(&d, &c, ts("2026-01-05T10:00:00Z"));
+        assert_eq!(e.due.len(), 1);
+        assert_eq!(e.due[0].trigger, TriggerKind::ProposalDraft);
+        let mut sent = d.clone();
+        apply(
+            &mut sent,
+            &ev(
+                "2026-01-05T12:00:00Z",
+                EventKind::ProposalSent {
+                    document_id: "doc".into(),
+                    name: None,
+                },
+            ),
+            &c,
+        );
+        assert!(matches!(
+            state_of(
+                &evaluate(&sent, &c, ts("2026-01-05T12:00:00Z")),
+                TriggerKind::ProposalDraft
+            ),
+            TriggerState::Stopped {
+                stop: StopReason::ProposalSent { .. }
+            }
+        ));
+        let mut none = c.clone();
+        none.proposals.clear();
+        assert!(matches!(
+            state_of(
+                &evaluate(&d, &none, ts("2026-01-05T10:00:00Z")),
+                TriggerKind::ProposalDraft
+            ),
+            TriggerState::Stopped {
+                stop: StopReason::NoProposalTemplates
+            }
+        ));
+    }
+
     fn state_of(e: &Evaluation, t: TriggerKind) -> &TriggerState {
         &e.triggers.iter().find(|s| s.trigger == t).unwrap().state
     }
 
     #[test]
     fn proposal_no_reply_fires_72_hours_after_the_proposal_and_not_a_second_before() {
-        let c = config();
+        // Without proposal templates, nothing is drafted on entering the stage.
+        let mut c = config();
+        c.proposals.clear();
         let d = deal_in_proposal("2026-01-05T10:00:00Z");
         let before = evaluate(&d, &c, ts("2026-01-08T09:59:59Z"));
         assert!(before.due.is_empty());

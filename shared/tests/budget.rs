@@ -30,6 +30,8 @@ impl World {
         let clock = Arc::new(ManualClock::new(t("2026-03-02T08:00:00Z")));
         let mut config = shared::config::Config::bundled().unwrap();
         config.limits.daily_draft_budget = budget;
+        // Proposal follow-ups only: deals entering the stage get no proposal drafted here.
+        config.proposals.clear();
         let core = Core {
             config: Arc::new(config),
             store: store.clone(),

@@ -172,7 +172,7 @@ async fn pipedrive_gets_the_diff_on_the_deal_and_the_next_step_as_a_task_activit
     assert_eq!(
         w[0].2,
         json!({ "subject": "Re: Acme website", "type": "email", "deal_id": 12, "done": true, "due_date": "2026-11-26",
-                "note": "Hi Jane,\n\nChecking in on the proposal.\n" })
+                "note": "<p>Hi Jane,</p>\n<p>Checking in on the proposal.</p>\n" })
     );
     assert_eq!(w[1].2, json!({ "stage_id": 4, "value": 24000.0 }));
     assert_eq!(
@@ -543,7 +543,8 @@ async fn a_call_note_becomes_a_diff_and_only_the_ticked_changes_are_written_once
     assert_eq!(notes.len(), 1, "the retry does not log the note twice");
     assert_eq!(
         notes[0].2["properties"]["hs_note_body"],
-        "Call notes: Deal 9001, Thu 26 Nov 2026\n\nWalked through the migration plan; they worry about downtime.\n"
+        "<p><strong>Call notes: Deal 9001, Thu 26 Nov 2026</strong></p>\n<p>Walked through the migration plan; they worry about downtime.</p>\n",
+        "HubSpot keeps notes as HTML"
     );
     let patches: Vec<_> = sent.iter().filter(|(m, _, _)| m == "PATCH").collect();
     assert_eq!(patches.len(), 5, "4 refused, 1 applied");

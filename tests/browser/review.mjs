@@ -1,7 +1,9 @@
 // The review pages in headless Chromium at phone size (390×844), driven by playwright-core:
 // the queue and a draft page fit the screen (no horizontal overflow), every form field has a
-// label, the body is edited and approved, and the outbox holds exactly the edited message; an
-// expired link shows a page whose button emails a fresh link to the link's own approver.
+// label; a CRM update after a call is approved with one change unticked and exactly the ticked
+// changes reach the CRM; a drafted proposal opens as a printable page with its sections; a body
+// is edited and approved, and the outbox holds exactly the edited message; an expired link shows
+// a page whose button emails a fresh link to the link's own approver.
 // Screenshots go to target/screenshots/. Run by scripts/test.sh:
 //   node tests/browser/review.mjs <path to the draftgate binary>
 import { spawn } from 'node:child_process';
@@ -66,12 +68,46 @@ try {
   await page.goto(queueUrl);
   await page.screenshot({ path: join(shots, 'queue.png'), fullPage: true });
   const cards = page.locator('a.card');
-  check(await cards.count() === 2, 'the queue shows the sample pipeline\'s 2 waiting drafts as cards');
+  const pending = (await (await fetch(queueUrl, { headers: { accept: 'application/json' } })).json()).pending;
+  check(pending.length >= 3 && await cards.count() === pending.length, `the queue shows the sample pipeline's ${pending.length} waiting drafts as cards`);
   const firstText = await cards.first().innerText();
   check(/ago|yesterday/.test(firstText) && !/\d{4}-\d\d-\d\dT/.test(firstText), `times read in words, never raw timestamps ("${firstText.replace(/\n/g, ' | ')}")`);
   await fits('queue');
 
-  await cards.first().click();
+  // The CRM update after a call: a diff with a checkbox per change, applied only on approval.
+  await cards.filter({ hasText: 'CRM update' }).first().click();
+  await page.waitForSelector('#crm');
+  await page.screenshot({ path: join(shots, 'crm-update.png'), fullPage: true });
+  await fits('CRM update page');
+  await labelled('CRM update page');
+  const boxes = await page.locator('#crm input[type=checkbox]').count();
+  check(boxes >= 2, `the CRM update shows ${boxes} proposed changes, each with its checkbox`);
+  // (The sample's meeting brief was already logged as a note; no deal field was written.)
+  const earlier = await (await fetch(`${base}/dev/crm-requests`)).json();
+  check(!earlier.some((w) => w.method === 'PATCH'), 'no deal field is written to the CRM before approval');
+  await page.uncheck('#apply_next_step_date');
+  await page.click('#approve');
+  await page.waitForSelector('#title');
+  check((await page.innerText('#title')) === 'APPROVED', 'approving a CRM update answers APPROVED');
+  const writes = (await (await fetch(`${base}/dev/crm-requests`)).json()).slice(earlier.length);
+  const patch = writes.find((w) => w.method === 'PATCH');
+  check(writes.length === 2 && patch && patch.body.properties.hs_next_step && !writes.some((w) => w.path.endsWith('/tasks')),
+    `exactly the ticked changes reached the CRM (${writes.map((w) => `${w.method} ${w.path}`).join(', ')})`);
+
+  // A proposal drafted on entering the proposal stage, with its printable page.
+  await page.goto(queueUrl);
+  await cards.filter({ hasText: 'proposal stage' }).first().click();
+  await page.waitForSelector('#document');
+  await page.screenshot({ path: join(shots, 'proposal-draft.png'), fullPage: true });
+  await page.click('#document');
+  await page.waitForSelector('main h2');
+  await page.screenshot({ path: join(shots, 'proposal.png'), fullPage: true });
+  const sections = await page.locator('main h2').allInnerTexts();
+  check(['Service', 'Deliverables', 'Timeline', 'Pricing', 'Terms'].every((s) => sections.includes(s)), `the printable proposal has its sections (${sections.join(', ')})`);
+  await fits('printable proposal');
+
+  await page.goto(queueUrl);
+  await cards.filter({ hasText: 'no reply' }).first().click();
   await page.waitForSelector('#body');
   await page.screenshot({ path: join(shots, 'draft.png'), fullPage: true });
   await fits('draft page');

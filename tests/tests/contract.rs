@@ -1360,6 +1360,112 @@ mod aws_only {
         assert_eq!(received["detail"], detail);
     }
 
+    /// Writes nothing; keeps what it was asked to log.
+    #[derive(Default)]
+    struct RecordingCrm(std::sync::Mutex<Vec<shared::ports::Activity>>);
+
+    #[async_trait::async_trait]
+    impl shared::ports::CrmWriter for RecordingCrm {
+        async fn log_activity(
+            &self,
+            _deal_id: &str,
+            activity: &shared::ports::Activity,
+        ) -> Result<String, shared::ports::CrmError> {
+            let mut all = self.0.lock().unwrap();
+            all.push(activity.clone());
+            Ok(format!("n{}", all.len()))
+        }
+
+        async fn update_deal(
+            &self,
+            _deal_id: &str,
+            _changes: &[shared::domain::FieldChange],
+        ) -> Result<Vec<String>, shared::ports::CrmError> {
+            Ok(vec![])
+        }
+    }
+
+    #[tokio::test]
+    async fn a_lost_deal_on_the_bus_reaches_the_crm_write_back_queue_and_is_logged_once() {
+        let stack = aws::template_stack();
+        let config = aws::sdk_config().await;
+        let events = aws_sdk_eventbridge::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let bus = aws::unique_name("bus");
+        events.create_event_bus().name(&bus).send().await.unwrap();
+        // The template's CrmWriteQueue (FIFO), and its OutcomesToCrmRule.
+        let queue = stack["CRM_WRITE_QUEUE_URL"].clone();
+        assert!(queue.ends_with(".fifo"), "{queue}");
+        let rule = aws::unique_name("outcomes");
+        events
+            .put_rule()
+            .name(&rule)
+            .event_bus_name(&bus)
+            .event_pattern(
+                json!({ "source": ["draftgate"], "detail-type": ["deal.won", "deal.lost"] })
+                    .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        events
+            .put_targets()
+            .rule(&rule)
+            .event_bus_name(&bus)
+            .targets(
+                aws_sdk_eventbridge::types::Target::builder()
+                    .id("crm-writes")
+                    .arn(aws::queue_arn(&sqs, &queue).await)
+                    .sqs_parameters(
+                        aws_sdk_eventbridge::types::SqsParameters::builder()
+                            .message_group_id("deal-outcomes")
+                            .build(),
+                    )
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let detail = json!({ "schema_version": 1, "event_id": "hubspot:9005:lost", "deal": { "crm": "hubspot", "id": "9005" },
+            "name": "Hooli - Analytics dashboard", "outcome": "lost", "stage": "closed_lost", "raw_stage": "closedlost",
+            "amount": 52000.0, "currency": "EUR", "reason": "Chose an in-house build", "contact_email": null,
+            "closed_at": "2026-11-26T09:30:00Z" });
+        EventBridgePublisher::new(events, &bus, "draftgate")
+            .publish(&DomainEvent {
+                detail_type: "deal.lost".into(),
+                detail,
+            })
+            .await
+            .unwrap();
+        let bodies = aws::receive_bodies(&sqs, &queue, 1).await;
+        assert_eq!(bodies.len(), 1, "{bodies:?}");
+
+        let store = shared::adapters::embedded::EmbeddedStore::open_in_memory().unwrap();
+        let crm = Arc::new(RecordingCrm::default());
+        let writer: Arc<dyn shared::ports::CrmWriter> = crm.clone();
+        let worker = shared::app::writeback::CrmWriteback {
+            core: shared::app::Core {
+                config: Arc::new(shared::config::Config::bundled().unwrap()),
+                store: store.clone(),
+                audit: store.clone(),
+                clock: Arc::new(shared::adapters::clock::ManualClock::new(
+                    "2026-11-26T10:00:00Z".parse().unwrap(),
+                )),
+            },
+            writers: std::collections::HashMap::from([("hubspot".to_string(), writer)]),
+        };
+        worker.handle(&bodies[0]).await.unwrap();
+        worker.handle(&bodies[0]).await.unwrap();
+        let logged = crm.0.lock().unwrap();
+        assert_eq!(logged.len(), 1, "a redelivery logs nothing again");
+        assert_eq!(logged[0].subject, "Outcome logged by draftgate: lost");
+        assert_eq!(
+            logged[0].body,
+            "Hooli - Analytics dashboard lost. Final value: 52000 EUR. Reason: Chose an in-house build."
+        );
+    }
+
     #[tokio::test]
     async fn publishing_to_a_missing_bus_is_an_error() {
         let config = aws::sdk_config().await;

@@ -32,6 +32,11 @@ fn root() -> PathBuf {
 
 /// Prism on `spec` (a file of `tests/fixtures/openapi/`), paths under `prefix`.
 fn prism(spec: &str, prefix: &str) -> Prism {
+    prism_all(&[(spec, prefix)])
+}
+
+/// One Prism serving several specs (each with its path prefix).
+fn prism_all(specs: &[(&str, &str)]) -> Prism {
     let prism = std::env::var("DRAFTGATE_PRISM")
         .map(PathBuf::from)
         .unwrap_or_else(|_| root().join(".tools/prism/node_modules/.bin/prism"));
@@ -54,11 +59,20 @@ fn prism(spec: &str, prefix: &str) -> Prism {
         PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("prism-{port}.log")),
     )
     .unwrap();
-    let child = Command::new(python)
-        .arg(root().join("infra/prism.py"))
-        .args(["--spec"])
-        .arg(root().join("tests/fixtures/openapi").join(spec))
-        .args(["--prefix", prefix, "--port", &port.to_string(), "--prism"])
+    let spec = specs
+        .iter()
+        .map(|(s, _)| *s)
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let mut cmd = Command::new(python);
+    cmd.arg(root().join("infra/prism.py"));
+    for (file, prefix) in specs {
+        cmd.arg("--spec")
+            .arg(root().join("tests/fixtures/openapi").join(file))
+            .arg(format!("--prefix={prefix}"));
+    }
+    let child = cmd
+        .args(["--port", &port.to_string(), "--prism"])
         .arg(&prism)
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -200,4 +214,120 @@ async fn the_close_sync_conforms_to_the_published_api() {
     api.deals(Some(since), Some("100"))
         .await
         .expect("a conforming incremental page");
+}
+
+// ---- The CRM write-back clients: every write conforms to the CRM's published spec ----
+
+fn diff() -> Vec<shared::domain::FieldChange> {
+    use shared::domain::{CrmField, FieldChange};
+    let c = |field, to: &str| FieldChange {
+        field,
+        from: None,
+        to: to.into(),
+        shown: None,
+        source: "call notes".into(),
+    };
+    vec![
+        c(CrmField::NextStep, "Send the SOW"),
+        c(CrmField::NextStepDate, "2026-12-04"),
+        c(CrmField::Stage, "4"),
+        c(CrmField::Amount, "24000"),
+        c(CrmField::CloseReason, "Budget moved to next year"),
+    ]
+}
+
+fn activities() -> [shared::ports::Activity; 2] {
+    use shared::ports::{Activity, ActivityKind};
+    let a = |kind| Activity {
+        kind,
+        subject: "Re: Acme website".into(),
+        body: "Hi Jane,\n\nChecking in on the proposal.\n".into(),
+        at: "2026-11-26T10:00:00Z".parse().unwrap(),
+        by: "alex@northwind.example".into(),
+        to: Some("jane@acme.example".into()),
+    };
+    [a(ActivityKind::Email), a(ActivityKind::Note)]
+}
+
+#[tokio::test]
+async fn the_hubspot_writer_conforms_to_the_deals_notes_emails_and_tasks_specs() {
+    use shared::ports::CrmWriter;
+    use shared::providers::hubspot::HubSpotClient;
+    let mock = tokio::task::spawn_blocking(|| {
+        prism_all(&[
+            ("hubspot-crm-deals-v3.2025-08-01.json", ""),
+            ("hubspot-crm-notes-v3.json", ""),
+            ("hubspot-crm-emails-v3.json", ""),
+            ("hubspot-crm-tasks-v3.json", ""),
+        ])
+    })
+    .await
+    .unwrap();
+    let api = HubSpotClient::new(&mock.base, Secret::new("pat-token"));
+    // POST /crm/v3/objects/emails and /notes with their associations (after reading the deal's
+    // contacts), PATCH /crm/v3/objects/deals/{id}, POST /crm/v3/objects/tasks.
+    for a in activities() {
+        api.log_activity("18544521873", &a)
+            .await
+            .unwrap_or_else(|e| panic!("{:?} conforms: {e}", a.kind));
+    }
+    let done = api
+        .update_deal("18544521873", &diff())
+        .await
+        .expect("a conforming update and task");
+    assert_eq!(done.len(), 2, "{done:?}");
+    // The mock checks bodies: a note whose properties are not a map is refused.
+    let refused = reqwest::Client::new()
+        .post(format!("{}/crm/v3/objects/notes", mock.base))
+        .bearer_auth("pat-token")
+        .json(&serde_json::json!({ "properties": "hs_note_body", "associations": [] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 422);
+}
+
+#[tokio::test]
+async fn the_pipedrive_writer_conforms_to_the_v2_and_v1_notes_specs() {
+    use shared::ports::CrmWriter;
+    let mock = tokio::task::spawn_blocking(|| {
+        prism_all(&[
+            ("pipedrive-api-v2.openapi.yaml", "/api/v2"),
+            ("pipedrive-api-v1-notes.openapi.yaml", "/api/v1"),
+        ])
+    })
+    .await
+    .unwrap();
+    let api = PipedriveApi::new(&mock.base, Secret::new("any-token"));
+    // POST /api/v2/activities (the email), POST /api/v1/notes, PATCH /api/v2/deals/{id}, POST
+    // /api/v2/activities (the next step as a task).
+    for a in activities() {
+        api.log_activity("12", &a)
+            .await
+            .unwrap_or_else(|e| panic!("{:?} conforms: {e}", a.kind));
+    }
+    api.update_deal("12", &diff())
+        .await
+        .expect("a conforming update and task");
+}
+
+#[tokio::test]
+async fn the_close_writer_conforms_to_the_published_api() {
+    use shared::ports::CrmWriter;
+    let mock = tokio::task::spawn_blocking(|| prism("close-api.openapi.yml", "/api/v1"))
+        .await
+        .unwrap();
+    let api = shared::providers::close::CloseApi::new(&mock.base, Secret::new("api_key"));
+    // GET /opportunity/{id}/ for its lead, POST /activity/email/ and /activity/note/, PUT
+    // /opportunity/{id}/, POST /task/ and the close reason's note.
+    for a in activities() {
+        api.log_activity("oppo_1", &a)
+            .await
+            .unwrap_or_else(|e| panic!("{:?} conforms: {e}", a.kind));
+    }
+    let done = api
+        .update_deal("oppo_1", &diff())
+        .await
+        .expect("conforming writes");
+    assert_eq!(done.len(), 3, "{done:?}");
 }

@@ -655,8 +655,8 @@ impl Drafter {
     }
 
     /// Deliver an internal brief to the founder: no review link, nothing to decide.
-    /// No proposal template for the deal's engagement type: the founder is told, and nothing
-    /// is guessed.
+    /// No proposal template for the deal's engagement type: nothing is guessed, and the founder
+    /// is told with the next notification, once per engagement type (like an unmapped stage).
     async fn no_proposal_template(
         &self,
         deal: &Deal,
@@ -676,19 +676,9 @@ impl Drafter {
             deal.name,
             known.join("; ")
         );
-        let note = FounderNotification {
-            to: c.config.founder.email.clone(),
-            subject: format!("draftgate: no proposal template for {}", deal.name),
-            body: text.clone(),
-            draft_id: None,
-            deal_name: deal.name.clone(),
-            review_url: None,
-            personal: false,
-        };
-        self.notifier
-            .notify(&note)
-            .await
-            .map_err(|e| WorkError::Retryable(Box::new(e)))?;
+        c.store
+            .add_notice(&format!("proposal-template:{kind}"), &text)
+            .await?;
         audit(
             &*c.audit,
             AuditEntry {
@@ -774,13 +764,30 @@ impl Drafter {
         let c = &self.core;
         let now = c.clock.now();
         let review_url = self.review_url(&draft.id, now);
+        let to = match (&draft.to, draft.trigger.is_crm_update()) {
+            (_, true) => format!("{} only (nothing goes to the prospect)", draft.deal.crm),
+            (Some(to), false) => to.clone(),
+            (None, false) => "(no recipient yet)".into(),
+        };
         let mut body = format!(
-            "{} on {}.\n\nTo: {}\nSubject: {}\n",
-            draft.context.trigger_label,
-            draft.deal_name,
-            draft.to.as_deref().unwrap_or("(no recipient yet)"),
-            draft.subject
+            "{} on {}.\n\nTo: {to}\nSubject: {}\n",
+            draft.context.trigger_label, draft.deal_name, draft.subject
         );
+        // The diff an approval writes (from Slack too), line by line.
+        if let Some(update) = draft.crm_update.as_ref().filter(|u| !u.changes.is_empty()) {
+            body.push_str(&format!("Changes to {} if approved:\n", draft.deal.crm));
+            for ch in &update.changes {
+                body.push_str(&format!(
+                    "- {}: {}{}\n",
+                    ch.field.label(),
+                    ch.from
+                        .as_deref()
+                        .map(|f| format!("{f} -> "))
+                        .unwrap_or_default(),
+                    ch.shown.as_deref().unwrap_or(&ch.to)
+                ));
+            }
+        }
         if let Some(days) = draft.context.days_since_last_contact {
             body.push_str(&format!("Days since last contact: {days}\n"));
         }

@@ -156,13 +156,7 @@ pub fn proposal_document(
     config: &crate::config::Config,
     now: jiff::Timestamp,
 ) -> String {
-    use pulldown_cmark::{Event, Options, Parser};
-    let parser = Parser::new_ext(markdown, Options::ENABLE_TABLES).map(|e| match e {
-        Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),
-        other => other,
-    });
-    let mut body = String::new();
-    pulldown_cmark::html::push_html(&mut body, parser);
+    let body = crate::drafting::markdown_html(markdown);
     let env = env();
     let from = config
         .founder

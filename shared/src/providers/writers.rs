@@ -14,12 +14,19 @@ use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
 use crate::domain::{CrmField, FieldChange};
+use crate::drafting::markdown_html;
 use crate::ports::{Activity, ActivityKind, CrmError, CrmWriter};
 
 use super::close::CloseApi;
 use super::hubspot::HubSpotClient;
 use super::pipedrive::PipedriveApi;
 use super::salesforce::SalesforceApi;
+
+/// A note for a CRM that keeps notes as HTML (HubSpot, Pipedrive): its title in bold, then its
+/// text, line breaks kept; any HTML in either is shown as text.
+fn note_html(a: &Activity) -> String {
+    markdown_html(&format!("**{}**\n\n{}", a.subject.trim(), a.body))
+}
 
 fn change(changes: &[FieldChange], field: CrmField) -> Option<&str> {
     changes
@@ -105,7 +112,7 @@ impl CrmWriter for HubSpotClient {
             ),
             ActivityKind::Note => (
                 "notes",
-                json!({ "hs_timestamp": at, "hs_note_body": format!("{}\n\n{}", a.subject, a.body) }),
+                json!({ "hs_timestamp": at, "hs_note_body": note_html(a) }),
                 214,
                 202,
             ),
@@ -184,18 +191,19 @@ impl CrmWriter for PipedriveApi {
                             "deal_id": deal,
                             "done": true,
                             "due_date": a.at.strftime("%Y-%m-%d").to_string(),
-                            "note": a.body,
+                            "note": markdown_html(&a.body),
                         }),
                     )
                     .await?
             }
-            ActivityKind::Note => self
-                .api
-                .post(
-                    "/api/v1/notes",
-                    &json!({ "content": format!("{}\n\n{}", a.subject, a.body), "deal_id": deal }),
-                )
-                .await?,
+            ActivityKind::Note => {
+                self.api
+                    .post(
+                        "/api/v1/notes",
+                        &json!({ "content": note_html(a), "deal_id": deal }),
+                    )
+                    .await?
+            }
         };
         Ok(id_of(&created))
     }
