@@ -79,7 +79,10 @@ echo "== cargo test --workspace"
 cargo test --workspace --locked 2>&1 | tee target/test.log
 echo "== browser (headless Chromium at 390x844)"
 node tests/browser/review.mjs target/debug/draftgate 2>&1 | tee target/browser.log
+echo "== fuzz (a short run of every target; the long campaign: bash fuzz/run.sh 10000000)"
+bash fuzz/run.sh 10000 2>&1 | tee target/fuzz.log
 echo "== summary"
 awk '/^test result:/ { split($0, a, /[;.] /); for (i in a) if (a[i] ~ /passed|failed/) { split(a[i], b, " "); n[b[2]] += b[1] } }
      END { printf "%d passed, %d failed\n", n["passed"], n["failed"] }' target/test.log
 grep '^browser:' target/browser.log
+grep -c '^fuzz: .* 0 crashes' target/fuzz.log | xargs -I{} echo "fuzz: {} targets, 0 crashes"

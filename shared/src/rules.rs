@@ -198,13 +198,16 @@ pub fn occurrence(
     if !trigger.writes_to_prospect() {
         return Ok((key, due));
     }
-    let contact = deal
-        .contact_email
-        .clone()
-        .or_else(|| deal.facts.get("contact.email").map(|f| f.value.clone()))
-        .map(|e| e.to_ascii_lowercase());
-    if let Some(email) = contact.filter(|e| deal.wrong_contacts.contains(e)) {
-        return Err(StopReason::WrongContact { email });
+    // (Most deals have no contact marked wrong: nothing to compare, nothing allocated.)
+    if !deal.wrong_contacts.is_empty() {
+        let contact = deal
+            .contact_email
+            .clone()
+            .or_else(|| deal.facts.get("contact.email").map(|f| f.value.clone()))
+            .map(|e| e.to_ascii_lowercase());
+        if let Some(email) = contact.filter(|e| deal.wrong_contacts.contains(e)) {
+            return Err(StopReason::WrongContact { email });
+        }
     }
     if let Some(r) = deal.rearmed.get(&key) {
         key = format!("{key}#rearm{}", r.times);
