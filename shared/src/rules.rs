@@ -16,28 +16,59 @@ use crate::keys::sortable;
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum StopReason {
     Deleted,
-    Parked { status: String },
+    Parked {
+        status: String,
+    },
     ParkedByFounder,
-    WrongContact { email: String },
-    Closed { stage: Stage },
-    UnmappedStage { raw_stage: Option<String> },
+    WrongContact {
+        email: String,
+    },
+    Closed {
+        stage: Stage,
+    },
+    UnmappedStage {
+        raw_stage: Option<String>,
+    },
     NoProposalSent,
     NoCallLogged,
     NoQuote,
     NoLeadInquiry,
     NoMeetingScheduled,
     NoCallNotes,
-    NotWritable { crm: String },
+    NotWritable {
+        crm: String,
+    },
     NoProposalTemplates,
     NotInProposalStage,
-    ProposalSent { at: Timestamp },
-    Replied { at: Timestamp },
-    MeetingBooked { at: Timestamp },
-    NextMeetingScheduled { at: Timestamp },
-    Declined { at: Timestamp },
-    StageMoved { to: Option<Stage> },
-    FollowUpLimit { sent: u32 },
-    MeetingPassed { at: Timestamp },
+    /// What the trigger reacts to happened too long ago to act on now (a first sync's history).
+    TooOld {
+        what: &'static str,
+        at: Timestamp,
+    },
+    ProposalSent {
+        at: Timestamp,
+    },
+    Replied {
+        at: Timestamp,
+    },
+    MeetingBooked {
+        at: Timestamp,
+    },
+    NextMeetingScheduled {
+        at: Timestamp,
+    },
+    Declined {
+        at: Timestamp,
+    },
+    StageMoved {
+        to: Option<Stage>,
+    },
+    FollowUpLimit {
+        sent: u32,
+    },
+    MeetingPassed {
+        at: Timestamp,
+    },
 }
 
 impl std::fmt::Display for StopReason {
@@ -72,6 +103,9 @@ impl std::fmt::Display for StopReason {
                 write!(f, "no proposal templates are configured ([[proposals]])")
             }
             StopReason::NotInProposalStage => write!(f, "the deal is not in the proposal stage"),
+            StopReason::TooOld { what, at } => {
+                write!(f, "{what} at {at}, too long ago to act on")
+            }
             StopReason::ProposalSent { at } => write!(f, "a proposal was sent at {at}"),
             StopReason::Replied { at } => write!(f, "the prospect replied at {at}"),
             StopReason::MeetingBooked { at } => write!(f, "a meeting was booked at {at}"),
@@ -151,6 +185,10 @@ fn deal_wide_stop(deal: &Deal, config: &Config) -> Option<StopReason> {
         _ => None,
     }
 }
+
+/// How long after a call or a move into the proposal stage draftgate still drafts for it: older
+/// ones (a first sync reads months of history) are not news.
+const FRESH_FOR: SignedDuration = SignedDuration::from_hours(7 * 24);
 
 fn hours(h: u32) -> SignedDuration {
     SignedDuration::from_hours(h as i64)
@@ -320,6 +358,17 @@ fn base_occurrence(
         }
         TriggerKind::CallNotes => {
             let wb = &config.writeback;
+            let note = deal
+                .last_call_note
+                .as_ref()
+                .ok_or(StopReason::NoCallNotes)?;
+            // A call from a first sync's history is not a call to write up now.
+            if now.duration_since(note.at) > FRESH_FOR {
+                return Err(StopReason::TooOld {
+                    what: "the call",
+                    at: note.at,
+                });
+            }
             if !crate::providers::WRITABLE_CRMS.contains(&deal.key.crm.as_str())
                 || (wb.fields.is_empty() && !wb.log_activities)
             {
@@ -327,10 +376,6 @@ fn base_occurrence(
                     crm: deal.key.crm.clone(),
                 });
             }
-            let note = deal
-                .last_call_note
-                .as_ref()
-                .ok_or(StopReason::NoCallNotes)?;
             Ok((
                 format!("{trigger}#{}", sortable(note.at)),
                 note.at + hours(window),
@@ -344,6 +389,12 @@ fn base_occurrence(
                 return Err(StopReason::NotInProposalStage);
             }
             let entered = deal.stage_entered_at;
+            if now.duration_since(entered) > FRESH_FOR {
+                return Err(StopReason::TooOld {
+                    what: "the deal entered the proposal stage",
+                    at: entered,
+                });
+            }
             if let Some(at) = deal.proposal_document_at.filter(|at| *at >= entered) {
                 return Err(StopReason::ProposalSent { at });
             }
@@ -752,6 +803,16 @@ mod tests {
             ),
             TriggerState::Stopped {
                 stop: StopReason::ProposalSent { .. }
+            }
+        ));
+        // A deal that entered the stage weeks ago (a first sync's history) gets no proposal.
+        assert!(matches!(
+            state_of(
+                &evaluate(&d, &c, ts("2026-01-13T10:00:00Z")),
+                TriggerKind::ProposalDraft
+            ),
+            TriggerState::Stopped {
+                stop: StopReason::TooOld { .. }
             }
         ));
         let mut none = c.clone();

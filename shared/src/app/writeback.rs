@@ -558,8 +558,12 @@ fn date_in(text: &str, call_day: Date) -> Option<Date> {
     let words: Vec<&str> = t.split_whitespace().collect();
     for w in words.windows(3) {
         if w[0] == "in" && w[2].starts_with("day") {
+            // Notes may say anything: a day count out of range is no date, never a panic.
             if let Ok(n) = w[1].parse::<i64>() {
-                return call_day.checked_add(jiff::Span::new().days(n)).ok();
+                return jiff::Span::new()
+                    .try_days(n)
+                    .ok()
+                    .and_then(|span| call_day.checked_add(span).ok());
             }
         }
     }
@@ -684,6 +688,12 @@ mod tests {
             Some("2027-01-05".parse().unwrap())
         );
         assert_eq!(date_in("soon", thu), None);
+        // Found by the call_notes fuzz target: a day count beyond any calendar.
+        assert_eq!(
+            date_in("ge in 000000003404998151422704695 day 88", thu),
+            None
+        );
+        assert_eq!(date_in("in 99999999 days", thu), None);
         assert_eq!(money("€24,000"), Some(24000.0));
         assert_eq!(money("about 12.5k EUR"), Some(12500.0));
     }
