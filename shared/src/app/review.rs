@@ -902,37 +902,8 @@ impl Review {
             edited,
             diff: change.clone(),
         };
-        if crm_only {
-            draft.status = DraftStatus::Approved;
-            draft.subject = subject.clone();
-            draft.body = body.clone();
-            draft.decision = Some(decision);
-            self.transition(&draft, expected).await?;
-            self.queue_writes(&draft, expected, &job).await?;
-            audit(
-                &*c.audit,
-                AuditEntry::new(
-                    now,
-                    "draft.approved",
-                    approver,
-                    json!({ "edited": edited, "diff": change, "subject": subject, "crm_changes": changes }),
-                )
-                .deal(&draft.deal)
-                .draft(&draft.id),
-            )
-            .await
-            .map_err(store_error)?;
-            let what = match changes.len() {
-                0 => "the note".to_string(),
-                1 => "1 change and the note".to_string(),
-                n => format!("{n} changes and the note"),
-            };
-            return Ok(json!({
-                "draft_id": draft.id, "status": "APPROVED", "crm_changes": changes,
-                "message": format!("Approved: {what} are being written to {}.", draft.deal.crm),
-            }));
-        }
-        let email = OutboundEmail {
+        // A CRM update is approved as edited and sends nothing; a message goes out from here.
+        let email = (!crm_only).then(|| OutboundEmail {
             draft_id: draft.id.clone(),
             from: c.config.founder.from.clone(),
             to: to.clone(),
@@ -941,10 +912,16 @@ impl Review {
             body: body.clone(),
             // Continue the deal's conversation, in its thread.
             thread: deal.as_ref().and_then(|d| d.conversation.clone()),
-        };
-        draft.status = DraftStatus::Sending;
+        });
+        if crm_only {
+            draft.status = DraftStatus::Approved;
+            draft.subject = subject.clone();
+            draft.body = body.clone();
+        } else {
+            draft.status = DraftStatus::Sending;
+        }
         draft.decision = Some(decision);
-        draft.outgoing = Some(email.clone());
+        draft.outgoing = email.clone();
         self.transition(&draft, expected).await?;
         self.queue_writes(&draft, expected, &job).await?;
         audit(
@@ -960,6 +937,17 @@ impl Review {
         )
         .await
         .map_err(store_error)?;
+        let Some(email) = email else {
+            let what = match changes.len() {
+                0 => "the note".to_string(),
+                1 => "1 change and the note".to_string(),
+                n => format!("{n} changes and the note"),
+            };
+            return Ok(json!({
+                "draft_id": draft.id, "status": "APPROVED", "crm_changes": changes,
+                "message": format!("Approved: {what} are being written to {}.", draft.deal.crm),
+            }));
+        };
         self.deliver(draft, email, approver, Some(expected)).await
     }
 
