@@ -546,6 +546,172 @@ class SerializeDynamoDB:
             return list(self.app(environ, start_response))
 
 
+SERVICES = {"DynamoDB_20120810": "DynamoDB", "DynamoDBStreams_20120810": "DynamoDBStreams",
+            "AmazonSQS": "SQS", "AWSEvents": "EventBridge", "secretsmanager": "SecretsManager",
+            "AWSLambda": "Lambda"}
+
+
+def operation_of(environ: dict, body: bytes) -> str:
+    """`Service.Operation` of one AWS API request, e.g. `DynamoDB.PutItem`."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if "." in target:
+        prefix, op = target.split(".", 1)
+        return f"{SERVICES.get(prefix, prefix)}.{op}"
+    auth = environ.get("HTTP_AUTHORIZATION", "")
+    m = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", auth)
+    service = m.group(1) if m else "unknown"
+    names = {"s3": "S3", "sns": "SNS", "ses": "SES", "sqs": "SQS", "events": "EventBridge",
+             "dynamodb": "DynamoDB", "scheduler": "Scheduler", "secretsmanager": "SecretsManager"}
+    service = names.get(service, service)
+    if b"Action=" in body[:4096]:
+        from urllib.parse import parse_qs
+        action = parse_qs(body.decode(errors="replace")).get("Action", ["?"])[0]
+        return f"{service}.{action}"
+    method = environ.get("REQUEST_METHOD", "GET")
+    path = environ.get("PATH_INFO", "/")
+    if service == "S3":
+        kind = "Object" if path.strip("/").count("/") >= 1 else "Bucket"
+        return f"S3.{ {'GET': 'Get', 'PUT': 'Put', 'DELETE': 'Delete', 'HEAD': 'Head', 'POST': 'Post'}.get(method, method)}{kind}"
+    # REST-JSON APIs (SES v2, Scheduler): the method and the first path segments.
+    return f"{service}.{method} {'/'.join(path.split('/')[:3])}"
+
+
+def _size(value: Any) -> int:
+    return len(json.dumps(value, separators=(",", ":")))
+
+
+def _units(size: int, per: int) -> int:
+    return max(1, -(-size // per))
+
+
+def capacity_units(op: str, request: bytes, response: bytes) -> tuple[float, float]:
+    """DynamoDB on-demand read and write request units of one successful request, from the wire
+    size of its items (an upper bound: the JSON encoding is larger than DynamoDB's item size).
+    Writes: 1 unit per KB; reads: 1 per 4 KB, half when eventually consistent; transactions
+    twice. An update or delete is sized by its request (the stored item is not seen here)."""
+    try:
+        req = json.loads(request or b"{}")
+        resp = json.loads(response or b"{}")
+    except ValueError:
+        return 0.0, 0.0
+    half = 1.0 if req.get("ConsistentRead") else 0.5
+    if op == "PutItem":
+        return 0.0, _units(_size(req.get("Item", {})), 1024)
+    if op in ("UpdateItem", "DeleteItem"):
+        return 0.0, _units(len(request), 1024)
+    if op == "BatchWriteItem":
+        return 0.0, sum(_units(_size(r.get("PutRequest", r)), 1024)
+                        for reqs in req.get("RequestItems", {}).values() for r in reqs)
+    if op == "TransactWriteItems":
+        return 0.0, sum(2 * _units(_size(t), 1024) for t in req.get("TransactItems", []))
+    if op == "GetItem":
+        return half * _units(_size(resp.get("Item", {})), 4096), 0.0
+    if op in ("Query", "Scan"):
+        return half * _units(sum(_size(i) for i in resp.get("Items", [])), 4096), 0.0
+    if op == "TransactGetItems":
+        return sum(2 * _units(_size(r.get("Item", {})), 4096) for r in resp.get("Responses", [])), 0.0
+    if op == "BatchGetItem":
+        return sum(half * _units(_size(i), 4096) for items in resp.get("Responses", {}).values()
+                   for i in items), 0.0
+    return 0.0, 0.0
+
+
+class CountAndFault:
+    """WSGI middleware: counts every AWS API request by operation, and can fail some of them.
+
+    `GET /draftgate/counts` answers the counts since the last `DELETE /draftgate/counts`; the
+    cost model (scripts/cost-model.py) reads them. `POST /draftgate/faults` with
+    `{"rate": 0.2, "kinds": ["error", "throttle", "timeout"], "services": ["DynamoDB", "SQS"],
+    "delay_secs": 2, "seed": 7}` makes that share of matching requests fail: `error` answers 500,
+    `throttle` answers the service's throttling error, `timeout` holds the request `delay_secs`
+    and then applies it (the client has given up: the write happened, its answer was lost).
+    `{"rate": 0}` stops. `GET /draftgate/faults` shows the setting and how many were injected.
+    """
+
+    THROTTLE = {"DynamoDB": "com.amazonaws.dynamodb.v20120810#ThrottlingException",
+                "SQS": "com.amazonaws.sqs#RequestThrottled",
+                "EventBridge": "ThrottlingException"}
+
+    def __init__(self, app):
+        import random
+        self.app = app
+        self.lock = threading.Lock()
+        self.counts: dict[str, int] = {}
+        self.faults = {"rate": 0.0, "kinds": ["error"], "services": [], "delay_secs": 2.0}
+        self.injected: dict[str, int] = {}
+        self.rng = random.Random(0)
+
+    def _json(self, start_response, status: str, value: Any):
+        body = json.dumps(value, sort_keys=True).encode()
+        start_response(status, [("Content-Type", "application/json"),
+                                ("Content-Length", str(len(body)))])
+        return [body]
+
+    def _control(self, environ, start_response, path: str, body: bytes):
+        method = environ.get("REQUEST_METHOD")
+        with self.lock:
+            if path == "/draftgate/counts":
+                if method == "DELETE":
+                    self.counts.clear()
+                return self._json(start_response, "200 OK", self.counts)
+            if method == "POST":
+                import random
+                given = json.loads(body or b"{}")
+                self.faults.update({k: given[k] for k in ("rate", "kinds", "services", "delay_secs")
+                                    if k in given})
+                if "seed" in given:
+                    self.rng = random.Random(given["seed"])
+                self.injected.clear()
+            return self._json(start_response, "200 OK",
+                              dict(self.faults, injected=self.injected))
+
+    def __call__(self, environ, start_response):
+        import io
+        path = environ.get("PATH_INFO", "")
+        body = b""
+        if environ.get("CONTENT_LENGTH"):
+            body = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+            environ["wsgi.input"] = io.BytesIO(body)
+        if path.startswith("/draftgate/"):
+            return self._control(environ, start_response, path, body)
+        if path.startswith("/moto-api/"):
+            return self.app(environ, start_response)
+        op = operation_of(environ, body)
+        service = op.split(".", 1)[0]
+        fault = None
+        with self.lock:
+            self.counts[op] = self.counts.get(op, 0) + 1
+            f = self.faults
+            if f["rate"] > 0 and (not f["services"] or service in f["services"]) \
+                    and self.rng.random() < f["rate"]:
+                fault = self.rng.choice(f["kinds"])
+                self.injected[fault] = self.injected.get(fault, 0) + 1
+        if fault == "error":
+            return self._json(start_response, "500 Internal Server Error",
+                              {"__type": "InternalServerError", "message": "injected fault"})
+        if fault == "throttle":
+            code = self.THROTTLE.get(service, "ThrottlingException")
+            return self._json(start_response, "400 Bad Request",
+                              {"__type": code, "message": "injected throttling"})
+        if fault == "timeout":
+            time.sleep(float(self.faults["delay_secs"]))
+        if service != "DynamoDB":
+            return self.app(environ, start_response)
+        status = {}
+
+        def capture(st, headers, exc_info=None):
+            status["code"] = st
+            return start_response(st, headers, exc_info)
+
+        out = list(self.app(environ, capture))
+        if status.get("code", "").startswith("200"):
+            rru, wru = capacity_units(op.split(".", 1)[1], body, b"".join(out))
+            with self.lock:
+                self.counts["DynamoDB:ReadUnits"] = self.counts.get("DynamoDB:ReadUnits", 0) + rru
+                self.counts["DynamoDB:WriteUnits"] = self.counts.get("DynamoDB:WriteUnits", 0) + wru
+        return out
+
+
 def cmd_moto(a: argparse.Namespace) -> int:
     """moto's server app, with DynamoDB requests serialised, in this process."""
     try:
@@ -555,7 +721,7 @@ def cmd_moto(a: argparse.Namespace) -> int:
         raise SystemExit("moto[server] is not installed: pip install -r infra/requirements.txt")
     os.environ.setdefault("MOTO_PORT", str(a.port))
     app = DomainDispatcherApplication(create_backend_app)
-    run_simple(a.host, a.port, SerializeDynamoDB(app), threaded=True,
+    run_simple(a.host, a.port, CountAndFault(SerializeDynamoDB(app)), threaded=True,
                request_handler=MotoRequestHandler)
     return 0
 

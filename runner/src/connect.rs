@@ -91,6 +91,10 @@ impl Sender for Recorded {
         Ok(receipt)
     }
 
+    fn finds_sent(&self) -> bool {
+        true
+    }
+
     async fn find_sent(&self, email: &OutboundEmail) -> Result<SentLookup, SendError> {
         let found = self.mailbox.find_sent(email).await?;
         if let SentLookup::Found(receipt) = &found {

@@ -4,6 +4,7 @@
 // A command-line tool: printing to the terminal and exit codes are its interface.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)]
 
+mod aws;
 mod connect;
 mod explain;
 mod import;
@@ -46,6 +47,14 @@ enum Command {
         /// Do not load the sample pipeline into an empty store.
         #[arg(long)]
         no_sample: bool,
+        /// Run on DynamoDB, SQS and EventBridge through the standard AWS settings
+        /// (`AWS_ENDPOINT_URL` for an emulator, or a real account) instead of the embedded
+        /// store. Tables, queues and bus come from PIPELINE_TABLE, AUDIT_TABLE,
+        /// EVALUATE_QUEUE_URL, DRAFT_QUEUE_URL, CRM_WRITE_QUEUE_URL and EVENT_BUS_NAME; any not
+        /// set is created when absent from template.yaml's definitions, named
+        /// `$DRAFTGATE_AWS_PREFIX-…` (default `draftgate-local`).
+        #[arg(long)]
+        aws: bool,
     },
     /// Validate a config file and its templates; print each problem with its location.
     CheckConfig {
@@ -446,6 +455,7 @@ fn main() -> ExitCode {
             data,
             config,
             no_sample,
+            aws,
         } => {
             // Readable text logs on stderr; stdout carries only the start-up banner.
             tracing_subscriber::fmt()
@@ -465,7 +475,7 @@ fn main() -> ExitCode {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            match runtime.block_on(server::serve(addr, data, config_path, !no_sample)) {
+            match runtime.block_on(server::serve(addr, data, config_path, !no_sample, aws)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("draftgate: {e}");

@@ -32,7 +32,7 @@ use shared::settings::Env;
 use shared::tokens::TokenSigner;
 
 use crate::sample::Sample;
-use crate::workers::Workers;
+use crate::workers::{WorkQueue, Workers};
 
 pub const CLOCK_OFFSET_KEY: &str = "clock_offset_ms";
 pub const SIGNING_KEY_KEY: &str = "dev_signing_key";
@@ -40,7 +40,11 @@ pub const SIGNING_KEY_KEY: &str = "dev_signing_key";
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Runner {
+    /// The data directory's store: the clock offset, the dev signing key, the outbox and the
+    /// bus's record; on the embedded backend also the pipeline, audit log and queues.
     pub store: Arc<EmbeddedStore>,
+    /// The audit log the dev routes read (the embedded store's, or DynamoDB's with `--aws`).
+    pub audit: Arc<dyn AuditReader>,
     pub clock: Arc<OffsetClock>,
     pub intake: Intake,
     pub mail: MailIntake,
@@ -49,6 +53,16 @@ pub struct Runner {
     pub workers: Workers,
     pub review: Review,
     pub sample: Sample,
+}
+
+/// Where the runner keeps the pipeline: the embedded store, or AWS services (`--aws`).
+struct Backend {
+    core: Core,
+    audit: Arc<dyn AuditReader>,
+    evaluate_q: Arc<dyn WorkQueue>,
+    draft_q: Arc<dyn WorkQueue>,
+    writes_q: Arc<dyn WorkQueue>,
+    events: Arc<dyn shared::ports::EventPublisher>,
 }
 
 fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {
@@ -81,6 +95,7 @@ pub async fn serve(
     data: PathBuf,
     config_path: Option<PathBuf>,
     load_sample: bool,
+    aws: bool,
 ) -> Result<(), String> {
     let config = Arc::new(load_config(config_path.as_ref())?);
     let store = EmbeddedStore::open(&data)
@@ -147,15 +162,51 @@ pub async fn serve(
     };
 
     let clock_port: Arc<dyn Clock> = clock.clone();
-    let core = Core {
-        config: config.clone(),
-        store: store.clone(),
-        audit: store.clone(),
-        clock: clock_port.clone(),
+    // The pipeline, audit log, queues and bus: the embedded store, or DynamoDB, SQS and
+    // EventBridge (`--aws`).
+    let Backend {
+        core,
+        audit: audit_reader,
+        evaluate_q,
+        draft_q,
+        writes_q,
+        events,
+    } = if aws {
+        let b = crate::aws::backend(|name| env.optional(name)).await?;
+        for note in &b.notes {
+            dev_notes.push(format!("AWS: {note}"));
+        }
+        Backend {
+            core: Core {
+                config: config.clone(),
+                store: b.store,
+                audit: b.audit.clone(),
+                clock: clock_port.clone(),
+            },
+            audit: b.audit,
+            evaluate_q: b.evaluate_q,
+            draft_q: b.draft_q,
+            writes_q: b.writes_q,
+            events: Arc::new(crate::aws::Published {
+                bus: b.bus,
+                local: store.clone(),
+            }),
+        }
+    } else {
+        Backend {
+            core: Core {
+                config: config.clone(),
+                store: store.clone(),
+                audit: store.clone(),
+                clock: clock_port.clone(),
+            },
+            audit: store.clone(),
+            evaluate_q: store.queue("evaluate"),
+            draft_q: store.queue("drafts"),
+            writes_q: store.queue("crm-writes"),
+            events: store.clone(),
+        }
     };
-    let evaluate_q = store.queue("evaluate");
-    let draft_q = store.queue("drafts");
-    let writes_q = store.queue("crm-writes");
     let outbox = store.outbox(clock_port.clone());
     let tokens = TokenSigner::new(signing_key);
     // The CRM APIs configured in the environment (Pipedrive, …); HubSpot falls back to the
@@ -169,7 +220,7 @@ pub async fn serve(
     let mut writers = apis.writers.clone();
     writers.insert("hubspot".into(), hubspot);
     let bus: Arc<dyn shared::ports::EventPublisher> = Arc::new(crate::workers::Bus {
-        events: store.clone(),
+        events: events.clone(),
         crm_writes: writes_q.clone(),
     });
     for source in &apis.sources {
@@ -232,7 +283,7 @@ pub async fn serve(
                     .unwrap_or_else(|| "https://slack.com/api".into()),
                 Secret::new(token),
                 channel,
-                store.clone(),
+                core.store.clone(),
             );
             Arc::new(shared::adapters::fanout::Fanout(vec![
                 outbox.clone(),
@@ -288,12 +339,13 @@ pub async fn serve(
             sender,
             notifier,
             slack_signing_secret,
-            events: store.clone(),
+            events,
             crm_writes: writes_q.clone(),
             tokens,
             public_base_url: public_base_url.clone(),
         },
         store,
+        audit: audit_reader,
         clock,
         sample: Sample::bundled(),
     });
@@ -331,10 +383,17 @@ pub async fn serve(
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "bundled config/draftgate.toml".into())
     );
-    println!(
-        "  data:   {} (embedded store; survives restarts)",
-        data.display()
-    );
+    if aws {
+        println!(
+            "  data:   DynamoDB, SQS and EventBridge; {} keeps the outbox and dev settings",
+            data.display()
+        );
+    } else {
+        println!(
+            "  data:   {} (embedded store; survives restarts)",
+            data.display()
+        );
+    }
     for note in &dev_notes {
         println!("  note:   {note}");
     }
@@ -511,7 +570,7 @@ impl Runner {
             ("GET", "/dev/crm-requests") => Ok(ok_json(self.dev_crm_requests())),
             ("GET", "/dev/audit") => {
                 let entries = self
-                    .store
+                    .audit
                     .entries(None)
                     .await
                     .map_err(|e| ApiError::Transient(e.into()))?;
@@ -560,8 +619,9 @@ impl Runner {
     }
 
     pub async fn pending_drafts(&self) -> usize {
-        use shared::ports::PipelineStore;
-        self.store
+        self.intake
+            .core
+            .store
             .drafts_by_status(shared::domain::DraftStatus::Pending, None, 10_000)
             .await
             .map(|d| d.len())
@@ -573,15 +633,16 @@ impl Runner {
     }
 
     async fn load_sample_if_empty(&self) -> Result<usize, String> {
-        if !self
+        let c = &self.intake.core;
+        if !c
             .store
-            .all_deals()
+            .all_deals(1)
+            .await
             .map_err(|e| e.to_string())?
             .is_empty()
         {
             return Ok(0);
         }
-        let c = &self.intake.core;
         let now = self.clock.now();
         let events = self.sample.events(now);
         for e in &events {

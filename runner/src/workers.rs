@@ -3,21 +3,58 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use shared::adapters::aws::SqsQueue;
 use shared::adapters::embedded::EmbeddedQueue;
 use shared::app::drafts::Drafter;
 use shared::app::evaluate::Evaluator;
 use shared::app::writeback::CrmWriteback;
 use shared::app::WorkError;
 use shared::domain::DomainEvent;
-use shared::ports::{EventPublisher, PublishError, Queue, QueueConsumer, QueueMessage};
+use shared::ports::{EventPublisher, PublishError, Queue, QueueConsumer, QueueError, QueueMessage};
+
+/// A work queue the runner drains: the embedded store's, or SQS (`serve --aws`).
+#[async_trait::async_trait]
+pub trait WorkQueue: Queue + QueueConsumer {
+    fn name(&self) -> &str;
+    /// Messages waiting or in flight.
+    async fn depth(&self) -> Result<usize, QueueError>;
+    /// A failed attempt: visible again after `delay`.
+    async fn release(&self, receipt: &str, delay: Duration) -> Result<(), QueueError>;
+}
+
+#[async_trait::async_trait]
+impl WorkQueue for EmbeddedQueue {
+    fn name(&self) -> &str {
+        EmbeddedQueue::name(self)
+    }
+    async fn depth(&self) -> Result<usize, QueueError> {
+        EmbeddedQueue::depth(self)
+    }
+    async fn release(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
+        EmbeddedQueue::release(self, receipt, delay)
+    }
+}
+
+#[async_trait::async_trait]
+impl WorkQueue for SqsQueue {
+    fn name(&self) -> &str {
+        self.url().rsplit('/').next().unwrap_or_default()
+    }
+    async fn depth(&self) -> Result<usize, QueueError> {
+        SqsQueue::depth(self).await
+    }
+    async fn release(&self, receipt: &str, delay: Duration) -> Result<(), QueueError> {
+        SqsQueue::release(self, receipt, delay).await
+    }
+}
 
 pub struct Workers {
-    pub evaluate_q: Arc<EmbeddedQueue>,
-    pub draft_q: Arc<EmbeddedQueue>,
+    pub evaluate_q: Arc<dyn WorkQueue>,
+    pub draft_q: Arc<dyn WorkQueue>,
     pub evaluator: Evaluator,
     pub drafter: Drafter,
     /// The CRM write-back queue and its worker (`None`: jobs stay queued, as in a replay).
-    pub writeback: Option<(Arc<EmbeddedQueue>, CrmWriteback)>,
+    pub writeback: Option<(Arc<dyn WorkQueue>, CrmWriteback)>,
 }
 
 #[derive(Clone, Copy)]
@@ -28,7 +65,7 @@ enum Work {
 }
 
 impl Workers {
-    fn queues(&self) -> Vec<(&Arc<EmbeddedQueue>, Work)> {
+    fn queues(&self) -> Vec<(&Arc<dyn WorkQueue>, Work)> {
         let mut q = vec![
             (&self.evaluate_q, Work::Evaluate),
             (&self.draft_q, Work::Draft),
@@ -62,10 +99,12 @@ impl Workers {
                     Ok(()) => queue.ack(&d.receipt).await,
                     Err(e) => {
                         tracing::warn!(queue = queue.name(), attempt = d.receive_count, error = %e, "message failed; will retry");
-                        queue.release(
-                            &d.receipt,
-                            Duration::from_millis(100 * d.receive_count as u64),
-                        )
+                        queue
+                            .release(
+                                &d.receipt,
+                                Duration::from_millis(100 * d.receive_count as u64),
+                            )
+                            .await
                     }
                 };
                 if let Err(e) = outcome {
@@ -76,16 +115,14 @@ impl Workers {
         handled
     }
 
-    /// Wait until both queues are empty (failing messages end in the dead-letter table).
+    /// Wait until the queues are empty (failing messages end in the dead-letter queue).
     pub async fn drain(&self) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
-            let handled = self.process_once().await;
-            let depth: usize = self
-                .queues()
-                .iter()
-                .map(|(q, _)| q.depth().unwrap_or(0))
-                .sum();
+            let mut depth = 0;
+            for (q, _) in self.queues() {
+                depth += q.depth().await.unwrap_or(0);
+            }
             if depth == 0 {
                 return;
             }
@@ -93,7 +130,7 @@ impl Workers {
                 tracing::warn!(depth, "queues did not drain within 30 s");
                 return;
             }
-            if handled == 0 {
+            if self.process_once().await == 0 {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }

@@ -17,19 +17,44 @@ mod support;
 use support::{free_port, Runner};
 
 async fn start(data: &std::path::Path, hubspot: &str, port: u16) -> Runner {
-    support::start(
+    start_on(data, hubspot, port, &[]).await
+}
+
+/// `aws`: the settings of `serve --aws` (empty: the embedded store).
+async fn start_on(
+    data: &std::path::Path,
+    hubspot: &str,
+    port: u16,
+    aws: &[(String, String)],
+) -> Runner {
+    let mut env = vec![
+        ("HUBSPOT_CLIENT_SECRET", CLIENT_SECRET),
+        ("HUBSPOT_ACCESS_TOKEN", "e2e-token"),
+        ("HUBSPOT_API_BASE_URL", hubspot),
+        ("DRAFTGATE_SIGNING_KEY", "e2e-signing-key"),
+        ("PANDADOC_WEBHOOK_KEY", "e2e-pandadoc"),
+        // The most verbose logs draftgate writes, checked below for secrets.
+        ("RUST_LOG", "debug"),
+    ];
+    env.extend(aws.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let args: &[&std::ffi::OsStr] = if aws.is_empty() {
+        &[]
+    } else {
+        &[std::ffi::OsStr::new("--aws")]
+    };
+    support::start_with_args(
         data,
         port,
+        &env,
         &[
-            ("HUBSPOT_CLIENT_SECRET", CLIENT_SECRET),
-            ("HUBSPOT_ACCESS_TOKEN", "e2e-token"),
-            ("HUBSPOT_API_BASE_URL", hubspot),
-            ("DRAFTGATE_SIGNING_KEY", "e2e-signing-key"),
-            ("PANDADOC_WEBHOOK_KEY", "e2e-pandadoc"),
-            // The most verbose logs draftgate writes, checked below for secrets.
-            ("RUST_LOG", "debug"),
+            "PIPELINE_TABLE",
+            "AUDIT_TABLE",
+            "EVALUATE_QUEUE_URL",
+            "DRAFT_QUEUE_URL",
+            "CRM_WRITE_QUEUE_URL",
+            "EVENT_BUS_NAME",
         ],
-        &[],
+        args,
     )
     .await
 }
@@ -100,10 +125,23 @@ fn prospect_messages(outbox: &Value) -> Vec<&Value> {
 
 #[tokio::test]
 async fn a_signed_hubspot_webhook_becomes_exactly_one_approved_email() {
+    webhook_to_one_approved_email(&[]).await;
+}
+
+/// The same on DynamoDB, SQS and EventBridge (`draftgate serve --aws` on the emulator), its
+/// tables, queues and bus created from template.yaml by the runner itself.
+#[tokio::test]
+async fn on_aws_services_a_signed_hubspot_webhook_becomes_exactly_one_approved_email() {
+    let emulator = support::emulator();
+    let prefix = format!("e2e-{}", std::process::id());
+    webhook_to_one_approved_email(&support::aws_env(&emulator, &prefix)).await;
+}
+
+async fn webhook_to_one_approved_email(aws: &[(String, String)]) {
     let hubspot = mock_hubspot().await;
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut runner = start(data.path(), &hubspot.uri(), port).await;
+    let mut runner = start_on(data.path(), &hubspot.uri(), port, aws).await;
 
     // Intake: signed webhook accepted; the redelivery is counted, not processed again.
     let now = runner.now_ms().await;
@@ -162,7 +200,7 @@ async fn a_signed_hubspot_webhook_becomes_exactly_one_approved_email() {
 
     // The store is durable: a restart keeps the draft.
     drop(runner);
-    runner = start(data.path(), &hubspot.uri(), port).await;
+    runner = start_on(data.path(), &hubspot.uri(), port, aws).await;
 
     // Opening the link shows the draft and changes nothing.
     let audit_before = runner.get("/dev/audit").await;

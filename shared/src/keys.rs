@@ -20,19 +20,59 @@ pub const DUE_PARTITION: &str = "DUE";
 
 /// A timestamp as a fixed-width UTC string, so lexical order is time order.
 pub fn sortable(ts: Timestamp) -> String {
-    // The same text as `strftime("%Y-%m-%dT%H:%M:%S%.3fZ")`, without parsing a format on
-    // every call: keys and trigger occurrences are built on every evaluation.
+    let mut out = String::with_capacity(24);
+    push_sortable(&mut out, ts);
+    out
+}
+
+/// `sortable(ts)` appended to `out`: the same text as `strftime("%Y-%m-%dT%H:%M:%S%.3fZ")`,
+/// written digit by digit (keys and trigger occurrences are built on every evaluation; parsing a
+/// format, or `format!`'s padding machinery, costs more than the rest of a rule).
+pub fn push_sortable(out: &mut String, ts: Timestamp) {
+    fn digits(out: &mut String, value: i64, width: u32) {
+        let mut div = 10_i64.pow(width - 1);
+        let mut v = value.rem_euclid(div * 10);
+        for _ in 0..width {
+            let d = (v / div) as u8;
+            out.push(char::from(b'0' + d));
+            v %= div;
+            div /= 10;
+        }
+    }
     let dt = jiff::tz::Offset::UTC.to_datetime(ts);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        dt.year(),
-        dt.month(),
-        dt.day(),
-        dt.hour(),
-        dt.minute(),
-        dt.second(),
-        dt.subsec_nanosecond() / 1_000_000
-    )
+    let year = i64::from(dt.year());
+    if !(0..=9999).contains(&year) {
+        // Outside four digits (never a real CRM time): the general formatter, same text.
+        out.push_str(&format!("{year:04}"));
+    } else {
+        digits(out, year, 4);
+    }
+    out.push('-');
+    digits(out, i64::from(dt.month()), 2);
+    out.push('-');
+    digits(out, i64::from(dt.day()), 2);
+    out.push('T');
+    digits(out, i64::from(dt.hour()), 2);
+    out.push(':');
+    digits(out, i64::from(dt.minute()), 2);
+    out.push(':');
+    digits(out, i64::from(dt.second()), 2);
+    out.push('.');
+    digits(out, i64::from(dt.subsec_nanosecond() / 1_000_000), 3);
+    out.push('Z');
+}
+
+/// `<trigger>#<sortable(at)>`, or `<trigger>#<middle>#<sortable(at)>`: a trigger occurrence key.
+pub fn occurrence_key(trigger: &str, middle: Option<&str>, at: Timestamp) -> String {
+    let mut out = String::with_capacity(trigger.len() + middle.map_or(0, str::len) + 26);
+    out.push_str(trigger);
+    out.push('#');
+    if let Some(m) = middle {
+        out.push_str(m);
+        out.push('#');
+    }
+    push_sortable(&mut out, at);
+    out
 }
 
 /// `DEAL#<crm>#<id>`: the partition holding a deal's state, timeline and trigger firings.

@@ -180,6 +180,13 @@ pub trait Sender: Send + Sync {
     async fn find_sent(&self, _email: &OutboundEmail) -> Result<SentLookup, SendError> {
         Ok(SentLookup::CannotLook)
     }
+
+    /// Whether [`Sender::find_sent`] can look (a mailbox with a Sent folder). Then a send that
+    /// failed without a clear refusal (a timeout, a 5xx) may have gone out, and the draft waits
+    /// in SENDING for the lookup instead of being offered for a second send.
+    fn finds_sent(&self) -> bool {
+        false
+    }
 }
 
 /// What a sender found in its Sent folder.

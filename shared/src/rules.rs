@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::domain::{
     Deal, DealEvent, EventKind, Fact, Firing, Hold, Interaction, Rearmed, Stage, TriggerKind,
 };
-use crate::keys::sortable;
+use crate::keys::occurrence_key;
 
 /// Why a trigger does not fire.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -281,7 +281,7 @@ fn base_occurrence(
                 return Err(StopReason::StageMoved { to: deal.stage });
             }
             Ok((
-                format!("{trigger}#{}", sortable(sent)),
+                occurrence_key(trigger.as_str(), None, sent),
                 sent + hours(window),
             ))
         }
@@ -295,7 +295,7 @@ fn base_occurrence(
             }
             declined_since(deal, call)?;
             Ok((
-                format!("{trigger}#{}", sortable(call)),
+                occurrence_key(trigger.as_str(), None, call),
                 call + hours(window),
             ))
         }
@@ -307,7 +307,7 @@ fn base_occurrence(
             };
             let since = deal.stage_entered_at;
             Ok((
-                format!("{trigger}#{stage}#{}", sortable(since)),
+                occurrence_key(trigger.as_str(), Some(stage.as_str()), since),
                 since + hours(window),
             ))
         }
@@ -342,7 +342,7 @@ fn base_occurrence(
                 });
             }
             Ok((
-                format!("{trigger}#{}", sortable(anchor)),
+                occurrence_key(trigger.as_str(), None, anchor),
                 anchor + hours(window),
             ))
         }
@@ -354,7 +354,7 @@ fn base_occurrence(
             // A meeting booked at short notice gets its brief as soon as it is booked.
             let due =
                 (meeting - hours(window)).max(deal.meeting_booked_at.unwrap_or(Timestamp::MIN));
-            Ok((format!("{trigger}#{}", sortable(meeting)), due))
+            Ok((occurrence_key(trigger.as_str(), None, meeting), due))
         }
         TriggerKind::CallNotes => {
             let wb = &config.writeback;
@@ -377,7 +377,7 @@ fn base_occurrence(
                 });
             }
             Ok((
-                format!("{trigger}#{}", sortable(note.at)),
+                occurrence_key(trigger.as_str(), None, note.at),
                 note.at + hours(window),
             ))
         }
@@ -399,7 +399,7 @@ fn base_occurrence(
                 return Err(StopReason::ProposalSent { at });
             }
             Ok((
-                format!("{trigger}#{}", sortable(entered)),
+                occurrence_key(trigger.as_str(), None, entered),
                 entered + hours(window),
             ))
         }
@@ -410,7 +410,7 @@ fn base_occurrence(
 pub fn evaluate(deal: &Deal, config: &Config, now: Timestamp) -> Evaluation {
     let mut due = Vec::new();
     let mut next: Option<Timestamp> = None;
-    let mut triggers = Vec::new();
+    let mut triggers = Vec::with_capacity(TriggerKind::ALL.len());
     for trigger in TriggerKind::ALL {
         let state = match occurrence(deal, trigger, config, now) {
             Err(stop) => TriggerState::Stopped { stop },

@@ -150,6 +150,10 @@ impl Sender for GrantSender {
         self.inner().await?.send(email).await
     }
 
+    fn finds_sent(&self) -> bool {
+        true
+    }
+
     async fn find_sent(&self, email: &OutboundEmail) -> Result<SentLookup, SendError> {
         self.inner().await?.find_sent(email).await
     }

@@ -9,6 +9,7 @@ pub async fn handle(sweeper: &Sweeper, _event: LambdaEvent<Value>) -> Result<Val
     tracing::info!(
         due = summary.due_deals,
         resurfaced = summary.resurfaced_drafts,
+        skipped = summary.skipped,
         "sweep done"
     );
     Ok(serde_json::to_value(summary)?)

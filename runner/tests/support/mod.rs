@@ -186,3 +186,69 @@ impl Runner {
         summary
     }
 }
+
+/// An AWS API emulator for `draftgate serve --aws`: the one at `DRAFTGATE_TEST_AWS_ENDPOINT`
+/// (the test command starts it), else moto started here from the workspace's `.venv` and
+/// stopped when the returned guard drops.
+pub struct Emulator {
+    pub endpoint: String,
+    pidfile: Option<tempfile::TempPath>,
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        if let Some(pidfile) = &self.pidfile {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            let _ = Command::new(root.join(".venv/bin/python"))
+                .arg(root.join("infra/emulator.py"))
+                .args(["stop", "--pidfile"])
+                .arg(pidfile)
+                .status();
+        }
+    }
+}
+
+pub fn emulator() -> Emulator {
+    if let Ok(endpoint) = std::env::var("DRAFTGATE_TEST_AWS_ENDPOINT") {
+        if !endpoint.is_empty() {
+            return Emulator {
+                endpoint,
+                pidfile: None,
+            };
+        }
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "`draftgate serve --aws` is tested on an AWS API emulator: run `bash scripts/test.sh` \
+         (it installs and starts one) or set DRAFTGATE_TEST_AWS_ENDPOINT"
+    );
+    let pidfile = tempfile::NamedTempFile::new().unwrap().into_temp_path();
+    let out = Command::new(python)
+        .arg(root.join("infra/emulator.py"))
+        .args(["serve", "--port", "0", "--pidfile"])
+        .arg(&pidfile)
+        .output()
+        .expect("infra/emulator.py serve");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Emulator {
+        endpoint: String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        pidfile: Some(pidfile),
+    }
+}
+
+/// The settings `draftgate serve --aws` needs on `emulator`, its resources named `prefix-…`.
+pub fn aws_env(emulator: &Emulator, prefix: &str) -> Vec<(String, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL".into(), emulator.endpoint.clone()),
+        ("AWS_REGION".into(), "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID".into(), "test".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+        ("DRAFTGATE_AWS_PREFIX".into(), prefix.into()),
+    ]
+}

@@ -574,6 +574,24 @@ impl EmbeddedQueue {
             .map_err(queue_err)
     }
 
+    /// Move this queue's dead letters back onto it, oldest first, each in its own group (what an
+    /// SQS dead-letter queue redrive does); returns how many moved. Their receive counts start
+    /// again.
+    pub fn redrive(&self) -> Result<usize, QueueError> {
+        let mut conn = self.store.conn();
+        let tx = conn.transaction().map_err(queue_err)?;
+        let moved = tx
+            .execute(
+                "INSERT INTO queue (name, group_id, body, visible_at) SELECT name, 'redrive-' || seq, body, ?2 FROM dead_letters WHERE name = ?1 ORDER BY seq",
+                params![self.name, wall_ms()],
+            )
+            .map_err(queue_err)?;
+        tx.execute("DELETE FROM dead_letters WHERE name = ?1", [&self.name])
+            .map_err(queue_err)?;
+        tx.commit().map_err(queue_err)?;
+        Ok(moved)
+    }
+
     /// When the next waiting message becomes visible, if any (for the runner's worker loop).
     pub fn next_visible_at_ms(&self) -> Result<Option<i64>, QueueError> {
         self.store
@@ -761,6 +779,10 @@ impl Sender for Outbox {
         self.record_sent(email, &receipt)
             .map_err(SendError::Unavailable)?;
         Ok(receipt)
+    }
+
+    fn finds_sent(&self) -> bool {
+        true
     }
 
     async fn find_sent(&self, email: &OutboundEmail) -> Result<SentLookup, SendError> {

@@ -986,7 +986,10 @@ impl Review {
         let receipt = match self.sender.send(&email).await {
             Ok(r) => r,
             Err(e) => {
-                if let Some(expected) = back_to {
+                // No clear refusal from a mailbox that keeps a Sent folder: the message may be
+                // out. The draft stays SENDING; approving again looks in Sent before sending.
+                let maybe_out = matches!(e, SendError::Unavailable(_)) && self.sender.finds_sent();
+                if let Some(expected) = back_to.filter(|_| !maybe_out) {
                     let mut back = draft.clone();
                     back.status = expected;
                     back.decision = None;
@@ -1000,7 +1003,7 @@ impl Review {
                         c.clock.now(),
                         "send.failed",
                         approver,
-                        json!({ "error": e.to_string() }),
+                        json!({ "error": e.to_string(), "maybe_out": maybe_out }),
                     )
                     .deal(&draft.deal)
                     .draft(&draft.id),

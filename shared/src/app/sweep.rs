@@ -28,6 +28,10 @@ pub struct SweepSummary {
     /// Deals whose follow-up waits for tomorrow's draft budget (lowest priority first to wait).
     pub deferred: usize,
     pub resurfaced_drafts: usize,
+    /// Deals and drafts this run could not read or enqueue (a store or queue fault): they stay
+    /// due, so the next run takes them; one fault never holds back the rest.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub skipped: usize,
     /// Drafts still waiting after `review.remind_after_hours`, reminded now (once a day).
     pub reminded: usize,
     /// The daily digest was queued by this sweep.
@@ -46,6 +50,10 @@ pub fn priority(
     limits.amount_weight * amount + limits.staleness_weight * days.max(0.0)
 }
 
+fn is_zero(n: &usize) -> bool {
+    *n == 0
+}
+
 fn queue_err(e: impl Into<crate::error::Cause>) -> WorkError {
     WorkError::Retryable(e.into())
 }
@@ -60,8 +68,17 @@ impl Sweeper {
         // the rest wait, visibly, for tomorrow. Internal briefs need no budget.
         let mut drafting = Vec::new();
         let mut other = Vec::new();
+        let mut skipped = 0;
         for (key, due_at) in &due {
-            match c.store.get_deal(key).await? {
+            let deal = match c.store.get_deal(key).await {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!(deal = %key, error = %crate::error::Chain(&e), "due deal unreadable; the next sweep takes it");
+                    skipped += 1;
+                    continue;
+                }
+            };
+            match deal {
                 Some(deal) => {
                     let wants_draft = rules::evaluate(&deal, &c.config, now)
                         .due
@@ -89,29 +106,37 @@ impl Sweeper {
                 continue;
             }
             let until = evaluate::next_budget_day(&c.config, now);
+            // The audit entry first (its id is the deal's and the day's, so a retry rewrites the
+            // same entry), then the deferral: a fault between them leaves the deal due, and the
+            // next sweep does both again; never a deferral the audit log does not show.
+            let entry = AuditEntry {
+                id: format!("deferred-{}", short_hash(&[&keys::deal_pk(&deal.key), &day, "sweep"])),
+                ..AuditEntry::new(now, "trigger.deferred", "sweep", serde_json::json!({
+                    "until": until, "priority": score,
+                    "reason": format!("the daily draft budget of {} is spent; higher-priority deals went first", c.config.limits.daily_draft_budget),
+                }))
+            }
+            .deal(&deal.key);
+            if let Err(e) = audit(&*c.audit, entry).await {
+                tracing::warn!(deal = %deal.key, error = %crate::error::Chain(&e), "deferral not audited; the next sweep ranks it again");
+                skipped += 1;
+                continue;
+            }
             deal.deferred_until = Some(until);
             deal.next_due_at = rules::evaluate(&deal, &c.config, now).next_due_at;
             deal.version += 1;
             match c.store.put_deal(&deal).await {
                 Ok(()) => deferred += 1,
                 // Changed meanwhile: the next sweep ranks it again.
-                Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
-            }
-            audit(
-                &*c.audit,
-                AuditEntry {
-                    id: format!("deferred-{}", short_hash(&[&keys::deal_pk(&deal.key), &day, "sweep"])),
-                    ..AuditEntry::new(now, "trigger.deferred", "sweep", serde_json::json!({
-                        "until": until, "priority": score,
-                        "reason": format!("the daily draft budget of {} is spent; higher-priority deals went first", c.config.limits.daily_draft_budget),
-                    }))
+                Err(StoreError::Conflict) => {}
+                Err(e) => {
+                    tracing::warn!(deal = %deal.key, error = %crate::error::Chain(&e), "deferral not stored; the next sweep ranks it again");
+                    skipped += 1;
                 }
-                .deal(&deal.key),
-            )
-            .await?;
+            }
         }
         to_enqueue.extend(other);
+        let mut enqueue_failed = 0;
         for (deal, due_at) in &to_enqueue {
             let body = serde_json::to_string(&EvaluateRequest {
                 deal: deal.clone(),
@@ -119,14 +144,19 @@ impl Sweeper {
             })
             .expect("serialisable");
             let dedup_id = short_hash(&[&keys::deal_pk(deal), &keys::sortable(*due_at)]);
-            self.evaluate_queue
+            let sent = self
+                .evaluate_queue
                 .send(&QueueMessage {
                     body,
                     group_id: keys::queue_group(deal),
                     dedup_id,
                 })
-                .await
-                .map_err(queue_err)?;
+                .await;
+            if let Err(e) = sent {
+                tracing::warn!(deal = %deal, error = %crate::error::Chain(&e), "evaluation not enqueued; the next sweep takes it");
+                enqueue_failed += 1;
+                skipped += 1;
+            }
         }
 
         let mut resurfaced = 0;
@@ -146,7 +176,12 @@ impl Sweeper {
             {
                 // Decided meanwhile: nothing to bring back.
                 Err(StoreError::Conflict) => continue,
-                Err(e) => return Err(e.into()),
+                // Still snoozed and due: the next sweep brings it back.
+                Err(e) => {
+                    tracing::warn!(draft = %draft.id, error = %crate::error::Chain(&e), "snoozed draft not brought back yet");
+                    skipped += 1;
+                    continue;
+                }
                 Ok(()) => {}
             }
             resurfaced += 1;
@@ -183,9 +218,10 @@ impl Sweeper {
         Ok(SweepSummary {
             now,
             due_deals: due.len(),
-            enqueued: to_enqueue.len(),
+            enqueued: to_enqueue.len() - enqueue_failed,
             deferred,
             resurfaced_drafts: resurfaced,
+            skipped,
             reminded,
             digest,
         })

@@ -534,6 +534,10 @@ impl Sender for GmailSender {
         })
     }
 
+    fn finds_sent(&self) -> bool {
+        true
+    }
+
     async fn find_sent(&self, email: &OutboundEmail) -> Result<SentLookup, SendError> {
         let ids = newest(&self.api, SENT_LOOKBACK, Some("SENT"))
             .await

@@ -461,6 +461,10 @@ impl Sender for OutlookSender {
         Ok(self.receipt(email, &id, draft["conversationId"].as_str()))
     }
 
+    fn finds_sent(&self) -> bool {
+        true
+    }
+
     async fn find_sent(&self, email: &OutboundEmail) -> Result<SentLookup, SendError> {
         let found = self
             .by_message_id(email)

@@ -31,6 +31,51 @@ impl SqsQueue {
             url: url.into(),
         }
     }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Messages waiting, in flight or delayed (SQS's approximate counts): zero means drained.
+    pub async fn depth(&self) -> Result<usize, QueueError> {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .attribute_names(A::ApproximateNumberOfMessagesDelayed)
+            .send()
+            .await
+            .map_err(|e| queue_error(classify("GetQueueAttributes", e)))?;
+        Ok(out
+            .attributes()
+            .map(|a| {
+                a.values()
+                    .filter_map(|v| v.parse::<usize>().ok())
+                    .sum::<usize>()
+            })
+            .unwrap_or(0))
+    }
+
+    /// Make a received message visible again after `delay` (a failed attempt, retried sooner
+    /// than the visibility timeout would).
+    pub async fn release(
+        &self,
+        receipt: &str,
+        delay: std::time::Duration,
+    ) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt)
+            .visibility_timeout(i32::try_from(delay.as_secs()).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| queue_error(classify("ChangeMessageVisibility", e)))?;
+        Ok(())
+    }
 }
 
 #[async_trait]
