@@ -507,7 +507,11 @@ def wait_until_answering(endpoint: str, timeout: float, proc: subprocess.Popen |
         if proc is not None and proc.poll() is not None:
             raise SystemExit(f"moto_server exited with status {proc.returncode} before answering")
         try:
-            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2):
+            context = None
+            if endpoint.startswith("https://") and os.environ.get("AWS_CA_BUNDLE"):
+                import ssl
+                context = ssl.create_default_context(cafile=os.environ["AWS_CA_BUNDLE"])
+            with urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2, context=context):
                 return
         except urllib.error.HTTPError:
             return  # any HTTP answer means it is up
@@ -622,7 +626,8 @@ class CountAndFault:
     `GET /draftgate/counts` answers the counts since the last `DELETE /draftgate/counts`; the
     cost model (scripts/cost-model.py) reads them. `POST /draftgate/faults` with
     `{"rate": 0.2, "kinds": ["error", "throttle", "timeout"], "services": ["DynamoDB", "SQS"],
-    "delay_secs": 2, "seed": 7}` makes that share of matching requests fail: `error` answers 500,
+    "match": "my-stack", "delay_secs": 2, "seed": 7}` makes that share of matching requests fail
+    (`match`: only requests whose body names it, e.g. one test's resources): `error` answers 500,
     `throttle` answers the service's throttling error, `timeout` holds the request `delay_secs`
     and then applies it (the client has given up: the write happened, its answer was lost).
     `{"rate": 0}` stops. `GET /draftgate/faults` shows the setting and how many were injected.
@@ -637,7 +642,8 @@ class CountAndFault:
         self.app = app
         self.lock = threading.Lock()
         self.counts: dict[str, int] = {}
-        self.faults = {"rate": 0.0, "kinds": ["error"], "services": [], "delay_secs": 2.0}
+        self.faults = {"rate": 0.0, "kinds": ["error"], "services": [], "delay_secs": 2.0,
+                       "match": ""}
         self.injected: dict[str, int] = {}
         self.rng = random.Random(0)
 
@@ -657,7 +663,8 @@ class CountAndFault:
             if method == "POST":
                 import random
                 given = json.loads(body or b"{}")
-                self.faults.update({k: given[k] for k in ("rate", "kinds", "services", "delay_secs")
+                self.faults.update({k: given[k] for k in
+                                    ("rate", "kinds", "services", "delay_secs", "match")
                                     if k in given})
                 if "seed" in given:
                     self.rng = random.Random(given["seed"])
@@ -683,6 +690,7 @@ class CountAndFault:
             self.counts[op] = self.counts.get(op, 0) + 1
             f = self.faults
             if f["rate"] > 0 and (not f["services"] or service in f["services"]) \
+                    and (not f["match"] or f["match"].encode() in body) \
                     and self.rng.random() < f["rate"]:
                 fault = self.rng.choice(f["kinds"])
                 self.injected[fault] = self.injected.get(fault, 0) + 1
@@ -712,6 +720,56 @@ class CountAndFault:
         return out
 
 
+def tls_material(directory: Path) -> tuple[Path, Path, Path]:
+    """A local CA and a certificate for 127.0.0.1 / localhost signed by it (made once, kept in
+    `directory`): (ca.pem, cert.pem, key.pem). Clients trust the CA through SSL_CERT_FILE (the
+    Rust SDK) or AWS_CA_BUNDLE (boto3), so requests to the emulator pay a real TLS handshake."""
+    import datetime
+    import ipaddress
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    directory.mkdir(parents=True, exist_ok=True)
+    ca_path, cert_path, key_path = directory / "ca.pem", directory / "cert.pem", directory / "key.pem"
+    if ca_path.exists() and cert_path.exists() and key_path.exists():
+        return ca_path, cert_path, key_path
+    now = datetime.datetime.now(datetime.timezone.utc)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "draftgate local emulator CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+          .not_valid_before(now - datetime.timedelta(days=1))
+          .not_valid_after(now + datetime.timedelta(days=365))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
+                                       content_commitment=False, key_encipherment=False,
+                                       data_encipherment=False, key_agreement=False,
+                                       encipher_only=False, decipher_only=False), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+            .issuer_name(ca_name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=365))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                critical=False)
+            .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .sign(ca_key, hashes.SHA256()))
+    ca_path.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return ca_path, cert_path, key_path
+
+
 def cmd_moto(a: argparse.Namespace) -> int:
     """moto's server app, with DynamoDB requests serialised, in this process."""
     try:
@@ -721,20 +779,29 @@ def cmd_moto(a: argparse.Namespace) -> int:
         raise SystemExit("moto[server] is not installed: pip install -r infra/requirements.txt")
     os.environ.setdefault("MOTO_PORT", str(a.port))
     app = DomainDispatcherApplication(create_backend_app)
+    ssl_context = None
+    if a.tls_dir:
+        _, cert, key = tls_material(Path(a.tls_dir))
+        ssl_context = (str(cert), str(key))
     run_simple(a.host, a.port, CountAndFault(SerializeDynamoDB(app)), threaded=True,
+               ssl_context=ssl_context,
                request_handler=MotoRequestHandler)
     return 0
 
 
 def cmd_serve(a: argparse.Namespace) -> int:
     port = a.port or free_port(a.host)
-    endpoint = f"http://{a.host}:{port}"
+    endpoint = f"{'https' if a.tls_dir else 'http'}://{a.host}:{port}"
+    tls = ["--tls-dir", a.tls_dir] if a.tls_dir else []
+    if a.tls_dir:
+        ca, _, _ = tls_material(Path(a.tls_dir))
+        os.environ["AWS_CA_BUNDLE"] = str(ca)
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         if probe.connect_ex((a.host, port)) == 0:
             raise SystemExit(f"{a.host}:{port} is already in use")
     log = open(a.log, "ab") if a.log else subprocess.DEVNULL
     proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "moto",
-                             "--host", a.host, "--port", str(port)],
+                             "--host", a.host, "--port", str(port), *tls],
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=not a.foreground)
     try:
@@ -813,6 +880,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--log", help="append moto_server's output here")
     s.add_argument("--foreground", action="store_true", help="keep running until interrupted")
     s.add_argument("--timeout", type=float, default=60)
+    s.add_argument("--tls-dir", help="serve HTTPS with a local CA kept here (ca.pem: trust it "
+                   "with SSL_CERT_FILE / AWS_CA_BUNDLE)")
     s.set_defaults(func=cmd_serve)
 
     u = sub.add_parser("up", help="create the template's tables, queues, bus and topics")
@@ -829,6 +898,7 @@ def main(argv: list[str] | None = None) -> int:
     m = sub.add_parser("moto", help="run the emulator in the foreground (what serve starts)")
     m.add_argument("--host", default="127.0.0.1")
     m.add_argument("--port", type=int, required=True)
+    m.add_argument("--tls-dir")
     m.set_defaults(func=cmd_moto)
 
     t = sub.add_parser("stop", help="stop the moto_server started by serve")

@@ -14,10 +14,13 @@ Rows, in the same run: every draftgate function; `floor-runtime` (a bare `lambda
 function) and `floor-sdk` (aws-config + one DynamoDB client, what every SDK-using function pays);
 and `python+boto3`, the same HubSpot webhook handler (verify v3, parse, store each event) in
 Python + boto3 under `awslambdaric` (bench/python). Ratios compare each function with floor-sdk
-and with Python.
+and with Python. With an emulator, two variants show what opening the DynamoDB connection in init
+is worth: `floor-sdk warm` (FLOOR_WARM=1) and `crm-webhook nowarm`
+(DRAFTGATE_WARM_CONNECTIONS=0; the functions warm it by default).
 
-    python3 scripts/bench-init.py [--bin-dir target/release] [--runs 5] [--events 100]
-        [--env-file target/bench-aws.env [--config-s3]] [--python target/bench-venv/bin/python]
+    python3 scripts/bench-init.py [--bin-dir target/release] [--runs 5] [--events 10]
+        [--env-file target/bench-aws.env [--config-s3] [--tls-ca CA.pem]]
+        [--python target/bench-venv/bin/python]
 
 `scripts/bench` builds the release binaries, the Python venv and the emulator, then runs this.
 """
@@ -41,6 +44,10 @@ ROOT = Path(__file__).resolve().parent.parent
 FUNCTIONS = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "Cargo.toml").exists())
 FLOORS = ["floor-runtime", "floor-sdk"]
 PYTHON_ROW = "python+boto3"
+WARM_ROW = "floor-sdk warm"  # floor-sdk with FLOOR_WARM=1: the connection opened in init
+COLD_ROW = "crm-webhook nowarm"  # DRAFTGATE_WARM_CONNECTIONS=0: the first request connects
+VARIANTS = {WARM_ROW: ("floor-sdk", {"FLOOR_WARM": "1"}),
+            COLD_ROW: ("crm-webhook", {"DRAFTGATE_WARM_CONNECTIONS": "0"})}
 HUBSPOT_SECRET = "bench-hubspot-client-secret"
 BASE_URL = "https://bench.example"
 
@@ -231,22 +238,32 @@ def main():
                     "the founder's config from S3 at init (one GET to the emulator)")
     ap.add_argument("--env-file", help="the emulator's resources (infra/emulator.py up): "
                     "adds the first-invoke columns")
+    ap.add_argument("--tls-ca", help="the emulator serves HTTPS with this CA (infra/emulator.py "
+                    "serve --tls-dir), trusted through SSL_CERT_FILE and AWS_CA_BUNDLE")
     ap.add_argument("--python", default=str(ROOT / "target" / "bench-venv" / "bin" / "python"))
     ap.add_argument("--json", help="also write the figures here")
     args = ap.parse_args()
 
     env_base = dict(ENV, PATH=os.environ.get("PATH", ""))
+    if not args.env_file:
+        # No AWS to reach: the functions skip their connection warm-up.
+        env_base["DRAFTGATE_WARM_CONNECTIONS"] = "0"
     if args.env_file:
         env_base.update(read_env_file(args.env_file))
         if not args.config_s3:
             env_base.pop("DRAFTGATE_CONFIG_S3_URI", None)
+    if args.tls_ca:
+        env_base["SSL_CERT_FILE"] = env_base["AWS_CA_BUNDLE"] = str(Path(args.tls_ca).resolve())
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RuntimeApi)
     server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     env_base["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{server.server_address[1]}"
 
     rows = []
-    for name in FUNCTIONS + FLOORS + [PYTHON_ROW]:
+    names = FUNCTIONS + FLOORS + ([WARM_ROW, COLD_ROW] if args.env_file else []) + [PYTHON_ROW]
+    for name in names:
+        binary, extra = VARIANTS.get(name, (name, {}))
+        env_row = dict(env_base, **extra)
         if name == PYTHON_ROW:
             if not Path(args.python).exists():
                 print(f"(no {args.python}: the Python row is left out)", file=sys.stderr)
@@ -255,17 +272,17 @@ def main():
             cmd, cwd = [args.python, "-m", "awslambdaric", "hubspot_webhook.handler"], handler.parent
             size, zipped = handler.stat().st_size, zipped_size([(handler, handler.name)])
         else:
-            path = Path(args.bin_dir) / name
+            path = Path(args.bin_dir) / binary
             if not path.exists():
                 raise SystemExit(f"no {path}: build it first (scripts/bench does)")
             cmd, cwd = [str(path)], None
             size, zipped = path.stat().st_size, zipped_size([(path, "bootstrap")])
         invoke_event = None
-        if args.env_file and name in ("crm-webhook", PYTHON_ROW, "floor-sdk"):
-            invoke_event = "hubspot" if name != "floor-sdk" else "get_item"
+        if args.env_file and name in ("crm-webhook", COLD_ROW, PYTHON_ROW, "floor-sdk", WARM_ROW):
+            invoke_event = "hubspot" if name in ("crm-webhook", COLD_ROW, PYTHON_ROW) else "get_item"
         inits, rss, invokes, rss_after = [], [], [], []
         for i in range(args.runs):
-            init, r, _, _ = start_one(cmd, env_base, cwd, None, name)
+            init, r, _, _ = start_one(cmd, env_row, cwd, None, name)
             inits.append(init)
             rss.append(r)
             if invoke_event:
@@ -273,7 +290,7 @@ def main():
                 event = (hubspot_event(args.events, tag) if invoke_event == "hubspot" else
                          {"get_item": {"table": env_base["PIPELINE_TABLE"],
                                        "key": {"PK": "BENCH", "SK": "BENCH"}}})
-                _, _, took, r_after = start_one(cmd, env_base, cwd, event, name)
+                _, _, took, r_after = start_one(cmd, env_row, cwd, event, name)
                 invokes.append(took)
                 rss_after.append(r_after)
         rows.append({
@@ -297,7 +314,7 @@ def main():
     for r in rows:
         line = (f"{r['name']:<18} {r['size']/1e6:>6.2f}MB {r['zipped']/1e6:>6.2f}MB"
                 f" {r['init_ms']:>8.1f} {r['rss_mib']:>8.1f}")
-        if floor and r["name"] not in FLOORS and r["name"] != PYTHON_ROW:
+        if floor and r["name"] not in FLOORS + [WARM_ROW, COLD_ROW, PYTHON_ROW]:
             line += (f" {r['init_ms']/floor['init_ms']:>8.2f}/{r['rss_mib']/floor['rss_mib']:.2f}"
                      f"/{r['zipped']/floor['zipped']:.2f}")
         else:

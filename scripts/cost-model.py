@@ -50,7 +50,7 @@ MEMORY_GB = 128 / 1024
 # idle): requests made whether or not anything happens, billed as SQS requests.
 IDLE_POLLS_PER_QUEUE_MONTH = 5 * 3 * 60 * 24 * 30
 QUEUES_POLLED = 3          # evaluate, drafts, CRM write-back (all FIFO)
-ALARMS = 5                 # DLQ alarms + the error alarm of the template
+ALARMS = 11                # the template's CloudWatch alarms (4 DLQs, 7 function errors)
 SECRETS = 2                # the mailbox's read and send grants
 SWEEPS_A_MONTH = 4 * 24 * 30
 SYNCS_A_MONTH = 24 * 30

@@ -210,6 +210,14 @@ async fn main() {
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({ "id": "1" })))
         .mount(&hubspot)
         .await;
+    // The deal's contacts, for the email engagement's associations.
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": "1", "properties": {},
+            "associations": { "contacts": { "results": [ { "id": "501", "type": "deal_to_contact" } ] } }
+        })))
+        .mount(&hubspot)
+        .await;
     Mock::given(method("PATCH"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "id": "1" })))
         .mount(&hubspot)
