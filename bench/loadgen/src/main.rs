@@ -17,8 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use shared::providers::signature::draftgate_signature;
 
 #[derive(Parser)]
 struct Args {
@@ -55,14 +54,6 @@ struct Step {
     cpu_share: Option<f64>,
     rss_mib: Option<f64>,
     hwm_mib: Option<f64>,
-}
-
-fn sign(secret: &[u8], ts: &str, body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("any key length");
-    mac.update(ts.as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
 }
 
 fn unix_secs() -> u64 {
@@ -116,7 +107,7 @@ async fn step(args: &Args, http: &reqwest::Client, rate: u32, seq: &Arc<AtomicU6
                       "contact": { "email": format!("buyer{deal}@example.com"), "first_name": "Kim" } } }] })
         .to_string();
         let ts = unix_secs().to_string();
-        let sig = sign(args.secret.as_bytes(), &ts, body.as_bytes());
+        let sig = draftgate_signature(args.secret.as_bytes(), &ts, body.as_bytes());
         let req = http
             .post(&url)
             .header("content-type", "application/json")

@@ -136,7 +136,7 @@ impl Sweeper {
             }
         }
         to_enqueue.extend(other);
-        let mut enqueue_failed = 0;
+        let mut enqueued = 0;
         for (deal, due_at) in &to_enqueue {
             let body = serde_json::to_string(&EvaluateRequest {
                 deal: deal.clone(),
@@ -152,10 +152,12 @@ impl Sweeper {
                     dedup_id,
                 })
                 .await;
-            if let Err(e) = sent {
-                tracing::warn!(deal = %deal, error = %crate::error::Chain(&e), "evaluation not enqueued; the next sweep takes it");
-                enqueue_failed += 1;
-                skipped += 1;
+            match sent {
+                Ok(()) => enqueued += 1,
+                Err(e) => {
+                    tracing::warn!(deal = %deal, error = %crate::error::Chain(&e), "evaluation not enqueued; the next sweep takes it");
+                    skipped += 1;
+                }
             }
         }
 
@@ -218,7 +220,7 @@ impl Sweeper {
         Ok(SweepSummary {
             now,
             due_deals: due.len(),
-            enqueued: to_enqueue.len() - enqueue_failed,
+            enqueued,
             deferred,
             resurfaced_drafts: resurfaced,
             skipped,
