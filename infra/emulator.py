@@ -580,51 +580,105 @@ def operation_of(environ: dict, body: bytes) -> str:
     return f"{service}.{method} {'/'.join(path.split('/')[:3])}"
 
 
-def _size(value: Any) -> int:
-    return len(json.dumps(value, separators=(",", ":")))
+def attribute_size(value: dict) -> int:
+    """The size DynamoDB bills for one attribute value (AttributeValue JSON), per its
+    documented rules: strings and binaries by their bytes, numbers by significant digits
+    (2 per byte, plus 1), booleans and null 1 byte, lists and maps 3 bytes plus 1 per element,
+    map keys by their bytes, sets by their elements."""
+    import base64
+    (kind, v), = value.items()
+    if kind == "S":
+        return len(v.encode())
+    if kind == "N":
+        digits = v.lstrip("-").replace(".", "").split("e")[0].split("E")[0].strip("0") or "0"
+        return -(-len(digits) // 2) + 1
+    if kind == "B":
+        return len(base64.b64decode(v))
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "SS":
+        return sum(len(x.encode()) for x in v)
+    if kind == "NS":
+        return sum(attribute_size({"N": x}) for x in v)
+    if kind == "BS":
+        return sum(len(base64.b64decode(x)) for x in v)
+    if kind == "L":
+        return 3 + sum(attribute_size(x) + 1 for x in v)
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + attribute_size(x) + 1 for k, x in v.items())
+    return 0
+
+
+def item_size(item: dict | None) -> int:
+    """An item's billed size: each attribute's name and value."""
+    return sum(len(k.encode()) + attribute_size(v) for k, v in (item or {}).items())
 
 
 def _units(size: int, per: int) -> int:
     return max(1, -(-size // per))
 
 
-def capacity_units(op: str, request: bytes, response: bytes) -> tuple[float, float]:
-    """DynamoDB on-demand read and write request units of one successful request, from the wire
-    size of its items (an upper bound: the JSON encoding is larger than DynamoDB's item size).
-    Writes: 1 unit per KB; reads: 1 per 4 KB, half when eventually consistent; transactions
-    twice. An update or delete is sized by its request (the stored item is not seen here)."""
-    try:
-        req = json.loads(request or b"{}")
-        resp = json.loads(response or b"{}")
-    except ValueError:
-        return 0.0, 0.0
-    half = 1.0 if req.get("ConsistentRead") else 0.5
+def written_items(op: str, req: dict) -> list[tuple[str, dict | None, dict | None, int]]:
+    """The items a write request touches: (table, key or None, new item if put, factor)."""
     if op == "PutItem":
-        return 0.0, _units(_size(req.get("Item", {})), 1024)
+        return [(req.get("TableName", ""), None, req.get("Item", {}), 1)]
     if op in ("UpdateItem", "DeleteItem"):
-        return 0.0, _units(len(request), 1024)
+        return [(req.get("TableName", ""), req.get("Key", {}), None, 1)]
     if op == "BatchWriteItem":
-        return 0.0, sum(_units(_size(r.get("PutRequest", r)), 1024)
-                        for reqs in req.get("RequestItems", {}).values() for r in reqs)
+        out = []
+        for table, reqs in req.get("RequestItems", {}).items():
+            for r in reqs:
+                if "PutRequest" in r:
+                    out.append((table, None, r["PutRequest"].get("Item", {}), 1))
+                elif "DeleteRequest" in r:
+                    out.append((table, r["DeleteRequest"].get("Key", {}), None, 1))
+        return out
     if op == "TransactWriteItems":
-        return 0.0, sum(2 * _units(_size(t), 1024) for t in req.get("TransactItems", []))
+        out = []
+        for t in req.get("TransactItems", []):
+            (kind, w), = t.items()
+            if kind == "Put":
+                out.append((w.get("TableName", ""), None, w.get("Item", {}), 2))
+            elif kind in ("Update", "Delete"):
+                out.append((w.get("TableName", ""), w.get("Key", {}), None, 2))
+            else:  # ConditionCheck: a read, billed as one write unit per KB, twice
+                out.append((w.get("TableName", ""), w.get("Key", {}), None, 2))
+        return out
+    return []
+
+
+def write_units(touched: list[tuple[dict | None, dict | None, int]]) -> float:
+    """Write units of a successful write: per item, the larger of its size before and after
+    (what DynamoDB bills for a put that replaces, an update or a delete), per KB, twice in a
+    transaction."""
+    return float(sum(f * _units(max(item_size(before), item_size(after)), 1024)
+                     for before, after, f in touched))
+
+
+def read_units(op: str, req: dict, resp: dict) -> float:
+    """Read units of a successful read: per 4 KB, half when eventually consistent; a query or
+    scan sums the sizes of the items it returns before rounding up; transactions twice."""
+    half = 1.0 if req.get("ConsistentRead") else 0.5
     if op == "GetItem":
-        return half * _units(_size(resp.get("Item", {})), 4096), 0.0
+        return half * _units(item_size(resp.get("Item")), 4096)
     if op in ("Query", "Scan"):
-        return half * _units(sum(_size(i) for i in resp.get("Items", [])), 4096), 0.0
+        return half * _units(sum(item_size(i) for i in resp.get("Items", [])), 4096)
     if op == "TransactGetItems":
-        return sum(2 * _units(_size(r.get("Item", {})), 4096) for r in resp.get("Responses", [])), 0.0
+        return sum(2 * _units(item_size(r.get("Item")), 4096) for r in resp.get("Responses", []))
     if op == "BatchGetItem":
-        return sum(half * _units(_size(i), 4096) for items in resp.get("Responses", {}).values()
-                   for i in items), 0.0
-    return 0.0, 0.0
+        return sum(half * _units(item_size(i), 4096)
+                   for items in resp.get("Responses", {}).values() for i in items)
+    return 0.0
 
 
 class CountAndFault:
     """WSGI middleware: counts every AWS API request by operation, and can fail some of them.
 
     `GET /draftgate/counts` answers the counts since the last `DELETE /draftgate/counts`; the
-    cost model (scripts/cost-model.py) reads them. `POST /draftgate/faults` with
+    cost model (scripts/cost-model.py) reads them. DynamoDB request units are counted with
+    DynamoDB's own item-size rules; `POST /draftgate/counts {"item_sizes": true}` also reads
+    each written item before and after the write, so a replacing put, an update or a delete is
+    billed on the larger of the two as DynamoDB bills it (otherwise a put counts its new item). `POST /draftgate/faults` with
     `{"rate": 0.2, "kinds": ["error", "throttle", "timeout"], "services": ["DynamoDB", "SQS"],
     "match": "my-stack", "delay_secs": 2, "seed": 7}` makes that share of matching requests fail
     (`match`: only requests whose body names it, e.g. one test's resources): `error` answers 500,
@@ -646,6 +700,10 @@ class CountAndFault:
                        "match": ""}
         self.injected: dict[str, int] = {}
         self.rng = random.Random(0)
+        self.key_schemas: dict[str, list[str]] = {}
+        # Write units from the stored items before and after each write (two more reads a
+        # write, so off unless asked: `POST /draftgate/counts {"item_sizes": true}`).
+        self.item_sizes = False
 
     def _json(self, start_response, status: str, value: Any):
         body = json.dumps(value, sort_keys=True).encode()
@@ -659,6 +717,8 @@ class CountAndFault:
             if path == "/draftgate/counts":
                 if method == "DELETE":
                     self.counts.clear()
+                if method == "POST":
+                    self.item_sizes = bool(json.loads(body or b"{}").get("item_sizes"))
                 return self._json(start_response, "200 OK", self.counts)
             if method == "POST":
                 import random
@@ -711,13 +771,79 @@ class CountAndFault:
             status["code"] = st
             return start_response(st, headers, exc_info)
 
+        name = op.split(".", 1)[1]
+        try:
+            req = json.loads(body or b"{}")
+        except ValueError:
+            req = {}
+        writes = written_items(name, req)
+        exact = self.item_sizes and writes
+        keys = [(table, key if key is not None else self._key_of(environ, table, item))
+                for table, key, item, _ in writes] if exact else []
+        before = [self._stored(environ, table, key) for table, key in keys]
         out = list(self.app(environ, capture))
         if status.get("code", "").startswith("200"):
-            rru, wru = capacity_units(op.split(".", 1)[1], body, b"".join(out))
+            if writes:
+                # Without the stored items, a put is sized by its new item alone.
+                after = ([self._stored(environ, table, key) for table, key in keys] if exact
+                         else [w[2] for w in writes])
+                before = before or [None] * len(writes)
+                rru, wru = 0.0, write_units(
+                    [(b, a, w[3]) for b, a, w in zip(before, after, writes)])
+            else:
+                try:
+                    resp = json.loads(b"".join(out) or b"{}")
+                except ValueError:
+                    resp = {}
+                rru, wru = read_units(name, req, resp), 0.0
             with self.lock:
                 self.counts["DynamoDB:ReadUnits"] = self.counts.get("DynamoDB:ReadUnits", 0) + rru
                 self.counts["DynamoDB:WriteUnits"] = self.counts.get("DynamoDB:WriteUnits", 0) + wru
         return out
+
+    def _dynamodb(self, environ, target: str, request: dict) -> dict:
+        """One DynamoDB request to the emulator itself (not counted), with the caller's
+        credentials and region."""
+        import io
+        payload = json.dumps(request).encode()
+        env = dict(environ)
+        env.update({"wsgi.input": io.BytesIO(payload), "CONTENT_LENGTH": str(len(payload)),
+                    "HTTP_X_AMZ_TARGET": f"DynamoDB_20120810.{target}", "REQUEST_METHOD": "POST",
+                    "PATH_INFO": "/", "QUERY_STRING": ""})
+        status = {}
+
+        def capture(st, headers, exc_info=None):
+            status["code"] = st
+            return lambda _: None
+
+        out = b"".join(self.app(env, capture))
+        if not status.get("code", "").startswith("200"):
+            return {}
+        try:
+            return json.loads(out or b"{}")
+        except ValueError:
+            return {}
+
+    def _key_of(self, environ, table: str, item: dict | None) -> dict | None:
+        """The key attributes of `item` in `table` (its key schema read once)."""
+        if not item or not table:
+            return None
+        schema = self.key_schemas.get(table)
+        if schema is None:
+            described = self._dynamodb(environ, "DescribeTable", {"TableName": table})
+            schema = [k["AttributeName"] for k in
+                      described.get("Table", {}).get("KeySchema", [])]
+            if schema:
+                self.key_schemas[table] = schema
+        if not schema or any(k not in item for k in schema):
+            return None
+        return {k: item[k] for k in schema}
+
+    def _stored(self, environ, table: str, key: dict | None) -> dict | None:
+        if not key or not table:
+            return None
+        return self._dynamodb(environ, "GetItem", {"TableName": table, "Key": key,
+                                                   "ConsistentRead": True}).get("Item")
 
 
 def tls_material(directory: Path) -> tuple[Path, Path, Path]:

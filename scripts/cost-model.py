@@ -13,7 +13,8 @@
 
 Prices: us-east-1 list prices (on-demand, no free tier), in PRICES below. Lambda at 128 MB on
 arm64 (the template's defaults), billed per ms of handler time measured here against the
-emulator. DynamoDB units are an upper bound (JSON wire size exceeds DynamoDB's item size).
+emulator. DynamoDB units follow DynamoDB's item-size rules, on the larger of each written
+item's size before and after the write (as DynamoDB bills a replacing put or an update).
 """
 import argparse
 import json
@@ -22,6 +23,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,6 +92,9 @@ def run_counts(deals: int) -> list[dict]:
             subprocess.check_call([str(PY), "infra/emulator.py", "up", "--endpoint", endpoint,
                                    "--prefix", "cost", "--env-file", str(env_file)], cwd=ROOT,
                                   stderr=subprocess.DEVNULL)
+            # Write units from each written item's stored size before and after the write.
+            urllib.request.urlopen(urllib.request.Request(
+                f"{endpoint}/draftgate/counts", data=b'{"item_sizes": true}', method="POST"))
             env = dict(os.environ)
             for line in env_file.read_text().splitlines():
                 k, v = line.split("=", 1)
@@ -107,9 +112,10 @@ def per_unit(phase: dict) -> dict:
     """One phase's requests per unit, and its price per unit by service."""
     units = max(phase["units"], 1)
     name = phase["phase"]
-    invocations = {"webhook": units, "webhook_redelivered": units, "sweep": 1, "idle_sweep": 1,
-                   "approve": units}.get(name, math.ceil(units / 10))  # SQS batches of 10
-    api = units if name in ("webhook", "webhook_redelivered", "approve") else 0
+    one_each = ("webhook_new_deal", "webhook", "webhook_redelivered", "approve")
+    invocations = units if name in one_each else {"sweep": 1, "idle_sweep": 1}.get(
+        name, math.ceil(units / 10))  # SQS batches of 10
+    api = units if name in one_each else 0
     cost = price_counts(phase["counts"], phase["lambda_ms"], invocations, api)
     return {"requests": {k: v / units for k, v in phase["counts"].items()},
             "cost": {k: v / units for k, v in cost.items()},
@@ -163,17 +169,19 @@ def main():
     print(f"{'total (µ$ = per million $)':<28}" + "".join(
         f"{sum(units[n]['cost'].values()) * 1e6:>12.2f}µ" for n in names))
     per_m = sum(units["webhook"]["cost"].values()) * 1e6
-    print(f"\nOne million webhooks, all-in (API Gateway + Lambda + DynamoDB + ...): {fmt(per_m)}")
+    per_m_new = sum(units["webhook_new_deal"]["cost"].values()) * 1e6
+    print(f"\nOne million webhooks, all-in (API Gateway + Lambda + DynamoDB + ...): {fmt(per_m)} "
+          f"(each an event on a known deal; {fmt(per_m_new)} if each created a deal)")
 
     # Monthly volumes. The 30-deal founder: ~30 CRM/mail events per deal a month, 1 % redelivered,
     # each deal evaluated ~10 times, 60 drafts, 50 approved and written back.
     founder = month("30-deal founder", units, {
-        "webhook": 900, "webhook_redelivered": 9, "sweep": SWEEPS_A_MONTH * 0, "idle_sweep": SWEEPS_A_MONTH,
+        "webhook_new_deal": 30, "webhook": 870, "webhook_redelivered": 9, "sweep": SWEEPS_A_MONTH * 0, "idle_sweep": SWEEPS_A_MONTH,
         "evaluate": 300, "draft": 60, "approve": 50, "crm_write": 50})
     # 100 k deals and 10 M webhooks a month: 100 events per deal; each deal evaluated 4 times a
     # month; 30 k drafts, 25 k approved and written back; every sweep finds deals due.
     big = month("100 k deals, 10 M webhooks", units, {
-        "webhook": 10_000_000, "webhook_redelivered": 100_000, "sweep": SWEEPS_A_MONTH,
+        "webhook_new_deal": 100_000, "webhook": 9_900_000, "webhook_redelivered": 100_000, "sweep": SWEEPS_A_MONTH,
         "evaluate": 400_000, "draft": 30_000, "approve": 25_000, "crm_write": 25_000})
     for m in (founder, big):
         print(f"\n{m['name']}, a month: " + ", ".join(f"{k} {v:,}" for k, v in m["volumes"].items() if v))

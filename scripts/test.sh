@@ -3,7 +3,8 @@
 # repository, rustfmt, clippy with every warning an error. Then it installs what the tests need (a
 # Python venv with the local AWS emulator, cfn-lint and the SAM CLI), checks the template, starts
 # the emulator, and runs every Rust test (unit, handler, contract suite on the embedded store and
-# on the emulator, CRM APIs against mock servers, end to end on the local runner).
+# on the emulator, CRM APIs against mock servers, end to end on the local runner), then the
+# runner's end-to-end tests a second time on `serve --aws` against the emulator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -77,6 +78,8 @@ export DRAFTGATE_TEST_AWS_ENDPOINT="$endpoint"
 
 echo "== cargo test --workspace"
 cargo test --workspace --locked 2>&1 | tee target/test.log
+echo "== the runner's end-to-end tests again, on serve --aws (DynamoDB, SQS, EventBridge on the emulator)"
+DRAFTGATE_E2E_AWS="$endpoint" cargo test -p draftgate --tests --locked 2>&1 | tee target/test-aws.log
 echo "== browser (headless Chromium at 390x844)"
 node tests/browser/review.mjs target/debug/draftgate 2>&1 | tee target/browser.log
 echo "== fuzz (a short run of every target; the long campaign: bash fuzz/run.sh 10000000)"
@@ -84,5 +87,7 @@ bash fuzz/run.sh 10000 2>&1 | tee target/fuzz.log
 echo "== summary"
 awk '/^test result:/ { split($0, a, /[;.] /); for (i in a) if (a[i] ~ /passed|failed/) { split(a[i], b, " "); n[b[2]] += b[1] } }
      END { printf "%d passed, %d failed\n", n["passed"], n["failed"] }' target/test.log
+awk '/^test result:/ { split($0, a, /[;.] /); for (i in a) if (a[i] ~ /passed|failed/) { split(a[i], b, " "); n[b[2]] += b[1] } }
+     END { printf "on serve --aws: %d passed, %d failed\n", n["passed"], n["failed"] }' target/test-aws.log
 grep '^browser:' target/browser.log
 grep -c '^fuzz: .* 0 crashes' target/fuzz.log | xargs -I{} echo "fuzz: {} targets, 0 crashes"

@@ -239,8 +239,10 @@ async fn queue(
     Ok((url, arn))
 }
 
-/// The backend from the environment, creating what it does not name.
-pub async fn backend(setting: impl Fn(&str) -> Option<String>) -> Result<Backend, String> {
+/// The SDK settings (a region is required), the template's definitions and the name prefix.
+async fn start(
+    setting: &impl Fn(&str) -> Option<String>,
+) -> Result<(aws_config::SdkConfig, Value, String), String> {
     let sdk = shared::adapters::aws::load_sdk_config().await;
     if sdk.region().is_none() {
         return Err(
@@ -250,6 +252,44 @@ pub async fn backend(setting: impl Fn(&str) -> Option<String>) -> Result<Backend
     let template: Value =
         serde_yaml_ng::from_str(TEMPLATE).map_err(|e| format!("template.yaml: {e}"))?;
     let prefix = setting("DRAFTGATE_AWS_PREFIX").unwrap_or_else(|| DEFAULT_PREFIX.into());
+    Ok((sdk, template, prefix))
+}
+
+/// The two tables only, for reading (`draftgate explain --aws`): named by PIPELINE_TABLE and
+/// AUDIT_TABLE, or found under `$DRAFTGATE_AWS_PREFIX` as `serve --aws` names them; nothing is
+/// created.
+pub async fn tables(
+    setting: impl Fn(&str) -> Option<String>,
+) -> Result<(DynamoPipelineStore, DynamoAuditLog), String> {
+    let (sdk, template, prefix) = start(&setting).await?;
+    let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+    let mut names = Vec::new();
+    for (var, logical) in [
+        ("PIPELINE_TABLE", "PipelineTable"),
+        ("AUDIT_TABLE", "AuditTable"),
+    ] {
+        let table = match setting(var) {
+            Some(t) => t,
+            None => name(&resource(&template, logical)?, "TableName", &prefix)?,
+        };
+        if let Err(e) = dynamo.describe_table().table_name(&table).send().await {
+            return Err(format!(
+                "table {table}: {} (set {var}, or DRAFTGATE_AWS_PREFIX as `serve --aws` had it)",
+                Chain(&e)
+            ));
+        }
+        names.push(table);
+    }
+    let [pipeline, audit] = <[String; 2]>::try_from(names).expect("two tables");
+    Ok((
+        DynamoPipelineStore::new(dynamo.clone(), pipeline),
+        DynamoAuditLog::new(dynamo, audit),
+    ))
+}
+
+/// The backend from the environment, creating what it does not name.
+pub async fn backend(setting: impl Fn(&str) -> Option<String>) -> Result<Backend, String> {
+    let (sdk, template, prefix) = start(&setting).await?;
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let events = aws_sdk_eventbridge::Client::new(&sdk);

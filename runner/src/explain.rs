@@ -84,7 +84,8 @@ fn event_text(kind: &EventKind) -> String {
 }
 
 pub async fn explain(
-    store: &(impl PipelineStore + AuditReader),
+    store: &dyn PipelineStore,
+    audit_log: &dyn AuditReader,
     config: &Config,
     deal_ref: &DealRef,
     now: Timestamp,
@@ -169,7 +170,7 @@ pub async fn explain(
         };
         let _ = writeln!(w, "  {:<22} {line}", t.as_str());
     }
-    let audit = store
+    let audit = audit_log
         .entries(Some(deal_ref))
         .await
         .map_err(|e| e.to_string())?;
@@ -192,21 +193,33 @@ pub async fn explain(
     Ok(out)
 }
 
-pub async fn run(data: &Path, config: &Config, deal: &str) -> Result<String, String> {
-    if !data.join("draftgate.sqlite3").exists() {
+/// On the runner's store in `data`, or with `aws` on its DynamoDB tables (the runner's clock
+/// offset still read from `data` when it is there).
+pub async fn run(data: &Path, config: &Config, deal: &str, aws: bool) -> Result<String, String> {
+    let local = data.join("draftgate.sqlite3").exists();
+    if !local && !aws {
         return Err(format!(
             "no runner store in {} (start `draftgate serve --data {}` first)",
             data.display(),
             data.display()
         ));
     }
-    let store = shared::adapters::embedded::EmbeddedStore::open(data).map_err(|e| e.to_string())?;
-    let offset_ms: i64 = store
-        .meta_get(crate::server::CLOCK_OFFSET_KEY)
-        .ok()
-        .flatten()
+    let embedded = if local {
+        Some(shared::adapters::embedded::EmbeddedStore::open(data).map_err(|e| e.to_string())?)
+    } else {
+        None
+    };
+    let offset_ms: i64 = embedded
+        .as_ref()
+        .and_then(|s| s.meta_get(crate::server::CLOCK_OFFSET_KEY).ok().flatten())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let now = Timestamp::now() + SignedDuration::from_millis(offset_ms);
-    explain(&*store, config, &parse_deal(deal), now).await
+    let deal = parse_deal(deal);
+    if aws {
+        let (store, audit) = crate::aws::tables(|k| std::env::var(k).ok()).await?;
+        return explain(&store, &audit, config, &deal, now).await;
+    }
+    let store = embedded.expect("checked above");
+    explain(&*store, &*store, config, &deal, now).await
 }

@@ -72,6 +72,10 @@ enum Command {
         data: PathBuf,
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Read the deal from DynamoDB (a deployment, or `serve --aws`): PIPELINE_TABLE and
+        /// AUDIT_TABLE, or the tables `serve --aws` made under `$DRAFTGATE_AWS_PREFIX`.
+        #[arg(long)]
+        aws: bool,
     },
     /// Read every open deal (first run) or what changed since the last run from each CRM API
     /// configured in the environment (`PIPEDRIVE_API_TOKEN`, …) into the store; prints a JSON
@@ -350,9 +354,14 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Explain { deal, data, config } => {
+        Command::Explain {
+            deal,
+            data,
+            config,
+            aws,
+        } => {
             let config = config_or_exit(config);
-            match runtime().block_on(explain::run(&data, &config, &deal)) {
+            match runtime().block_on(explain::run(&data, &config, &deal, aws)) {
                 Ok(text) => {
                     print!("{text}");
                     ExitCode::SUCCESS

@@ -42,21 +42,7 @@ async fn start_on(
     } else {
         &[std::ffi::OsStr::new("--aws")]
     };
-    support::start_with_args(
-        data,
-        port,
-        &env,
-        &[
-            "PIPELINE_TABLE",
-            "AUDIT_TABLE",
-            "EVALUATE_QUEUE_URL",
-            "DRAFT_QUEUE_URL",
-            "CRM_WRITE_QUEUE_URL",
-            "EVENT_BUS_NAME",
-        ],
-        args,
-    )
-    .await
+    support::start_with_args(data, port, &env, &support::AWS_RESOURCE_SETTINGS, args).await
 }
 
 impl Runner {

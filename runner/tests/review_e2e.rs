@@ -149,8 +149,8 @@ async fn reasons_act_links_are_minted_and_bad_tokens_decide_nothing() {
     assert_eq!(sent, 0);
     drop(runner);
 
+    let (ok, text, err) = support::explain("notion:p1", data.path());
     let dir = data.path().to_str().unwrap();
-    let (ok, text, err) = draftgate(&["explain", "notion:p1", "--data", dir]);
     assert!(ok, "{err}");
     assert!(text.contains("parked by the founder: no drafts until unparked (by alex@northwind.example: budget freeze)"), "{text}");
     assert!(

@@ -386,6 +386,10 @@ pub struct Deal {
     /// The newest mail conversation with the prospect: a follow-up continues it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation: Option<crate::mail::MailThread>,
+    /// The links already written to lead to this deal (`PipelineStore::put_links`), so each
+    /// is written once, not on every event.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub linked: BTreeSet<String>,
     pub deleted: bool,
     pub facts: BTreeMap<String, Fact>,
     /// Trigger occurrences already claimed for this deal (see `rules`).
@@ -431,6 +435,7 @@ impl Deal {
             rearmed: BTreeMap::new(),
             wrong_contacts: BTreeSet::new(),
             conversation: None,
+            linked: BTreeSet::new(),
             deleted: false,
             facts: BTreeMap::new(),
             fired: BTreeSet::new(),

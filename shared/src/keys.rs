@@ -85,12 +85,20 @@ pub fn event_sk(occurred_at: Timestamp, event_id: &str) -> String {
     format!("EVENT#{}#{}", sortable(occurred_at), event_id)
 }
 
+/// `EVENT#ID#<event id>`: a timeline entry on DynamoDB, keyed by its event id alone so that
+/// writing it only if absent is the redelivery check (the timeline is ordered when read).
+pub fn event_id_sk(event_id: &str) -> String {
+    format!("EVENT#ID#{event_id}")
+}
+
 /// `FIRING#<occurrence>`: claimed once per trigger occurrence.
 pub fn firing_sk(occurrence: &str) -> String {
     format!("FIRING#{occurrence}")
 }
 
-/// `DEDUP#<event id>` (sort key `DEDUP`): the webhook redelivery claim, expired by TTL.
+/// `DEDUP#<event id>` (sort key `DEDUP`): the redelivery claim of the embedded store, and of
+/// events DynamoDB recorded before timeline entries were keyed by event id (still read, never
+/// written; expired by TTL).
 pub fn dedup_pk(event_id: &str) -> String {
     format!("DEDUP#{event_id}")
 }

@@ -42,8 +42,9 @@ pub trait PipelineStore: Send + Sync {
     /// and writes nothing; a version mismatch gives `StoreError::Conflict`.
     async fn record_event(&self, event: &DealEvent, deal: &Deal) -> Result<Recorded, StoreError>;
 
-    /// Whether an event id was already recorded.
-    async fn is_duplicate(&self, event_id: &str) -> Result<bool, StoreError>;
+    /// Whether `deal` already recorded this event id (an event id names one event of one deal;
+    /// a provider event about several deals is recorded as one id per deal).
+    async fn is_duplicate(&self, deal: &DealRef, event_id: &str) -> Result<bool, StoreError>;
 
     /// Record that each of `links` (e.g. `close:lead:<id>`, `email:<address>`) leads to `deal`.
     /// Idempotent.

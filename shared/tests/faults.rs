@@ -156,12 +156,12 @@ impl PipelineStore for FaultyStore {
             self.inner.record_event(event, deal).await
         )
     }
-    async fn is_duplicate(&self, event_id: &str) -> Result<bool, StoreError> {
+    async fn is_duplicate(&self, deal: &DealRef, event_id: &str) -> Result<bool, StoreError> {
         read_call!(
             self.dice,
             "is_duplicate",
             StoreError::Unavailable,
-            self.inner.is_duplicate(event_id).await
+            self.inner.is_duplicate(deal, event_id).await
         )
     }
     async fn put_links(&self, deal: &DealRef, links: &[String]) -> Result<(), StoreError> {

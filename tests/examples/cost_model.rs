@@ -4,7 +4,9 @@
 //!
 //! `scripts/cost-model.py` starts the emulator, creates the template's resources, runs this with
 //! their settings and prices what it prints. Phases, each counted on its own:
-//! - `webhook`: one signed webhook (one event) per deal, then the same webhooks redelivered;
+//! - `webhook_new_deal`: one signed webhook (one event) creating each deal;
+//! - `webhook`: one more per deal (a proposal sent: an event on a known deal, the common case),
+//!   then the same webhooks redelivered (`webhook_redelivered`);
 //! - `sweep`: the scheduled sweep with every deal due (its fixed part is one run);
 //! - `evaluate`: one evaluation per due deal (receive, evaluate, delete: what the event source
 //!   mapping and the function do);
@@ -230,11 +232,12 @@ async fn main() {
     };
     counter.reset().await;
 
-    // Webhooks: a proposal went out to each deal's buyer; then every webhook is redelivered.
+    // Webhooks: each deal is created, then a proposal goes out to its buyer (the common case:
+    // an event on a deal already known); then every proposal webhook is redelivered.
     let sent_at = clock.now() - SignedDuration::from_mins(5);
-    let webhook = |i: usize| {
+    let webhook = |kind: &str, i: usize| {
         let body = json!({ "events": [{
-            "id": format!("cost-{i}"), "type": "proposal_sent", "occurred_at": sent_at.to_string(),
+            "id": format!("cost-{kind}-{i}"), "type": kind, "occurred_at": sent_at.to_string(),
             "deal": { "crm": "hubspot", "id": format!("{}", 7000 + i), "name": format!("Deal {i}"),
                       "amount": 12000, "currency": "EUR",
                       "contact": { "email": format!("buyer{i}@example.com"), "first_name": "Kim" } } }] })
@@ -250,10 +253,14 @@ async fn main() {
             .body(Bytes::from(body))
             .expect("a request")
     };
-    for (phase, _) in [("webhook", 0), ("webhook_redelivered", 1)] {
+    for (phase, kind) in [
+        ("webhook_new_deal", "deal_created"),
+        ("webhook", "proposal_sent"),
+        ("webhook_redelivered", "proposal_sent"),
+    ] {
         let started = Instant::now();
         for i in 0..deals {
-            let resp = intake.handle(webhook(i)).await;
+            let resp = intake.handle(webhook(kind, i)).await;
             assert_eq!(resp.status(), 200, "{:?}", resp.body());
         }
         report(phase, deals, started.elapsed(), counter.take().await);

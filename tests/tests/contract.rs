@@ -271,15 +271,15 @@ mod contract {
         let key = DealRef::new("hubspot", "1");
         let e1 = proposal_event("hubspot:1:e1", &key, ts("2024-11-20T10:00:00.250Z"));
         let d1 = due(deal(&key, 1), Some(ts("2024-11-23T10:00:00Z")));
-        assert!(!store.is_duplicate(&e1.id).await.unwrap());
+        assert!(!store.is_duplicate(&key, &e1.id).await.unwrap());
 
         assert_eq!(
             store.record_event(&e1, &d1).await.unwrap(),
             Recorded::Applied
         );
 
-        assert!(store.is_duplicate(&e1.id).await.unwrap());
-        assert!(!store.is_duplicate("hubspot:1:other").await.unwrap());
+        assert!(store.is_duplicate(&key, &e1.id).await.unwrap());
+        assert!(!store.is_duplicate(&key, "hubspot:1:other").await.unwrap());
         assert_eq!(store.get_deal(&key).await.unwrap(), Some(d1));
         assert_eq!(store.timeline(&key).await.unwrap(), vec![e1]);
         let due_at = ts("2024-11-23T10:00:00Z");
@@ -344,7 +344,7 @@ mod contract {
                 .record_event(&e1, &renamed(deal(&key, 3), "ahead"))
                 .await
         ));
-        assert!(!store.is_duplicate(&e1.id).await.unwrap());
+        assert!(!store.is_duplicate(&key, &e1.id).await.unwrap());
         assert_eq!(store.timeline(&key).await.unwrap(), vec![]);
         assert_eq!(store.get_deal(&key).await.unwrap(), Some(existing));
 
@@ -1258,27 +1258,85 @@ mod aws_only {
         assert!(expires > now + 7 * 86_400 && expires <= now + 8 * 86_400 + 60);
     }
 
+    /// The timeline entry, keyed by the event id, is the redelivery claim: kept with the
+    /// timeline (no expiry), so a redelivery months later is still a duplicate.
     #[tokio::test]
-    async fn a_dedup_claim_expires_thirty_days_after_it_was_made() {
+    async fn the_timeline_entry_keyed_by_event_id_is_the_redelivery_claim() {
         let fx = aws_fixture().await;
         let key = DealRef::new("hubspot", "1");
         let e = event("hubspot:1:e1", &key, ts("2020-01-01T00:00:00Z"));
-        fx.ports
-            .pipeline
-            .record_event(&e, &deal(&key, 1))
+        let p = &fx.ports.pipeline;
+        assert_eq!(
+            p.record_event(&e, &deal(&key, 1)).await.unwrap(),
+            Recorded::Applied
+        );
+        let item = raw_item(&fx, keys::deal_pk(&key), &keys::event_id_sk(&e.id)).await;
+        assert_eq!(string(&item, "id"), Some(e.id.as_str()));
+        assert!(!item.contains_key(keys::TTL_ATTR), "kept with the timeline");
+        // No claim of its own any more.
+        let claim = fx
+            .dynamo
+            .get_item()
+            .table_name(&fx.pipeline_table)
+            .key(keys::PK, AttributeValue::S(keys::dedup_pk(&e.id)))
+            .key(keys::SK, AttributeValue::S(keys::DEDUP_SK.into()))
+            .send()
             .await
             .unwrap();
-
-        let item = raw_item(&fx, keys::dedup_pk(&e.id), keys::DEDUP_SK).await;
-        let expires: u64 = item[keys::TTL_ATTR].as_n().unwrap().parse().unwrap();
-        let expected = (SystemTime::now() + Duration::from_secs(30 * 24 * 3600))
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
-        assert!(
-            expected.abs_diff(expires) < 600,
-            "expires_at {expires}, expected about {expected}"
+        assert!(claim.item.is_none());
+        assert_eq!(
+            p.record_event(&e, &deal(&key, 2)).await.unwrap(),
+            Recorded::Duplicate
         );
+    }
+
+    /// Before timeline entries were keyed by event id, an event left a `DEDUP#<id>` claim and a
+    /// timeline entry keyed by time. Both still count: the event is a duplicate, and the
+    /// timeline holds old and new entries in the order they happened.
+    #[tokio::test]
+    async fn events_recorded_under_the_earlier_layout_stay_duplicates_and_in_the_timeline() {
+        let fx = aws_fixture().await;
+        let key = DealRef::new("hubspot", "1");
+        let old = event("hubspot:1:old", &key, ts("2024-11-20T10:00:00Z"));
+        let later = event("hubspot:1:later", &key, ts("2024-11-21T10:00:00Z"));
+        let earlier = event("hubspot:1:earlier", &key, ts("2024-11-19T10:00:00Z"));
+        let put = |item: Item| {
+            fx.dynamo
+                .put_item()
+                .table_name(&fx.pipeline_table)
+                .set_item(Some(item))
+                .send()
+        };
+        let s = |v: &str| AttributeValue::S(v.into());
+        put(Item::from([
+            (keys::PK.into(), s(&keys::dedup_pk(&old.id))),
+            (keys::SK.into(), s(keys::DEDUP_SK)),
+            ("event_id".into(), s(&old.id)),
+        ]))
+        .await
+        .unwrap();
+        let mut entry: Item = serde_dynamo::to_item(&old).unwrap();
+        entry.insert(keys::PK.into(), s(&keys::deal_pk(&key)));
+        entry.insert(
+            keys::SK.into(),
+            s(&keys::event_sk(old.occurred_at, &old.id)),
+        );
+        put(entry).await.unwrap();
+        let p = &fx.ports.pipeline;
+        p.put_deal(&deal(&key, 1)).await.unwrap();
+
+        assert!(p.is_duplicate(&key, &old.id).await.unwrap());
+        assert_eq!(
+            p.record_event(&old, &deal(&key, 2)).await.unwrap(),
+            Recorded::Duplicate
+        );
+        for (e, version) in [(&later, 2), (&earlier, 3)] {
+            assert_eq!(
+                p.record_event(e, &deal(&key, version)).await.unwrap(),
+                Recorded::Applied
+            );
+        }
+        assert_eq!(p.timeline(&key).await.unwrap(), vec![earlier, old, later]);
     }
 
     #[tokio::test]

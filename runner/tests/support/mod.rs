@@ -101,6 +101,17 @@ pub async fn start_with_args(
     for (k, v) in env {
         cmd.env(k, v);
     }
+    if let Some(aws) = e2e_on_aws(data) {
+        if !args.iter().any(|a| *a == "--aws") {
+            cmd.arg("--aws");
+            for name in AWS_RESOURCE_SETTINGS {
+                cmd.env_remove(name);
+            }
+            for (k, v) in aws {
+                cmd.env(k, v);
+            }
+        }
+    }
     let child = cmd.spawn().expect("the draftgate binary runs");
     let runner = Runner {
         child,
@@ -240,6 +251,58 @@ pub fn emulator() -> Emulator {
         endpoint: String::from_utf8_lossy(&out.stdout).trim().to_string(),
         pidfile: Some(pidfile),
     }
+}
+
+/// The settings naming existing AWS resources; unset, `serve --aws` creates its own.
+pub const AWS_RESOURCE_SETTINGS: [&str; 6] = [
+    "PIPELINE_TABLE",
+    "AUDIT_TABLE",
+    "EVALUATE_QUEUE_URL",
+    "DRAFT_QUEUE_URL",
+    "CRM_WRITE_QUEUE_URL",
+    "EVENT_BUS_NAME",
+];
+
+/// `draftgate explain DEAL --data DATA` on the store the runner on `data` used: with
+/// `DRAFTGATE_E2E_AWS`, its DynamoDB tables (`--aws`). Answers (success, stdout, stderr).
+pub fn explain(deal: &str, data: &Path) -> (bool, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_draftgate"));
+    cmd.args(["explain", deal, "--data"]).arg(data);
+    if let Some(aws) = e2e_on_aws(data) {
+        cmd.arg("--aws");
+        for name in AWS_RESOURCE_SETTINGS {
+            cmd.env_remove(name);
+        }
+        cmd.envs(aws);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// `DRAFTGATE_E2E_AWS=<emulator endpoint>` runs every end-to-end test on `serve --aws` instead
+/// of the embedded store (`scripts/test.sh` runs them both ways). The resources are named after
+/// the data directory, so a restart on the same directory finds the same tables and queues.
+fn e2e_on_aws(data: &Path) -> Option<Vec<(String, String)>> {
+    use std::hash::{Hash, Hasher};
+    let endpoint = std::env::var("DRAFTGATE_E2E_AWS")
+        .ok()
+        .filter(|e| !e.is_empty())?;
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data.canonicalize()
+        .unwrap_or_else(|_| data.to_path_buf())
+        .hash(&mut hasher);
+    let emulator = Emulator {
+        endpoint,
+        pidfile: None,
+    };
+    Some(aws_env(
+        &emulator,
+        &format!("e2e{:012x}", hasher.finish() & 0xffff_ffff_ffff),
+    ))
 }
 
 /// The settings `draftgate serve --aws` needs on `emulator`, its resources named `prefix-…`.

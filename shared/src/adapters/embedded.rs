@@ -271,7 +271,7 @@ impl crate::ports::PipelineStore for EmbeddedStore {
         Ok(Recorded::Applied)
     }
 
-    async fn is_duplicate(&self, event_id: &str) -> Result<bool, StoreError> {
+    async fn is_duplicate(&self, _deal: &DealRef, event_id: &str) -> Result<bool, StoreError> {
         let n: i64 = self
             .conn()
             .query_row(

@@ -182,7 +182,7 @@ impl Intake {
                 if self
                     .core
                     .store
-                    .is_duplicate(&e.id)
+                    .is_duplicate(&e.deal, &e.id)
                     .await
                     .map_err(store_error)?
                 {

@@ -17,6 +17,7 @@ pub mod sweep;
 pub mod sync;
 pub mod writeback;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use jiff::Timestamp;
@@ -113,11 +114,26 @@ pub async fn record_event(
     event: &DealEvent,
     actor: &str,
 ) -> Result<Recorded, StoreError> {
+    // Mail from or to the deal's contact (or their company) finds the deal by these.
+    let mut links = BTreeSet::new();
+    if let Some(snap) = &event.snapshot {
+        links.extend(snap.links.iter().cloned());
+        if let Some(email) = &snap.contact_email {
+            links.extend(crate::mail::contact_links(email));
+        }
+    }
     let mut outcome = None;
     for _ in 0..8 {
         let existing = store.get_deal(&event.deal).await?;
         let before = existing.clone();
         let mut deal = existing.unwrap_or_else(|| Deal::new(event.deal.clone(), event.occurred_at));
+        // Links the deal does not hold yet are written before the event, so a recorded event's
+        // links are always there; the deal remembers them and later events skip the writes.
+        let new_links: Vec<String> = links.difference(&deal.linked).cloned().collect();
+        if !new_links.is_empty() {
+            store.put_links(&event.deal, &new_links).await?;
+            deal.linked.extend(new_links);
+        }
         deal.version += 1;
         rules::apply(&mut deal, event, config);
         deal.next_due_at = rules::evaluate(&deal, config, clock.now()).next_due_at;
@@ -144,16 +160,6 @@ pub async fn record_event(
         duplicate = outcome == Recorded::Duplicate,
         "event recorded"
     );
-    if let Some(snap) = &event.snapshot {
-        // Mail from or to the deal's contact (or their company) finds the deal by these.
-        let mut links = snap.links.clone();
-        if let Some(email) = &snap.contact_email {
-            links.extend(crate::mail::contact_links(email));
-        }
-        if !links.is_empty() {
-            store.put_links(&event.deal, &links).await?;
-        }
-    }
     let entry = AuditEntry {
         id: format!("event-{}", short_hash(&[&event.id])),
         at: event.occurred_at,

@@ -26,9 +26,6 @@ use crate::ports::{AuditLog, AuditReader, Clock, PipelineStore, Recorded, StoreE
 
 type Item = HashMap<String, AttributeValue>;
 
-/// How long a webhook dedup claim is kept (providers retry for days, not weeks).
-const DEDUP_RETENTION: SignedDuration = SignedDuration::from_hours(30 * 24);
-
 /// How long a day's budget item is kept after its first claim (it is read only on its own day).
 const BUDGET_RETENTION: SignedDuration = SignedDuration::from_hours(8 * 24);
 
@@ -38,7 +35,8 @@ const BUDGET_DAY: &str = "day";
 const BUDGET_USED: &str = "used";
 const BUDGET_OCCURRENCES: &str = "occurrences";
 
-/// The sort-key prefix shared by every timeline entry (`keys::event_sk`).
+/// The sort-key prefix shared by every timeline entry (`keys::event_id_sk`, and
+/// `keys::event_sk` for entries written before).
 const EVENT_SK_PREFIX: &str = "EVENT#";
 
 /// Attributes that exist only for keys and indexes; stripped before decoding a domain struct.
@@ -54,8 +52,8 @@ const KEY_ATTRIBUTES: [&str; 7] = [
 
 /// Position of each write inside the `record_event` transaction; cancellation reasons are
 /// reported in the same order.
-const TX_DEDUP: usize = 0;
-const TX_DEAL: usize = 2;
+const TX_EVENT: usize = 0;
+const TX_DEAL: usize = 1;
 
 /// [`PipelineStore`] on the single Pipeline table.
 #[derive(Clone, Debug)]
@@ -98,6 +96,24 @@ impl DynamoPipelineStore {
         Ok(())
     }
 
+    /// Whether an event recorded before timeline entries were keyed by event id left a claim
+    /// of its own (`keys::dedup_pk`). Those claims are no longer written and expire within 30
+    /// days, so an eventually consistent read (half a read unit) is enough.
+    async fn legacy_claim(&self, event_id: &str) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::dedup_pk(event_id)))
+            .key(keys::SK, s(keys::DEDUP_SK))
+            .projection_expression("#pk")
+            .expression_attribute_names("#pk", keys::PK)
+            .send()
+            .await
+            .map_err(|e| store_error("GetItem", e))?;
+        Ok(out.item.is_some())
+    }
+
     /// A conditional PutItem; `Ok(false)` when the condition failed.
     async fn put_if(&self, item: Item, condition: Condition) -> Result<bool, StoreError> {
         let result = self
@@ -129,33 +145,20 @@ impl PipelineStore for DynamoPipelineStore {
 
     async fn record_event(&self, event: &DealEvent, deal: &Deal) -> Result<Recorded, StoreError> {
         let condition = version_condition(deal.version)?;
-        // DynamoDB's TTL compares with the real clock, so the claim's expiry does too (the
-        // business clock may be moved by tests and replays).
-        let expires_at = SystemClock
-            .now()
-            .checked_add(DEDUP_RETENTION)
-            .map_err(|e| StoreError::Corrupt(format!("dedup expiry: {e}")))?;
-        let mut claim = Item::new();
-        claim.insert(keys::PK.into(), s(keys::dedup_pk(&event.id)));
-        claim.insert(keys::SK.into(), s(keys::DEDUP_SK));
-        claim.insert(
-            keys::TTL_ATTR.into(),
-            AttributeValue::N(expires_at.as_second().to_string()),
-        );
-        claim.insert("event_id".into(), s(&event.id));
-        claim.insert("deal".into(), encode_value(&event.deal)?);
-
+        if self.legacy_claim(&event.id).await? {
+            return Ok(Recorded::Duplicate);
+        }
+        // The timeline entry is the redelivery claim: keyed by the event id, written only if
+        // absent, in the same transaction as the deal's new state (two items: the fewest
+        // write units that keep the event and the state it leads to together).
         let mut entry = encode(event)?;
+        strip_nulls(&mut entry);
         entry.insert(keys::PK.into(), s(keys::deal_pk(&event.deal)));
-        entry.insert(
-            keys::SK.into(),
-            s(keys::event_sk(event.occurred_at, &event.id)),
-        );
+        entry.insert(keys::SK.into(), s(keys::event_id_sk(&event.id)));
 
         let writes = [
-            // TX_DEDUP
-            self.put(claim, Some(Condition::not_exists()))?,
-            self.put(entry, None)?,
+            // TX_EVENT
+            self.put(entry, Some(Condition::not_exists()))?,
             // TX_DEAL
             self.put(deal_item(deal)?, Some(condition))?,
         ];
@@ -183,7 +186,7 @@ impl PipelineStore for DynamoPipelineStore {
                     .and_then(|r| r.code())
             };
             // A seen event id wins over a stale version: the event is already in, nothing to redo.
-            if reason(TX_DEDUP) == Some("ConditionalCheckFailed") {
+            if reason(TX_EVENT) == Some("ConditionalCheckFailed") {
                 return Ok(Recorded::Duplicate);
             }
             if reason(TX_DEAL) == Some("ConditionalCheckFailed") {
@@ -201,11 +204,15 @@ impl PipelineStore for DynamoPipelineStore {
         Err(store_error("TransactWriteItems", err))
     }
 
-    async fn is_duplicate(&self, event_id: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .get(keys::dedup_pk(event_id), keys::DEDUP_SK)
+    async fn is_duplicate(&self, deal: &DealRef, event_id: &str) -> Result<bool, StoreError> {
+        if self
+            .get(keys::deal_pk(deal), &keys::event_id_sk(event_id))
             .await?
-            .is_some())
+            .is_some()
+        {
+            return Ok(true);
+        }
+        self.legacy_claim(event_id).await
     }
 
     async fn put_links(&self, deal: &DealRef, links: &[String]) -> Result<(), StoreError> {
@@ -315,11 +322,14 @@ impl PipelineStore for DynamoPipelineStore {
             .expression_attribute_values(":pk", s(keys::deal_pk(deal)))
             .expression_attribute_values(":prefix", s(EVENT_SK_PREFIX))
             .consistent_read(true);
-        query_all(query, usize::MAX)
+        let mut events = query_all(query, usize::MAX)
             .await?
             .into_iter()
             .map(decode)
-            .collect()
+            .collect::<Result<Vec<DealEvent>, _>>()?;
+        // Keyed by id (and, before that, by time then id): in the order they happened.
+        events.sort_by(|a, b| (a.occurred_at, &a.id).cmp(&(b.occurred_at, &b.id)));
+        Ok(events)
     }
 
     async fn all_deals(&self, limit: usize) -> Result<Vec<Deal>, StoreError> {
@@ -414,7 +424,8 @@ impl PipelineStore for DynamoPipelineStore {
             // whatever the limit); an earlier holder still keeps its slot.
             return self.holds_budget_slot(day, occurrence).await;
         }
-        // Old days' items go away by TTL; the real clock, as for dedup claims.
+        // Old days' items go away by TTL, which compares with the real clock (the business
+        // clock may be moved by tests and replays).
         let expires_at = SystemClock
             .now()
             .checked_add(BUDGET_RETENTION)
@@ -645,8 +656,15 @@ fn version_condition(version: u64) -> Result<Condition, StoreError> {
     }
 }
 
+/// Drops the top-level attributes that are null (an absent `Option` field reads back as
+/// `None`): each would cost its name in every write of the item.
+fn strip_nulls(item: &mut Item) {
+    item.retain(|_, v| !matches!(v, AttributeValue::Null(_)));
+}
+
 fn deal_item(deal: &Deal) -> Result<Item, StoreError> {
     let mut item = encode(deal)?;
+    strip_nulls(&mut item);
     item.insert(keys::PK.into(), s(keys::deal_pk(&deal.key)));
     item.insert(keys::SK.into(), s(keys::STATE_SK));
     // Sparse due index: a deal with nothing due has no entry in it.
@@ -734,11 +752,6 @@ fn encode<T: Serialize>(value: &T) -> Result<Item, StoreError> {
     dynamo::to_item(value).map_err(|e| StoreError::Corrupt(format!("encoding item: {e}")))
 }
 
-fn encode_value<T: Serialize>(value: &T) -> Result<AttributeValue, StoreError> {
-    dynamo::to_attribute_value(value)
-        .map_err(|e| StoreError::Corrupt(format!("encoding attribute: {e}")))
-}
-
 fn decode<T: DeserializeOwned>(mut item: Item) -> Result<T, StoreError> {
     let pk = match item.get(keys::PK) {
         Some(AttributeValue::S(pk)) => pk.clone(),
@@ -785,6 +798,7 @@ mod tests {
     #[test]
     fn the_timeline_prefix_matches_the_event_sort_key() {
         assert!(keys::event_sk(ts("2024-11-21T10:05:12Z"), "e1").starts_with(EVENT_SK_PREFIX));
+        assert!(keys::event_id_sk("e1").starts_with(EVENT_SK_PREFIX));
     }
 
     #[test]
@@ -810,6 +824,77 @@ mod tests {
                 "{sk}"
             );
         }
+    }
+
+    /// DynamoDB's billed size of an item: attribute names and values by its documented rules.
+    fn item_size(item: &Item) -> usize {
+        fn value(v: &AttributeValue) -> usize {
+            match v {
+                AttributeValue::S(s) => s.len(),
+                AttributeValue::N(n) => {
+                    let digits = n.trim_start_matches('-').replace('.', "");
+                    digits.trim_matches('0').len().max(1).div_ceil(2) + 1
+                }
+                AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
+                AttributeValue::Ss(set) => set.iter().map(String::len).sum(),
+                AttributeValue::L(list) => 3 + list.iter().map(|v| value(v) + 1).sum::<usize>(),
+                AttributeValue::M(map) => {
+                    3 + map
+                        .iter()
+                        .map(|(k, v)| k.len() + value(v) + 1)
+                        .sum::<usize>()
+                }
+                other => panic!("unexpected attribute {other:?}"),
+            }
+        }
+        item.iter().map(|(k, v)| k.len() + value(v)).sum()
+    }
+
+    /// Write units are per KB (twice in a transaction): a deal after its first events, and
+    /// each event, stay within one.
+    #[test]
+    fn a_typical_deal_and_its_events_each_fit_in_one_write_unit() {
+        let config = crate::config::Config::bundled().unwrap();
+        let at = ts("2026-03-02T10:00:00Z");
+        let mut deal: Option<Deal> = None;
+        for (i, kind) in ["deal_created", "proposal_sent"].iter().enumerate() {
+            let body = serde_json::json!({ "events": [{
+                "id": format!("hubspot:44556677:2465712:381627934{i}"), "type": kind,
+                "occurred_at": at.to_string(),
+                "deal": { "crm": "hubspot", "id": "18550123456", "name": "Acme Corp - Website relaunch",
+                          "amount": 24000, "currency": "EUR", "deal_type": "new_business",
+                          "contact": { "email": "jane.doe@acme.example", "first_name": "Jane" } } }] })
+            .to_string();
+            let event = &crate::providers::generic::parse_batch(body.as_bytes()).unwrap()[0];
+            let mut next = deal
+                .take()
+                .unwrap_or_else(|| Deal::new(event.deal.clone(), event.occurred_at));
+            next.version += 1;
+            next.linked
+                .extend(crate::mail::contact_links("jane.doe@acme.example"));
+            crate::rules::apply(&mut next, event, &config);
+            next.next_due_at = crate::rules::evaluate(&next, &config, at).next_due_at;
+            let mut entry = encode(event).unwrap();
+            strip_nulls(&mut entry);
+            entry.insert(keys::PK.into(), s(keys::deal_pk(&event.deal)));
+            entry.insert(keys::SK.into(), s(keys::event_id_sk(&event.id)));
+            assert!(
+                item_size(&entry) <= 1024,
+                "{kind}: event item {} bytes",
+                item_size(&entry)
+            );
+            deal = Some(next);
+        }
+        let deal = deal.unwrap();
+        assert!(deal.next_due_at.is_some(), "a proposal makes the deal due");
+        let item = deal_item(&deal).unwrap();
+        assert!(
+            item_size(&item) <= 1024,
+            "deal item {} bytes",
+            item_size(&item)
+        );
+        // Nothing is lost by leaving the nulls out.
+        assert_eq!(decode::<Deal>(item).unwrap(), deal);
     }
 
     #[test]
