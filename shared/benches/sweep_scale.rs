@@ -8,6 +8,15 @@
 //! - the due-index read alone (`due_deals`, one page of up to 1,000), median of 21;
 //! - a whole sweep (read, rank, enqueue one evaluation per due deal), median of 5;
 //! - the same two with exactly 100 deals due, to show N itself costs nothing.
+//!
+//! On DynamoDB (the emulator, or a real table):
+//!
+//!     cargo bench -p shared --features embedded,aws --bench sweep_scale -- --aws 10000 100000
+//!
+//! with AWS_ENDPOINT_URL, AWS_REGION and PIPELINE_TABLE set (`infra/emulator.py up` prints
+//! them; `scripts/bench sweep` does it all). One table grows from size to size with the same 100
+//! deals due, so each row shows what N itself costs; the evaluations go to an embedded queue,
+//! so the figures are the store's.
 
 // A benchmark report: printing is its interface.
 #![allow(clippy::print_stdout)]
@@ -35,39 +44,49 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// N deals; `due` of them due a minute ago, the rest due later (spread over 30 days).
-async fn fill(store: &EmbeddedStore, n: usize, due: usize, now: Timestamp) {
+/// Deals `from..n`, the `due` in `from..n` due a minute ago, the rest due later (spread
+/// over 30 days); 16 written at a time.
+async fn fill(store: &dyn PipelineStore, from: usize, n: usize, due: usize, now: Timestamp) {
+    use futures_util::stream::{self, StreamExt};
     let created = now - SignedDuration::from_hours(24 * 10);
-    let stride = (n / due.max(1)).max(1);
-    for i in 0..n {
-        let mut deal = Deal::new(DealRef::new("bench", format!("{i}")), created);
-        deal.version = 1;
-        deal.next_due_at = Some(if i % stride == 0 && i / stride < due {
-            now - SignedDuration::from_mins(1)
-        } else {
-            now + SignedDuration::from_secs(60 + (i as i64 * 7919) % (30 * 86_400))
-        });
-        store.put_deal(&deal).await.expect("stored");
+    let stride = ((n - from) / due.max(1)).max(1);
+    let results: Vec<_> = stream::iter(from..n)
+        .map(|i| async move {
+            let mut deal = Deal::new(DealRef::new("bench", format!("{i}")), created);
+            deal.version = 1;
+            let j = i - from;
+            deal.next_due_at = Some(if j.is_multiple_of(stride) && j / stride < due {
+                now - SignedDuration::from_mins(1)
+            } else {
+                now + SignedDuration::from_secs(60 + (i as i64 * 7919) % (30 * 86_400))
+            });
+            store.put_deal(&deal).await
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    for r in results {
+        r.expect("stored");
     }
 }
 
-async fn measure(n: usize, due: usize) -> (usize, Duration, Duration, Duration) {
-    let now: Timestamp = NOW.parse().unwrap();
-    let store = EmbeddedStore::open_in_memory().expect("store");
-    let started = Instant::now();
-    fill(&store, n, due, now).await;
-    let load = started.elapsed();
+/// Times the due-index read and whole sweeps on `store` as it is.
+async fn time_sweep(
+    store: Arc<dyn PipelineStore>,
+    queues: &Arc<EmbeddedStore>,
+    now: Timestamp,
+) -> (usize, Duration, Duration) {
     let clock = Arc::new(ManualClock::new(now));
     let core = Core {
         config: Arc::new(Config::bundled().expect("the bundled config")),
         store: store.clone(),
-        audit: store.clone(),
+        audit: queues.clone(),
         clock,
     };
     let sweeper = Sweeper {
         core,
-        evaluate_queue: store.queue("evaluate"),
-        draft_queue: store.queue("drafts"),
+        evaluate_queue: queues.queue("evaluate"),
+        draft_queue: queues.queue("drafts"),
     };
     let mut reads = Vec::new();
     let mut found = 0;
@@ -86,37 +105,97 @@ async fn measure(n: usize, due: usize) -> (usize, Duration, Duration, Duration) 
             "every due deal of the page is enqueued"
         );
     }
-    (found, load, median(reads), median(sweeps))
+    (found, median(reads), median(sweeps))
+}
+
+async fn measure(n: usize, due: usize) -> (usize, Duration, Duration, Duration) {
+    let now: Timestamp = NOW.parse().unwrap();
+    let store = EmbeddedStore::open_in_memory().expect("store");
+    let started = Instant::now();
+    fill(&*store, 0, n, due, now).await;
+    let load = started.elapsed();
+    let (found, read, sweep) = time_sweep(store.clone(), &store, now).await;
+    (found, load, read, sweep)
+}
+
+fn row(n: usize, found: usize, load: Duration, read: Duration, sweep: Duration) {
+    println!(
+        "{:>10} {:>7} {:>10.1} {:>14.2} {:>11.2} {:>16.1}",
+        n,
+        found,
+        load.as_secs_f64(),
+        ms(read),
+        ms(sweep),
+        sweep.as_secs_f64() * 1e6 / found.max(1) as f64
+    );
+}
+
+/// The same on DynamoDB: one table grown from size to size, the first 100 deals due.
+#[cfg(feature = "aws")]
+async fn on_dynamodb(sizes: &[usize]) {
+    let sdk = shared::adapters::aws::load_sdk_config().await;
+    let table = std::env::var("PIPELINE_TABLE").expect("PIPELINE_TABLE (infra/emulator.py up)");
+    let store = Arc::new(shared::adapters::aws::DynamoPipelineStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        table,
+    ));
+    let queues = EmbeddedStore::open_in_memory().expect("queues");
+    let now: Timestamp = NOW.parse().unwrap();
+    println!(
+        "Sweep at scale (DynamoDB: {})",
+        sdk.endpoint_url().unwrap_or("AWS")
+    );
+    header();
+    let mut have = 0;
+    for &n in sizes {
+        let started = Instant::now();
+        fill(&*store, have, n, if have == 0 { 100 } else { 0 }, now).await;
+        let load = started.elapsed();
+        have = n;
+        let (found, read, sweep) = time_sweep(store.clone(), &queues, now).await;
+        row(n, found, load, read, sweep);
+    }
+}
+
+fn header() {
+    println!(
+        "{:>10} {:>7} {:>10} {:>14} {:>11} {:>16}",
+        "deals", "due", "load s", "due read ms", "sweep ms", "sweep µs/due"
+    );
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let sizes: Vec<usize> = std::env::args()
-        .skip(1)
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let sizes: Vec<usize> = args
+        .iter()
         .filter_map(|a| a.replace('_', "").parse().ok())
         .collect();
+    if args.iter().any(|a| a == "--aws") {
+        #[cfg(feature = "aws")]
+        {
+            let sizes = if sizes.is_empty() {
+                vec![10_000, 100_000]
+            } else {
+                sizes
+            };
+            on_dynamodb(&sizes).await;
+            return;
+        }
+        #[cfg(not(feature = "aws"))]
+        panic!("--aws needs the aws feature: --features embedded,aws");
+    }
     let sizes = if sizes.is_empty() {
         vec![10_000, 100_000, 1_000_000]
     } else {
         sizes
     };
     println!("Sweep at scale (embedded store); a sweep reads at most {PAGE} due deals");
-    println!(
-        "{:>10} {:>7} {:>10} {:>14} {:>11} {:>16}",
-        "deals", "due", "load s", "due read ms", "sweep ms", "sweep µs/due"
-    );
+    header();
     for &n in &sizes {
         for due in [n / 100, 100] {
             let (found, load, read, sweep) = measure(n, due).await;
-            println!(
-                "{:>10} {:>7} {:>10.1} {:>14.2} {:>11.2} {:>16.1}",
-                n,
-                found,
-                load.as_secs_f64(),
-                ms(read),
-                ms(sweep),
-                sweep.as_secs_f64() * 1e6 / found.max(1) as f64
-            );
+            row(n, found, load, read, sweep);
         }
     }
 }

@@ -11,6 +11,7 @@ import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 
 const require = createRequire(import.meta.url);
 const root = resolve(new URL('../..', import.meta.url).pathname);
@@ -27,7 +28,15 @@ function check(ok, what) {
 }
 
 const data = mkdtempSync(join(tmpdir(), 'draftgate-browser-'));
-const port = 20000 + Math.floor(Math.random() * 20000);
+// A port the system has free (a random one can collide with a client's ephemeral port).
+const port = await new Promise((done, failed) => {
+  const probe = createServer();
+  probe.once('error', failed);
+  probe.listen(0, '127.0.0.1', () => {
+    const { port: free } = probe.address();
+    probe.close(() => done(free));
+  });
+});
 const env = { ...process.env, RUST_LOG: 'warn', DRAFTGATE_SIGNING_KEY: 'browser-test-key' };
 delete env.PUBLIC_BASE_URL;
 const runner = spawn(bin, ['serve', '--addr', `127.0.0.1:${port}`, '--data', data], {
