@@ -14,7 +14,9 @@ Rows, in the same run: every draftgate function; `floor-runtime` (a bare `lambda
 function) and `floor-sdk` (aws-config + one DynamoDB client, what every SDK-using function pays);
 and `python+boto3`, the same HubSpot webhook handler (verify v3, parse, store each event) in
 Python + boto3 under `awslambdaric` (bench/python). Ratios compare each function with floor-sdk
-and with Python. With an emulator, two variants show what opening the DynamoDB connection in init
+(with an emulator, with `floor-sdk warm`: both then open their DynamoDB connection in init) and
+with Python (like for like: `crm-webhook nowarm`, which opens nothing in init, as the Python
+handler does not). With an emulator, two variants show what opening the DynamoDB connection in init
 is worth: `floor-sdk warm` (FLOOR_WARM=1) and `crm-webhook nowarm`
 (DRAFTGATE_WARM_CONNECTIONS=0; the functions warm it by default).
 
@@ -302,7 +304,11 @@ def main():
         })
 
     by = {r["name"]: r for r in rows}
-    floor, py = by.get("floor-sdk"), by.get(PYTHON_ROW)
+    # With an emulator the functions open their DynamoDB connection in init (the default), so
+    # their floor is floor-sdk doing the same; without one, the plain floor-sdk.
+    floor, py = by.get(WARM_ROW) or by.get("floor-sdk"), by.get(PYTHON_ROW)
+    if floor:
+        print(f"Function rows: x floor against `{floor['name']}`")
     print(f"Cold start, medians of {args.runs} starts"
           + (f"; first invoke: HubSpot batch of {args.events} events stored in DynamoDB (emulator)"
              if args.env_file else ""))
