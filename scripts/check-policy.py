@@ -5,7 +5,9 @@
 - the audit table is append-only: every statement naming it allows dynamodb:PutItem and nothing else;
 - no statement grants a wildcard resource (`*`, or an ARN ending in `*`);
 - every queue has a dead-letter queue (or is one), and every dead-letter queue has an alarm;
-- every function fed by SQS reports partial batch failures.
+- every function fed by SQS reports partial batch failures;
+- only the webhook functions (which check every request's signature) may be invoked by anyone,
+  and only through their function URL; every other invoke permission names its caller's ARN.
 
     python3 scripts/check-policy.py [template.yaml]     # prints one line per promise, exit 1 on a broken one
     python3 scripts/check-policy.py --self-test         # each check catches a template that breaks it
@@ -21,6 +23,9 @@ sys.path.insert(0, str(ROOT / "infra"))
 from emulator import load_template  # noqa: E402
 
 SENDER = "ReviewApiFunction"
+# The functions whose every request must carry its sender's signature: the only ones that may
+# have a public function URL (WebhookEndpoint=FunctionUrl).
+PUBLIC_WEBHOOKS = {"CrmWebhookFunction", "ProposalWebhookFunction"}
 
 
 def as_list(v):
@@ -140,6 +145,29 @@ def check(t: dict) -> list:
             if ev.get("Type") == "SQS" and "ReportBatchItemFailures" not in ev["Properties"].get("FunctionResponseTypes", []):
                 problems.append(f"{name} {ev_name} fails whole batches")
     results.append(("SQS-fed functions report partial batch failures", problems))
+
+    problems = []
+    for k, r in res.items():
+        props = r.get("Properties", {})
+        if r.get("Type") == "AWS::Lambda::Url":
+            target = names(props.get("TargetFunctionArn"))
+            if props.get("AuthType") != "AWS_IAM" and not target <= PUBLIC_WEBHOOKS:
+                problems.append(f"{k}: a public URL on {sorted(target)}")
+        if r.get("Type") != "AWS::Lambda::Permission":
+            continue
+        target = names(props.get("FunctionName"))
+        if props.get("Principal") == "*":
+            via_url = (props.get("Action") == "lambda:InvokeFunctionUrl"
+                       and props.get("FunctionUrlAuthType") == "NONE") or (
+                props.get("Action") == "lambda:InvokeFunction"
+                and props.get("InvokedViaFunctionUrl") is True)
+            if not target <= PUBLIC_WEBHOOKS:
+                problems.append(f"{k}: anyone may invoke {sorted(target)}")
+            elif not via_url:
+                problems.append(f"{k}: anyone may invoke {sorted(target)} other than through its URL")
+        elif "SourceArn" not in props:
+            problems.append(f"{k}: {props.get('Principal')} may invoke {sorted(target)} from any source")
+    results.append(("only the webhook functions are public, and only through their URL", problems))
     return results
 
 
@@ -183,9 +211,19 @@ def self_test(t: dict) -> int:
     def whole_batches(res):
         res["CrmWritebackFunction"]["Properties"]["Events"]["Write"]["Properties"]["FunctionResponseTypes"] = []
     broken.append(mutate(whole_batches))
+
+    def public_review(res):
+        res["ReviewApiInvokePermission"]["Properties"]["Principal"] = "*"
+        del res["ReviewApiInvokePermission"]["Properties"]["SourceArn"]
+    broken.append(mutate(public_review))
+
+    def direct_invoke(res):
+        del res["CrmWebhookFunctionUrlInvokePermission"]["Properties"]["InvokedViaFunctionUrl"]
+    broken.append(mutate(direct_invoke))
     expected = [
         "only review-api", "only review-api", "the audit table", "no wildcard",
         "every queue has a DLQ", "every queue has a DLQ", "SQS-fed functions",
+        "only the webhook functions", "only the webhook functions",
     ]
     for got, want in zip(broken, expected):
         assert len(got) == 1 and got[0].startswith(want), (want, got)

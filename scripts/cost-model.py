@@ -172,6 +172,9 @@ def main():
     per_m_new = sum(units["webhook_new_deal"]["cost"].values()) * 1e6
     print(f"\nOne million webhooks, all-in (API Gateway + Lambda + DynamoDB + ...): {fmt(per_m)} "
           f"(each an event on a known deal; {fmt(per_m_new)} if each created a deal)")
+    api_m = units["webhook"]["cost"].get("API Gateway", 0) * 1e6
+    print(f"With WebhookEndpoint=FunctionUrl (webhooks on the functions' own URLs, no API Gateway "
+          f"request charge): {fmt(per_m - api_m)}")
 
     # Monthly volumes. The 30-deal founder: ~30 CRM/mail events per deal a month, 1 % redelivered,
     # each deal evaluated ~10 times, 60 drafts, 50 approved and written back.

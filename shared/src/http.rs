@@ -169,3 +169,92 @@ pub fn wants_json(headers: &HeaderMap) -> bool {
     header(headers, "accept")
         .is_some_and(|a| a.contains("application/json") && !a.contains("text/html"))
 }
+
+/// The URL a webhook was sent to, as its sender signs it (HubSpot v3, Google's push audience):
+/// `public_base_url` with the request's path and query. A request that came through a Lambda
+/// function URL (host `<id>.lambda-url.<region>.on.aws`, the `WebhookEndpoint=FunctionUrl`
+/// deployment) was sent to that host instead: a function cannot be given its own URL in its
+/// settings, and no other route reaches a function with such a host.
+pub fn request_url(public_base_url: &str, req: &Request) -> String {
+    let path = req
+        .uri()
+        .path_and_query()
+        .map_or(req.uri().path(), http::uri::PathAndQuery::as_str);
+    match function_url_host(req.headers()) {
+        Some(host) => format!("https://{host}{path}"),
+        None => format!("{}{path}", public_base_url.trim_end_matches('/')),
+    }
+}
+
+fn function_url_host(headers: &HeaderMap) -> Option<&str> {
+    let host = header(headers, "host")?;
+    let (id, rest) = host.split_once(".lambda-url.")?;
+    let region = rest.strip_suffix(".on.aws")?;
+    let id_ok = !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric());
+    let region_ok = !region.is_empty()
+        && region
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    (id_ok && region_ok).then_some(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(host: Option<&str>, uri: &str) -> Request {
+        let mut b = http::Request::post(uri);
+        if let Some(h) = host {
+            b = b.header("host", h);
+        }
+        b.body(Bytes::new()).unwrap()
+    }
+
+    #[test]
+    fn a_webhook_is_checked_against_the_public_base_url() {
+        let base = "https://hooks.example/";
+        assert_eq!(
+            request_url(
+                base,
+                &req(
+                    Some("abc.execute-api.eu-west-1.amazonaws.com"),
+                    "/webhooks/hubspot?x=1"
+                )
+            ),
+            "https://hooks.example/webhooks/hubspot?x=1"
+        );
+        assert_eq!(
+            request_url(base, &req(None, "/webhooks/hubspot")),
+            "https://hooks.example/webhooks/hubspot"
+        );
+    }
+
+    #[test]
+    fn a_webhook_through_a_function_url_is_checked_against_that_url() {
+        let host = "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p6.lambda-url.eu-west-1.on.aws";
+        assert_eq!(
+            request_url(
+                "https://hooks.example",
+                &req(Some(host), "/webhooks/hubspot")
+            ),
+            format!("https://{host}/webhooks/hubspot")
+        );
+        // Hosts that only look like one keep the configured base.
+        for spoof in [
+            "lambda-url.eu-west-1.on.aws",
+            ".lambda-url.eu-west-1.on.aws",
+            "x.lambda-url.eu-west-1.on.aws.evil.example",
+            "x/y.lambda-url.eu-west-1.on.aws",
+            "x.lambda-url..on.aws",
+        ] {
+            assert_eq!(
+                request_url(
+                    "https://hooks.example",
+                    &req(Some(spoof), "/webhooks/hubspot")
+                ),
+                "https://hooks.example/webhooks/hubspot",
+                "{spoof}"
+            );
+        }
+    }
+}

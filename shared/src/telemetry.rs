@@ -10,8 +10,9 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
 
 /// Quiet by default for the SDK and HTTP stacks, whose debug output would include request
 /// details; `RUST_LOG` (or Lambda's `AWS_LAMBDA_LOG_LEVEL`) overrides it.
@@ -19,22 +20,32 @@ const DEFAULT_FILTER: &str = "info,aws_config=warn,aws_smithy_runtime=warn,aws_s
 aws_sdk_sqs=warn,aws_sdk_s3=warn,hyper=warn,hyper_util=warn,reqwest=warn,rustls=warn,h2=warn";
 
 /// The filter: `RUST_LOG` if set, else Lambda's advanced-logging level, else [`DEFAULT_FILTER`].
-pub fn filter() -> EnvFilter {
-    if let Ok(f) = EnvFilter::try_from_default_env() {
+///
+/// Directives are `level` and `target=level`, comma-separated (`Targets`' syntax: no span or field
+/// filters, which would link a regex engine into every function for a feature no one sets). A
+/// directive that does not parse is ignored in favour of the next source.
+pub fn filter() -> Targets {
+    if let Some(f) = std::env::var("RUST_LOG").ok().and_then(|v| v.parse().ok()) {
         return f;
     }
     if let Ok(level) = std::env::var("AWS_LAMBDA_LOG_LEVEL") {
         let level = level.to_ascii_lowercase();
-        if let Ok(f) = EnvFilter::try_new(DEFAULT_FILTER.replacen("info", &level, 1)) {
+        if let Ok(f) = DEFAULT_FILTER.replacen("info", &level, 1).parse() {
             return f;
         }
     }
-    EnvFilter::new(DEFAULT_FILTER)
+    default_filter()
+}
+
+fn default_filter() -> Targets {
+    DEFAULT_FILTER
+        .parse()
+        .unwrap_or_else(|_| Targets::new().with_default(tracing::Level::INFO))
 }
 
 /// A JSON subscriber writing to `writer`: the event's fields at the top level, the current span
 /// and the list of enclosing spans with their fields, an RFC 3339 timestamp and the level.
-pub fn json_subscriber<W>(writer: W, filter: EnvFilter) -> impl tracing::Subscriber + Send + Sync
+pub fn json_subscriber<W>(writer: W, filter: Targets) -> impl tracing::Subscriber + Send + Sync
 where
     W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
 {
@@ -45,9 +56,9 @@ where
         .with_span_list(true)
         .with_target(true)
         .with_ansi(false)
-        .with_env_filter(filter)
         .with_writer(writer)
         .finish()
+        .with(filter)
 }
 
 /// An in-memory log destination, for tests that read back what was logged.
@@ -99,7 +110,7 @@ mod tests {
     #[test]
     fn each_line_is_json_with_the_fields_of_every_enclosing_span() {
         let buf = Capture::default();
-        let subscriber = json_subscriber(buf.clone(), EnvFilter::new("info"));
+        let subscriber = json_subscriber(buf.clone(), "info".parse().expect("a level"));
         tracing::subscriber::with_default(subscriber, || {
             let request = tracing::info_span!("Lambda runtime invoke", requestId = "req-1");
             let _r = request.enter();
@@ -118,5 +129,16 @@ mod tests {
         let spans = line["spans"].as_array().unwrap();
         assert_eq!(spans[0]["requestId"], "req-1");
         assert_eq!(spans[1]["provider"], "hubspot");
+    }
+
+    #[test]
+    fn the_default_filter_keeps_draftgate_at_info_and_the_sdk_stacks_at_warn() {
+        use tracing::Level;
+        let filter: Targets = DEFAULT_FILTER.parse().expect("the default filter parses");
+        assert!(filter.would_enable("shared::app", &Level::INFO));
+        assert!(!filter.would_enable("shared::app", &Level::DEBUG));
+        assert!(filter.would_enable("aws_config::imds", &Level::WARN));
+        assert!(!filter.would_enable("aws_config::imds", &Level::INFO));
+        assert!(!filter.would_enable("hyper_util::client", &Level::INFO));
     }
 }

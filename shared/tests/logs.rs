@@ -24,7 +24,6 @@ use shared::providers::Providers;
 use shared::secret::Secret;
 use shared::telemetry::Capture;
 use shared::tokens::{Scope, TokenSigner};
-use tracing_subscriber::EnvFilter;
 
 const GENERIC_SECRET: &str = "generic-secret-7d1f0c9a";
 const INBOX_SECRET: &str = "inbox-secret-52be8e41";
@@ -58,7 +57,8 @@ fn draftgate_signed(
 #[tokio::test(flavor = "current_thread")]
 async fn a_whole_flow_logs_json_with_its_spans_and_never_a_secret_token_or_body() {
     let buf = Capture::default();
-    let subscriber = shared::telemetry::json_subscriber(buf.clone(), EnvFilter::new("trace"));
+    let subscriber =
+        shared::telemetry::json_subscriber(buf.clone(), "trace".parse().expect("a level"));
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let store = EmbeddedStore::open_in_memory().unwrap();

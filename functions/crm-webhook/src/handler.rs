@@ -189,6 +189,63 @@ mod tests {
         );
     }
 
+    /// The sample batch as a Lambda function URL delivers it (`WebhookEndpoint=FunctionUrl`):
+    /// same payload format, the function URL's host, no route key, signed by HubSpot for `url`.
+    fn via_function_url(url_signed_for: &str) -> Request {
+        const HOST: &str = "k3x7q2m9p4w8z1v6n5b0c7d2f4g8h1j3.lambda-url.eu-west-1.on.aws";
+        let mut event = event_json("hubspot-deal-stage-changed.json");
+        let body = event["body"].as_str().unwrap().to_owned();
+        let ts = event["headers"]["x-hubspot-request-timestamp"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let url = url_signed_for.replace("{host}", HOST);
+        let sig = shared::providers::signature::hubspot_v3_signature(
+            b"0c8f3b6e-5d2a-4f71-9b3e-8a1d2c4e6f70",
+            "POST",
+            &url,
+            body.as_bytes(),
+            &ts,
+        );
+        event["routeKey"] = "$default".into();
+        event["headers"]["host"] = HOST.into();
+        event["headers"]["x-hubspot-signature-v3"] = sig.into();
+        event["requestContext"]["routeKey"] = "$default".into();
+        event["requestContext"]["domainName"] = HOST.into();
+        event["requestContext"]["domainPrefix"] = HOST.split('.').next().unwrap().into();
+        event["requestContext"]["apiId"] = HOST.split('.').next().unwrap().into();
+        event.as_object_mut().unwrap().remove("pathParameters");
+        to_lambda(&event)
+    }
+
+    #[tokio::test]
+    async fn a_hubspot_batch_through_the_function_url_is_checked_against_that_url() {
+        let store = EmbeddedStore::open_in_memory().unwrap();
+        let (status, body) = answer(
+            &intake(&store),
+            via_function_url("https://{host}/webhooks/hubspot"),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(accepted_and_duplicates(&body), (Some(2), Some(0)));
+
+        // Signed for the API's URL but delivered to the function URL: not what HubSpot sent.
+        let store = EmbeddedStore::open_in_memory().unwrap();
+        let (status, body) = answer(
+            &intake(&store),
+            via_function_url(
+                "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/webhooks/hubspot",
+            ),
+        )
+        .await;
+        assert_eq!(status, 401, "{body}");
+        assert!(store
+            .get_deal(&DealRef::new(ACME.0, ACME.1))
+            .await
+            .unwrap()
+            .is_none());
+    }
+
     #[tokio::test]
     async fn a_forged_signature_is_401_and_stores_nothing() {
         let store = EmbeddedStore::open_in_memory().unwrap();

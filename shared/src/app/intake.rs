@@ -115,13 +115,7 @@ impl Intake {
         http::require_media_type(req.headers(), provider.media_type())?;
         let incoming = Incoming {
             request: req,
-            url: format!(
-                "{}{}",
-                self.public_base_url.trim_end_matches('/'),
-                req.uri()
-                    .path_and_query()
-                    .map_or(req.uri().path(), ::http::uri::PathAndQuery::as_str)
-            ),
+            url: http::request_url(&self.public_base_url, req),
             now: self.core.clock.now(),
             config: &self.core.config,
         };
@@ -166,7 +160,7 @@ impl Intake {
 
     /// Record events deal by deal, each deal's in the provider's order. Before a deal's first
     /// new event, its details are read from its CRM's API when a client is configured (one
-    /// read per deal, and none for a batch of duplicates).
+    /// read per deal, and none for a batch of duplicates, which are checked first).
     async fn record_by_deal(
         &self,
         events: Vec<DealEvent>,
@@ -176,9 +170,18 @@ impl Intake {
         for e in events {
             by_deal.entry(e.deal.clone()).or_default().push(e);
         }
+        let mut to_record = Vec::new();
         for (deal, events) in by_deal {
-            let mut fresh = Vec::new();
-            for e in events {
+            let client = self.crm.get(&deal.crm);
+            // With a CRM client, redelivered events are set aside before its API is called for
+            // them. Without one, recording finds them itself (the timeline entry keyed by the
+            // event id is the claim), so the read is saved.
+            let (to_check, mut fresh) = if client.is_some() {
+                (events, Vec::new())
+            } else {
+                (Vec::new(), events)
+            };
+            for e in to_check {
                 if self
                     .core
                     .store
@@ -194,7 +197,6 @@ impl Intake {
                     fresh.push(e);
                 }
             }
-            let client = self.crm.get(&deal.crm);
             if let Some(client) = client {
                 // Stage ids as the config maps them (closed stages by their outcome).
                 for e in &mut fresh {
@@ -239,9 +241,10 @@ impl Intake {
                     Err(e) => return Err(ApiError::Transient(e.into())),
                 }
             }
-            self.record_all(fresh, summary).await?;
+            to_record.append(&mut fresh);
         }
-        Ok(())
+        // Different deals concurrently, each deal's events in order.
+        self.record_all(to_record, summary).await
     }
 
     /// A stage change that closed the deal is announced on the bus (again on a redelivery: at

@@ -87,13 +87,7 @@ impl MailIntake {
         let now = core.clock.now();
         let incoming = Incoming {
             request: req,
-            url: format!(
-                "{}{}",
-                intake.public_base_url.trim_end_matches('/'),
-                req.uri()
-                    .path_and_query()
-                    .map_or(req.uri().path(), ::http::uri::PathAndQuery::as_str)
-            ),
+            url: http::request_url(&intake.public_base_url, req),
             now,
             config: &core.config,
         };
