@@ -176,18 +176,15 @@ impl Intake {
             // With a CRM client, redelivered events are set aside before its API is called for
             // them. Without one, recording finds them itself (the timeline entry keyed by the
             // event id is the claim), so the read is saved.
-            let (to_check, mut fresh) = if client.is_some() {
-                (events, Vec::new())
-            } else {
-                (Vec::new(), events)
-            };
-            for e in to_check {
-                if self
-                    .core
-                    .store
-                    .is_duplicate(&e.deal, &e.id)
-                    .await
-                    .map_err(store_error)?
+            let mut fresh = Vec::new();
+            for e in events {
+                if client.is_some()
+                    && self
+                        .core
+                        .store
+                        .is_duplicate(&e.deal, &e.id)
+                        .await
+                        .map_err(store_error)?
                 {
                     summary.duplicates += 1;
                     // A redelivered closing event announces again: the first attempt may have
