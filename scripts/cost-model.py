@@ -52,7 +52,7 @@ MEMORY_GB = 128 / 1024
 # idle): requests made whether or not anything happens, billed as SQS requests.
 IDLE_POLLS_PER_QUEUE_MONTH = 5 * 3 * 60 * 24 * 30
 QUEUES_POLLED = 3          # evaluate, drafts, CRM write-back (all FIFO)
-ALARMS = 11                # the template's CloudWatch alarms (4 DLQs, 7 function errors)
+ALARMS = 12                # the template's CloudWatch alarms (5 DLQs, 7 function errors)
 SECRETS = 2                # the mailbox's read and send grants
 SWEEPS_A_MONTH = 4 * 24 * 30
 SYNCS_A_MONTH = 24 * 30
@@ -113,8 +113,10 @@ def per_unit(phase: dict) -> dict:
     units = max(phase["units"], 1)
     name = phase["phase"]
     one_each = ("webhook_new_deal", "webhook", "webhook_redelivered", "approve")
-    invocations = units if name in one_each else {"sweep": 1, "idle_sweep": 1}.get(
-        name, math.ceil(units / 10))  # SQS batches of 10
+    # mail-events: one EventBridge invocation per SES Send event (SES's events to the default
+    # bus cost nothing).
+    invocations = units if name in one_each + ("send_event",) else {
+        "sweep": 1, "idle_sweep": 1}.get(name, math.ceil(units / 10))  # SQS batches of 10
     api = units if name in one_each else 0
     cost = price_counts(phase["counts"], phase["lambda_ms"], invocations, api)
     return {"requests": {k: v / units for k, v in phase["counts"].items()},
@@ -180,12 +182,12 @@ def main():
     # each deal evaluated ~10 times, 60 drafts, 50 approved and written back.
     founder = month("30-deal founder", units, {
         "webhook_new_deal": 30, "webhook": 870, "webhook_redelivered": 9, "sweep": SWEEPS_A_MONTH * 0, "idle_sweep": SWEEPS_A_MONTH,
-        "evaluate": 300, "draft": 60, "approve": 50, "crm_write": 50})
+        "evaluate": 300, "draft": 60, "approve": 50, "send_event": 50, "crm_write": 50})
     # 100 k deals and 10 M webhooks a month: 100 events per deal; each deal evaluated 4 times a
     # month; 30 k drafts, 25 k approved and written back; every sweep finds deals due.
     big = month("100 k deals, 10 M webhooks", units, {
         "webhook_new_deal": 100_000, "webhook": 9_900_000, "webhook_redelivered": 100_000, "sweep": SWEEPS_A_MONTH,
-        "evaluate": 400_000, "draft": 30_000, "approve": 25_000, "crm_write": 25_000})
+        "evaluate": 400_000, "draft": 30_000, "approve": 25_000, "send_event": 25_000, "crm_write": 25_000})
     for m in (founder, big):
         print(f"\n{m['name']}, a month: " + ", ".join(f"{k} {v:,}" for k, v in m["volumes"].items() if v))
         for k, v in sorted(m["usage"].items(), key=lambda kv: -kv[1]):

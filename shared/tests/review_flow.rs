@@ -805,3 +805,189 @@ async fn the_daily_digest_replaces_per_draft_notifications() {
     w.run_pipeline().await;
     assert_eq!(founder_notes(&w).len(), 2, "the next day's digest");
 }
+
+/// The SES sender keeps no Sent folder; SES's Send events, recorded by mail-events, stand in
+/// for one. SES's API is a local mock here: a send whose answer is lost (a 500 after SES may
+/// have taken the message) leaves the draft SENDING, and approving again a minute later sends
+/// only if no Send event names the draft.
+#[cfg(feature = "ses")]
+mod ses_sends {
+    use aws_sdk_sesv2::config::{retry::RetryConfig, BehaviorVersion, Credentials, Region};
+    use shared::adapters::aws::SesSender;
+    use shared::app::ses_sends;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+
+    const SEND: &str = "/v2/email/outbound-emails";
+
+    /// SES's API at `server`, each call tried once.
+    fn ses(server: &MockServer) -> aws_sdk_sesv2::Client {
+        let config = aws_sdk_sesv2::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+            .endpoint_url(server.uri())
+            .retry_config(RetryConfig::disabled())
+            .build();
+        aws_sdk_sesv2::Client::from_conf(config)
+    }
+
+    async fn ses_world(server: &MockServer) -> World {
+        let mut w = World::new("Acme", Some("Jane")).await;
+        let sender = SesSender::new(ses(server), Some("draftgate-sends".into()))
+            .finding_sends_in(w.store.clone());
+        w.review.sender = Arc::new(sender);
+        w
+    }
+
+    /// The Send event SES would publish for `draft_id`'s message.
+    fn send_event(draft_id: &str, message_id: &str) -> Value {
+        let mut event: Value =
+            serde_json::from_str(include_str!("../../events/mail-events/ses-email-sent.json"))
+                .unwrap();
+        event["detail"]["mail"]["messageId"] = message_id.into();
+        event["detail"]["mail"]["tags"][ses_sends::DRAFT_TAG] = serde_json::json!([draft_id]);
+        event
+    }
+
+    async fn sends(server: &MockServer) -> Vec<Value> {
+        server
+            .received_requests()
+            .await
+            .unwrap()
+            .iter()
+            .filter(|r| r.url.path() == SEND)
+            .map(|r| serde_json::from_slice(&r.body).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn each_message_names_its_draft_and_the_configuration_set() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(SEND))
+            .respond_with(
+                ResponseTemplate::new(200).set_body_json(serde_json::json!({"MessageId": "ses-1"})),
+            )
+            .mount(&server)
+            .await;
+        let w = ses_world(&server).await;
+        let d = w.drafted().await;
+        let (code, body) = w.post(&d.id, &[("action", "approve")]).await;
+        assert_eq!(code, 200, "{body}");
+        assert_eq!(body["message_id"], "ses-1");
+        let sent = sends(&server).await;
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0]["ConfigurationSetName"], "draftgate-sends");
+        assert_eq!(
+            sent[0]["EmailTags"],
+            serde_json::json!([{"Name": ses_sends::DRAFT_TAG, "Value": d.id}])
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lost_answer_is_settled_by_the_send_event_never_by_a_second_message() {
+        for accepted in [true, false] {
+            let server = MockServer::start().await;
+            // The first SendEmail gets no usable answer; a later one succeeds.
+            Mock::given(method("POST"))
+                .and(path(SEND))
+                .respond_with(ResponseTemplate::new(500))
+                .up_to_n_times(1)
+                .mount(&server)
+                .await;
+            Mock::given(method("POST"))
+                .and(path(SEND))
+                .respond_with(
+                    ResponseTemplate::new(200)
+                        .set_body_json(serde_json::json!({"MessageId": "ses-second"})),
+                )
+                .mount(&server)
+                .await;
+            let w = ses_world(&server).await;
+            let d = w.drafted().await;
+
+            let (code, body) = w.post(&d.id, &[("action", "approve")]).await;
+            assert_eq!(code, 503, "{body}");
+            assert_eq!(
+                w.status(&d.id).await,
+                DraftStatus::Sending,
+                "the message may be out: not offered for a second send"
+            );
+            if accepted {
+                // SES took it after all: its Send event arrives through EventBridge.
+                let event = send_event(&d.id, "ses-first");
+                let parsed = ses_sends::parse(&event).unwrap();
+                ses_sends::record(&*w.store, &parsed).await.unwrap();
+            }
+            // At once, someone may still be sending it.
+            let (code, _) = w.post(&d.id, &[("action", "approve")]).await;
+            assert_eq!(code, 409);
+            let page = w.get_page(&d.id).await;
+            assert!(page.contains("Being sent: not confirmed yet"), "{page}");
+            assert!(!page.contains("id=\"finish\""), "{page}");
+            w.clock.advance(SignedDuration::from_secs(90));
+            // The page offers to finish it: the same approval, which looks first.
+            let page = w.get_page(&d.id).await;
+            assert!(page.contains("Not confirmed as sent"), "{page}");
+            assert!(
+                page.contains(r#"name="action" value="approve" id="finish""#),
+                "{page}"
+            );
+            let (code, body) = w.post(&d.id, &[("action", "approve")]).await;
+            assert_eq!(code, 200, "{body}");
+            assert_eq!(w.status(&d.id).await, DraftStatus::Sent);
+            let requests = sends(&server).await.len();
+            if accepted {
+                assert_eq!(body["message_id"], "ses-first");
+                assert_eq!(requests, 1, "SES accepted the first: no second SendEmail");
+            } else {
+                assert_eq!(body["message_id"], "ses-second");
+                assert_eq!(requests, 2, "no Send event: sent once more");
+            }
+            let kinds: Vec<String> = w
+                .store
+                .entries(None)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|e| e.kind)
+                .collect();
+            let expected = if accepted {
+                "send.found_in_sent"
+            } else {
+                "send.resumed"
+            };
+            assert!(kinds.iter().any(|k| k == expected), "{kinds:?}");
+            assert_eq!(
+                kinds.iter().filter(|k| *k == "message.sent").count(),
+                1,
+                "{kinds:?}"
+            );
+            let (code, _) = w.post(&d.id, &[("action", "approve")]).await;
+            assert_eq!(code, 409, "sent is final");
+            let page = w.get_page(&d.id).await;
+            assert!(!page.contains("id=\"unfinished\""), "{page}");
+        }
+    }
+
+    /// Without the Send events (no `SES_SEND_EVENTS`), a send without an answer goes back for
+    /// approval as before, and a draft left SENDING is never sent blindly.
+    #[tokio::test]
+    async fn without_send_events_a_draft_left_sending_is_never_sent_blindly() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(SEND))
+            .respond_with(ResponseTemplate::new(500))
+            .mount(&server)
+            .await;
+        let mut w = World::new("Acme", Some("Jane")).await;
+        w.review.sender = Arc::new(SesSender::new(ses(&server), None));
+        let d = w.drafted().await;
+        let (code, _) = w.post(&d.id, &[("action", "approve")]).await;
+        assert_eq!(code, 503);
+        assert_eq!(w.status(&d.id).await, DraftStatus::Pending);
+    }
+}

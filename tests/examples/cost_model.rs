@@ -13,6 +13,7 @@
 //! - `draft`: one draft per fired follow-up (render, store, notify the founder by SNS);
 //! - `approve`: the founder approves each draft on the review page (SES send, audit, bus event,
 //!   CRM write-back job);
+//! - `send_event`: SES's Send event of each approved message, recorded by mail-events;
 //! - `crm_write`: the write-back worker logs each sent email on the deal (HubSpot, mocked);
 //! - `idle_sweep`: a sweep with nothing due (what 96 runs a day cost when nothing happens).
 //!
@@ -39,6 +40,7 @@ use shared::app::drafts::Drafter;
 use shared::app::evaluate::Evaluator;
 use shared::app::intake::Intake;
 use shared::app::review::Review;
+use shared::app::ses_sends;
 use shared::app::sweep::Sweeper;
 use shared::app::writeback::CrmWriteback;
 use shared::app::Core;
@@ -295,6 +297,15 @@ async fn main() {
         .drafts_by_status(DraftStatus::Pending, None, deals * 2)
         .await
         .expect("pending drafts");
+    let send_event: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../events/mail-events/ses-email-sent.json"
+        ))
+        .expect("the sample Send event"),
+    )
+    .expect("JSON");
+    let mut sent = Vec::new();
     let started = Instant::now();
     for d in &pending {
         let token = tokens.sign(
@@ -313,10 +324,33 @@ async fn main() {
             .expect("a request");
         let resp = review.handle(req).await;
         assert_eq!(resp.status(), 200, "{:?}", resp.body());
+        let answer: Value = serde_json::from_slice(resp.body()).expect("a JSON answer");
+        sent.push((
+            d.id.clone(),
+            answer["message_id"].as_str().unwrap_or("").to_string(),
+        ));
     }
     report(
         "approve",
         pending.len(),
+        started.elapsed(),
+        counter.take().await,
+    );
+
+    // Each message's Send event, as SES publishes it and mail-events records it.
+    let started = Instant::now();
+    for (draft_id, message_id) in &sent {
+        let mut event = send_event.clone();
+        event["detail"]["mail"]["messageId"] = json!(message_id);
+        event["detail"]["mail"]["tags"][ses_sends::DRAFT_TAG] = json!([draft_id]);
+        let accepted = ses_sends::parse(&event).expect("a send event of ours");
+        ses_sends::record(&*core.store, &accepted)
+            .await
+            .expect("recorded");
+    }
+    report(
+        "send_event",
+        sent.len(),
         started.elapsed(),
         counter.take().await,
     );

@@ -1640,6 +1640,75 @@ mod aws_only {
         }
     }
 
+    /// SES keeps no Sent folder: its Send event, recorded in DynamoDB, is how an approval whose
+    /// send got no answer finds that SES took the message. The message goes to moto's SES; the
+    /// answer is dropped; the Send event SES would publish for it (the repository's sample with
+    /// this message's id and draft tag) goes through mail-events' path into the pipeline table.
+    #[tokio::test]
+    async fn a_send_whose_answer_was_lost_is_found_by_its_ses_send_event() {
+        use shared::app::ses_sends;
+        use shared::ports::SentLookup;
+
+        let fx = aws_fixture().await;
+        let config = aws::sdk_config().await;
+        let ses = aws_sdk_sesv2::Client::new(&config);
+        let from = format!("{}@example.com", aws::unique_name("founder"));
+        ses.create_email_identity()
+            .email_identity(&from)
+            .send()
+            .await
+            .unwrap();
+        let sender = SesSender::new(ses, None).finding_sends_in(fx.ports.pipeline.clone());
+        assert!(sender.finds_sent());
+
+        let mut email = outbound(&from);
+        email.draft_id = aws::unique_name("d");
+        assert_eq!(
+            sender.find_sent(&email).await.unwrap(),
+            SentLookup::NotFound,
+            "nothing sent yet"
+        );
+        // SES takes the message; its answer never reaches the approval.
+        let lost = sender.send(&email).await.unwrap().id;
+
+        let mut event: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../events/mail-events/ses-email-sent.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        event["detail"]["mail"]["messageId"] = json!(lost);
+        event["detail"]["mail"]["tags"][ses_sends::DRAFT_TAG] = json!([email.draft_id]);
+        let accepted = ses_sends::parse(&event).unwrap();
+        ses_sends::record(&*fx.ports.pipeline, &accepted)
+            .await
+            .unwrap();
+
+        match sender.find_sent(&email).await.unwrap() {
+            SentLookup::Found(receipt) => assert_eq!(receipt.id, lost),
+            other => panic!("the Send event was not found: {other:?}"),
+        }
+        let marker = raw_item(
+            &fx,
+            keys::marker_pk(&ses_sends::marker_name(&email.draft_id)),
+            keys::MARKER_SK,
+        )
+        .await;
+        assert!(
+            marker.values().any(|v| v.as_s().is_ok_and(|s| s == &lost)),
+            "{marker:?}"
+        );
+        let mut other = email.clone();
+        other.draft_id = aws::unique_name("d");
+        assert_eq!(
+            sender.find_sent(&other).await.unwrap(),
+            SentLookup::NotFound,
+            "another draft's Send event is not this one's"
+        );
+    }
+
     #[tokio::test]
     async fn an_email_from_an_unverified_sender_is_rejected() {
         let config = aws::sdk_config().await;

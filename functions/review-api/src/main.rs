@@ -25,6 +25,23 @@ async fn main() -> Result<(), Error> {
     let bus = env.required("EVENT_BUS_NAME");
     let tokens = TokenSigner::new(env.secret("DRAFTGATE_SIGNING_KEY"));
     let configuration_set = env.optional("SES_CONFIGURATION_SET");
+    // The configuration set publishes SES's Send events, which mail-events records: an
+    // approval whose send had no answer can then tell whether SES accepted the message.
+    let send_events = match env.optional("SES_SEND_EVENTS").as_deref() {
+        None | Some("off") => false,
+        Some("on") => true,
+        Some(other) => {
+            env.problem(format!(
+                "SES_SEND_EVENTS must be `on` or `off`, got `{other}`"
+            ));
+            false
+        }
+    };
+    if send_events && configuration_set.is_none() {
+        env.problem(
+            "SES_SEND_EVENTS=on needs SES_CONFIGURATION_SET (the set that publishes Send events)",
+        );
+    }
     // The role may only send from the template's SenderAddress: catch a config that disagrees at
     // start instead of as an access-denied error on the founder's first approval.
     if let Some(sender) = env.optional("SENDER_ADDRESS") {
@@ -64,10 +81,14 @@ async fn main() -> Result<(), Error> {
     env.finish_or_exit();
 
     let sender: Arc<dyn Sender> = match mail_sender {
-        MailSender::Ses => Arc::new(SesSender::new(
-            aws_sdk_sesv2::Client::new(&start.sdk),
-            configuration_set,
-        )),
+        MailSender::Ses => {
+            let ses = SesSender::new(aws_sdk_sesv2::Client::new(&start.sdk), configuration_set);
+            Arc::new(if send_events {
+                ses.finding_sends_in(start.core.store.clone())
+            } else {
+                ses
+            })
+        }
         kind => Arc::new(GrantSender {
             kind,
             secret: send_secret.unwrap_or_default(),

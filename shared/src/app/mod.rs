@@ -11,6 +11,7 @@ pub mod outcome;
 mod pages;
 pub mod present;
 pub mod review;
+pub mod ses_sends;
 mod slack;
 pub mod summary;
 pub mod sweep;

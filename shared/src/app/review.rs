@@ -160,6 +160,19 @@ fn decision_words(d: &Draft, now: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> O
 /// A draft still SENDING this long after its approval was interrupted mid-send.
 const RESUME_AFTER: SignedDuration = SignedDuration::from_secs(60);
 
+/// For a draft left SENDING: `"wait"` within [`RESUME_AFTER`] of its approval (someone may still
+/// be sending it), then `"finish"`. `None` for every other draft.
+fn unfinished_send(d: &Draft, now: jiff::Timestamp) -> Option<&'static str> {
+    let at = d.decision.as_ref()?.at;
+    (d.status == DraftStatus::Sending).then(|| {
+        if now.duration_since(at) >= RESUME_AFTER {
+            "finish"
+        } else {
+            "wait"
+        }
+    })
+}
+
 fn send_error(e: SendError) -> ApiError {
     match e {
         SendError::Unavailable(cause) => ApiError::Transient(cause),
@@ -640,6 +653,9 @@ impl Review {
             "last_when": draft.context.last_interaction.as_ref().map(|i| super::present::when(i.at, now, &tz)),
             "changed": changed,
             "decided": decision_words(&draft, now, &tz),
+            // Approved, but the send's outcome is not known yet: after a minute the page offers
+            // to finish it (which looks for the message before sending).
+            "unfinished": unfinished_send(&draft, now),
             "reasons": REJECT_REASONS,
             "crm_url": super::present::crm_link(&c.config, &draft),
             "crm_only": draft.trigger.is_crm_update(),
