@@ -909,8 +909,24 @@ mod ses_sends {
             let w = ses_world(&server).await;
             let d = w.drafted().await;
 
-            let (code, body) = w.post(&d.id, &[("action", "approve")]).await;
-            assert_eq!(code, 503, "{body}");
+            // From the page (a form post, not JSON): told what to do, in words.
+            let req = http::Request::builder()
+                .method("POST")
+                .uri(format!("/review/{}", d.id))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Bytes::from(
+                    serde_urlencoded::to_string([
+                        ("token", w.token(&d.id).as_str()),
+                        ("action", "approve"),
+                    ])
+                    .unwrap(),
+                ))
+                .unwrap();
+            let resp = w.review.handle(req).await;
+            assert_eq!(resp.status(), 503);
+            let html = String::from_utf8(resp.body().to_vec()).unwrap();
+            assert!(html.contains("open this draft"), "{html}");
+            assert!(html.contains("<html"), "a page, not JSON: {html}");
             assert_eq!(
                 w.status(&d.id).await,
                 DraftStatus::Sending,

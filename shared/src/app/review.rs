@@ -271,7 +271,17 @@ impl Review {
             (Err(e), false) => {
                 let status = e.status();
                 if status.is_server_error() {
-                    return e.into_response();
+                    // A person on a phone, not a client that retries: say where things stand.
+                    tracing::warn!(error = %Chain(&e), "transient failure; the founder is asked to come back");
+                    return http::html_response(
+                        status,
+                        pages::message(
+                            "Not done yet",
+                            "The service did not answer in time. Nothing is lost: open this draft \
+                             again in a minute. It shows whether the message went out, and offers \
+                             to finish sending it if it did not.",
+                        ),
+                    );
                 }
                 http::html_response(status, pages::message("Cannot do that", &e.to_string()))
             }
