@@ -176,6 +176,17 @@ impl World {
             .collect()
     }
 
+    /// The kinds of every audit entry so far.
+    async fn audit_kinds(&self) -> Vec<String> {
+        self.store
+            .entries(None)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.kind)
+            .collect()
+    }
+
     async fn status(&self, id: &str) -> DraftStatus {
         self.store.get_draft(id).await.unwrap().unwrap().status
     }
@@ -195,14 +206,7 @@ async fn concurrent_approvals_send_exactly_once() {
     assert_eq!(codes, vec![200, 409, 409]);
     assert_eq!(w.sent().len(), 1);
     assert_eq!(w.status(&d.id).await, DraftStatus::Sent);
-    let kinds: Vec<String> = w
-        .store
-        .entries(None)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.kind)
-        .collect();
+    let kinds = w.audit_kinds().await;
     assert_eq!(kinds.iter().filter(|k| *k == "message.sent").count(), 1);
 }
 
@@ -424,14 +428,7 @@ async fn an_interrupted_send_is_finished_from_sent_never_sent_twice() {
         }
         let (code, _) = w.post(&d.id, &[("action", "approve")]).await;
         assert_eq!(code, 409);
-        let kinds: Vec<String> = w
-            .store
-            .entries(None)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.kind)
-            .collect();
+        let kinds = w.audit_kinds().await;
         let expected = if already_out {
             "send.found_in_sent"
         } else {
@@ -963,14 +960,7 @@ mod ses_sends {
                 assert_eq!(body["message_id"], "ses-second");
                 assert_eq!(requests, 2, "no Send event: sent once more");
             }
-            let kinds: Vec<String> = w
-                .store
-                .entries(None)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|e| e.kind)
-                .collect();
+            let kinds = w.audit_kinds().await;
             let expected = if accepted {
                 "send.found_in_sent"
             } else {

@@ -1602,16 +1602,21 @@ mod aws_only {
         }
     }
 
-    #[tokio::test]
-    async fn an_email_from_a_verified_identity_is_sent() {
-        let config = aws::sdk_config().await;
-        let ses = aws_sdk_sesv2::Client::new(&config);
+    /// An SES client and a fresh sender address verified as an SES identity.
+    async fn verified_sender() -> (aws_sdk_sesv2::Client, String) {
+        let ses = aws_sdk_sesv2::Client::new(&aws::sdk_config().await);
         let from = format!("{}@example.com", aws::unique_name("founder"));
         ses.create_email_identity()
             .email_identity(&from)
             .send()
             .await
             .unwrap();
+        (ses, from)
+    }
+
+    #[tokio::test]
+    async fn an_email_from_a_verified_identity_is_sent() {
+        let (ses, from) = verified_sender().await;
 
         let email = outbound(&from);
         let message_id = SesSender::new(ses, None).send(&email).await.unwrap().id;
@@ -1650,14 +1655,7 @@ mod aws_only {
         use shared::ports::SentLookup;
 
         let fx = aws_fixture().await;
-        let config = aws::sdk_config().await;
-        let ses = aws_sdk_sesv2::Client::new(&config);
-        let from = format!("{}@example.com", aws::unique_name("founder"));
-        ses.create_email_identity()
-            .email_identity(&from)
-            .send()
-            .await
-            .unwrap();
+        let (ses, from) = verified_sender().await;
         let sender = SesSender::new(ses, None).finding_sends_in(fx.ports.pipeline.clone());
         assert!(sender.finds_sent());
 

@@ -160,15 +160,24 @@ fn decision_words(d: &Draft, now: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> O
 /// A draft still SENDING this long after its approval was interrupted mid-send.
 const RESUME_AFTER: SignedDuration = SignedDuration::from_secs(60);
 
-/// For a draft left SENDING: `"wait"` within [`RESUME_AFTER`] of its approval (someone may still
-/// be sending it), then `"finish"`. `None` for every other draft.
-fn unfinished_send(d: &Draft, now: jiff::Timestamp) -> Option<&'static str> {
+/// Where a draft left SENDING stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Unfinished {
+    /// Within [`RESUME_AFTER`] of its approval: someone may still be sending it.
+    Wait,
+    /// Later: approving again finishes it, looking for the message before sending.
+    Finish,
+}
+
+/// `None` for every draft not left SENDING.
+fn unfinished_send(d: &Draft, now: jiff::Timestamp) -> Option<Unfinished> {
     let at = d.decision.as_ref()?.at;
     (d.status == DraftStatus::Sending).then(|| {
         if now.duration_since(at) >= RESUME_AFTER {
-            "finish"
+            Unfinished::Finish
         } else {
-            "wait"
+            Unfinished::Wait
         }
     })
 }
@@ -743,12 +752,8 @@ impl Review {
         let now = self.core.clock.now();
         let draft = self.load(id).await?;
         tracing::Span::current().record("deal", tracing::field::display(&draft.deal));
-        let interrupted = draft.status == DraftStatus::Sending
-            && action == DecisionAction::Approve
-            && draft
-                .decision
-                .as_ref()
-                .is_some_and(|d| now.duration_since(d.at) >= RESUME_AFTER);
+        let interrupted = action == DecisionAction::Approve
+            && unfinished_send(&draft, now) == Some(Unfinished::Finish);
         let result = if interrupted {
             tracing::info!("approved again while left sending: looking in Sent");
             self.resume(draft, approver).await
