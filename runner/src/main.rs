@@ -55,6 +55,10 @@ enum Command {
         /// `$DRAFTGATE_AWS_PREFIX-…` (default `draftgate-local`).
         #[arg(long)]
         aws: bool,
+        /// Serve the development routes (`/dev/*`: the outbox with every review link, the
+        /// clock) on a non-loopback address too. On a loopback address they always are.
+        #[arg(long)]
+        dev_routes: bool,
     },
     /// Validate a config file and its templates; print each problem with its location.
     CheckConfig {
@@ -465,6 +469,7 @@ fn main() -> ExitCode {
             config,
             no_sample,
             aws,
+            dev_routes,
         } => {
             // Readable text logs on stderr; stdout carries only the start-up banner.
             tracing_subscriber::fmt()
@@ -484,7 +489,15 @@ fn main() -> ExitCode {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            match runtime.block_on(server::serve(addr, data, config_path, !no_sample, aws)) {
+            let options = server::ServeOptions {
+                addr,
+                data,
+                config_path,
+                load_sample: !no_sample,
+                aws,
+                dev_routes,
+            };
+            match runtime.block_on(server::serve(options)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("draftgate: {e}");

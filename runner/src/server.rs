@@ -53,6 +53,8 @@ pub struct Runner {
     pub workers: Workers,
     pub review: Review,
     pub sample: Sample,
+    /// Whether `/dev/*` is served (a loopback address, or `--dev-routes`).
+    pub dev_routes: bool,
 }
 
 /// Where the runner keeps the pipeline: the embedded store, or AWS services (`--aws`).
@@ -90,13 +92,26 @@ pub fn runner_clock(store: &EmbeddedStore) -> Arc<OffsetClock> {
     Arc::new(OffsetClock::new(SignedDuration::from_millis(offset_ms)))
 }
 
-pub async fn serve(
-    addr: SocketAddr,
-    data: PathBuf,
-    config_path: Option<PathBuf>,
-    load_sample: bool,
-    aws: bool,
-) -> Result<(), String> {
+/// How `draftgate serve` was asked to run.
+pub struct ServeOptions {
+    pub addr: SocketAddr,
+    pub data: PathBuf,
+    pub config_path: Option<PathBuf>,
+    pub load_sample: bool,
+    pub aws: bool,
+    /// Serve `/dev/*` on a non-loopback address too.
+    pub dev_routes: bool,
+}
+
+pub async fn serve(options: ServeOptions) -> Result<(), String> {
+    let ServeOptions {
+        addr,
+        data,
+        config_path,
+        load_sample,
+        aws,
+        dev_routes,
+    } = options;
     let config = Arc::new(load_config(config_path.as_ref())?);
     let store = EmbeddedStore::open(&data)
         .map_err(|e| format!("cannot open the store in {}: {e}", data.display()))?;
@@ -109,15 +124,35 @@ pub async fn serve(
 
     let env = Env::new();
     let mut dev_notes = Vec::new();
-    let mut dev_secret = |name: &str, fallback: String| {
-        env.optional(name).map(Secret::new).unwrap_or_else(|| {
-            dev_notes.push(format!("{name} not set: using a development value"));
-            Secret::new(fallback)
-        })
-    };
+    // Reachable from other machines: the development secrets the README prints would let
+    // anyone post webhooks, and the dev routes would hand out every review link.
+    let exposed = !addr.ip().is_loopback();
+    let dev_routes = dev_routes || !exposed;
+    let mut published = Vec::new();
     let providers = Providers::build(&Providers::all_names(), |spec| {
-        Some(dev_secret(spec.env, spec.dev.into()))
+        match std::env::var(spec.env) {
+            Ok(v) if !v.trim().is_empty() => Some(Secret::new(v)),
+            // Set but empty: on an exposed runner that source is off (401 "not configured").
+            Ok(_) if exposed => None,
+            _ => {
+                if exposed {
+                    published.push(spec.env);
+                }
+                dev_notes.push(format!("{} not set: using a development value", spec.env));
+                Some(Secret::new(spec.dev))
+            }
+        }
     });
+    if !published.is_empty() {
+        return Err(format!(
+            "{addr} is not a loopback address, and these secrets would fall back to the \
+             development values the README prints: {}. Set each to your real secret, or set it \
+             empty to turn that source off (e.g. `{}= draftgate serve --addr {addr}`), or serve \
+             on 127.0.0.1",
+            published.join(", "),
+            published[0]
+        ));
+    }
     let signing_key = match env.optional("DRAFTGATE_SIGNING_KEY") {
         Some(k) => Secret::new(k),
         None => {
@@ -153,9 +188,18 @@ pub async fn serve(
         (Some(base), None) => (base, Secret::new("dev-token")),
         (None, None) => {
             dev_notes.push("HUBSPOT_ACCESS_TOKEN not set: deal details come from the sample pipeline at /dev/hubspot".into());
-            // The runner's own address: PUBLIC_BASE_URL may name a tunnel or a proxy in front.
+            // The runner's own address, over loopback: PUBLIC_BASE_URL may name a tunnel or a
+            // proxy in front, and an exposed runner answers /dev/hubspot to loopback only.
+            let own = SocketAddr::new(
+                if addr.ip().is_unspecified() || !exposed {
+                    std::net::Ipv4Addr::LOCALHOST.into()
+                } else {
+                    addr.ip()
+                },
+                addr.port(),
+            );
             (
-                format!("http://{addr}/dev/hubspot"),
+                format!("http://{own}/dev/hubspot"),
                 Secret::new("dev-token"),
             )
         }
@@ -348,11 +392,13 @@ pub async fn serve(
         audit: audit_reader,
         clock,
         sample: Sample::bundled(),
+        dev_routes,
     });
 
     let app = axum::Router::new()
         .fallback(dispatch)
-        .with_state(runner.clone());
+        .with_state(runner.clone())
+        .into_make_service_with_connect_info::<SocketAddr>();
     // Start (or renew) the mailbox watches before taking requests, so the first push finds its
     // position; a mailbox API that does not answer is retried on the timer.
     if tokio::time::timeout(Duration::from_secs(15), runner.mail.upkeep(&runner.intake))
@@ -403,7 +449,20 @@ pub async fn serve(
     let pending = runner.pending_drafts().await;
     println!("  drafts waiting for review: {pending}");
     println!("  review queue: {}", runner.review.queue_url());
-    println!("  outbox:       {public_base_url}/dev/outbox");
+    if !exposed {
+        println!("  outbox:       {public_base_url}/dev/outbox");
+        println!("  dev routes:   on (/dev/*, served on this loopback address only)");
+    } else if dev_routes {
+        println!("  outbox:       {public_base_url}/dev/outbox");
+        println!(
+            "  dev routes:   ON on {addr} (--dev-routes): anyone who reaches this address can \
+             read every review link at /dev/outbox and move the clock"
+        );
+    } else {
+        println!(
+            "  dev routes:   off ({addr} is not a loopback address; --dev-routes serves them)"
+        );
+    }
 
     let worker = runner.clone();
     tokio::spawn(async move {
@@ -435,6 +494,7 @@ pub async fn serve(
 
 async fn dispatch(
     State(runner): State<Arc<Runner>>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
     req: axum::extract::Request,
 ) -> axum::response::Response {
     let (parts, body) = req.into_parts();
@@ -446,7 +506,9 @@ async fn dispatch(
                 .map(axum::body::Body::from)
         }
     };
-    let resp = runner.route(Request::from_parts(parts, bytes)).await;
+    let resp = runner
+        .route(Request::from_parts(parts, bytes), peer.ip().is_loopback())
+        .await;
     resp.map(axum::body::Body::from)
 }
 
@@ -464,8 +526,19 @@ fn ok_json(v: serde_json::Value) -> Response {
 }
 
 impl Runner {
-    async fn route(&self, req: Request) -> Response {
+    async fn route(&self, req: Request, from_loopback: bool) -> Response {
         let path = req.uri().path().to_string();
+        // Off on an exposed runner, but for the sample CRM API the runner itself reads.
+        if path.starts_with("/dev/")
+            && !self.dev_routes
+            && !(from_loopback && path.starts_with("/dev/hubspot"))
+        {
+            return ApiError::NotFound(format!(
+                "{path} is not served: the dev routes are off on a non-loopback address \
+                 (start the runner with --dev-routes to serve them)"
+            ))
+            .into_response();
+        }
         if MailIntake::is_mailbox_route(&path) {
             return self.mail.handle(&self.intake, req).await;
         }

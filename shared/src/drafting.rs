@@ -92,19 +92,86 @@ impl Template {
     }
 }
 
-/// Markdown (or plain text) as HTML, for a proposal's page and for CRMs that keep notes as
-/// HTML. Any HTML in the text is shown as text, never passed through.
+/// A value put into Markdown as text: on one line (a field is inline data; a line break in it
+/// could start a heading, a list or a table row), with every character Markdown gives a
+/// meaning inside a line escaped, and those that only mean something at the start of a line
+/// (`1.`, `-`, `+`, `=`) escaped there.
+pub fn markdown_text(value: &str) -> String {
+    const INLINE: &str = "\\`*_[]<>!#|~&(){}";
+    let line = crate::headers::one_line(value);
+    let mut out = String::with_capacity(line.len() + 8);
+    let mut leading = true;
+    for c in line.chars() {
+        let at_start = leading && matches!(c, '.' | ')' | '-' | '+' | '=');
+        if INLINE.contains(c) || at_start {
+            out.push('\\');
+        }
+        out.push(c);
+        leading = leading && c.is_ascii_digit();
+    }
+    out
+}
+
+/// The schemes a link in a rendered document may have.
+fn safe_link(url: &str) -> bool {
+    let lower = url.trim().to_ascii_lowercase();
+    lower.starts_with("https://") || lower.starts_with("mailto:")
+}
+
+/// Markdown (or plain text) as HTML, for a proposal's page. Any HTML in the text is shown as
+/// text, never passed through; links keep only `https:` and `mailto:` targets and images only
+/// `https:` ones (anything else is shown as its text).
 pub fn markdown_html(text: &str) -> String {
-    use pulldown_cmark::{Event, Options, Parser};
-    let parser = Parser::new_ext(text, Options::ENABLE_TABLES).map(|e| match e {
-        Event::Html(t) | Event::InlineHtml(t) => Event::Text(t),
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    // Whether each open link or image was kept, so its end tag is dropped with it.
+    let mut kept: Vec<bool> = Vec::new();
+    let parser = Parser::new_ext(text, Options::ENABLE_TABLES).filter_map(move |e| match e {
+        Event::Html(t) | Event::InlineHtml(t) => Some(Event::Text(t)),
         // A line break in a note is a line break.
-        Event::SoftBreak => Event::HardBreak,
-        other => other,
+        Event::SoftBreak => Some(Event::HardBreak),
+        Event::Start(Tag::Link { ref dest_url, .. }) => {
+            let ok = safe_link(dest_url);
+            kept.push(ok);
+            ok.then_some(e)
+        }
+        Event::Start(Tag::Image { ref dest_url, .. }) => {
+            let ok = dest_url.trim().to_ascii_lowercase().starts_with("https://");
+            kept.push(ok);
+            ok.then_some(e)
+        }
+        Event::End(TagEnd::Link | TagEnd::Image) => kept.pop().unwrap_or(false).then_some(e),
+        other => Some(other),
     });
     let mut html = String::new();
     pulldown_cmark::html::push_html(&mut html, parser);
     html
+}
+
+/// Plain text as HTML (for CRMs that keep notes as HTML): escaped, line breaks kept, nothing in
+/// it read as markup.
+pub fn text_html(text: &str) -> String {
+    let mut html = String::with_capacity(text.len() + 16);
+    for para in text.replace("\r\n", "\n").split("\n\n") {
+        let lines: Vec<&str> = para
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        if lines.is_empty() {
+            continue;
+        }
+        html.push_str("<p>");
+        let escaped: Vec<String> = lines.iter().map(|l| html_escape(l)).collect();
+        html.push_str(&escaped.join("<br />\n"));
+        html.push_str("</p>\n");
+    }
+    html
+}
+
+pub(crate) fn html_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    pulldown_cmark_escape::escape_html(&mut out, text).expect("writing to a String");
+    out
 }
 
 /// Templates per trigger and variant (`default`, or a deal type such as `retainer`).
@@ -193,7 +260,23 @@ fn insert_json(map: &mut serde_json::Map<String, serde_json::Value>, dotted: &st
     }
 }
 
+/// Render a plain-text template (a follow-up's subject and body) with `facts`.
 pub fn render(template: &Template, facts: &BTreeMap<String, Fact>) -> Rendered {
+    render_with(template, facts, str::to_string)
+}
+
+/// Render a Markdown template (a proposal): the template's own Markdown is kept, and every fact
+/// is written as text (see [`markdown_text`]), so a CRM field never adds a link, an image, a
+/// heading or a table row to a document.
+pub fn render_markdown(template: &Template, facts: &BTreeMap<String, Fact>) -> Rendered {
+    render_with(template, facts, markdown_text)
+}
+
+fn render_with(
+    template: &Template,
+    facts: &BTreeMap<String, Fact>,
+    as_text: fn(&str) -> String,
+) -> Rendered {
     let mut ctx = serde_json::Map::new();
     let mut missing = Vec::new();
     let mut used = Vec::new();
@@ -205,7 +288,7 @@ pub fn render(template: &Template, facts: &BTreeMap<String, Fact>) -> Rendered {
                     value: fact.value.clone(),
                     source: fact.source.clone(),
                 });
-                insert_json(&mut ctx, var, fact.value.clone());
+                insert_json(&mut ctx, var, as_text(&fact.value));
             }
             None => {
                 missing.push(var.clone());
@@ -226,7 +309,8 @@ pub fn render(template: &Template, facts: &BTreeMap<String, Fact>) -> Rendered {
     let [subject, body] = out;
     Rendered {
         template: template.name.clone(),
-        subject: subject.trim().to_string(),
+        // A subject is a header: CRM text in it stays on one line.
+        subject: crate::headers::subject(&subject),
         body,
         missing,
         used,
@@ -295,5 +379,99 @@ mod tests {
     fn a_template_syntax_error_names_the_line_in_the_file() {
         let e = Template::parse("t.txt", "Subject: x\n\nline one\n{{ broken\n").unwrap_err();
         assert_eq!(e.line, Some(4), "{e}");
+    }
+
+    const PROPOSAL: &str = "Subject: Proposal: {{ deal.name }}\n\nHi {{ contact.first_name }},\n\nOur proposal for {{ deal.name }} at {{ contact.company }}.\n\n## Pricing\n\n| Option | Price |\n| --- | --- |\n| Audit | {{ deal.amount }} |\n\nSee [our terms](https://northwind.example/terms) or [write](mailto:alex@northwind.example).\n";
+
+    #[test]
+    fn crm_fields_in_a_proposal_are_text_never_links_images_headings_or_rows() {
+        let t = Template::parse("proposals/audit.md", PROPOSAL).unwrap();
+        let r = render_markdown(
+            &t,
+            &facts(&[
+                (
+                    "deal.name",
+                    "[click me](javascript:alert(1)) ![t](https://evil.example/t.png)",
+                ),
+                ("contact.first_name", "<script>alert(1)</script>"),
+                (
+                    "contact.company",
+                    "Zenith\n## Pricing\n| Free | $0 |\n\n1. one",
+                ),
+                ("deal.amount", "12000 | Free"),
+            ]),
+        );
+        let html = markdown_html(&r.body);
+        assert!(!html.contains("<a href=\"javascript"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("<script"), "{html}");
+        assert_eq!(html.matches("<h2>").count(), 1, "{html}");
+        assert_eq!(html.matches("<tr>").count(), 2, "{html}");
+        assert!(!html.contains("<ol>"), "{html}");
+        // The founder's own links stay; the fields read as written.
+        assert!(
+            html.contains("<a href=\"https://northwind.example/terms\">"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<a href=\"mailto:alex@northwind.example\">"),
+            "{html}"
+        );
+        assert!(html.contains("[click me](javascript:alert(1))"), "{html}");
+        assert!(
+            html.contains("Zenith ## Pricing | Free | $0 | 1. one"),
+            "{html}"
+        );
+        assert_eq!(r.subject, "Proposal: \\[click me\\]\\(javascript:alert\\(1\\)\\) \\!\\[t\\]\\(https://evil.example/t.png\\)");
+    }
+
+    #[test]
+    fn a_missing_fact_in_a_proposal_is_still_a_marker() {
+        let t = Template::parse("proposals/audit.md", PROPOSAL).unwrap();
+        let r = render_markdown(&t, &facts(&[("deal.name", "Acme")]));
+        assert!(
+            r.body.contains("[[missing: contact.first_name]]"),
+            "{}",
+            r.body
+        );
+        assert!(r.missing.contains(&"contact.first_name".to_string()));
+    }
+
+    #[test]
+    fn links_in_a_document_are_https_or_mailto_only() {
+        for (md, kept) in [
+            ("[a](javascript:alert(1))", false),
+            ("[a](JAVASCRIPT:alert(1))", false),
+            ("[a](data:text/html,x)", false),
+            ("[a](http://plain.example)", false),
+            ("[a](/relative)", false),
+            ("<javascript:alert(1)>", false),
+            ("[a](https://ok.example)", true),
+            ("[a](mailto:a@b.example)", true),
+        ] {
+            let html = markdown_html(md);
+            assert_eq!(html.contains("<a "), kept, "{md}: {html}");
+            assert!(html.contains('a'), "{md}: {html}");
+        }
+        assert!(!markdown_html("![x](http://t.example/p.png)").contains("<img"));
+        assert!(markdown_html("![logo](https://t.example/p.png)").contains("<img"));
+        assert!(!markdown_html("<img src=x onerror=alert(1)>").contains("<img"));
+    }
+
+    #[test]
+    fn a_value_keeps_its_words_and_loses_its_markup() {
+        assert_eq!(markdown_text("Acme, Inc."), "Acme, Inc.");
+        assert_eq!(markdown_text("1. first"), "1\\. first");
+        assert_eq!(markdown_text("- item"), "\\- item");
+        assert_eq!(markdown_text("a_b *c*"), "a\\_b \\*c\\*");
+        assert_eq!(markdown_text("x\r\n# y"), "x \\# y");
+    }
+
+    #[test]
+    fn plain_text_notes_are_escaped_html_with_their_line_breaks() {
+        assert_eq!(
+            text_html("Hi <b>Jane</b>,\n[x](javascript:y)\n\n**Bye**"),
+            "<p>Hi &lt;b&gt;Jane&lt;/b&gt;,<br />\n[x](javascript:y)</p>\n<p>**Bye**</p>\n"
+        );
     }
 }

@@ -23,6 +23,8 @@ pub enum ApiError {
     #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     NotFound(String),
     #[error("{message}")]
     Conflict {
@@ -60,6 +62,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -164,6 +167,128 @@ pub fn check_size(body: &Bytes) -> Result<(), ApiError> {
     }
 }
 
+/// A JSON body must not repeat a key in any object: parsers disagree on which value wins (the
+/// first, the last, an error), so a signed payload with a repeated key could mean one thing to
+/// the signer's checks and another here. Refused with 400 naming the key; a body that is not
+/// JSON at all is left to the route's parser, which says what is wrong with it.
+pub fn require_unique_json_keys(body: &[u8]) -> Result<(), ApiError> {
+    match serde_json::from_slice::<UniqueKeys>(body) {
+        Err(e) if e.classify() == serde_json::error::Category::Data => Err(ApiError::BadRequest {
+            message: format!("malformed JSON: {e}"),
+            detail: json!({ "duplicate_key": true }),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Any JSON value, read only to check that no object repeats a key.
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(UniqueKeys)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_unit<E>(self) -> Result<Self, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                let shown: String = crate::headers::one_line(&key).chars().take(64).collect();
+                return Err(serde::de::Error::custom(format!("duplicate key `{shown}`")));
+            }
+            map.next_value::<UniqueKeys>()?;
+        }
+        Ok(UniqueKeys)
+    }
+}
+
+/// The origin (`scheme://host[:port]`, lowercased, without a default port) of a URL.
+pub fn origin_of(url: &str) -> Option<String> {
+    let (scheme, rest) = url.trim().split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    let authority = rest.split(['/', '?', '#']).next()?.to_ascii_lowercase();
+    let authority = authority
+        .rsplit_once('@')
+        .map_or(authority.as_str(), |(_, h)| h);
+    let host = match (scheme.as_str(), authority.rsplit_once(':')) {
+        ("https", Some((h, "443"))) | ("http", Some((h, "80"))) => h,
+        _ => authority,
+    };
+    (!host.is_empty() && matches!(scheme.as_str(), "http" | "https"))
+        .then(|| format!("{scheme}://{host}"))
+}
+
+/// A decision (a state-changing POST from a page) must come from the service's own pages:
+/// `Origin` equal to `public_base_url`'s, or the browser's `Sec-Fetch-Site: same-origin` (the
+/// same service reached by another name, such as `localhost` for `127.0.0.1`). A foreign or
+/// `null` origin is refused, and so is a browser that says the request is cross-site. A client
+/// that sends neither header is not a browser: no page of another site can make it act, and it
+/// must hold the link's token anyway (README, "Security").
+pub fn require_own_origin(headers: &HeaderMap, public_base_url: &str) -> Result<(), ApiError> {
+    let fetch_site = header(headers, "sec-fetch-site").map(str::to_ascii_lowercase);
+    if fetch_site.as_deref() == Some("same-origin") {
+        return Ok(());
+    }
+    let refuse = |why: String| {
+        Err(ApiError::Forbidden(format!(
+            "{why}: decisions are taken only on draftgate's own pages"
+        )))
+    };
+    match header(headers, "origin").map(str::trim) {
+        Some(origin) => {
+            let own = origin_of(public_base_url);
+            if own.is_some() && origin_of(origin) == own {
+                Ok(())
+            } else {
+                refuse(format!(
+                    "a request from origin `{}`",
+                    one_line_excerpt(origin)
+                ))
+            }
+        }
+        None => match fetch_site.as_deref() {
+            None | Some("none") => Ok(()),
+            Some(other) => refuse(format!("a {other} request")),
+        },
+    }
+}
+
+fn one_line_excerpt(text: &str) -> String {
+    crate::headers::one_line(text).chars().take(100).collect()
+}
+
 /// Whether the client asked for JSON rather than a page.
 pub fn wants_json(headers: &HeaderMap) -> bool {
     header(headers, "accept")
@@ -208,6 +333,85 @@ mod tests {
             b = b.header("host", h);
         }
         b.body(Bytes::new()).unwrap()
+    }
+
+    fn with(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(
+                http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
+        }
+        h
+    }
+
+    #[test]
+    fn a_decision_is_accepted_only_from_the_services_own_origin() {
+        let base = "https://Review.Example:443/prod";
+        for ok in [
+            vec![("origin", "https://review.example")],
+            vec![("origin", "https://review.example:443")],
+            vec![
+                ("origin", "http://localhost:8080"),
+                ("sec-fetch-site", "same-origin"),
+            ],
+            vec![("sec-fetch-site", "same-origin")],
+            vec![],
+        ] {
+            assert!(require_own_origin(&with(&ok), base).is_ok(), "{ok:?}");
+        }
+        for bad in [
+            vec![("origin", "http://evil.example")],
+            vec![("origin", "null")],
+            vec![("origin", "https://review.example.evil.example")],
+            vec![("origin", "http://review.example")],
+            vec![("sec-fetch-site", "cross-site")],
+            vec![("sec-fetch-site", "same-site")],
+        ] {
+            let e = require_own_origin(&with(&bad), base);
+            assert_eq!(
+                e.as_ref().map_err(ApiError::status).err(),
+                Some(StatusCode::FORBIDDEN),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_json_body_that_repeats_a_key_is_refused_at_any_depth() {
+        for dup in [
+            r#"{"a":1,"a":2}"#,
+            r#"[{"deal":{"id":"1","id":"2"}}]"#,
+            r#"{"events":[{"type":"x"},{"type":"y","type":"z"}]}"#,
+            "{\"a\\u0062\":1,\"ab\":2}",
+        ] {
+            let e = require_unique_json_keys(dup.as_bytes()).unwrap_err();
+            assert_eq!(e.status(), StatusCode::BAD_REQUEST, "{dup}");
+            assert!(e.to_string().contains("duplicate key"), "{e}");
+        }
+        for ok in [
+            r#"{"a":{"a":1},"b":[{"a":1},{"a":2}]}"#,
+            "[]",
+            "not json",
+            "{\"a\":",
+        ] {
+            assert!(require_unique_json_keys(ok.as_bytes()).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn origins_are_compared_by_scheme_host_and_port() {
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080/").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_eq!(
+            origin_of("HTTPS://A.example:443").as_deref(),
+            Some("https://a.example")
+        );
+        assert_eq!(origin_of("null"), None);
+        assert_eq!(origin_of("javascript://x"), None);
     }
 
     #[test]

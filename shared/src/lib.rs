@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod drafting;
 pub mod error;
+pub mod headers;
 pub mod http;
 pub mod keys;
 pub mod mail;

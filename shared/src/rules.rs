@@ -493,7 +493,8 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
     let at = event.occurred_at;
     if let Some(snap) = &event.snapshot {
         if let Some(name) = &snap.name {
-            deal.name = name.clone();
+            // A name is a label: it is shown in subjects, lists and lines, on one line.
+            deal.name = crate::headers::one_line(name);
         }
         for (k, v) in &snap.facts {
             deal.facts.insert(k.clone(), v.clone());

@@ -140,14 +140,28 @@ impl World {
     }
 
     async fn post(&self, id: &str, fields: &[(&str, &str)]) -> (u16, Value) {
+        self.post_from(id, fields, &[]).await
+    }
+
+    /// A decision with these extra request headers (`Origin`, `Sec-Fetch-Site`).
+    async fn post_from(
+        &self,
+        id: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
         let token = self.token(id);
         let mut all = vec![("token", token.as_str())];
         all.extend_from_slice(fields);
-        let req = http::Request::builder()
+        let mut req = http::Request::builder()
             .method("POST")
             .uri(format!("/review/{id}"))
             .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
+            .header("accept", "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
             .body(Bytes::from(serde_urlencoded::to_string(&all).unwrap()))
             .unwrap();
         let resp = self.review.handle(req).await;
@@ -995,5 +1009,95 @@ mod ses_sends {
         let (code, _) = w.post(&d.id, &[("action", "approve")]).await;
         assert_eq!(code, 503);
         assert_eq!(w.status(&d.id).await, DraftStatus::Pending);
+    }
+}
+
+#[tokio::test]
+async fn a_decision_from_another_origin_is_refused_and_sends_nothing() {
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    for headers in [
+        vec![("origin", "http://evil.example")],
+        vec![("origin", "null")],
+        vec![("origin", "http://localhost.evil.example")],
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("origin", "https://localhost")],
+    ] {
+        let (code, body) = w.post_from(&d.id, &[("action", "approve")], &headers).await;
+        assert_eq!(code, 403, "{headers:?}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("own pages"),
+            "{body}"
+        );
+    }
+    assert!(w.sent().is_empty());
+    assert_eq!(w.status(&d.id).await, DraftStatus::Pending);
+    // The service's own page (its origin, or the browser's word that it is same-origin).
+    let (code, body) = w
+        .post_from(
+            &d.id,
+            &[("action", "approve")],
+            &[("origin", "http://localhost")],
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(w.sent().len(), 1);
+}
+
+#[tokio::test]
+async fn a_missing_marker_typed_into_an_edit_blocks_approval_like_a_drafted_one() {
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    assert!(d.missing.is_empty(), "{:?}", d.missing);
+    let edited = format!("{}\nPrice: [[missing: the discount]]\n", d.body);
+    let (code, body) = w
+        .post(&d.id, &[("action", "approve"), ("body", &edited)])
+        .await;
+    assert_eq!(code, 400, "{body}");
+    assert_eq!(body["missing"], serde_json::json!(["the discount"]));
+    let (code, body) = w
+        .post(
+            &d.id,
+            &[
+                ("action", "approve"),
+                ("subject", "Re: [[missing:deal.name]]"),
+            ],
+        )
+        .await;
+    assert_eq!(code, 400, "{body}");
+    assert!(w.sent().is_empty());
+    assert_eq!(w.status(&d.id).await, DraftStatus::Pending);
+}
+
+#[tokio::test]
+async fn crm_text_and_an_edited_subject_reach_the_sender_on_one_line() {
+    let w = World::new(
+        "Zenith\r\nBcc: victim@evil.example\r\nX-Injected: yes",
+        Some("Mia"),
+    )
+    .await;
+    let d = w.drafted().await;
+    assert!(!d.subject.contains(['\r', '\n']), "{:?}", d.subject);
+    assert!(!d.deal_name.contains(['\r', '\n']), "{:?}", d.deal_name);
+    let (code, body) = w
+        .post(
+            &d.id,
+            &[
+                ("action", "approve"),
+                (
+                    "subject",
+                    "Hello\r\nBcc: victim@evil.example\u{2028}X-Injected: yes",
+                ),
+            ],
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+    let sent = w.sent();
+    assert_eq!(
+        sent[0].subject,
+        "Hello Bcc: victim@evil.example X-Injected: yes"
+    );
+    for note in w.store.outbox_entries().unwrap() {
+        assert!(!note.subject.contains(['\r', '\n', '\u{2028}']), "{note:?}");
     }
 }

@@ -745,17 +745,19 @@ impl Outbox {
     /// Record a message to a prospect that `receipt` says left (by the outbox itself, or by
     /// the founder's mailbox when the runner sends through it too).
     pub fn record_sent(&self, email: &OutboundEmail, receipt: &SentReceipt) -> Result<(), Cause> {
+        // As a sender would write it: the headers through the one encoder.
+        let h = email.headers()?;
         self.push(&OutboxEntry {
             kind: "prospect".into(),
-            to: email.to.clone(),
-            from: Some(email.from.clone()),
-            subject: email.subject.clone(),
+            to: h.to.encoded(),
+            from: Some(h.from.encoded()),
+            subject: h.subject,
             body: email.body.clone(),
             at: self.clock.now(),
             draft_id: Some(email.draft_id.clone()),
             review_url: None,
             message_id: Some(receipt.id.clone()),
-            in_reply_to: email.thread.as_ref().and_then(|t| t.message_id.clone()),
+            in_reply_to: h.in_reply_to,
         })
     }
 
@@ -772,6 +774,9 @@ impl Outbox {
 #[async_trait]
 impl Sender for Outbox {
     async fn send(&self, email: &OutboundEmail) -> Result<SentReceipt, SendError> {
+        email
+            .headers()
+            .map_err(|e| SendError::Rejected(Box::new(e)))?;
         let receipt = SentReceipt {
             id: format!("outbox-{}", ulid::Ulid::new()),
             conversation: None,
@@ -808,7 +813,7 @@ impl Notifier for Outbox {
             kind: "founder".into(),
             to: note.to.clone(),
             from: None,
-            subject: note.subject.clone(),
+            subject: crate::headers::subject(&note.subject),
             body: note.body.clone(),
             at: self.clock.now(),
             draft_id: note.draft_id.clone(),

@@ -27,8 +27,9 @@ impl SlackNotifier {
 
     pub fn message(note: &FounderNotification) -> serde_json::Value {
         let lines = if note.review_url.is_some() { 6 } else { 40 };
+        let body = note.body.lines().take(lines).collect::<Vec<_>>().join("\n");
         let mut blocks = vec![json!({ "type": "section", "text": { "type": "mrkdwn",
-            "text": format!("*{}*\n{}", note.subject, note.body.lines().take(lines).collect::<Vec<_>>().join("\n")) } })];
+            "text": format!("*{}*\n{}", mrkdwn(&note.subject), mrkdwn(&body)) } })];
         if let Some(url) = &note.review_url {
             blocks.push(
                 json!({ "type": "actions", "block_id": "review", "elements": [
@@ -37,7 +38,7 @@ impl SlackNotifier {
                 ]}),
             );
         }
-        json!({ "text": note.subject, "blocks": blocks })
+        json!({ "text": fallback_text(&note.subject), "blocks": blocks })
     }
 }
 
@@ -65,11 +66,18 @@ impl Notifier for SlackNotifier {
     }
 }
 
-/// Slack's mrkdwn needs `&`, `<` and `>` escaped.
+/// Slack's mrkdwn needs `&`, `<` and `>` escaped: then `<!channel>` and `<url|label>` in deal
+/// data stay text.
 fn mrkdwn(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
+}
+
+/// A message's top-level `text` (what notifications and screen readers show): one line,
+/// escaped like the blocks, since Slack reads the same markup there.
+fn fallback_text(text: &str) -> String {
+    mrkdwn(&crate::headers::one_line(text))
 }
 
 fn marker(draft_id: &str) -> String {
@@ -115,7 +123,7 @@ impl SlackBot {
             .map(|(k, l)| json!({ "text": { "type": "plain_text", "text": l.split(':').next().unwrap_or(l) }, "value": format!("{draft_id}|{k}") }))
             .collect();
         json!({
-            "text": note.subject,
+            "text": fallback_text(&note.subject),
             "blocks": [
                 { "type": "section", "text": { "type": "mrkdwn", "text": format!("*{}*\n{}", mrkdwn(&note.subject), mrkdwn(&lines.join("\n"))) } },
                 { "type": "actions", "block_id": format!("draft:{draft_id}"), "elements": [
@@ -203,7 +211,7 @@ impl Notifier for SlackBot {
         let Some((channel, ts)) = posted.split_once(' ') else {
             return Ok(());
         };
-        let text = format!("{}: {}", draft.deal_name, summary);
+        let text = fallback_text(&format!("{}: {}", draft.deal_name, summary));
         self.call(
             "chat.update",
             &json!({
@@ -216,5 +224,55 @@ impl Notifier for SlackBot {
         )
         .await
         .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note() -> FounderNotification {
+        FounderNotification {
+            to: "alex@northwind.example".into(),
+            subject: "Draft for <!channel> <https://evil.example|Approve here> & co\r\nline two"
+                .into(),
+            body: "Deal: <!here> <https://evil.example|Open>".into(),
+            draft_id: Some("d1".into()),
+            deal_name: "<!channel>".into(),
+            review_url: Some("https://review.example/review/d1?token=t".into()),
+            personal: false,
+        }
+    }
+
+    /// Every string in a message that Slack reads as mrkdwn, with where it is.
+    fn markup(v: &serde_json::Value) -> Vec<String> {
+        let mut out = vec![v["text"].as_str().unwrap_or_default().to_string()];
+        for b in v["blocks"].as_array().into_iter().flatten() {
+            if b["text"]["type"] == "mrkdwn" {
+                out.push(b["text"]["text"].as_str().unwrap_or_default().to_string());
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn deal_data_never_becomes_a_mention_or_a_link_in_text_or_blocks() {
+        for message in [
+            SlackNotifier::message(&note()),
+            SlackBot::draft_message(&note(), "d1"),
+        ] {
+            let texts = markup(&message);
+            assert!(texts.len() >= 2, "{message}");
+            for t in texts {
+                assert!(!t.contains("<!"), "{t}");
+                assert!(!t.contains("<https://evil"), "{t}");
+                assert!(t.contains("&lt;!channel&gt;"), "{t}");
+            }
+            assert!(!message["text"].as_str().unwrap().contains('\n'));
+            assert!(message["text"]
+                .as_str()
+                .unwrap()
+                .contains("&amp; co line two"));
+        }
     }
 }

@@ -412,7 +412,7 @@ impl Drafter {
             let Some(proposal) = c.config.proposal_for(deal.deal_type.as_deref()) else {
                 return self.no_proposal_template(&deal, &firing).await;
             };
-            let rendered = crate::drafting::render(&proposal.template, &facts);
+            let rendered = crate::drafting::render_markdown(&proposal.template, &facts);
             document = Some(super::pages::proposal_document(
                 &rendered.subject,
                 &rendered.body,

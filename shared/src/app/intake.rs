@@ -122,6 +122,9 @@ impl Intake {
         provider
             .verify(&incoming)
             .map_err(|e| sig_error(provider.name(), &e))?;
+        if provider.media_type() == "application/json" {
+            http::require_unique_json_keys(req.body())?;
+        }
         let parsed = provider
             .parse(&incoming)
             .map_err(|e| ApiError::bad_request(e.0))?;

@@ -126,6 +126,20 @@ pub const REJECT_REASONS: [(&str, &str); 6] = [
     ("other", "Other"),
 ];
 
+/// What each `[[missing: …]]` marker in `text` names, drafted or typed.
+fn missing_markers(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.match_indices("[[missing:").map(move |(at, open)| {
+        let rest = &text[at + open.len()..];
+        let name = rest.split("]]").next().unwrap_or(rest);
+        let name = crate::headers::one_line(name);
+        if name.is_empty() {
+            "a missing fact".to_string()
+        } else {
+            name.chars().take(80).collect()
+        }
+    })
+}
+
 /// "Approved by alex@… Tue 14:10", "Rejected by … : reason", "Superseded: …".
 fn decision_words(d: &Draft, now: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> Option<String> {
     use super::present::when;
@@ -318,18 +332,31 @@ impl Review {
             (http::Method::GET, Some(rest)) if rest.starts_with('/') => {
                 self.show(&rest[1..], &req, wants_json).await
             }
-            (http::Method::POST, Some("/relink")) => self.relink(None, &req).await,
-            (http::Method::POST, Some(rest)) if rest.ends_with("/relink") && rest.len() > 8 => {
-                self.relink(Some(&rest[1..rest.len() - "/relink".len()]), &req)
-                    .await
-            }
-            (http::Method::POST, Some(rest)) if rest.starts_with('/') && rest.len() > 1 => {
-                self.decide(&rest[1..], &req, wants_json).await
+            // Every POST decides or sends mail: only from draftgate's own pages.
+            (http::Method::POST, _) if path.starts_with("/review/") => {
+                http::require_own_origin(req.headers(), &self.public_base_url)?;
+                self.post(&path["/review".len()..], &req, wants_json).await
             }
             (m, Some(_)) => Err(ApiError::MethodNotAllowed(format!(
                 "{m} {path} is not supported"
             ))),
             _ => Err(ApiError::NotFound(format!("no route for {path}"))),
+        }
+    }
+
+    async fn post(
+        &self,
+        rest: &str,
+        req: &Request,
+        wants_json: bool,
+    ) -> Result<Response, ApiError> {
+        match rest {
+            "/relink" => self.relink(None, req).await,
+            rest if rest.ends_with("/relink") && rest.len() > 8 => {
+                self.relink(Some(&rest[1..rest.len() - "/relink".len()]), req)
+                    .await
+            }
+            rest => self.decide(&rest[1..], req, wants_json).await,
         }
     }
 
@@ -806,10 +833,12 @@ impl Review {
     ) -> Result<Value, ApiError> {
         let c = &self.core;
         let now = c.clock.now();
+        // An edited subject is a header like the drafted one: on one line.
         let subject = form
             .subject
-            .clone()
-            .filter(|s| !s.trim().is_empty())
+            .as_deref()
+            .map(crate::headers::subject)
+            .filter(|s| !s.is_empty())
             .unwrap_or_else(|| draft.subject.clone());
         let body = form
             .body
@@ -818,20 +847,23 @@ impl Review {
             .unwrap_or_else(|| draft.body.clone());
         // Normalise browser line endings so an untouched textarea is not an "edit".
         let body = body.replace("\r\n", "\n");
-        let still_missing: Vec<&String> = draft
+        // Drafted markers left in, and markers typed into an edit, block alike.
+        let mut still_missing: Vec<String> = draft
             .missing
             .iter()
             .filter(|m| subject.contains(&missing_marker(m)) || body.contains(&missing_marker(m)))
+            .cloned()
             .collect();
+        for typed in missing_markers(&subject).chain(missing_markers(&body)) {
+            if !still_missing.contains(&typed) {
+                still_missing.push(typed);
+            }
+        }
         if !still_missing.is_empty() {
             return Err(ApiError::BadRequest {
                 message: format!(
                     "the draft is incomplete: fill in {} before approving",
-                    still_missing
-                        .iter()
-                        .map(|s| s.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    still_missing.join(", ")
                 ),
                 detail: json!({ "missing": still_missing }),
             });

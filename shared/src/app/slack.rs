@@ -56,6 +56,7 @@ impl Review {
             .find(|(k, _)| k == "payload")
             .map(|(_, v)| v.as_str())
             .ok_or_else(|| ApiError::bad_request("no `payload` field"))?;
+        http::require_unique_json_keys(payload.as_bytes())?;
         let v: Value = serde_json::from_str(payload)
             .map_err(|e| ApiError::bad_request(format!("`payload` is not JSON: {e}")))?;
         if v["type"] != "block_actions" {

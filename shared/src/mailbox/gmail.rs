@@ -339,6 +339,7 @@ impl MailboxSource for GmailMailbox {
                 "gmail push rejected: {why}"
             )));
         }
+        http::require_unique_json_keys(incoming.request.body())?;
         let body: Value = serde_json::from_slice(incoming.request.body())
             .map_err(|e| ApiError::bad_request(format!("body is not valid JSON: {e}")))?;
         let data = body["message"]["data"].as_str().ok_or_else(|| {
@@ -348,6 +349,7 @@ impl MailboxSource for GmailMailbox {
             .decode(data)
             .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(data))
             .map_err(|e| ApiError::bad_request(format!("`message.data` is not base64: {e}")))?;
+        http::require_unique_json_keys(&decoded)?;
         let notice: Value = serde_json::from_slice(&decoded).map_err(|e| {
             ApiError::bad_request(format!("`message.data` is not a Gmail notification: {e}"))
         })?;
@@ -440,49 +442,37 @@ impl MailboxSource for GmailMailbox {
 
 /// The RFC 5322 message of an approved follow-up: from the founder, in the conversation's
 /// thread when it continues one, with draftgate's draft header and a `Message-ID` derived
-/// from the draft.
+/// from the draft. Every header comes from [`OutboundEmail::headers`], the one encoder.
 pub fn rfc5322(email: &OutboundEmail, date: Timestamp) -> Result<String, SendError> {
     use mail_builder::headers::address::Address;
     use mail_builder::headers::message_id::MessageId;
     use mail_builder::headers::raw::Raw;
     use mail_builder::MessageBuilder;
 
-    let parse = |text: &str| -> Result<Address<'static>, SendError> {
-        let addr = mail::address(text)
-            .ok_or_else(|| SendError::Rejected(format!("`{text}` is not an address").into()))?;
-        let name = text
-            .split('<')
-            .next()
-            .map(|n| n.trim().trim_matches('"').to_string())
-            .filter(|n| !n.is_empty() && text.contains('<'));
-        Ok(Address::new_address(name, addr))
-    };
-    let bare = |id: &str| {
-        id.trim()
-            .trim_start_matches('<')
-            .trim_end_matches('>')
-            .to_string()
-    };
+    let h = email
+        .headers()
+        .map_err(|e| SendError::Rejected(Box::new(e)))?;
+    let address =
+        |m: &crate::headers::Mailbox| Address::new_address(m.name.clone(), m.address.clone());
+    let bare = |id: &str| id.trim_start_matches('<').trim_end_matches('>').to_string();
     let mut m = MessageBuilder::new()
-        .from(parse(&email.from)?)
-        .to(parse(&email.to)?)
-        .subject(email.subject.clone())
-        .message_id(bare(&email.message_id()))
+        .from(address(&h.from))
+        .to(address(&h.to))
+        .subject(h.subject.clone())
+        .message_id(bare(&h.message_id))
         .date(date.as_second())
-        .header(mail::DRAFT_HEADER, Raw::new(email.draft_id.clone()))
+        .header(mail::DRAFT_HEADER, Raw::new(h.draft_id.clone()))
         .text_body(email.body.clone());
-    if let Some(r) = &email.reply_to {
-        m = m.reply_to(parse(r)?);
+    if let Some(r) = &h.reply_to {
+        m = m.reply_to(address(r));
     }
-    if let Some(t) = &email.thread {
-        if let Some(parent) = &t.message_id {
-            m = m.in_reply_to(MessageId::new(bare(parent)));
-        }
-        if !t.references.is_empty() {
-            m = m.references(MessageId::from(
-                t.references.iter().map(|r| bare(r)).collect::<Vec<_>>(),
-            ));
-        }
+    if let Some(parent) = &h.in_reply_to {
+        m = m.in_reply_to(MessageId::new(bare(parent)));
+    }
+    if !h.references.is_empty() {
+        m = m.references(MessageId::from(
+            h.references.iter().map(|r| bare(r)).collect::<Vec<_>>(),
+        ));
     }
     m.write_to_string()
         .map_err(|e| SendError::Rejected(Box::new(e)))

@@ -280,6 +280,7 @@ impl MailboxSource for OutlookMailbox {
             return Ok(Notice::Answer(resp));
         }
         http::require_media_type(incoming.request.headers(), "application/json")?;
+        http::require_unique_json_keys(incoming.request.body())?;
         let body: Value = serde_json::from_slice(incoming.request.body())
             .map_err(|e| ApiError::bad_request(format!("body is not valid JSON: {e}")))?;
         let Some(items) = body["value"].as_array() else {
@@ -380,8 +381,11 @@ pub struct OutlookSender {
     pub api: MailApi,
 }
 
-fn graph_recipient(text: &str) -> Value {
-    json!({ "emailAddress": { "address": mail::address(text).unwrap_or_else(|| text.to_string()) } })
+fn graph_recipient(m: &crate::headers::Mailbox) -> Value {
+    match &m.name {
+        Some(name) => json!({ "emailAddress": { "name": name, "address": m.address } }),
+        None => json!({ "emailAddress": { "address": m.address } }),
+    }
 }
 
 impl OutlookSender {
@@ -418,13 +422,17 @@ impl OutlookSender {
 impl Sender for OutlookSender {
     async fn send(&self, email: &OutboundEmail) -> Result<SentReceipt, SendError> {
         let err = |e| send_error(NAME, e);
+        // Graph writes the headers from these fields; each comes from the one encoder.
+        let h = email
+            .headers()
+            .map_err(|e| SendError::Rejected(Box::new(e)))?;
         let message = json!({
-            "subject": email.subject,
+            "subject": h.subject,
             "body": { "contentType": "Text", "content": email.body },
-            "toRecipients": [graph_recipient(&email.to)],
-            "replyTo": email.reply_to.iter().map(|r| graph_recipient(r)).collect::<Vec<_>>(),
-            "internetMessageId": email.message_id(),
-            "internetMessageHeaders": [{ "name": mail::DRAFT_HEADER, "value": email.draft_id }],
+            "toRecipients": [graph_recipient(&h.to)],
+            "replyTo": h.reply_to.iter().map(graph_recipient).collect::<Vec<_>>(),
+            "internetMessageId": h.message_id,
+            "internetMessageHeaders": [{ "name": mail::DRAFT_HEADER, "value": h.draft_id }],
         });
         // A draft left by an interrupted send is sent rather than written again.
         let existing = self

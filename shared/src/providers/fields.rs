@@ -122,11 +122,17 @@ impl<'a> Obj<'a> {
         let Some(s) = self.opt_str(key)? else {
             return Ok(None);
         };
-        s.parse().map(Some).map_err(|_| {
+        let t: Timestamp = s.parse().map_err(|_| {
             self.error(format!(
                 "`{key}` must be an RFC 3339 time with an offset, e.g. 2026-03-02T10:15:00Z; got `{s}`"
             ))
-        })
+        })?;
+        if !plausible_time(&t) {
+            return Err(self.error(format!(
+                "`{key}` must be a time between {FIRST_YEAR} and {LAST_YEAR}; got `{s}`"
+            )));
+        }
+        Ok(Some(t))
     }
 
     pub fn timestamp(&self, key: &'static str) -> Result<Timestamp, ParseError> {
@@ -137,10 +143,26 @@ impl<'a> Obj<'a> {
     pub fn date(&self, key: &'static str) -> Result<jiff::civil::Date, ParseError> {
         let s = self.str(key)?;
         let valid = s.len() == 10;
-        s.parse()
-            .ok()
-            .filter(|_| valid)
-            .ok_or_else(|| self.error(format!("`{key}` must be a date YYYY-MM-DD; got `{s}`")))
+        let date: jiff::civil::Date =
+            s.parse().ok().filter(|_| valid).ok_or_else(|| {
+                self.error(format!("`{key}` must be a date YYYY-MM-DD; got `{s}`"))
+            })?;
+        if !(FIRST_YEAR..=LAST_YEAR).contains(&date.year()) {
+            return Err(self.error(format!(
+                "`{key}` must be a date between {FIRST_YEAR} and {LAST_YEAR}; got `{s}`"
+            )));
+        }
+        Ok(date)
+    }
+
+    /// A money amount: a number (or a string holding one) from 0 to [`MAX_AMOUNT`].
+    pub fn opt_amount(&self, key: &'static str) -> Result<Option<(f64, String)>, ParseError> {
+        match self.opt_number(key)? {
+            Some((v, text)) if !(0.0..=MAX_AMOUNT).contains(&v) => Err(self.error(format!(
+                "`{key}` must be an amount from 0 to {MAX_AMOUNT:.0}; got `{text}`"
+            ))),
+            other => Ok(other),
+        }
     }
 
     /// A number, or a string holding one (spreadsheet bridges send numbers as text).
@@ -207,6 +229,20 @@ impl<'a> Obj<'a> {
 /// A deal reference `{"crm": "...", "id": "..."}` read from `obj` (which may hold more fields;
 /// the caller finishes it). The CRM name is a lowercase word, so keys built from it stay
 /// unambiguous.
+/// The years a time or date draftgate accepts may fall in: a deal's events happen now-ish, and
+/// year 0000 or 9999 is a broken field, not a plan.
+pub const FIRST_YEAR: i16 = 1970;
+pub const LAST_YEAR: i16 = 2199;
+
+/// The largest amount accepted (a trillion in any currency): beyond it, a field is broken.
+pub const MAX_AMOUNT: f64 = 1e12;
+
+/// Whether `t` falls in [`FIRST_YEAR`]..=[`LAST_YEAR`].
+pub fn plausible_time(t: &Timestamp) -> bool {
+    let year = t.to_zoned(jiff::tz::TimeZone::UTC).year();
+    (FIRST_YEAR..=LAST_YEAR).contains(&year)
+}
+
 pub fn deal_ref(obj: &Obj<'_>) -> Result<DealRef, ParseError> {
     let crm = obj.str("crm")?;
     let valid = crm.len() <= MAX_CRM_LEN

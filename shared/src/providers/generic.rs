@@ -165,7 +165,7 @@ fn optional_id(e: &Obj<'_>, key: &'static str) -> Result<Option<String>, ParseEr
 fn snapshot(d: &Obj<'_>, crm: &str) -> Result<Option<DealSnapshot>, ParseError> {
     let source = source(crm);
     let name = d.opt_str("name")?;
-    let amount = d.opt_number("amount")?;
+    let amount = d.opt_amount("amount")?;
     let currency = d.opt_str("currency")?;
     let mut snap = DealSnapshot {
         name: name.clone(),
@@ -451,6 +451,34 @@ mod tests {
                     json!({"deal": {"crm": "notion", "id": "1", "amount": "lots"}}),
                 ),
                 "event 0: deal: `amount` must be a number",
+            ),
+            (
+                event(
+                    "deal_created",
+                    json!({"deal": {"crm": "notion", "id": "1", "amount": 1e308}}),
+                ),
+                "event 0: deal: `amount` must be an amount from 0 to 1000000000000",
+            ),
+            (
+                event(
+                    "deal_created",
+                    json!({"deal": {"crm": "notion", "id": "1", "amount": -5}}),
+                ),
+                "event 0: deal: `amount` must be an amount from 0 to 1000000000000; got `-5`",
+            ),
+            (
+                event(
+                    "deal_created",
+                    json!({"occurred_at": "0000-01-01T00:00:00Z"}),
+                ),
+                "`occurred_at` must be a time between 1970 and 2199",
+            ),
+            (
+                event(
+                    "quote_sent",
+                    json!({"quote_id": "Q", "expires_on": "9999-12-31"}),
+                ),
+                "`expires_on` must be a date between 1970 and 2199",
             ),
             (
                 event(

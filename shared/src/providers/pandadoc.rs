@@ -126,6 +126,15 @@ pub fn parse_batch(body: &[u8], now: jiff::Timestamp) -> Result<Parsed, ParseErr
         let n: Notification = serde_json::from_value(value)
             .map_err(|e| ParseError(format!("notification {i}: {e}")))?;
         let doc = n.data;
+        if doc.id.trim().is_empty()
+            || doc.id.len() > super::fields::MAX_ID_LEN
+            || doc.id.chars().any(char::is_control)
+        {
+            return Err(ParseError(format!(
+                "notification {i}: data.id must be a document id (1 to {} characters, no control characters)",
+                super::fields::MAX_ID_LEN
+            )));
+        }
         if n.event != "document_state_changed" {
             batch.ignored.push(format!("{}: event {}", doc.id, n.event));
             continue;
@@ -155,11 +164,15 @@ pub fn parse_batch(body: &[u8], now: jiff::Timestamp) -> Result<Parsed, ParseErr
             continue;
         };
         let occurred_at = match &doc.date_modified {
-            Some(s) => s.parse().map_err(|_| {
-                ParseError(format!(
-                    "notification {i}: date_modified `{s}` is not RFC 3339"
-                ))
-            })?,
+            Some(s) => s
+                .parse()
+                .ok()
+                .filter(super::fields::plausible_time)
+                .ok_or_else(|| {
+                    ParseError(format!(
+                        "notification {i}: date_modified `{s}` is not an RFC 3339 time between 1970 and 2199"
+                    ))
+                })?,
             None => now,
         };
         let mut snap = DealSnapshot::default();
@@ -249,5 +262,26 @@ mod tests {
         let b = parse_batch(body, jiff::Timestamp::UNIX_EPOCH).unwrap();
         assert!(b.events.is_empty());
         assert!(b.ignored[0].contains("names no deal"));
+    }
+
+    #[test]
+    fn a_document_without_an_id_or_with_an_impossible_date_is_refused() {
+        for (body, why) in [
+            (
+                r#"[{"event":"document_state_changed","data":{"id":"","status":"document.sent","metadata":{"hubspot_deal_id":"1"}}}]"#,
+                "data.id",
+            ),
+            (
+                r#"[{"event":"document_state_changed","data":{"id":"  ","status":"document.sent","metadata":{"hubspot_deal_id":"1"}}}]"#,
+                "data.id",
+            ),
+            (
+                r#"[{"event":"document_state_changed","data":{"id":"d1","status":"document.sent","date_modified":"0000-01-01T00:00:00Z","metadata":{"hubspot_deal_id":"1"}}}]"#,
+                "date_modified",
+            ),
+        ] {
+            let e = parse_batch(body.as_bytes(), jiff::Timestamp::UNIX_EPOCH).unwrap_err();
+            assert!(e.0.contains(why), "{e:?}");
+        }
     }
 }

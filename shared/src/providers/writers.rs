@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use serde_json::{json, Map, Value};
 
 use crate::domain::{CrmField, FieldChange};
-use crate::drafting::markdown_html;
+use crate::drafting::text_html;
 use crate::ports::{Activity, ActivityKind, CrmError, CrmWriter};
 
 use super::close::CloseApi;
@@ -23,9 +23,14 @@ use super::pipedrive::PipedriveApi;
 use super::salesforce::SalesforceApi;
 
 /// A note for a CRM that keeps notes as HTML (HubSpot, Pipedrive): its title in bold, then its
-/// text, line breaks kept; any HTML in either is shown as text.
+/// text, line breaks kept. Both are data (a sent message, call notes): escaped, never read as
+/// Markdown or HTML.
 fn note_html(a: &Activity) -> String {
-    markdown_html(&format!("**{}**\n\n{}", a.subject.trim(), a.body))
+    format!(
+        "<p><strong>{}</strong></p>\n{}",
+        crate::drafting::html_escape(&crate::headers::one_line(&a.subject)),
+        text_html(&a.body)
+    )
 }
 
 fn change(changes: &[FieldChange], field: CrmField) -> Option<&str> {
@@ -191,7 +196,7 @@ impl CrmWriter for PipedriveApi {
                             "deal_id": deal,
                             "done": true,
                             "due_date": a.at.strftime("%Y-%m-%d").to_string(),
-                            "note": markdown_html(&a.body),
+                            "note": text_html(&a.body),
                         }),
                     )
                     .await?

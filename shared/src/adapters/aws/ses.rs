@@ -43,21 +43,25 @@ impl SesSender {
 #[async_trait]
 impl Sender for SesSender {
     async fn send(&self, email: &OutboundEmail) -> Result<SentReceipt, SendError> {
+        // SES writes the headers from these fields; each comes from the one encoder.
+        let h = email
+            .headers()
+            .map_err(|e| SendError::Rejected(Box::new(e)))?;
         let message = Message::builder()
-            .subject(utf8(&email.subject)?)
+            .subject(utf8(&h.subject)?)
             .body(Body::builder().text(utf8(&email.body)?).build())
             .build();
         let tag = MessageTag::builder()
             .name(ses_sends::DRAFT_TAG)
-            .value(&email.draft_id)
+            .value(&h.draft_id)
             .build()
             .map_err(|e| SendError::Rejected(Box::new(e)))?;
         let out = self
             .client
             .send_email()
-            .from_email_address(&email.from)
-            .destination(Destination::builder().to_addresses(&email.to).build())
-            .set_reply_to_addresses(email.reply_to.clone().map(|r| vec![r]))
+            .from_email_address(h.from.encoded())
+            .destination(Destination::builder().to_addresses(h.to.encoded()).build())
+            .set_reply_to_addresses(h.reply_to.as_ref().map(|r| vec![r.encoded()]))
             .content(EmailContent::builder().simple(message).build())
             .email_tags(tag)
             .set_configuration_set_name(self.configuration_set.clone())

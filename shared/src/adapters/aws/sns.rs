@@ -45,14 +45,10 @@ impl Notifier for SnsEmailNotifier {
     }
 }
 
-/// SNS refuses subjects with line breaks or control characters, or longer than 100 characters.
+/// SNS refuses subjects with line breaks or control characters, or longer than 100 characters:
+/// the one encoder's line, cut.
 fn sns_subject(subject: &str) -> String {
-    let cleaned: String = subject
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    cleaned
-        .trim()
+    crate::headers::one_line(subject)
         .chars()
         .take(MAX_SUBJECT_CHARS)
         .collect::<String>()
@@ -74,7 +70,7 @@ mod tests {
     fn a_subject_loses_its_line_breaks() {
         assert_eq!(
             sns_subject("Draft ready\r\nfor Acme\t"),
-            "Draft ready  for Acme"
+            "Draft ready for Acme"
         );
     }
 }
