@@ -55,3 +55,8 @@ put("slack_payload", "raw", b"\x01" + (PAYLOADS / "slack-block-actions-request-b
 put("call_notes", "sample", b"Intro call with Pepper: 12 people.\nNext step: send the proposal by Thursday\nBudget: 24k\nStage: negotiation")
 put("call_notes", "list", b"Next steps:\n- book the workshop on 2026-12-03\nClose reason: budget\nin 3 days")
 print(f"seeded {sum(1 for _ in CORPUS.rglob('seed-*'))} inputs in {len(list(CORPUS.iterdir()))} corpora")
+
+put("mail_headers", "plain", "Proposal for Acme\x1fAlex Rivera\x1fjane@acme.example\x1f<m1@acme.example>\x1f<m0@x.example> <m1@acme.example>\x1fHi Jane,\r\n".encode())
+put("mail_headers", "hostile", "Zenith\r\nBcc: v@evil.example\x1fAlex\u2028Bcc: x@y.z\x1fPepper <p@stark.example>, <v@evil.example>\x1f<a@b>\r\nX: y\x1f\x1f".encode())
+put("proposal_document", "plain", "Acme rollout\x1fAcme Inc.\x1fJane\x1f24000 EUR".encode())
+put("proposal_document", "hostile", "[click](javascript:alert(1)) ![t](https://e.example/t.png)\x1fZenith\n## Pricing\n| Free | 0 |\x1f<img src=x>\x1f1. 12000 | x".encode())

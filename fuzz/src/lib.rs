@@ -246,3 +246,114 @@ pub fn call_notes(data: &[u8]) {
         assert!(!ch.source.is_empty());
     }
 }
+
+/// Up to `n` fields of arbitrary text, separated by the unit separator (0x1f).
+fn fields(data: &[u8], n: usize) -> Vec<String> {
+    let text = String::from_utf8_lossy(data);
+    let mut out: Vec<String> = text.splitn(n, '\u{1f}').map(str::to_string).collect();
+    out.resize(n, String::new());
+    out
+}
+
+/// The headers a follow-up may have.
+const HEADERS: [&str; 12] = [
+    "from",
+    "to",
+    "subject",
+    "message-id",
+    "date",
+    "x-draftgate-draft",
+    "reply-to",
+    "in-reply-to",
+    "references",
+    "mime-version",
+    "content-type",
+    "content-transfer-encoding",
+];
+
+/// A message from fuzzed subject, display names, recipient and conversation ids: refused, or
+/// written with only draftgate's headers, each once, the recipient the one address given.
+pub fn mail_headers(data: &[u8]) {
+    let f = fields(data, 6);
+    let email = shared::domain::OutboundEmail {
+        draft_id: "01JFUZZ0000000000000000000".into(),
+        from: format!("{} <alex@northwind.example>", f[1]),
+        to: f[2].clone(),
+        reply_to: Some("alex@northwind.example".into()),
+        subject: f[0].clone(),
+        body: f[5].clone(),
+        thread: Some(shared::mail::MailThread {
+            mailbox: "gmail".into(),
+            thread_id: "t".into(),
+            provider_message_id: None,
+            message_id: Some(f[3].clone()),
+            references: f[4].split(' ').map(str::to_string).collect(),
+            subject: String::new(),
+        }),
+    };
+    let Ok(h) = email.headers() else {
+        return;
+    };
+    let breaks = ['\r', '\n', '\u{85}', '\u{2028}', '\u{2029}'];
+    for v in [&h.subject, &h.to.address, &h.message_id]
+        .into_iter()
+        .chain(h.in_reply_to.iter())
+        .chain(h.references.iter())
+        .chain(h.from.name.iter())
+        .chain(h.to.name.iter())
+    {
+        assert!(!v.contains(breaks), "{v:?}");
+    }
+    assert!(!h.to.encoded().contains(breaks));
+    let raw = shared::mailbox::gmail::rfc5322(&email, now()).expect("valid headers write");
+    let head = raw.split("\r\n\r\n").next().unwrap_or_default();
+    // Only CRLF line ends, and no bare CR or LF anywhere in the header block.
+    assert!(!head.replace("\r\n", "").contains(['\r', '\n']), "{head}");
+    // Unfold continuation lines, then every line is one header.
+    let unfolded = head.replace("\r\n\t", " ").replace("\r\n ", " ");
+    let mut seen = BTreeMap::new();
+    for line in unfolded.split("\r\n") {
+        let name = line.split(':').next().unwrap_or_default().to_ascii_lowercase();
+        assert!(HEADERS.contains(&name.as_str()), "header {name:?} in\n{head}");
+        *seen.entry(name).or_insert(0) += 1;
+    }
+    assert!(seen.values().all(|n| *n == 1), "{head}");
+    // One recipient: the address the encoder accepted, last on its line.
+    let to = unfolded
+        .split("\r\n")
+        .find(|l| l.to_ascii_lowercase().starts_with("to:"))
+        .unwrap_or_default();
+    assert!(to.trim_end().ends_with(&format!("<{}>", h.to.address)), "{to}");
+}
+
+/// The audit proposal with fuzzed deal name, company, first name and amount: the document has
+/// exactly the template's headings, table rows and (no) links and images.
+pub fn proposal_document(data: &[u8]) {
+    use shared::domain::Fact;
+    static BASELINE: OnceLock<(usize, usize)> = OnceLock::new();
+    let template = &bundled()
+        .proposal_for(Some("audit"))
+        .expect("the bundled audit proposal")
+        .template;
+    let count = |html: &str| (html.matches("<h").count(), html.matches("<tr>").count());
+    let facts = |values: &[String]| -> BTreeMap<String, Fact> {
+        ["deal.name", "contact.company", "contact.first_name", "deal.amount", "founder.name"]
+            .iter()
+            .zip(values)
+            .map(|(k, v)| (k.to_string(), Fact::new(v.clone(), "fuzz")))
+            .collect()
+    };
+    let baseline = BASELINE.get_or_init(|| {
+        let plain = vec!["Acme".to_string(); 5];
+        let r = shared::drafting::render_markdown(template, &facts(&plain));
+        count(&shared::drafting::markdown_html(&r.body))
+    });
+    let f = fields(data, 5);
+    let r = shared::drafting::render_markdown(template, &facts(&f));
+    let html = shared::drafting::markdown_html(&r.body);
+    assert_eq!(count(&html), *baseline, "{html}");
+    assert!(!html.contains("<a"), "{html}");
+    assert!(!html.contains("<img"), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+    assert!(!r.subject.contains(['\r', '\n', '\u{2028}', '\u{2029}', '\u{85}']));
+}

@@ -260,22 +260,30 @@ fn insert_json(map: &mut serde_json::Map<String, serde_json::Value>, dotted: &st
     }
 }
 
-/// Render a plain-text template (a follow-up's subject and body) with `facts`.
+/// Render a plain-text template (a follow-up's subject and body) with `facts`. A fact is one
+/// line of data (a name, an amount, a date) except a brief's lists; a line break in a CRM
+/// field never starts a line of its own.
 pub fn render(template: &Template, facts: &BTreeMap<String, Fact>) -> Rendered {
-    render_with(template, facts, str::to_string)
+    render_with(template, facts, |variable, value| {
+        if variable.starts_with("brief.") {
+            value.to_string()
+        } else {
+            crate::headers::one_line(value)
+        }
+    })
 }
 
 /// Render a Markdown template (a proposal): the template's own Markdown is kept, and every fact
 /// is written as text (see [`markdown_text`]), so a CRM field never adds a link, an image, a
 /// heading or a table row to a document.
 pub fn render_markdown(template: &Template, facts: &BTreeMap<String, Fact>) -> Rendered {
-    render_with(template, facts, markdown_text)
+    render_with(template, facts, |_, value| markdown_text(value))
 }
 
 fn render_with(
     template: &Template,
     facts: &BTreeMap<String, Fact>,
-    as_text: fn(&str) -> String,
+    as_text: fn(&str, &str) -> String,
 ) -> Rendered {
     let mut ctx = serde_json::Map::new();
     let mut missing = Vec::new();
@@ -288,7 +296,7 @@ fn render_with(
                     value: fact.value.clone(),
                     source: fact.source.clone(),
                 });
-                insert_json(&mut ctx, var, as_text(&fact.value));
+                insert_json(&mut ctx, var, as_text(var, &fact.value));
             }
             None => {
                 missing.push(var.clone());
