@@ -78,9 +78,11 @@ async fn gmail() -> MockServer {
         .await;
     Mock::given(method("POST"))
         .and(path("/gmail/v1/users/me/messages/send"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({ "id": "18c-sent", "threadId": "t-new", "labelIds": ["SENT"] }),
-        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({ "id": "18c-sent", "threadId": "t-new", "labelIds": ["SENT"] }),
+            ),
+        )
         .mount(&google)
         .await;
     google
@@ -262,7 +264,8 @@ async fn crm_text_and_edits_never_become_headers_links_or_headings() {
     // In the body too, a CRM field stays on its line: nothing reads like a header there.
     let body = m.body_text(0).unwrap();
     assert!(
-        body.lines().all(|l| !l.starts_with("Bcc:") && !l.starts_with("X-Injected:")),
+        body.lines()
+            .all(|l| !l.starts_with("Bcc:") && !l.starts_with("X-Injected:")),
         "{body}"
     );
     let outbox = runner.get("/dev/outbox").await;
