@@ -55,6 +55,11 @@ pub struct Runner {
     pub sample: Sample,
     /// Whether `/dev/*` is served (a loopback address, or `--dev-routes`).
     pub dev_routes: bool,
+    /// The sample CRM API's bearer token, known only to this runner.
+    pub sample_token: Option<String>,
+    /// Host names the runner answers to besides IP addresses and `localhost`: the one in
+    /// `PUBLIC_BASE_URL` (any other name is a DNS-rebinding page or a mistake).
+    pub own_host: Option<String>,
 }
 
 /// Where the runner keeps the pipeline: the embedded store, or AWS services (`--aws`).
@@ -113,15 +118,6 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         dev_routes,
     } = options;
     let config = Arc::new(load_config(config_path.as_ref())?);
-    let store = EmbeddedStore::open(&data)
-        .map_err(|e| format!("cannot open the store in {}: {e}", data.display()))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-
-    let clock = runner_clock(&store);
-
     let env = Env::new();
     let mut dev_notes = Vec::new();
     // Reachable from other machines: the development secrets the README prints would let
@@ -131,6 +127,11 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     let mut published = Vec::new();
     let providers = Providers::build(&Providers::all_names(), |spec| {
         match std::env::var(spec.env) {
+            // Set to the very value the README prints: as good as unset.
+            Ok(v) if exposed && v.trim() == spec.dev => {
+                published.push(spec.env);
+                Some(Secret::new(v))
+            }
             Ok(v) if !v.trim().is_empty() => Some(Secret::new(v)),
             // Set but empty: on an exposed runner that source is off (401 "not configured").
             Ok(_) if exposed => None,
@@ -145,7 +146,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     });
     if !published.is_empty() {
         return Err(format!(
-            "{addr} is not a loopback address, and these secrets would fall back to the \
+            "{addr} is not a loopback address, and these secrets are unset or hold the \
              development values the README prints: {}. Set each to your real secret, or set it \
              empty to turn that source off (e.g. `{}= draftgate serve --addr {addr}`), or serve \
              on 127.0.0.1",
@@ -153,6 +154,15 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
             published[0]
         ));
     }
+    let store = EmbeddedStore::open(&data)
+        .map_err(|e| format!("cannot open the store in {}: {e}", data.display()))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+
+    let clock = runner_clock(&store);
+
     let signing_key = match env.optional("DRAFTGATE_SIGNING_KEY") {
         Some(k) => Secret::new(k),
         None => {
@@ -174,9 +184,19 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
             Secret::new(key)
         }
     };
-    let public_base_url = env
-        .optional("PUBLIC_BASE_URL")
-        .unwrap_or_else(|| format!("http://{addr}"));
+    let public_base_url = env.optional("PUBLIC_BASE_URL").unwrap_or_else(|| {
+        if addr.ip().is_unspecified() {
+            dev_notes.push(format!(
+                "PUBLIC_BASE_URL not set: links name http://{addr}, which other devices cannot \
+                 open; set it to the address they use (e.g. http://192.168.1.20:{})",
+                addr.port()
+            ));
+        }
+        format!("http://{addr}")
+    });
+    // The sample CRM API's token: only this runner knows it, so with the dev routes off only the
+    // runner itself reads (and writes) the sample pipeline.
+    let mut sample_token = None;
     let (hubspot_base, hubspot_token) = match (
         env.optional("HUBSPOT_API_BASE_URL"),
         env.optional("HUBSPOT_ACCESS_TOKEN"),
@@ -187,14 +207,23 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         ),
         (Some(base), None) => (base, Secret::new("dev-token")),
         (None, None) => {
-            dev_notes.push("HUBSPOT_ACCESS_TOKEN not set: deal details come from the sample pipeline at /dev/hubspot".into());
+            sample_token = Some(format!("{}{}", ulid::Ulid::new(), ulid::Ulid::new()));
+            dev_notes.push(if dev_routes {
+                "HUBSPOT_ACCESS_TOKEN not set: deal details come from the sample pipeline at /dev/hubspot".into()
+            } else {
+                "HUBSPOT_ACCESS_TOKEN not set: deal details come from the sample pipeline (read by the runner itself)".into()
+            });
             // The runner's own address, over loopback: PUBLIC_BASE_URL may name a tunnel or a
             // proxy in front, and an exposed runner answers /dev/hubspot to loopback only.
             let own = SocketAddr::new(
-                if addr.ip().is_unspecified() || !exposed {
-                    std::net::Ipv4Addr::LOCALHOST.into()
-                } else {
-                    addr.ip()
+                match addr.ip() {
+                    std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+                        std::net::Ipv4Addr::LOCALHOST.into()
+                    }
+                    std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+                        std::net::Ipv6Addr::LOCALHOST.into()
+                    }
+                    ip => ip,
                 },
                 addr.port(),
             );
@@ -393,12 +422,19 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         clock,
         sample: Sample::bundled(),
         dev_routes,
+        sample_token,
+        own_host: http::origin_of(&public_base_url).map(|o| {
+            let host = o.split("://").nth(1).unwrap_or_default();
+            match host.strip_prefix('[') {
+                Some(v6) => v6.split(']').next().unwrap_or_default().to_string(),
+                None => host.split(':').next().unwrap_or_default().to_string(),
+            }
+        }),
     });
 
     let app = axum::Router::new()
         .fallback(dispatch)
-        .with_state(runner.clone())
-        .into_make_service_with_connect_info::<SocketAddr>();
+        .with_state(runner.clone());
     // Start (or renew) the mailbox watches before taking requests, so the first push finds its
     // position; a mailbox API that does not answer is retried on the timer.
     if tokio::time::timeout(Duration::from_secs(15), runner.mail.upkeep(&runner.intake))
@@ -494,7 +530,6 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
 
 async fn dispatch(
     State(runner): State<Arc<Runner>>,
-    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<SocketAddr>,
     req: axum::extract::Request,
 ) -> axum::response::Response {
     let (parts, body) = req.into_parts();
@@ -506,9 +541,7 @@ async fn dispatch(
                 .map(axum::body::Body::from)
         }
     };
-    let resp = runner
-        .route(Request::from_parts(parts, bytes), peer.ip().is_loopback())
-        .await;
+    let resp = runner.route(Request::from_parts(parts, bytes)).await;
     resp.map(axum::body::Body::from)
 }
 
@@ -526,13 +559,13 @@ fn ok_json(v: serde_json::Value) -> Response {
 }
 
 impl Runner {
-    async fn route(&self, req: Request, from_loopback: bool) -> Response {
+    async fn route(&self, req: Request) -> Response {
         let path = req.uri().path().to_string();
+        if let Some(refused) = self.foreign_host(&req) {
+            return refused;
+        }
         // Off on an exposed runner, but for the sample CRM API the runner itself reads.
-        if path.starts_with("/dev/")
-            && !self.dev_routes
-            && !(from_loopback && path.starts_with("/dev/hubspot"))
-        {
+        if path.starts_with("/dev/") && !self.dev_routes && !self.is_own_sample_call(&req, &path) {
             return ApiError::NotFound(format!(
                 "{path} is not served: the dev routes are off on a non-loopback address \
                  (start the runner with --dev-routes to serve them)"
@@ -553,6 +586,13 @@ impl Runner {
         }
         if let Some(rest) = path.strip_prefix("/dev/hubspot") {
             if req.method() != ::http::Method::GET {
+                if !self.is_own_sample_call(&req, &path) {
+                    if let Err(e) =
+                        http::require_own_origin(req.headers(), &self.review.public_base_url)
+                    {
+                        return e.into_response();
+                    }
+                }
                 return self.dev_crm_write(&req, rest);
             }
             return self.sample.hubspot_api(rest);
@@ -570,7 +610,51 @@ impl Runner {
         ApiError::NotFound(format!("no route for {path}")).into_response()
     }
 
+    /// A request for a host name that is not the runner's: a page that rebound its own DNS name
+    /// to this address to read the outbox or decide drafts. Answered 421, nothing done.
+    fn foreign_host(&self, req: &Request) -> Option<Response> {
+        let host = http::header(req.headers(), "host")?
+            .trim()
+            .to_ascii_lowercase();
+        let name = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or_default().to_string(),
+            None => host
+                .rsplit_once(':')
+                .map_or(host.as_str(), |(h, _)| h)
+                .to_string(),
+        };
+        let known = name == "localhost"
+            || name.parse::<std::net::IpAddr>().is_ok()
+            || self.own_host.as_deref() == Some(name.as_str());
+        if known {
+            return None;
+        }
+        Some(http::json_response(
+            StatusCode::MISDIRECTED_REQUEST,
+            &serde_json::json!({ "error": format!(
+                "this runner does not answer to the host name `{}`: open it at its own address, \
+                 or set PUBLIC_BASE_URL to the name you use",
+                name.chars().take(100).collect::<String>()
+            ) }),
+        ))
+    }
+
+    /// The runner's own call to its sample CRM API (with the token only it knows).
+    fn is_own_sample_call(&self, req: &Request, path: &str) -> bool {
+        let Some(token) = self.sample_token.as_deref() else {
+            return false;
+        };
+        path.starts_with("/dev/hubspot")
+            && http::header(req.headers(), "authorization")
+                .and_then(|a| a.strip_prefix("Bearer "))
+                .is_some_and(|t| t == token)
+    }
+
     async fn dev(&self, req: Request) -> Result<Response, ApiError> {
+        // A page of another site cannot move the clock or run the sweep either.
+        if req.method() == ::http::Method::POST {
+            http::require_own_origin(req.headers(), &self.review.public_base_url)?;
+        }
         let method = req.method().clone();
         let path = req.uri().path().to_string();
         self.drain().await;

@@ -276,6 +276,58 @@ async fn crm_text_and_edits_never_become_headers_links_or_headings() {
 }
 
 #[tokio::test]
+async fn another_sites_page_cannot_read_the_outbox_move_the_clock_or_decide() {
+    let data = tempfile::tempdir().unwrap();
+    let runner = support::start(data.path(), free_port(), &[], &[]).await;
+    let port = runner.base.rsplit(':').next().unwrap().to_string();
+    // A page that rebound its own DNS name to the runner's address.
+    let rebound = format!("rebind.attacker.example:{port}");
+    for (m, p) in [
+        ("GET", "/dev/outbox"),
+        ("GET", "/review"),
+        ("POST", "/review/d1"),
+    ] {
+        let r = runner
+            .http
+            .request(m.parse().unwrap(), format!("{}{p}", runner.base))
+            .header("Host", &rebound)
+            .header("Origin", format!("http://{rebound}"))
+            .header("Sec-Fetch-Site", "same-origin")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 421, "{m} {p}");
+    }
+    // A page of another site posting simple requests to the dev routes.
+    let before = runner.now().await;
+    for p in ["/dev/clock", "/dev/sweep"] {
+        let r = runner
+            .http
+            .post(format!("{}{p}", runner.base))
+            .header("Content-Type", "text/plain")
+            .header("Origin", "https://evil.example")
+            .header("Sec-Fetch-Site", "cross-site")
+            .body(r#"{"advance_secs": 86400}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 403, "{p}");
+    }
+    assert!(runner.now().await.duration_since(before) < jiff::SignedDuration::from_hours(1));
+    // The runner under its own names still answers.
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let r = runner
+            .http
+            .get(format!("{}/dev/clock", runner.base))
+            .header("Host", &host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{host}");
+    }
+}
+
+#[tokio::test]
 async fn a_malformed_salesforce_body_with_the_right_token_is_400() {
     let data = tempfile::tempdir().unwrap();
     let runner = support::start(data.path(), free_port(), &[], &["SALESFORCE_PATH_TOKEN"]).await;
@@ -374,6 +426,24 @@ async fn a_runner_on_a_reachable_address_needs_real_secrets_and_keeps_dev_routes
     for name in &PUBLISHED {
         assert!(err.contains(name), "{name} in {err}");
     }
+    assert!(
+        !data.path().join("draftgate.sqlite3").exists(),
+        "a refused start writes nothing"
+    );
+    // A secret set to the very value the README prints is no secret.
+    let out = serve_on_all_addresses(port, data.path(), &[])
+        .envs(PUBLISHED.iter().map(|n| (*n, format!("real-{n}"))))
+        .env("GENERIC_WEBHOOK_SECRET", "dev-generic-secret")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("GENERIC_WEBHOOK_SECRET") && !err.contains("HUBSPOT_CLIENT_SECRET"),
+        "{err}"
+    );
 
     // With real secrets (and one source turned off by an empty value) it starts, says the dev
     // routes are off, and does not serve them.
@@ -404,6 +474,8 @@ async fn a_runner_on_a_reachable_address_needs_real_secrets_and_keeps_dev_routes
         ("POST", "/dev/clock"),
         ("GET", "/dev/audit"),
         ("POST", "/dev/sweep"),
+        ("GET", "/dev/hubspot/crm/v3/objects/deals/9001"),
+        ("PATCH", "/dev/hubspot/crm/v3/objects/deals/9001"),
     ] {
         let r = http
             .request(m.parse().unwrap(), format!("{base}{p}"))

@@ -344,6 +344,12 @@ pub struct Deal {
     pub last_inbound_at: Option<Timestamp>,
     /// Our last message to the prospect.
     pub last_outbound_at: Option<Timestamp>,
+    /// The founder's last own mail to the prospect (from the mailbox, outside draftgate).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub founder_mail_at: Option<Timestamp>,
+    /// The last follow-up draftgate sent on approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follow_up_sent_at: Option<Timestamp>,
     pub meeting_booked_at: Option<Timestamp>,
     /// Start of the next scheduled meeting, if one is booked and not cancelled.
     #[serde(default)]
@@ -418,6 +424,8 @@ impl Deal {
             proposal_document_at: None,
             last_inbound_at: None,
             last_outbound_at: None,
+            founder_mail_at: None,
+            follow_up_sent_at: None,
             meeting_booked_at: None,
             next_meeting_at: None,
             next_meeting_id: None,
@@ -443,6 +451,39 @@ impl Deal {
         }
     }
 
+    /// The last two-way contact with the prospect by `now`: a reply (or signature), a logged
+    /// call, a booked meeting or one held, the founder's own mail, an approved send. A waiting
+    /// follow-up written before it is withdrawn: the conversation is live.
+    pub fn two_way_contact(&self, now: Timestamp) -> Option<Contact> {
+        self.newest_contact(now, true)
+    }
+
+    /// The last contact that starts a new spell of quiet: every two-way contact but
+    /// draftgate's own follow-ups, which postpone the next nudge but open no new one.
+    pub fn last_conversation(&self, now: Timestamp) -> Option<Contact> {
+        self.newest_contact(now, false)
+    }
+
+    fn newest_contact(&self, now: Timestamp, with_sends: bool) -> Option<Contact> {
+        [
+            (self.last_inbound_at, ContactKind::Reply),
+            (self.last_call_at, ContactKind::Call),
+            (self.meeting_booked_at, ContactKind::MeetingBooked),
+            (
+                self.next_meeting_at.filter(|at| *at <= now),
+                ContactKind::MeetingHeld,
+            ),
+            (self.founder_mail_at, ContactKind::FounderMail),
+            (
+                self.follow_up_sent_at.filter(|_| with_sends),
+                ContactKind::FollowUpSent,
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(at, kind)| Some(Contact { at: at?, kind }))
+        .max_by_key(|c| c.at)
+    }
+
     /// The last contact in either direction, for "days since last contact".
     pub fn last_contact_at(&self) -> Option<Timestamp> {
         [
@@ -454,6 +495,39 @@ impl Deal {
         .flatten()
         .max()
     }
+}
+
+/// What a two-way contact with the prospect was.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ContactKind {
+    Reply,
+    Call,
+    MeetingBooked,
+    MeetingHeld,
+    FounderMail,
+    FollowUpSent,
+}
+
+impl ContactKind {
+    /// "the prospect replied", "a call was logged", … (followed by a time).
+    pub fn words(self) -> &'static str {
+        match self {
+            ContactKind::Reply => "the prospect replied",
+            ContactKind::Call => "a call was logged",
+            ContactKind::MeetingBooked => "a meeting was booked",
+            ContactKind::MeetingHeld => "a meeting was held",
+            ContactKind::FounderMail => "you wrote to the prospect",
+            ContactKind::FollowUpSent => "a follow-up was sent",
+        }
+    }
+}
+
+/// One two-way contact: when, and what.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Contact {
+    pub at: Timestamp,
+    pub kind: ContactKind,
 }
 
 /// Notes taken on a call, as the CRM carries them.
@@ -524,6 +598,19 @@ impl TriggerKind {
     /// Drafts of this trigger are messages to the deal's contact (after approval).
     pub fn writes_to_prospect(self) -> bool {
         !self.is_internal() && !self.is_crm_update()
+    }
+
+    /// The nudges: messages that follow up on something (not a proposal document, a CRM update
+    /// or a brief). A live conversation withdraws them.
+    pub fn is_follow_up(self) -> bool {
+        matches!(
+            self,
+            TriggerKind::ProposalNoReply
+                | TriggerKind::CallNoNextStep
+                | TriggerKind::StageUnchanged
+                | TriggerKind::QuoteExpired
+                | TriggerKind::LeadNoSecondReply
+        )
     }
 
     /// Internal triggers go to the founder only: no draft, no approval, no budget.

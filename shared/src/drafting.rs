@@ -93,23 +93,117 @@ impl Template {
 }
 
 /// A value put into Markdown as text: on one line (a field is inline data; a line break in it
-/// could start a heading, a list or a table row), with every character Markdown gives a
-/// meaning inside a line escaped, and those that only mean something at the start of a line
-/// (`1.`, `-`, `+`, `=`) escaped there.
+/// could start a heading, a list or a table row), with the characters that could make a link,
+/// an image, an autolink, raw HTML or a table cell escaped (`\\ [ ] < > |`), and those that
+/// only mean something at the start of a line (`#`, `>`, `-`, `+`, `*`, `=`, `1.`) escaped
+/// there. Everyday punctuation (`&`, `(`, `'`, `.`) reads as written.
 pub fn markdown_text(value: &str) -> String {
-    const INLINE: &str = "\\`*_[]<>!#|~&(){}";
+    const ALWAYS: &str = "\\[]<>|";
     let line = crate::headers::one_line(value);
     let mut out = String::with_capacity(line.len() + 8);
     let mut leading = true;
     for c in line.chars() {
-        let at_start = leading && matches!(c, '.' | ')' | '-' | '+' | '=');
-        if INLINE.contains(c) || at_start {
+        let at_start = leading
+            && (matches!(c, '#' | '>' | '-' | '+' | '*' | '=')
+                || (matches!(c, '.' | ')')
+                    && out.chars().next().is_some_and(|f| f.is_ascii_digit())));
+        if ALWAYS.contains(c) || at_start {
             out.push('\\');
         }
         out.push(c);
         leading = leading && c.is_ascii_digit();
     }
     out
+}
+
+/// A Markdown document as plain text, for the message that carries it: headings and
+/// paragraphs as lines, list items with a dash, table rows with their cells joined by ` | `,
+/// links as their text and address; escapes and emphasis marks gone.
+pub fn markdown_plain(markdown: &str) -> String {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let mut out = String::with_capacity(markdown.len());
+    let mut cells: Vec<String> = Vec::new();
+    let mut in_cell = false;
+    let mut links: Vec<String> = Vec::new();
+    let mut list_depth = 0usize;
+    let end_block = |out: &mut String| {
+        while out.ends_with(' ') {
+            out.pop();
+        }
+        if !out.is_empty() && !out.ends_with("\n\n") {
+            out.push_str(if out.ends_with('\n') { "\n" } else { "\n\n" });
+        }
+    };
+    for event in Parser::new_ext(markdown, Options::ENABLE_TABLES) {
+        let target =
+            |out: &'_ mut String, cells: &'_ mut Vec<String>, in_cell: bool, text: &str| {
+                if in_cell {
+                    if let Some(c) = cells.last_mut() {
+                        c.push_str(text);
+                    }
+                } else {
+                    out.push_str(text);
+                }
+            };
+        match event {
+            Event::Text(t) | Event::Code(t) | Event::Html(t) | Event::InlineHtml(t) => {
+                target(&mut out, &mut cells, in_cell, &t);
+            }
+            Event::SoftBreak | Event::HardBreak => target(&mut out, &mut cells, in_cell, "\n"),
+            Event::Start(Tag::Item) => {
+                out.push_str(&"  ".repeat(list_depth.saturating_sub(1)));
+                out.push_str("- ");
+            }
+            Event::End(TagEnd::Item) if !out.ends_with('\n') => out.push('\n'),
+            Event::Start(Tag::List(_)) => {
+                if list_depth > 0 && !out.ends_with('\n') {
+                    out.push('\n');
+                }
+                list_depth += 1;
+            }
+            Event::End(TagEnd::List(_)) => {
+                list_depth = list_depth.saturating_sub(1);
+                if list_depth == 0 {
+                    end_block(&mut out);
+                }
+            }
+            Event::Start(Tag::TableCell) => {
+                cells.push(String::new());
+                in_cell = true;
+            }
+            Event::End(TagEnd::TableCell) => in_cell = false,
+            Event::End(TagEnd::TableHead | TagEnd::TableRow) => {
+                out.push_str(
+                    &cells
+                        .iter()
+                        .map(|c| c.trim())
+                        .collect::<Vec<_>>()
+                        .join(" | "),
+                );
+                out.push('\n');
+                cells.clear();
+            }
+            Event::Start(Tag::Link { dest_url, .. }) => links.push(dest_url.to_string()),
+            Event::End(TagEnd::Link) => {
+                if let Some(url) = links.pop().filter(|u| safe_link(u)) {
+                    let shown = url.strip_prefix("mailto:").unwrap_or(&url).to_string();
+                    if !out.ends_with(&shown) {
+                        target(&mut out, &mut cells, in_cell, &format!(" ({shown})"));
+                    }
+                }
+            }
+            Event::End(
+                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Table | TagEnd::BlockQuote(_),
+            ) if list_depth == 0 => end_block(&mut out),
+            Event::Rule => {
+                end_block(&mut out);
+                out.push_str("----\n\n");
+            }
+            _ => {}
+        }
+    }
+    let trimmed = out.trim_end();
+    format!("{trimmed}\n")
 }
 
 /// The schemes a link in a rendered document may have.
@@ -277,7 +371,12 @@ pub fn render(template: &Template, facts: &BTreeMap<String, Fact>) -> Rendered {
 /// is written as text (see [`markdown_text`]), so a CRM field never adds a link, an image, a
 /// heading or a table row to a document.
 pub fn render_markdown(template: &Template, facts: &BTreeMap<String, Fact>) -> Rendered {
-    render_with(template, facts, |_, value| markdown_text(value))
+    // The subject is a header, not Markdown: plain text on one line.
+    let subject = render(template, facts).subject;
+    Rendered {
+        subject,
+        ..render_with(template, facts, |_, value| markdown_text(value))
+    }
 }
 
 fn render_with(
@@ -430,7 +529,11 @@ mod tests {
             html.contains("Zenith ## Pricing | Free | $0 | 1. one"),
             "{html}"
         );
-        assert_eq!(r.subject, "Proposal: \\[click me\\]\\(javascript:alert\\(1\\)\\) \\!\\[t\\]\\(https://evil.example/t.png\\)");
+        // The subject is plain text: a header, not Markdown.
+        assert_eq!(
+            r.subject,
+            "Proposal: [click me](javascript:alert(1)) ![t](https://evil.example/t.png)"
+        );
     }
 
     #[test]
@@ -468,11 +571,63 @@ mod tests {
 
     #[test]
     fn a_value_keeps_its_words_and_loses_its_markup() {
-        assert_eq!(markdown_text("Acme, Inc."), "Acme, Inc.");
+        for plain in [
+            "Acme, Inc.",
+            "O'Brien & Sons (EU)",
+            "R&D #1: 50% scope_v2",
+            "x # y",
+        ] {
+            assert_eq!(markdown_text(plain), plain);
+        }
         assert_eq!(markdown_text("1. first"), "1\\. first");
+        assert_eq!(markdown_text("2026) x"), "2026\\) x");
         assert_eq!(markdown_text("- item"), "\\- item");
-        assert_eq!(markdown_text("a_b *c*"), "a\\_b \\*c\\*");
-        assert_eq!(markdown_text("x\r\n# y"), "x \\# y");
+        assert_eq!(markdown_text("## Pricing"), "\\## Pricing");
+        assert_eq!(markdown_text("x\r\n# y"), "x # y");
+        assert_eq!(
+            markdown_text("[a](b) <c> d|e \\"),
+            "\\[a\\](b) \\<c\\> d\\|e \\\\"
+        );
+        // Rendered, the value reads as written.
+        for value in [
+            "[a](javascript:b) <i>x</i> | \\[",
+            "1. one",
+            "## two",
+            "R&D (EU)",
+        ] {
+            let html = markdown_html(&format!("Dear {}", markdown_text(value)));
+            assert_eq!(
+                html,
+                format!("<p>Dear {}</p>\n", html_escape(value)),
+                "{value}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_proposal_reads_as_plain_text_in_its_message() {
+        let t = Template::parse("proposals/audit.md", PROPOSAL).unwrap();
+        let r = render_markdown(
+            &t,
+            &facts(&[
+                ("deal.name", "R&D (EU) [2027]"),
+                ("contact.first_name", "Ola"),
+                ("contact.company", "O'Brien & Sons"),
+                ("deal.amount", "9000 EUR"),
+            ]),
+        );
+        assert_eq!(r.subject, "Proposal: R&D (EU) [2027]");
+        let text = markdown_plain(&r.body);
+        assert_eq!(
+            text,
+            "Hi Ola,\n\nOur proposal for R&D (EU) [2027] at O'Brien & Sons.\n\nPricing\n\n\
+             Option | Price\nAudit | 9000 EUR\n\nSee our terms (https://northwind.example/terms) \
+             or write (alex@northwind.example).\n"
+        );
+        assert_eq!(
+            markdown_plain("- one\n- two\n\n1. a\n2. b\n\nAlex\nNorthwind\n"),
+            "- one\n- two\n\n- a\n- b\n\nAlex\nNorthwind\n"
+        );
     }
 
     #[test]

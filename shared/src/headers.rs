@@ -40,9 +40,20 @@ fn breaks_line(c: char) -> bool {
     c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')
 }
 
-/// A subject as it is written: on one line, at most [`MAX_SUBJECT_CHARS`] characters.
+/// Text that could be read as an RFC 2047 encoded word (`=?utf-8?q?…?=`) is not one: a mail
+/// program would decode it (to a line break, say) and show text nobody wrote. `=?` becomes `= ?`.
+fn no_encoded_words(line: String) -> String {
+    if line.contains("=?") {
+        line.replace("=?", "= ?")
+    } else {
+        line
+    }
+}
+
+/// A subject as it is written: on one line, at most [`MAX_SUBJECT_CHARS`] characters, with no
+/// encoded word of its own.
 pub fn subject(text: &str) -> String {
-    let line = one_line(text);
+    let line = no_encoded_words(one_line(text));
     match line.char_indices().nth(MAX_SUBJECT_CHARS) {
         Some((cut, _)) => line[..cut].trim_end().to_string(),
         None => line,
@@ -74,7 +85,7 @@ impl Mailbox {
         let (name, addr) = match trimmed.rfind('<') {
             Some(open) => {
                 let inner = trimmed[open + 1..].strip_suffix('>').ok_or_else(refuse)?;
-                let name = one_line(trimmed[..open].trim().trim_matches('"'));
+                let name = no_encoded_words(one_line(trimmed[..open].trim().trim_matches('"')));
                 // A second address dressed as a name (`a <x@y>, <z@w>`) is not one mailbox.
                 if name.contains(['<', '>']) {
                     return Err(refuse());
@@ -227,6 +238,16 @@ mod tests {
             "Proposal for Müller & Söhne"
         );
         assert_eq!(one_line("\r\n"), "");
+    }
+
+    #[test]
+    fn text_that_looks_like_an_encoded_word_is_not_one() {
+        assert_eq!(
+            subject("Re: =?utf-8?q?Hi=0D=0ABcc:_x@y.example?="),
+            "Re: = ?utf-8?q?Hi=0D=0ABcc:_x@y.example?="
+        );
+        let m = Mailbox::parse("=?utf-8?b?DQpCY2M6?= <a@b.example>").unwrap();
+        assert!(!m.name.unwrap().contains("=?"));
     }
 
     #[test]

@@ -104,7 +104,9 @@ pub fn html_response(status: StatusCode, html: String) -> Response {
         .status(status)
         .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
         .header(header::CACHE_CONTROL, "no-store")
-        .header("referrer-policy", "no-referrer")
+        // Our own pages' form posts carry their origin (`no-referrer` would make it `null`);
+        // other sites still get no referrer, so a link's token never leaves.
+        .header("referrer-policy", "same-origin")
         .header("x-frame-options", "DENY")
         .header(
             "content-security-policy",
@@ -251,38 +253,39 @@ pub fn origin_of(url: &str) -> Option<String> {
 }
 
 /// A decision (a state-changing POST from a page) must come from the service's own pages:
-/// `Origin` equal to `public_base_url`'s, or the browser's `Sec-Fetch-Site: same-origin` (the
-/// same service reached by another name, such as `localhost` for `127.0.0.1`). A foreign or
-/// `null` origin is refused, and so is a browser that says the request is cross-site. A client
-/// that sends neither header is not a browser: no page of another site can make it act, and it
-/// must hold the link's token anyway (README, "Security").
+/// `Origin` equal to `public_base_url`'s, or equal to the origin of the `Host` the request was
+/// sent to when the browser also says `Sec-Fetch-Site: same-origin` (the same service reached
+/// by another name, such as `localhost` for `127.0.0.1`). A `null` or foreign origin is refused
+/// whatever else the request says, and so is a browser that says the request is cross-site. A
+/// client that sends neither header is not a browser: no page of another site can make it act,
+/// and it must hold the link's token anyway (README, "Security").
 pub fn require_own_origin(headers: &HeaderMap, public_base_url: &str) -> Result<(), ApiError> {
-    let fetch_site = header(headers, "sec-fetch-site").map(str::to_ascii_lowercase);
-    if fetch_site.as_deref() == Some("same-origin") {
-        return Ok(());
-    }
+    let fetch_site = header(headers, "sec-fetch-site").map(|s| s.trim().to_ascii_lowercase());
     let refuse = |why: String| {
         Err(ApiError::Forbidden(format!(
-            "{why}: decisions are taken only on draftgate's own pages"
+            "Nothing was changed: this request came from {why}, and decisions are taken only \
+             on draftgate's own pages. Open the link in your notification and decide there."
         )))
     };
-    match header(headers, "origin").map(str::trim) {
-        Some(origin) => {
-            let own = origin_of(public_base_url);
-            if own.is_some() && origin_of(origin) == own {
-                Ok(())
-            } else {
-                refuse(format!(
-                    "a request from origin `{}`",
-                    one_line_excerpt(origin)
-                ))
-            }
-        }
-        None => match fetch_site.as_deref() {
-            None | Some("none") => Ok(()),
-            Some(other) => refuse(format!("a {other} request")),
-        },
+    let Some(origin) = header(headers, "origin").map(str::trim) else {
+        return match fetch_site.as_deref() {
+            None | Some("none" | "same-origin") => Ok(()),
+            Some(other) => refuse(format!("another site (a {other} request)")),
+        };
+    };
+    let Some(theirs) = origin_of(origin) else {
+        return refuse(format!("another site ({})", one_line_excerpt(origin)));
+    };
+    if origin_of(public_base_url).as_deref() == Some(theirs.as_str()) {
+        return Ok(());
     }
+    // The same service under another name: the browser's own word, and the host it sent to.
+    let scheme = theirs.split("://").next().unwrap_or("http");
+    let sent_to = header(headers, "host").and_then(|h| origin_of(&format!("{scheme}://{h}")));
+    if fetch_site.as_deref() == Some("same-origin") && sent_to.as_deref() == Some(theirs.as_str()) {
+        return Ok(());
+    }
+    refuse(format!("another site ({})", one_line_excerpt(origin)))
 }
 
 fn one_line_excerpt(text: &str) -> String {
@@ -354,6 +357,7 @@ mod tests {
             vec![("origin", "https://review.example:443")],
             vec![
                 ("origin", "http://localhost:8080"),
+                ("host", "localhost:8080"),
                 ("sec-fetch-site", "same-origin"),
             ],
             vec![("sec-fetch-site", "same-origin")],
@@ -368,6 +372,17 @@ mod tests {
             vec![("origin", "http://review.example")],
             vec![("sec-fetch-site", "cross-site")],
             vec![("sec-fetch-site", "same-site")],
+            // The browser's same-origin mark does not rescue a null or foreign origin.
+            vec![("origin", "null"), ("sec-fetch-site", "same-origin")],
+            vec![
+                ("origin", "http://evil.example"),
+                ("host", "review.example"),
+                ("sec-fetch-site", "same-origin"),
+            ],
+            vec![
+                ("origin", "http://localhost:8080"),
+                ("sec-fetch-site", "same-origin"),
+            ],
         ] {
             let e = require_own_origin(&with(&bad), base);
             assert_eq!(

@@ -156,7 +156,7 @@ impl MailMessage {
             provider_message_id: Some(self.id.clone()),
             message_id,
             references,
-            subject: base_subject(&self.subject),
+            subject: base_subject(&crate::headers::one_line(&self.subject)),
         }
     }
 }
@@ -224,21 +224,45 @@ pub trait MailboxSource: Send + Sync {
     ) -> Result<serde_json::Value, MailError>;
 }
 
-/// The address in `Name <a@b.c>` or `a@b.c`, lowercased; `None` if there is none.
+/// The address in `Name <a@b.c>` or `a@b.c`, lowercased; `None` if there is none, or more than
+/// one. Comments (`(…)`) are not addresses; a second `<…>`, a comma or a group is not one
+/// mailbox; the address itself must be one draftgate could write ([`crate::headers::addr_spec`]),
+/// so what is read and what is sent agree.
 pub fn address(text: &str) -> Option<String> {
-    let text = text.trim();
-    let inner = match (text.rfind('<'), text.rfind('>')) {
-        (Some(open), Some(close)) if open < close => &text[open + 1..close],
+    // Drop comments outside quotes: `a@b.c (Pat <x@y.z>)` is a@b.c.
+    let mut plain = String::with_capacity(text.len());
+    let (mut quoted, mut depth) = (false, 0usize);
+    for c in text.chars() {
+        match c {
+            '"' if depth == 0 => {
+                quoted = !quoted;
+                plain.push(c);
+            }
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            _ if depth > 0 => {}
+            _ => plain.push(c),
+        }
+    }
+    let text = plain.trim();
+    // Outside a quoted name, at most one `<…>`, and nothing after it.
+    let mut unquoted = String::with_capacity(text.len());
+    let mut quoted = false;
+    for c in text.chars() {
+        if c == '"' {
+            quoted = !quoted;
+        } else if !quoted {
+            unquoted.push(c);
+        }
+    }
+    if unquoted.matches('<').count() > 1 || unquoted.contains([',', ';']) {
+        return None;
+    }
+    let inner = match (unquoted.find('<'), text.rfind('<')) {
+        (Some(_), Some(open)) => text[open + 1..].strip_suffix('>')?,
         _ => text,
     };
-    let inner = inner.trim().trim_matches('"');
-    let (local, domain) = inner.rsplit_once('@')?;
-    let valid = !local.is_empty()
-        && domain.contains('.')
-        && !inner.contains(char::is_whitespace)
-        && !domain.starts_with('.')
-        && !domain.ends_with('.');
-    valid.then(|| inner.to_ascii_lowercase())
+    crate::headers::addr_spec(inner.trim()).map(|a| a.to_ascii_lowercase())
 }
 
 /// Every address of an address-list header (`To`, `Cc`), commas inside quotes respected.
@@ -474,6 +498,23 @@ mod tests {
         );
         assert_eq!(address("Undisclosed recipients:;"), None);
         assert_eq!(address("not an address"), None);
+        // A comment, a second address or a list is not the sender.
+        assert_eq!(
+            address("stranger@attacker.example (Pat <su2@prospect.example>)").as_deref(),
+            Some("stranger@attacker.example")
+        );
+        for smuggled in [
+            "Jane <jane5@p.example> <evil@attacker.example>",
+            "Jane <jane@p.example>, evil@attacker.example",
+            "a@b.example,evil@x.example",
+            "Jane <jane@p.example> evil@x.example",
+        ] {
+            assert_eq!(address(smuggled), None, "{smuggled}");
+        }
+        assert_eq!(
+            address("\"Doe, Jane <jd>\" <Jane@Acme.example>").as_deref(),
+            Some("jane@acme.example")
+        );
         assert_eq!(
             addresses("\"Smith, Dana\" <dana@acme.example>, bo@beta.example, <c@c.example>"),
             vec!["dana@acme.example", "bo@beta.example", "c@c.example"]

@@ -7,7 +7,8 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::domain::{
-    Deal, DealEvent, EventKind, Fact, Firing, Hold, Interaction, Rearmed, Stage, TriggerKind,
+    ContactKind, Deal, DealEvent, EventKind, Fact, Firing, Hold, Interaction, Rearmed, Stage,
+    TriggerKind,
 };
 use crate::keys::occurrence_key;
 
@@ -50,6 +51,11 @@ pub enum StopReason {
     },
     Replied {
         at: Timestamp,
+    },
+    /// Two-way contact after the trigger's reference point: the conversation is live.
+    Contact {
+        at: Timestamp,
+        kind: ContactKind,
     },
     MeetingBooked {
         at: Timestamp,
@@ -108,6 +114,7 @@ impl std::fmt::Display for StopReason {
             }
             StopReason::ProposalSent { at } => write!(f, "a proposal was sent at {at}"),
             StopReason::Replied { at } => write!(f, "the prospect replied at {at}"),
+            StopReason::Contact { at, kind } => write!(f, "{} at {at}", kind.words()),
             StopReason::MeetingBooked { at } => write!(f, "a meeting was booked at {at}"),
             StopReason::NextMeetingScheduled { at } => {
                 write!(f, "the next meeting is scheduled for {at}")
@@ -214,6 +221,17 @@ fn replied_since(deal: &Deal, since: Timestamp) -> Result<(), StopReason> {
     }
 }
 
+/// The founder's own mail to the prospect after `since` is the follow-up itself.
+fn founder_wrote_since(deal: &Deal, since: Timestamp) -> Result<(), StopReason> {
+    match deal.founder_mail_at.filter(|at| *at > since) {
+        Some(at) => Err(StopReason::Contact {
+            at,
+            kind: ContactKind::FounderMail,
+        }),
+        None => Ok(()),
+    }
+}
+
 fn declined_since(deal: &Deal, since: Timestamp) -> Result<(), StopReason> {
     match deal.declined_at.filter(|at| *at >= since) {
         Some(at) => Err(StopReason::Declined { at }),
@@ -273,6 +291,7 @@ fn base_occurrence(
         TriggerKind::ProposalNoReply => {
             let sent = deal.proposal_sent_at.ok_or(StopReason::NoProposalSent)?;
             replied_since(deal, sent)?;
+            founder_wrote_since(deal, sent)?;
             if let Some(at) = deal.meeting_booked_at.filter(|at| *at >= sent) {
                 return Err(StopReason::MeetingBooked { at });
             }
@@ -293,6 +312,11 @@ fn base_occurrence(
             if let Some(at) = deal.next_meeting_at.filter(|at| *at > call) {
                 return Err(StopReason::NextMeetingScheduled { at });
             }
+            // The prospect wrote after the call, or the founder did: the next step is in hand.
+            if let Some(at) = deal.last_inbound_at.filter(|at| *at > call) {
+                return Err(StopReason::Replied { at });
+            }
+            founder_wrote_since(deal, call)?;
             declined_since(deal, call)?;
             Ok((
                 occurrence_key(trigger.as_str(), None, call),
@@ -305,10 +329,18 @@ fn base_occurrence(
                     raw_stage: deal.raw_stage.clone(),
                 });
             };
-            let since = deal.stage_entered_at;
+            // Quiet in the same stage: a spell starts at the stage entry or the last
+            // conversation, whichever is later, and gets one re-engagement, a window after it
+            // (or after draftgate's last follow-up, if that came later). A deal that goes quiet
+            // again after a reply is re-engaged one window after the reply, never forgotten.
+            let since = quiet_since(deal, now);
+            let quiet_from = deal
+                .follow_up_sent_at
+                .filter(|at| *at > since)
+                .unwrap_or(since);
             Ok((
                 occurrence_key(trigger.as_str(), Some(stage.as_str()), since),
-                since + hours(window),
+                quiet_from + hours(window),
             ))
         }
         TriggerKind::QuoteExpired => {
@@ -406,6 +438,13 @@ fn base_occurrence(
     }
 }
 
+/// Where a deal's spell of quiet in its stage starts: its stage entry, or its last
+/// conversation (see [`Deal::last_conversation`]).
+pub fn quiet_since(deal: &Deal, now: Timestamp) -> Timestamp {
+    deal.last_conversation(now)
+        .map_or(deal.stage_entered_at, |c| c.at.max(deal.stage_entered_at))
+}
+
 /// Evaluate every trigger of a deal at `now`.
 pub fn evaluate(deal: &Deal, config: &Config, now: Timestamp) -> Evaluation {
     let mut due = Vec::new();
@@ -448,20 +487,52 @@ pub fn evaluate(deal: &Deal, config: &Config, now: Timestamp) -> Evaluation {
     }
 }
 
-/// Re-check before sending: does the occurrence a draft was written for still hold?
+/// Re-check before drafting and before sending: does the occurrence a draft was written for
+/// (claimed at `since`) still hold? A follow-up is also withdrawn by any two-way contact after
+/// `since`: a reply, a call, a meeting, the founder's own mail, another approved send.
 pub fn still_holds(
     deal: &Deal,
     trigger: TriggerKind,
     occurrence_key: &str,
+    since: Timestamp,
     config: &Config,
     now: Timestamp,
 ) -> Result<(), StopReason> {
+    let contact_since = || match deal.two_way_contact(now) {
+        Some(c) if trigger.is_follow_up() && c.at > since => Err(StopReason::Contact {
+            at: c.at,
+            kind: c.kind,
+        }),
+        _ => Ok(()),
+    };
     match occurrence(deal, trigger, config, now) {
         Err(stop) => Err(stop),
-        Ok((current, _)) if current == occurrence_key => Ok(()),
+        Ok((current, _)) if current == occurrence_key => contact_since(),
+        // Same stage, another occurrence: the quiet the draft was written for was broken by
+        // a conversation.
+        Ok(_) if trigger == TriggerKind::StageUnchanged && same_stage(occurrence_key, deal) => {
+            match deal.last_conversation(now) {
+                Some(c) => Err(StopReason::Contact {
+                    at: c.at,
+                    kind: c.kind,
+                }),
+                None => Err(StopReason::StageMoved { to: deal.stage }),
+            }
+        }
         // A different occurrence means the deal moved on since drafting (new stage, new proposal).
         Ok(_) => Err(StopReason::StageMoved { to: deal.stage }),
     }
+}
+
+/// Whether a `stage_unchanged` occurrence key is for the deal's current stage.
+fn same_stage(occurrence_key: &str, deal: &Deal) -> bool {
+    deal.stage.is_some_and(|s| {
+        occurrence_key.starts_with(&format!(
+            "{}#{}#",
+            TriggerKind::StageUnchanged.as_str(),
+            s.as_str()
+        ))
+    })
 }
 
 fn interaction(event: &DealEvent, summary: String) -> Interaction {
@@ -603,6 +674,7 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
         }
         EventKind::OutboundSent { summary } => {
             deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
+            deal.founder_mail_at = deal.founder_mail_at.max(Some(at));
             set_interaction(deal, interaction(event, summary.clone()));
         }
         EventKind::MeetingBooked {
@@ -704,6 +776,7 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
             subject, trigger, ..
         } => {
             deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
+            deal.follow_up_sent_at = deal.follow_up_sent_at.max(Some(at));
             // The drafted proposal went out: its follow-up counts from now.
             if *trigger == Some(TriggerKind::ProposalDraft) {
                 deal.proposal_document_at = deal.proposal_document_at.max(Some(at));
@@ -1012,6 +1085,7 @@ mod tests {
                 &d,
                 TriggerKind::ProposalNoReply,
                 &occ,
+                ts("2026-01-08T10:00:00Z"),
                 &c,
                 ts("2026-01-08T12:00:00Z")
             ),
@@ -1032,6 +1106,7 @@ mod tests {
                 &d,
                 TriggerKind::ProposalNoReply,
                 &occ,
+                ts("2026-01-08T10:00:00Z"),
                 &c,
                 ts("2026-01-08T12:00:00Z")
             ),
@@ -1398,5 +1473,183 @@ mod tests {
                 stop: StopReason::Parked { .. }
             }
         )));
+    }
+
+    fn replied(d: &mut Deal, at: &str) {
+        apply(
+            d,
+            &ev(
+                at,
+                EventKind::ProspectReplied {
+                    summary: "Reply from mia@zenith.example: \"Thanks, we are discussing\"".into(),
+                },
+            ),
+            &config(),
+        );
+    }
+
+    fn founder_wrote(d: &mut Deal, at: &str) {
+        apply(
+            d,
+            &ev(
+                at,
+                EventKind::OutboundSent {
+                    summary: "Email to mia@zenith.example".into(),
+                },
+            ),
+            &config(),
+        );
+    }
+
+    #[test]
+    fn a_call_restarts_the_quiet_clock_of_a_deal_idle_in_its_stage() {
+        let c = config();
+        let mut d = qualified_deal();
+        // Nine days in the stage, but a call three hours ago: not a deal to nudge.
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-09T21:00:00Z",
+                EventKind::CallLogged {
+                    summary: "Call \"Onboarding workshop intro\" held".into(),
+                    note: None,
+                },
+            ),
+            &c,
+        );
+        let e = evaluate(&d, &c, ts("2026-01-10T00:00:00Z"));
+        assert!(e
+            .due
+            .iter()
+            .all(|f| f.trigger != TriggerKind::StageUnchanged));
+        fires_at(
+            &d,
+            &c,
+            TriggerKind::StageUnchanged,
+            ts("2026-01-16T21:00:00Z"),
+        );
+    }
+
+    #[test]
+    fn a_deal_that_goes_quiet_again_after_a_reply_is_re_engaged_one_window_after_it() {
+        let c = config();
+        let mut d = qualified_deal();
+        fires_at(
+            &d,
+            &c,
+            TriggerKind::StageUnchanged,
+            ts("2026-01-08T00:00:00Z"),
+        );
+        let first = evaluate(&d, &c, ts("2026-01-08T00:00:00Z")).due[0]
+            .occurrence
+            .clone();
+        d.fired.insert(first.clone());
+        replied(&mut d, "2026-01-09T10:00:00Z");
+        fires_at(
+            &d,
+            &c,
+            TriggerKind::StageUnchanged,
+            ts("2026-01-16T10:00:00Z"),
+        );
+        let second = evaluate(&d, &c, ts("2026-01-16T10:00:00Z"))
+            .due
+            .into_iter()
+            .find(|f| f.trigger == TriggerKind::StageUnchanged)
+            .unwrap()
+            .occurrence;
+        assert_ne!(first, second, "a new occurrence, claimed on its own");
+        // A silent deal is still re-engaged: with no contact, the stage entry counts.
+        assert_eq!(
+            quiet_since(&qualified_deal(), ts("2026-02-01T00:00:00Z")),
+            ts("2026-01-01T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn a_waiting_re_engagement_is_withdrawn_when_the_prospect_writes() {
+        let c = config();
+        let mut d = qualified_deal();
+        let occ = evaluate(&d, &c, ts("2026-01-08T00:00:00Z")).due[0]
+            .occurrence
+            .clone();
+        d.fired.insert(occ.clone());
+        replied(&mut d, "2026-01-08T09:00:00Z");
+        assert_eq!(
+            still_holds(
+                &d,
+                TriggerKind::StageUnchanged,
+                &occ,
+                ts("2026-01-08T00:00:00Z"),
+                &c,
+                ts("2026-01-08T11:00:00Z")
+            ),
+            Err(StopReason::Contact {
+                at: ts("2026-01-08T09:00:00Z"),
+                kind: ContactKind::Reply
+            })
+        );
+        // A stage move is still a stage move.
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-08T12:00:00Z",
+                EventKind::StageChanged {
+                    raw_stage: "decisionmakerboughtin".into(),
+                },
+            ),
+            &c,
+        );
+        assert!(matches!(
+            still_holds(
+                &d,
+                TriggerKind::StageUnchanged,
+                &occ,
+                ts("2026-01-08T00:00:00Z"),
+                &c,
+                ts("2026-01-08T13:00:00Z")
+            ),
+            Err(StopReason::StageMoved { .. })
+        ));
+    }
+
+    #[test]
+    fn the_founders_own_mail_is_the_follow_up_of_a_proposal_and_a_call() {
+        let c = config();
+        let mut d = deal_in_proposal("2026-01-05T10:00:00Z");
+        founder_wrote(&mut d, "2026-01-06T10:00:00Z");
+        assert!(matches!(
+            state_of(
+                &evaluate(&d, &c, ts("2026-01-09T00:00:00Z")),
+                TriggerKind::ProposalNoReply
+            ),
+            TriggerState::Stopped {
+                stop: StopReason::Contact {
+                    kind: ContactKind::FounderMail,
+                    ..
+                }
+            }
+        ));
+        let mut d = qualified_deal();
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-02T15:00:00Z",
+                EventKind::CallLogged {
+                    summary: "Discovery call".into(),
+                    note: None,
+                },
+            ),
+            &c,
+        );
+        replied(&mut d, "2026-01-02T18:00:00Z");
+        assert!(matches!(
+            state_of(
+                &evaluate(&d, &c, ts("2026-01-04T00:00:00Z")),
+                TriggerKind::CallNoNextStep
+            ),
+            TriggerState::Stopped {
+                stop: StopReason::Replied { .. }
+            }
+        ));
     }
 }

@@ -127,7 +127,10 @@ try {
   const edit = 'PS: I can also do a 15-minute call on Thursday.';
   const body = await page.inputValue('#body');
   await page.fill('#body', `${body.trimEnd()}\n\n${edit}\n`);
+  const posted = page.waitForRequest((r) => r.method() === 'POST' && r.url().includes('/review/'));
   await page.click('#approve');
+  const origin = (await posted).headers()['origin'];
+  check(origin === base, `the page's own decision carries its origin (${origin}), which the service accepts`);
   await page.waitForSelector('#title');
   await page.screenshot({ path: join(shots, 'approved.png'), fullPage: true });
   check((await page.innerText('#title')) === 'SENT', 'approving answers with a page saying it was sent');

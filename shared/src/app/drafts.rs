@@ -374,9 +374,14 @@ impl Drafter {
             return Ok(DraftOutcome::DealGone);
         };
         let now = c.clock.now();
-        if let Err(stop) =
-            rules::still_holds(&deal, firing.trigger, &firing.occurrence, &c.config, now)
-        {
+        if let Err(stop) = rules::still_holds(
+            &deal,
+            firing.trigger,
+            &firing.occurrence,
+            firing.fired_at,
+            &c.config,
+            now,
+        ) {
             audit(
                 &*c.audit,
                 AuditEntry::new(
@@ -458,7 +463,7 @@ impl Drafter {
             to,
             // A follow-up to a prospect continues the conversation the deal already has.
             subject: match (&deal.conversation, firing.trigger.writes_to_prospect()) {
-                (Some(thread), true) => thread.reply_subject(),
+                (Some(thread), true) => crate::headers::subject(&thread.reply_subject()),
                 _ => rendered.subject,
             },
             body: rendered.body,

@@ -128,6 +128,19 @@ impl Intake {
         let parsed = provider
             .parse(&incoming)
             .map_err(|e| ApiError::bad_request(e.0))?;
+        // The same checks whatever the provider: ids, times and amounts a deal can hold.
+        let all = parsed
+            .events
+            .iter()
+            .chain(parsed.referenced.iter().map(|r| &r.event));
+        for (i, e) in all.enumerate() {
+            if let Some(problem) = crate::providers::fields::event_problem(e) {
+                return Err(ApiError::BadRequest {
+                    message: format!("event {i}: {problem}"),
+                    detail: json!({ "event": i }),
+                });
+            }
+        }
         for why in &parsed.ignored {
             tracing::info!(%why, "notification ignored");
         }

@@ -114,11 +114,21 @@ impl MailIntake {
         for why in matched.ignored.iter().chain(&batch.skipped) {
             tracing::info!(%why, "mail not recorded");
         }
+        let (events, broken): (Vec<_>, Vec<_>) = matched
+            .events
+            .into_iter()
+            .partition(|e| crate::providers::fields::event_problem(e).is_none());
+        let mut ignored = matched.ignored;
+        for e in broken {
+            let why = crate::providers::fields::event_problem(&e).unwrap_or_default();
+            tracing::warn!(event = %e.id, %why, "mail not recorded");
+            ignored.push(format!("{}: {why}", e.id));
+        }
         let summary = intake
             .record_parsed(Parsed {
-                events: matched.events,
+                events,
                 referenced: Vec::new(),
-                ignored: matched.ignored,
+                ignored,
             })
             .await?;
         for (name, value) in &batch.positions {

@@ -212,11 +212,12 @@ async fn report_unmapped_stage(
         .await
 }
 
-/// A reply (from any source), a booked meeting or a stage move can take away a waiting draft's
-/// reason: such drafts leave the queue at once, marked superseded, rather than only when
-/// someone tries to approve them. A draft can only be waiting for its trigger's occurrence as
-/// it stood before this event (and was claimed), so only those are looked at, and a draft is
-/// read only when the event ended its occurrence: most events read nothing.
+/// A reply (from any source), a call, a meeting, the founder's own mail or a stage move can take
+/// away a waiting draft's reason: such drafts leave the queue at once, marked superseded,
+/// rather than only when someone tries to approve them. A draft can only be waiting for its
+/// trigger's occurrence as it stood before this event (and was claimed), so only those are
+/// looked at, and a draft is read only when the event ended its occurrence or is a new
+/// two-way contact: most events read nothing.
 async fn supersede_stale_drafts(
     store: &dyn PipelineStore,
     log: &dyn AuditLog,
@@ -231,11 +232,13 @@ async fn supersede_stale_drafts(
         .filter(|t| !t.is_internal())
         .filter_map(|t| Some((t, rules::occurrence(before, t, config, now).ok()?.0)))
         .filter(|(_, key)| before.fired.contains(key));
+    // A new two-way contact withdraws the follow-ups written before it (read to know when).
+    let new_contact = deal.two_way_contact(now) != before.two_way_contact(now);
     for (trigger, occurrence) in current {
-        let reason = match rules::still_holds(deal, trigger, &occurrence, config, now) {
-            Ok(()) => continue,
-            Err(stop) => stop.to_string(),
-        };
+        let ended = rules::still_holds(deal, trigger, &occurrence, now, config, now).err();
+        if ended.is_none() && !(new_contact && trigger.is_follow_up()) {
+            continue;
+        }
         let id = draft_id_for(&deal.key, &occurrence);
         let Some(mut draft) = store.get_draft(&id).await? else {
             continue;
@@ -243,6 +246,13 @@ async fn supersede_stale_drafts(
         if !draft.status.is_open() {
             continue;
         }
+        let reason = match ended.map_or_else(
+            || rules::still_holds(deal, trigger, &occurrence, draft.created_at, config, now),
+            Err,
+        ) {
+            Ok(()) => continue,
+            Err(stop) => stop.to_string(),
+        };
         let expected = draft.status;
         draft.status = crate::domain::DraftStatus::Superseded;
         draft.superseded_reason = Some(reason.clone());

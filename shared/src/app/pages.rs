@@ -7,7 +7,7 @@ use serde_json::Value;
 
 const LAYOUT: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><meta name="robots" content="noindex">
+<meta name="referrer" content="same-origin"><meta name="robots" content="noindex">
 <title>{{ title }} · draftgate</title>
 <style>
 *{box-sizing:border-box}

@@ -126,18 +126,36 @@ pub const REJECT_REASONS: [(&str, &str); 6] = [
     ("other", "Other"),
 ];
 
-/// What each `[[missing: …]]` marker in `text` names, drafted or typed.
-fn missing_markers(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.match_indices("[[missing:").map(move |(at, open)| {
-        let rest = &text[at + open.len()..];
-        let name = rest.split("]]").next().unwrap_or(rest);
-        let name = crate::headers::one_line(name);
-        if name.is_empty() {
-            "a missing fact".to_string()
-        } else {
-            name.chars().take(80).collect()
-        }
-    })
+/// What each `[[missing: …]]` marker in `text` names, drafted or typed; a marker written
+/// another way (`[[ MISSING: x ]]`, with an invisible character inside) counts too.
+fn missing_markers(text: &str) -> Vec<String> {
+    let mut names: Vec<String> = text
+        .match_indices("[[missing:")
+        .map(|(at, open)| {
+            let rest = &text[at + open.len()..];
+            let name = crate::headers::one_line(rest.split("]]").next().unwrap_or(rest));
+            if name.is_empty() {
+                "a missing fact".to_string()
+            } else {
+                name.chars().take(80).collect()
+            }
+        })
+        .collect();
+    let loose: String = text
+        .chars()
+        .filter(|c| {
+            !c.is_whitespace()
+                && !matches!(
+                    c,
+                    '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{ad}'
+                )
+        })
+        .flat_map(char::to_lowercase)
+        .collect();
+    if loose.matches("[[missing:").count() > names.len() {
+        names.push("a [[missing: …]] marker".to_string());
+    }
+    names
 }
 
 /// "Approved by alex@… Tue 14:10", "Rejected by … : reason", "Superseded: …".
@@ -854,7 +872,10 @@ impl Review {
             .filter(|m| subject.contains(&missing_marker(m)) || body.contains(&missing_marker(m)))
             .cloned()
             .collect();
-        for typed in missing_markers(&subject).chain(missing_markers(&body)) {
+        for typed in missing_markers(&subject)
+            .into_iter()
+            .chain(missing_markers(&body))
+        {
             if !still_missing.contains(&typed) {
                 still_missing.push(typed);
             }
@@ -887,9 +908,16 @@ impl Review {
         let deal = c.store.get_deal(&draft.deal).await.map_err(store_error)?;
         let stop = match &deal {
             None => Some("the deal no longer exists".to_string()),
-            Some(d) => rules::still_holds(d, draft.trigger, &draft.occurrence, &c.config, now)
-                .err()
-                .map(|s| s.to_string()),
+            Some(d) => rules::still_holds(
+                d,
+                draft.trigger,
+                &draft.occurrence,
+                draft.created_at,
+                &c.config,
+                now,
+            )
+            .err()
+            .map(|s| s.to_string()),
         };
         if let Some(reason) = stop {
             draft.status = DraftStatus::Superseded;
@@ -928,6 +956,12 @@ impl Review {
             d.push_str(&diff(&draft.body, &body));
             d
         });
+        // A proposal is kept as Markdown (its printable page); its message carries it as text.
+        let message_body = if draft.trigger == crate::domain::TriggerKind::ProposalDraft {
+            crate::drafting::markdown_plain(&body)
+        } else {
+            body.clone()
+        };
         // Exactly the changes approved, with the record of what was done, for the CRM.
         let changes = form.approved_changes(&draft);
         let job = super::writeback::job_for(
@@ -940,7 +974,7 @@ impl Review {
                     ActivityKind::Email
                 },
                 subject: subject.clone(),
-                body: body.clone(),
+                body: message_body.clone(),
                 at: now,
                 by: approver.into(),
                 to: (!crm_only).then(|| to.clone()),
@@ -972,7 +1006,7 @@ impl Review {
             to: to.clone(),
             reply_to: Some(c.config.founder.email.clone()),
             subject: subject.clone(),
-            body: body.clone(),
+            body: message_body.clone(),
             // Continue the deal's conversation, in its thread.
             thread: deal.as_ref().and_then(|d| d.conversation.clone()),
         });

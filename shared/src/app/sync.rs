@@ -165,6 +165,10 @@ impl Syncer {
                 s.deals += 1;
                 newest = newest.max(Some(d.updated_at));
                 for event in deal_events(crm, d) {
+                    if let Some(why) = crate::providers::fields::event_problem(&event) {
+                        tracing::warn!(event = %event.id, %why, "synced event not recorded");
+                        continue;
+                    }
                     match record_event(&*c.store, &*c.audit, &c.config, &*c.clock, &event, "sync")
                         .await?
                     {

@@ -673,7 +673,13 @@ mod client {
         async fn fetch_deal(&self, deal_id: &str) -> Result<DealSnapshot, CrmError> {
             let o = self
                 .api
-                .get(&format!("/api/v1/opportunity/{deal_id}/"), &[])
+                .get(
+                    &format!(
+                        "/api/v1/opportunity/{}/",
+                        crate::providers::api::segment(deal_id)
+                    ),
+                    &[],
+                )
                 .await?;
             let o = o
                 .as_object()

@@ -243,6 +243,94 @@ pub fn plausible_time(t: &Timestamp) -> bool {
     (FIRST_YEAR..=LAST_YEAR).contains(&year)
 }
 
+/// CRMs whose deal ids are numbers.
+const NUMERIC_IDS: [&str; 2] = ["hubspot", "pipedrive"];
+
+/// Why a deal reference cannot be recorded, if it cannot: the CRM name is a lowercase word; the
+/// id is 1 to [`MAX_ID_LEN`] characters with no control character, whitespace or URL syntax
+/// (`/ ? # % \`), is not made of dots only, and is a number for CRMs whose ids are numbers. An
+/// id ends up in CRM API paths and in storage keys.
+pub fn deal_ref_problem(deal: &DealRef) -> Option<String> {
+    let crm = &deal.crm;
+    let crm_ok = !crm.is_empty()
+        && crm.len() <= MAX_CRM_LEN
+        && crm.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && crm
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if !crm_ok {
+        return Some(format!(
+            "`crm` must be a lowercase name of letters, digits, `_` or `-` (at most {MAX_CRM_LEN}); got `{}`",
+            crate::headers::one_line(crm).chars().take(40).collect::<String>()
+        ));
+    }
+    let id = &deal.id;
+    let shown = || {
+        crate::headers::one_line(id)
+            .chars()
+            .take(60)
+            .collect::<String>()
+    };
+    let id_ok = !id.is_empty()
+        && id.chars().count() <= MAX_ID_LEN
+        && !id
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || "/?#%\\".contains(c))
+        && !id.chars().all(|c| c == '.');
+    if !id_ok {
+        return Some(format!(
+            "the deal id must be 1 to {MAX_ID_LEN} characters without spaces, control characters or `/ ? # % \\`; got `{}`",
+            shown()
+        ));
+    }
+    if NUMERIC_IDS.contains(&crm.as_str()) && !id.chars().all(|c| c.is_ascii_digit()) {
+        return Some(format!("{crm} deal ids are numbers; got `{}`", shown()));
+    }
+    None
+}
+
+/// Why an event, from whatever route, cannot be recorded, naming the field: its deal
+/// reference, a time outside [`FIRST_YEAR`]..=[`LAST_YEAR`], an amount outside 0 to
+/// [`MAX_AMOUNT`].
+pub fn event_problem(e: &crate::domain::DealEvent) -> Option<String> {
+    use crate::domain::EventKind;
+    if let Some(p) = deal_ref_problem(&e.deal) {
+        return Some(p);
+    }
+    let year_ok = |y: i16| (FIRST_YEAR..=LAST_YEAR).contains(&y);
+    let time = |field: &str, t: &Timestamp| {
+        (!plausible_time(t)).then(|| {
+            format!("`{field}` must be a time between {FIRST_YEAR} and {LAST_YEAR}; got `{t}`")
+        })
+    };
+    if let Some(p) = time("occurred_at", &e.occurred_at) {
+        return Some(p);
+    }
+    match &e.kind {
+        EventKind::MeetingBooked {
+            starts_at: Some(t), ..
+        } => {
+            if let Some(p) = time("starts_at", t) {
+                return Some(p);
+            }
+        }
+        EventKind::QuoteSent { expires_on, .. } if !year_ok(expires_on.year()) => {
+            return Some(format!(
+                "`expires_on` must be a date between {FIRST_YEAR} and {LAST_YEAR}; got `{expires_on}`"
+            ));
+        }
+        _ => {}
+    }
+    if let Some(a) = e.snapshot.as_ref().and_then(|s| s.amount) {
+        if !(0.0..=MAX_AMOUNT).contains(&a) {
+            return Some(format!(
+                "`amount` must be an amount from 0 to {MAX_AMOUNT:.0}; got `{a}`"
+            ));
+        }
+    }
+    None
+}
+
 pub fn deal_ref(obj: &Obj<'_>) -> Result<DealRef, ParseError> {
     let crm = obj.str("crm")?;
     let valid = crm.len() <= MAX_CRM_LEN
@@ -256,7 +344,11 @@ pub fn deal_ref(obj: &Obj<'_>) -> Result<DealRef, ParseError> {
         )));
     }
     let id = obj.id("id")?;
-    Ok(DealRef::new(crm, id))
+    let deal = DealRef::new(crm, id);
+    match deal_ref_problem(&deal) {
+        Some(p) => Err(obj.error(p)),
+        None => Ok(deal),
+    }
 }
 
 /// The address in `Jane Doe <jane@acme.example>` or `jane@acme.example`, checked for the

@@ -113,6 +113,14 @@ fn deal_of(meta: &serde_json::Map<String, serde_json::Value>) -> Option<DealRef>
     Some(DealRef::new(crm, id))
 }
 
+/// The grand total, when it is an amount.
+fn total_ok(amount: &str) -> bool {
+    amount
+        .trim()
+        .parse::<f64>()
+        .is_ok_and(|a| (0.0..=super::fields::MAX_AMOUNT).contains(&a))
+}
+
 /// Notifications that are not document state changes draftgate acts on, or that name no deal,
 /// are ignored with the reason.
 pub fn parse_batch(body: &[u8], now: jiff::Timestamp) -> Result<Parsed, ParseError> {
@@ -184,6 +192,13 @@ pub fn parse_batch(body: &[u8], now: jiff::Timestamp) -> Result<Parsed, ParseErr
         }
         if let Some(t) = &doc.grand_total {
             if let (Some(a), Some(c)) = (&t.amount, &t.currency) {
+                if !total_ok(a) {
+                    return Err(ParseError(format!(
+                        "notification {i}: grand_total.amount must be an amount from 0 to {:.0}; got `{}`",
+                        super::fields::MAX_AMOUNT,
+                        crate::headers::one_line(a).chars().take(40).collect::<String>()
+                    )));
+                }
                 snap.facts.insert(
                     "proposal.total".into(),
                     Fact::new(

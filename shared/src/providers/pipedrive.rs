@@ -920,7 +920,10 @@ mod client {
         async fn fetch_deal(&self, deal_id: &str) -> Result<DealSnapshot, CrmError> {
             let answer = self
                 .api
-                .get(&format!("/api/v2/deals/{deal_id}"), &[])
+                .get(
+                    &format!("/api/v2/deals/{}", crate::providers::api::segment(deal_id)),
+                    &[],
+                )
                 .await?;
             let d = Self::data(&answer)?
                 .as_object()

@@ -85,7 +85,10 @@ impl HubSpotClient {
         let deal = self
             .sync_api
             .get(
-                &format!("/crm/v3/objects/deals/{deal_id}"),
+                &format!(
+                    "/crm/v3/objects/deals/{}",
+                    crate::providers::api::segment(deal_id)
+                ),
                 &[("associations", "contacts".to_string())],
             )
             .await?;
@@ -153,7 +156,10 @@ impl CrmWriter for HubSpotClient {
             properties.insert(name.into(), Value::String(c.to.clone()));
         }
         if !properties.is_empty() {
-            let path = format!("/crm/v3/objects/deals/{deal_id}");
+            let path = format!(
+                "/crm/v3/objects/deals/{}",
+                crate::providers::api::segment(deal_id)
+            );
             self.sync_api
                 .patch(&path, &json!({ "properties": properties }))
                 .await?;
@@ -236,7 +242,10 @@ impl CrmWriter for PipedriveApi {
             }
         }
         if !body.is_empty() {
-            let path = format!("/api/v2/deals/{deal}");
+            let path = format!(
+                "/api/v2/deals/{}",
+                crate::providers::api::segment(&deal.to_string())
+            );
             self.api.patch(&path, &Value::Object(body)).await?;
             done.push(format!("PATCH {path}"));
         }
@@ -330,7 +339,10 @@ impl CrmWriter for CloseApi {
             }
         }
         if !body.is_empty() {
-            let path = format!("/api/v1/opportunity/{deal_id}/");
+            let path = format!(
+                "/api/v1/opportunity/{}/",
+                crate::providers::api::segment(deal_id)
+            );
             self.api.put(&path, &Value::Object(body)).await?;
             done.push(format!("PUT {path}"));
         }
@@ -402,7 +414,10 @@ impl CrmWriter for SalesforceApi {
             }
         }
         if !body.is_empty() {
-            let path = format!("{api}/sobjects/Opportunity/{deal_id}");
+            let path = format!(
+                "{api}/sobjects/Opportunity/{}",
+                crate::providers::api::segment(deal_id)
+            );
             self.write(true, &path, &Value::Object(body)).await?;
             done.push(format!("PATCH {path}"));
         }
