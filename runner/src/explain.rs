@@ -162,10 +162,25 @@ pub async fn explain(
                 "due now (since {}); fires on the next sweep",
                 when(*due_at, now)
             ),
-            TriggerState::Scheduled { due_at, .. } => format!(
-                "will fire {} unless a stop condition comes first",
-                when(*due_at, now)
-            ),
+            TriggerState::Scheduled { due_at, .. } => match deal.last_conversation(now) {
+                // The quiet clock restarted with a conversation: say so.
+                Some(c)
+                    if t == shared::domain::TriggerKind::StageUnchanged
+                        && c.at > deal.stage_entered_at =>
+                {
+                    format!(
+                        "quiet since {} ({} {}) — re-engagement due {} unless a stop condition comes first",
+                        when(c.at, now),
+                        c.kind.words(),
+                        shared::app::present::ago(c.at, now),
+                        when(*due_at, now)
+                    )
+                }
+                _ => format!(
+                    "will fire {} unless a stop condition comes first",
+                    when(*due_at, now)
+                ),
+            },
             TriggerState::Stopped { stop } => format!("will not fire: {stop}"),
         };
         let _ = writeln!(w, "  {:<22} {line}", t.as_str());

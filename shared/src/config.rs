@@ -241,8 +241,9 @@ pub struct ReviewSettings {
     pub summary_hour: u8,
 }
 
+/// The weekly pipeline summary is one of the jobs draftgate does: on unless turned off.
 fn default_summary_day() -> String {
-    "off".into()
+    "monday".into()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -335,6 +335,10 @@ pub struct Deal {
     pub updated_at: Timestamp,
     /// When the deal entered its current stage (the newest stage change applied).
     pub stage_entered_at: Timestamp,
+    /// When the deal last came into the canonical `proposal` stage from another one (a move
+    /// between two CRM stages that both map to `proposal` is not a new entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal_entered_at: Option<Timestamp>,
     pub proposal_sent_at: Option<Timestamp>,
     /// When a proposal document itself last went out (a proposal tool's document, or
     /// draftgate's approved proposal draft), not just a move into the proposal stage.
@@ -420,6 +424,7 @@ impl Deal {
             created_at: at,
             updated_at: at,
             stage_entered_at: at,
+            proposal_entered_at: None,
             proposal_sent_at: None,
             proposal_document_at: None,
             last_inbound_at: None,

@@ -39,9 +39,39 @@ impl fmt::Display for TemplateError {
     }
 }
 
+/// `{{ deal.amount | times(1.3) }}`: a tier price computed from the deal's amount ("24000 EUR"
+/// → "31200 EUR"), rounded to whole units of the deal's currency. A missing amount stays its
+/// `[[missing: …]]` marker; an amount that is not a number becomes one, so a proposal never
+/// says "a third of the quote" to a prospect and never guesses.
+fn times(value: String, factor: f64) -> String {
+    if value.starts_with("[[missing:") {
+        return value;
+    }
+    let text = value.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, rest) = text.split_at(split);
+    let currency = rest.trim();
+    let currency_ok = currency.is_empty()
+        || (currency.len() <= 4 && currency.chars().all(|c| c.is_ascii_uppercase()));
+    match number.parse::<f64>() {
+        Ok(n) if n.is_finite() && factor.is_finite() && factor >= 0.0 && currency_ok => {
+            let price = (n * factor).round();
+            if currency.is_empty() {
+                format!("{price:.0}")
+            } else {
+                format!("{price:.0} {currency}")
+            }
+        }
+        _ => missing_marker("deal.amount as a number"),
+    }
+}
+
 fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.add_filter("times", times);
     env.set_syntax(
         minijinja::syntax::SyntaxConfig::builder()
             .keep_trailing_newline(true)
@@ -635,6 +665,31 @@ mod tests {
         assert_eq!(
             text_html("Hi <b>Jane</b>,\n[x](javascript:y)\n\n**Bye**"),
             "<p>Hi &lt;b&gt;Jane&lt;/b&gt;,<br />\n[x](javascript:y)</p>\n<p>**Bye**</p>\n"
+        );
+    }
+
+    #[test]
+    fn tier_prices_are_computed_from_the_amount_or_left_for_the_founder() {
+        let t = Template::parse(
+            "p.md",
+            "Subject: x\n\n| Light | {{ deal.amount | times(0.3333) }} |\n| Plus | {{ deal.amount | times(1.8) }} |\n",
+        )
+        .unwrap();
+        let r = render_markdown(&t, &facts(&[("deal.amount", "4500 EUR")]));
+        assert!(r.body.contains("| Light | 1500 EUR |"), "{}", r.body);
+        assert!(r.body.contains("| Plus | 8100 EUR |"), "{}", r.body);
+        let r = render_markdown(&t, &facts(&[]));
+        assert_eq!(
+            r.body.matches("[[missing: deal.amount]]").count(),
+            2,
+            "{}",
+            r.body
+        );
+        let r = render_markdown(&t, &facts(&[("deal.amount", "lots")]));
+        assert!(
+            r.body.contains("[[missing: deal.amount as a number]]"),
+            "{}",
+            r.body
         );
     }
 }

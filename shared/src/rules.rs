@@ -420,7 +420,7 @@ fn base_occurrence(
             if deal.stage != Some(Stage::Proposal) {
                 return Err(StopReason::NotInProposalStage);
             }
-            let entered = deal.stage_entered_at;
+            let entered = deal.proposal_entered_at.unwrap_or(deal.stage_entered_at);
             if now.duration_since(entered) > FRESH_FOR {
                 return Err(StopReason::TooOld {
                     what: "the deal entered the proposal stage",
@@ -587,6 +587,9 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
                 deal.raw_stage = Some(raw.clone());
                 deal.stage = config.canonical_stage(event.source_crm(), raw);
                 deal.stage_entered_at = at;
+                if deal.stage == Some(Stage::Proposal) {
+                    deal.proposal_entered_at = Some(at);
+                }
                 if deal.stage == Some(Stage::Proposal) && deal.proposal_sent_at.is_none() {
                     deal.proposal_sent_at = Some(at);
                 }
@@ -601,9 +604,16 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
             let newer = at >= deal.stage_entered_at || deal.raw_stage.is_none();
             if newer && deal.raw_stage.as_deref() != Some(raw_stage) {
                 let previous_entry = deal.stage_entered_at;
+                let was = deal.stage;
                 deal.raw_stage = Some(raw_stage.clone());
                 deal.stage = config.canonical_stage(event.source_crm(), raw_stage);
                 deal.stage_entered_at = at;
+                // Between two of the CRM's stages that are both `proposal` (a "Proposal sent"
+                // and a "Contract sent"), the deal is still where its proposal was drafted: no
+                // second proposal.
+                if deal.stage == Some(Stage::Proposal) && was != Some(Stage::Proposal) {
+                    deal.proposal_entered_at = Some(at);
+                }
                 // Moving into the proposal stage is how a CRM-only founder says "proposal sent".
                 if deal.stage == Some(Stage::Proposal)
                     && deal.proposal_sent_at.is_none_or(|s| s < previous_entry)
@@ -1651,5 +1661,50 @@ mod tests {
                 stop: StopReason::Replied { .. }
             }
         ));
+    }
+
+    #[test]
+    fn a_move_between_two_stages_mapped_to_proposal_drafts_no_second_proposal() {
+        let mut c = config();
+        c.stages
+            .get_mut("hubspot")
+            .unwrap()
+            .insert("proposalsent".into(), Stage::Proposal);
+        let mut d = qualified_deal();
+        let into = |d: &mut Deal, at: &str, raw: &str| {
+            apply(
+                d,
+                &ev(
+                    at,
+                    EventKind::StageChanged {
+                        raw_stage: raw.into(),
+                    },
+                ),
+                &c,
+            );
+        };
+        into(&mut d, "2026-01-05T10:00:00Z", "proposalsent");
+        let first = evaluate(&d, &c, ts("2026-01-05T10:00:00Z"));
+        let proposal = |e: &Evaluation, t| match state_of(e, t) {
+            TriggerState::Due { occurrence, .. } | TriggerState::Scheduled { occurrence, .. } => {
+                Some(occurrence.clone())
+            }
+            _ => None,
+        };
+        let draft_occ = proposal(&first, TriggerKind::ProposalDraft).expect("a proposal to draft");
+        let follow_occ = proposal(&first, TriggerKind::ProposalNoReply).expect("its follow-up");
+        d.fired.insert(draft_occ.clone());
+        into(&mut d, "2026-01-06T10:00:00Z", "contractsent");
+        let after = evaluate(&d, &c, ts("2026-01-06T10:00:00Z"));
+        assert_eq!(d.raw_stage.as_deref(), Some("contractsent"));
+        assert_eq!(d.proposal_entered_at, Some(ts("2026-01-05T10:00:00Z")));
+        assert!(matches!(
+            state_of(&after, TriggerKind::ProposalDraft),
+            TriggerState::Fired { .. }
+        ));
+        assert_eq!(
+            proposal(&after, TriggerKind::ProposalNoReply),
+            Some(follow_occ)
+        );
     }
 }

@@ -1104,3 +1104,107 @@ async fn crm_text_and_an_edited_subject_reach_the_sender_on_one_line() {
         assert!(!note.subject.contains(['\r', '\n', '\u{2028}']), "{note:?}");
     }
 }
+
+#[tokio::test]
+async fn the_founders_own_mail_withdraws_the_waiting_follow_up_and_approval_says_why_in_words() {
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    w.clock.advance(SignedDuration::from_hours(1));
+    let now = w.clock.now().to_string();
+    w.event(
+        "mail-1",
+        &now,
+        EventKind::OutboundSent {
+            summary: "Email to buyer@example.com: \"Re: Acme\"".into(),
+        },
+        None,
+    )
+    .await;
+    // Withdrawn at once, and the founder's next notification will say why.
+    assert_eq!(w.status(&d.id).await, DraftStatus::Superseded);
+    let notices = w.store.notices(10).await.unwrap();
+    assert!(
+        notices
+            .iter()
+            .any(|(_, t)| t.contains("You wrote to Jane yourself") && t.contains("Acme")),
+        "{notices:?}"
+    );
+    w.clock.advance(SignedDuration::from_hours(2));
+    let (code, body) = w.post(&d.id, &[("action", "approve")]).await;
+    assert_eq!(code, 409, "{body}");
+    let words = body["error"].as_str().unwrap();
+    assert!(
+        words.starts_with("You wrote to Jane yourself at ")
+            && words
+                .contains("that mail is the follow-up, so this proposal follow-up was withdrawn."),
+        "{words}"
+    );
+    assert!(w.sent().is_empty());
+    let page = w.get_page(&d.id).await;
+    assert!(page.contains("You wrote to Jane yourself"), "{page}");
+}
+
+#[tokio::test]
+async fn a_draft_whose_prospect_replied_unnoticed_is_withdrawn_at_approval_in_words() {
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    // The reply reaches the deal without the waiting draft being looked at (a store written
+    // by an older version, or a race): the approval's own re-check withdraws it.
+    let mut deal = w.store.get_deal(&d.deal).await.unwrap().unwrap();
+    let replied = w.clock.now() - SignedDuration::from_hours(2);
+    deal.last_inbound_at = Some(replied);
+    deal.last_interaction = Some(shared::domain::Interaction {
+        at: replied,
+        summary: "Reply from buyer@example.com: \"Thanks, we are discussing it internally\"".into(),
+        source: "gmail".into(),
+    });
+    deal.version += 1;
+    w.store.put_deal(&deal).await.unwrap();
+    let req = http::Request::builder()
+        .method("POST")
+        .uri(format!("/review/{}", d.id))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Bytes::from(format!(
+            "token={}&action=approve",
+            w.token(&d.id)
+        )))
+        .unwrap();
+    let resp = w.review.handle(req).await;
+    assert_eq!(resp.status(), 409);
+    let page = String::from_utf8(resp.body().to_vec()).unwrap();
+    assert!(
+        page.contains("Jane replied 2 hours ago: \u{201c}Reply from buyer@example.com")
+            && page.contains("this proposal follow-up was withdrawn."),
+        "{page}"
+    );
+    assert!(page.contains("id=\"link\""), "a link to the deal: {page}");
+    assert!(w.sent().is_empty());
+}
+
+#[tokio::test]
+async fn the_weekly_summary_is_on_by_default_and_starts_the_monday_after_start_up() {
+    // Monday 2 March 2026, 10:00 in Berlin: after the 08:00 summary time.
+    let w = World::new("Acme", Some("Jane")).await;
+    assert_eq!(w.core.config.review.summary_day, "monday");
+    let summaries = |w: &World| {
+        w.store
+            .outbox_entries()
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "founder" && e.subject.contains("your pipeline, week"))
+            .collect::<Vec<_>>()
+    };
+    w.run_pipeline().await;
+    assert!(summaries(&w).is_empty(), "nothing at start-up");
+    // The next Monday at 08:00 Berlin (07:00 UTC): one summary, to the founder only.
+    w.clock.set(t("2026-03-09T06:59:00Z"));
+    w.run_pipeline().await;
+    assert!(summaries(&w).is_empty());
+    w.clock.set(t("2026-03-09T07:00:00Z"));
+    w.run_pipeline().await;
+    w.clock.set(t("2026-03-09T09:00:00Z"));
+    w.run_pipeline().await;
+    let sent = summaries(&w);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0].to, "alex@northwind.example");
+}

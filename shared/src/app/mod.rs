@@ -246,13 +246,15 @@ async fn supersede_stale_drafts(
         if !draft.status.is_open() {
             continue;
         }
-        let reason = match ended.map_or_else(
+        let stop = match ended.map_or_else(
             || rules::still_holds(deal, trigger, &occurrence, draft.created_at, config, now),
             Err,
         ) {
             Ok(()) => continue,
-            Err(stop) => stop.to_string(),
+            Err(stop) => stop,
         };
+        // Kept with the draft and shown on its page: the founder's words, times in her zone.
+        let reason = present::withdrawn(Some(deal), &stop, trigger, now, Some(&config.timezone()));
         let expected = draft.status;
         draft.status = crate::domain::DraftStatus::Superseded;
         draft.superseded_reason = Some(reason.clone());
@@ -262,6 +264,13 @@ async fn supersede_stale_drafts(
             other => other?,
         }
         tracing::info!(draft_id = %id, %reason, "waiting draft superseded");
+        // The founder's next notification says so.
+        store
+            .add_notice(
+                &format!("withdrawn:{id}"),
+                &format!("{}: {reason}", deal.name),
+            )
+            .await?;
         audit(
             log,
             AuditEntry {

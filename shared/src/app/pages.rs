@@ -38,7 +38,7 @@ const DRAFT: &str = r#"<nav class="small">{% if queue_url %}<a href="{{ queue_ur
 <p class="muted small">Status <strong id="status">{{ d.status }}</strong> · drafted {{ drafted }}</p>
 {% if changed %}<p class="warn" id="changed">The deal changed since this was drafted ({{ changed }}). Check the draft still fits.</p>{% endif %}
 {% if d.missing %}<p class="warn" id="missing">Incomplete: the CRM did not provide <strong>{{ d.missing|join(", ") }}</strong>. Fill the marked places in before approving.</p>{% endif %}
-{% if d.superseded_reason %}<p class="warn" id="decision">Not sent: {{ d.superseded_reason }}. This draft left the queue.</p>{% endif %}
+{% if d.superseded_reason %}<p class="warn" id="decision">{{ d.superseded_reason }} This draft left the queue; nothing was sent.</p>{% endif %}
 {% if decided %}<p class="ok" id="decision">{{ decided }}</p>{% endif %}
 {% if unfinished == "wait" %}<p class="warn" id="unfinished">Being sent: not confirmed yet. Reload in a minute.</p>{% elif unfinished == "finish" %}<form method="post" action="/review/{{ d.id }}" id="unfinished"><input type="hidden" name="token" value="{{ token }}"><p class="warn">Not confirmed as sent: the mail service did not answer. Finishing looks for the message first and sends it only if it never left.</p><button class="primary" name="action" value="approve" id="finish">Finish sending</button></form>{% endif %}
 {% if d.writeback %}{% if d.writeback.status == "failed" %}<p class="warn" id="writeback">CRM update not written yet: {{ d.writeback.error }} (attempt {{ d.writeback.attempts }}; retried from the write-back queue, then kept in its dead-letter queue, so the decision is not lost).</p>{% elif d.writeback.status == "done" %}<p class="ok" id="writeback">Written to {{ d.deal.crm }}{% if d.writeback.changes %}: {% for c in d.writeback.changes %}{{ c.field|replace("_", " ") }} → {{ c.shown or c.to }}{% if not loop.last %}, {% endif %}{% endfor %}{% endif %}.</p>{% else %}<p class="muted" id="writeback">CRM update queued.</p>{% endif %}{% endif %}
@@ -107,6 +107,7 @@ const SUMMARY: &str = r#"<nav class="small"><a href="{{ queue_url }}">← Drafts
 {% for d in s.lost %}<div class="card"><span class="deal">{{ d.name }}</span> <span class="muted small">{{ d.closed }}</span><div>{{ d.reason or "no reason recorded" }}</div></div>{% else %}<p>None.</p>{% endfor %}"#;
 
 const MESSAGE: &str = r#"<h1 id="title">{{ title }}</h1><p id="message">{{ text }}</p>
+{% if link %}<p><a id="link" href="{{ link }}">{{ link_text }}</a></p>{% endif %}
 {% if action %}<form method="post" action="{{ action }}">{% if token %}<input type="hidden" name="token" value="{{ token }}">{% endif %}<button class="primary" id="relink">{{ button }}</button></form>{% endif %}"#;
 
 fn env() -> Environment<'static> {
@@ -211,6 +212,11 @@ pub fn summary(view: &Value) -> String {
 
 pub fn message(title: &str, text: &str) -> String {
     page(title, "message", context! { title, text })
+}
+
+/// A message with a link onward (the deal in its CRM, or the draft's page).
+pub fn message_with_link(title: &str, text: &str, link: &str, link_text: &str) -> String {
+    page(title, "message", context! { title, text, link, link_text })
 }
 
 /// A message with one button: a form posting `token` (if any) to `action`.

@@ -122,6 +122,96 @@ pub fn crm_link(config: &Config, draft: &Draft) -> Option<String> {
         .map(|t| t.replace("{id}", &draft.deal.id))
 }
 
+/// What a follow-up is, in a sentence: "this check-in", "this proposal follow-up", ….
+fn this(trigger: TriggerKind) -> &'static str {
+    match trigger {
+        TriggerKind::StageUnchanged => "this check-in",
+        TriggerKind::ProposalNoReply => "this proposal follow-up",
+        TriggerKind::CallNoNextStep => "this call follow-up",
+        TriggerKind::QuoteExpired => "this note about the expired quote",
+        TriggerKind::LeadNoSecondReply => "this follow-up to the lead",
+        _ => "this draft",
+    }
+}
+
+/// Why a waiting draft was withdrawn instead of sent, in the founder's words: "Mia replied 2
+/// hours ago: "Thanks, we are discussing …" — this check-in was withdrawn." Times are relative
+/// ("2 hours ago") for an answer read at once, or in the founder's zone ("Tue 14:10", `tz`) for
+/// text kept with the draft.
+pub fn withdrawn(
+    deal: Option<&Deal>,
+    stop: &crate::rules::StopReason,
+    trigger: TriggerKind,
+    now: Timestamp,
+    tz: Option<&TimeZone>,
+) -> String {
+    let ago = |at: Timestamp| match tz {
+        Some(tz) => format!("at {}", when(at, now, tz)),
+        None => ago(at, now),
+    };
+    use crate::domain::ContactKind;
+    use crate::rules::StopReason;
+    let Some(deal) = deal else {
+        return "Not sent: the deal no longer exists.".into();
+    };
+    let who = deal
+        .facts
+        .get("contact.first_name")
+        .map(|f| f.value.clone())
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(|| "The prospect".into());
+    // What was said, when the deal's last interaction is that contact.
+    let said = |at: Timestamp| {
+        deal.last_interaction
+            .as_ref()
+            .filter(|i| i.at == at)
+            .map(|i| {
+                format!(
+                    ": \u{201c}{}\u{201d}",
+                    crate::providers::fields::excerpt(&i.summary, 120)
+                )
+            })
+            .unwrap_or_default()
+    };
+    let what = this(trigger);
+    match stop {
+        StopReason::Replied { at }
+        | StopReason::Contact {
+            at,
+            kind: ContactKind::Reply,
+        } => format!("{who} replied {}{} \u{2014} {what} was withdrawn.", ago(*at), said(*at)),
+        StopReason::Contact {
+            at,
+            kind: ContactKind::FounderMail,
+        } => format!(
+            "You wrote to {who} yourself {}{} \u{2014} that mail is the follow-up, so {what} was withdrawn.",
+            ago(*at),
+            said(*at)
+        ),
+        StopReason::Contact {
+            at,
+            kind: ContactKind::Call,
+        } => format!("A call was logged {}{} \u{2014} {what} was withdrawn.", ago(*at), said(*at)),
+        StopReason::Contact {
+            at,
+            kind: ContactKind::MeetingBooked | ContactKind::MeetingHeld,
+        }
+        | StopReason::MeetingBooked { at } => format!(
+            "A meeting with {who} was booked {}{} \u{2014} {what} was withdrawn.",
+            ago(*at),
+            said(*at)
+        ),
+        StopReason::Contact {
+            at,
+            kind: ContactKind::FollowUpSent,
+        } => format!(
+            "Another follow-up went to {who} {} \u{2014} {what} was withdrawn.",
+            ago(*at)
+        ),
+        other => format!("Not sent: {other} since this draft was written, so it was withdrawn."),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -184,9 +184,7 @@ fn decision_words(d: &Draft, now: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> O
         }
         return Some(out);
     }
-    d.superseded_reason
-        .as_ref()
-        .map(|r| format!("Superseded: {r}"))
+    d.superseded_reason.clone()
 }
 
 /// A draft still SENDING this long after its approval was interrupted mid-send.
@@ -262,12 +260,10 @@ fn already_decided(d: &Draft) -> ApiError {
             x.at,
             d.status
         ),
-        (None, DraftStatus::Superseded) => format!(
-            "draft was superseded: {}",
-            d.superseded_reason
-                .as_deref()
-                .unwrap_or("its trigger no longer holds")
-        ),
+        (None, DraftStatus::Superseded) => d
+            .superseded_reason
+            .clone()
+            .unwrap_or_else(|| "Not sent: this draft was withdrawn.".into()),
         (None, s) => format!("draft is {s}"),
     };
     ApiError::Conflict {
@@ -324,6 +320,16 @@ impl Review {
                         ),
                     );
                 }
+                if let ApiError::Conflict { detail, message } = &e {
+                    if let (Some(true), Some(link)) =
+                        (detail["withdrawn"].as_bool(), detail["deal_url"].as_str())
+                    {
+                        return http::html_response(
+                            status,
+                            pages::message_with_link("Not sent", message, link, "See the deal"),
+                        );
+                    }
+                }
                 http::html_response(status, pages::message("Cannot do that", &e.to_string()))
             }
         }
@@ -376,6 +382,15 @@ impl Review {
             }
             rest => self.decide(&rest[1..], req, wants_json).await,
         }
+    }
+
+    /// The draft's page, for `approver`.
+    fn review_url(&self, id: &str, approver: &str, now: jiff::Timestamp) -> String {
+        format!(
+            "{}/review/{id}?token={}",
+            self.public_base_url.trim_end_matches('/'),
+            self.draft_token(id, approver, now)
+        )
     }
 
     fn draft_token(&self, id: &str, approver: &str, now: jiff::Timestamp) -> String {
@@ -907,7 +922,7 @@ impl Review {
         // Re-check the trigger on the deal as it is now.
         let deal = c.store.get_deal(&draft.deal).await.map_err(store_error)?;
         let stop = match &deal {
-            None => Some("the deal no longer exists".to_string()),
+            None => Some(rules::StopReason::Deleted),
             Some(d) => rules::still_holds(
                 d,
                 draft.trigger,
@@ -916,12 +931,19 @@ impl Review {
                 &c.config,
                 now,
             )
-            .err()
-            .map(|s| s.to_string()),
+            .err(),
         };
-        if let Some(reason) = stop {
+        if let Some(stop) = stop {
+            let reason = stop.to_string();
+            let words = super::present::withdrawn(deal.as_ref(), &stop, draft.trigger, now, None);
             draft.status = DraftStatus::Superseded;
-            draft.superseded_reason = Some(reason.clone());
+            draft.superseded_reason = Some(super::present::withdrawn(
+                deal.as_ref(),
+                &stop,
+                draft.trigger,
+                now,
+                Some(&c.config.timezone()),
+            ));
             self.transition(&draft, expected).await?;
             audit(
                 &*c.audit,
@@ -929,18 +951,21 @@ impl Review {
                     now,
                     "draft.superseded",
                     approver,
-                    json!({ "reason": reason }),
+                    json!({ "reason": reason, "words": words }),
                 )
                 .deal(&draft.deal)
                 .draft(&draft.id),
             )
             .await
             .map_err(store_error)?;
+            let mut detail = decided_detail(&draft);
+            detail["withdrawn"] = json!(true);
+            detail["reason"] = json!(reason);
+            detail["deal_url"] = json!(super::present::crm_link(&c.config, &draft)
+                .unwrap_or_else(|| self.review_url(&draft.id, approver, now)));
             return Err(ApiError::Conflict {
-                message: format!(
-                    "not sent: {reason} since this draft was written, so it was superseded"
-                ),
-                detail: decided_detail(&draft),
+                message: words,
+                detail,
             });
         }
 

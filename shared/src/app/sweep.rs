@@ -14,6 +14,9 @@ use crate::rules;
 /// Deals enqueued per sweep; the rest stay due and go on the next run.
 pub const PAGE: usize = 1000;
 
+/// When weekly summaries started being due (the first sweep with them on).
+const SUMMARIES_SINCE: &str = "summary:since";
+
 pub struct Sweeper {
     pub core: Core,
     pub evaluate_queue: Arc<dyn Queue>,
@@ -251,8 +254,36 @@ impl Sweeper {
             }
         };
         let weekday = local.strftime("%A").to_string().to_ascii_lowercase();
-        if weekday == review.summary_day.to_ascii_lowercase()
-            && local.hour() >= review.summary_hour as i8
+        let summary_on = !review.summary_day.eq_ignore_ascii_case("off");
+        // Summaries are due from the first sweep on: a deployment (or a runner) that starts on
+        // a Monday after 08:00 sends its first summary the next Monday, not at start-up.
+        let summaries_since = if summary_on {
+            match c
+                .store
+                .marker(SUMMARIES_SINCE)
+                .await?
+                .and_then(|v| v.parse::<jiff::Timestamp>().ok())
+            {
+                Some(t) => t,
+                None => {
+                    c.store
+                        .set_marker(SUMMARIES_SINCE, &now.to_string())
+                        .await?;
+                    now
+                }
+            }
+        } else {
+            now
+        };
+        let scheduled = rules::local_time_on(
+            local.date(),
+            u32::from(review.summary_hour),
+            &c.config.timezone(),
+        );
+        if summary_on
+            && weekday == review.summary_day.to_ascii_lowercase()
+            && now >= scheduled
+            && scheduled >= summaries_since
         {
             let week = super::summary::week_label(c, now);
             let marker = format!("summary:queued:{week}");
