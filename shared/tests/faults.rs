@@ -35,8 +35,9 @@ use shared::domain::{
 };
 use shared::error::Cause;
 use shared::ports::{
-    AuditLog, Clock, EventPublisher, Notifier, NotifyError, PipelineStore, PublishError, Queue,
-    QueueConsumer, QueueError, QueueMessage, Recorded, SendError, Sender, SentLookup, StoreError,
+    AuditLog, AuditReader, Clock, EventPublisher, Notifier, NotifyError, PipelineStore,
+    PublishError, Queue, QueueConsumer, QueueError, QueueMessage, Recorded, SendError, Sender,
+    SentLookup, StoreError,
 };
 use shared::providers::signature::draftgate_signature;
 use shared::providers::Providers;
@@ -855,4 +856,78 @@ async fn a_poison_message_reaches_the_dead_letter_queue_and_its_batch_neighbours
         w.store.dead_letters("evaluate").unwrap(),
         vec!["{not json".to_string()]
     );
+}
+
+/// A CRM API that knows every deal: with a client, redeliveries are set aside before recording
+/// (so the API is not read for them), the path that once skipped a missing audit entry.
+struct KnowsEveryDeal;
+
+#[async_trait]
+impl shared::ports::CrmClient for KnowsEveryDeal {
+    async fn fetch_deal(
+        &self,
+        deal_id: &str,
+    ) -> Result<shared::domain::DealSnapshot, shared::ports::CrmError> {
+        Ok(shared::domain::DealSnapshot {
+            name: Some(format!("Deal {deal_id}")),
+            ..Default::default()
+        })
+    }
+}
+
+/// Every accepted event has exactly one audit entry, whatever fails: the audit write failing
+/// before or after it took effect (a process killed between the event's transaction and its
+/// audit entry is the same as an audit write that never happened), the store failing, every
+/// webhook retried until answered 200 and then delivered once more; with and without a CRM API.
+#[tokio::test]
+async fn every_accepted_event_has_exactly_one_audit_entry_whatever_fails() {
+    const EVENTS: usize = 1_000;
+    for with_crm_api in [true, false] {
+        let w = World::new(0xA0D1 + u64::from(with_crm_api));
+        let mut crm: HashMap<String, Arc<dyn shared::ports::CrmClient>> = HashMap::new();
+        if with_crm_api {
+            crm.insert("notion".into(), Arc::new(KnowsEveryDeal));
+        }
+        let intake = Intake {
+            core: w.core.clone(),
+            providers: Providers::build(&["generic"], |_| Some(Secret::new(SECRET))),
+            crm,
+            public_base_url: "https://hooks.example".into(),
+            events: w.store.clone(),
+        };
+        let mut retried = 0;
+        for i in 0..EVENTS {
+            for _delivery in 0..2 {
+                loop {
+                    let resp = intake.handle(w.webhook(i)).await;
+                    match resp.status().as_u16() {
+                        200 => break,
+                        500..=599 => retried += 1,
+                        other => panic!("webhook {i} answered {other}"),
+                    }
+                }
+            }
+        }
+        assert!(retried > 100, "faults were injected ({retried} retries)");
+        w.dice.on.store(false, Ordering::Relaxed);
+        let entries = w.store.entries(None).await.unwrap();
+        let mut per_event: HashMap<String, usize> = HashMap::new();
+        for e in entries.iter().filter(|e| e.kind == "event.accepted") {
+            *per_event
+                .entry(e.detail["event_id"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+        let missing = (0..EVENTS)
+            .filter(|i| !per_event.contains_key(&format!("generic:notion:fault-{i}")))
+            .count();
+        assert_eq!(
+            missing, 0,
+            "with a CRM API: {with_crm_api}; events without an audit entry"
+        );
+        assert!(
+            per_event.values().all(|n| *n == 1),
+            "exactly one entry per event"
+        );
+        assert_eq!(per_event.len(), EVENTS);
+    }
 }

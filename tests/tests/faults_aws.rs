@@ -1,7 +1,9 @@
 //! Faults from the API side: the emulator fails a fifth of this test's DynamoDB requests
 //! (500s, throttling, and requests held past the SDK's attempt timeout and then applied, so the
 //! write happened and its answer was lost), with the SDK's own retries and timeouts in play.
-//! Every webhook is answered 200 or 5xx, never 4xx, and each event is stored exactly once.
+//! Every webhook is answered 200 or 5xx, never 4xx, each event is stored exactly once, and each
+//! has exactly one audit entry (`DRAFTGATE_FAULT_WEBHOOKS` sets how many webhooks; 60 in the test
+//! command, 1,000 for the full run).
 
 mod support;
 
@@ -18,14 +20,36 @@ use shared::adapters::embedded::EmbeddedStore;
 use shared::app::intake::Intake;
 use shared::app::Core;
 use shared::domain::DealRef;
-use shared::ports::{Clock, PipelineStore};
+use shared::ports::{AuditReader, Clock, PipelineStore};
 use shared::providers::signature::draftgate_signature;
 use shared::providers::Providers;
 use shared::secret::Secret;
 
 const SECRET: &str = "faults-aws-secret";
-const WEBHOOKS: usize = 60;
 const DEALS: usize = 20;
+
+fn webhooks() -> usize {
+    std::env::var("DRAFTGATE_FAULT_WEBHOOKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(60)
+}
+
+/// A CRM API that knows every deal: redeliveries are then set aside before recording.
+struct KnowsEveryDeal;
+
+#[async_trait::async_trait]
+impl shared::ports::CrmClient for KnowsEveryDeal {
+    async fn fetch_deal(
+        &self,
+        deal_id: &str,
+    ) -> Result<shared::domain::DealSnapshot, shared::ports::CrmError> {
+        Ok(shared::domain::DealSnapshot {
+            name: Some(format!("Deal {deal_id}")),
+            ..Default::default()
+        })
+    }
+}
 
 async fn faults(setting: Value) -> Value {
     let url = format!("{}/draftgate/faults", support::aws::emulator().endpoint);
@@ -59,17 +83,20 @@ async fn dynamodb_failing_a_fifth_of_requests_loses_and_doubles_no_event() {
         .build();
     let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
     let store = Arc::new(DynamoPipelineStore::new(dynamo.clone(), &table));
+    let audit = Arc::new(DynamoAuditLog::new(dynamo, &stack["AUDIT_TABLE"]));
+    let mut crm: HashMap<String, Arc<dyn shared::ports::CrmClient>> = HashMap::new();
+    crm.insert("notion".into(), Arc::new(KnowsEveryDeal));
     let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
     let local = EmbeddedStore::open_in_memory().unwrap();
     let intake = Intake {
         core: Core {
             config: Arc::new(shared::config::Config::bundled().unwrap()),
             store: store.clone(),
-            audit: Arc::new(DynamoAuditLog::new(dynamo, &stack["AUDIT_TABLE"])),
+            audit: audit.clone(),
             clock: clock.clone(),
         },
         providers: Providers::build(&["generic"], |_| Some(Secret::new(SECRET))),
-        crm: HashMap::new(),
+        crm,
         public_base_url: "https://hooks.example".into(),
         events: local,
     };
@@ -83,7 +110,8 @@ async fn dynamodb_failing_a_fifth_of_requests_loses_and_doubles_no_event() {
 
     let sent_at = (clock.now() - SignedDuration::from_mins(5)).to_string();
     let mut server_errors = 0;
-    for i in 0..WEBHOOKS {
+    let webhooks = webhooks();
+    for i in 0..webhooks {
         let body = json!({ "events": [{
             "id": format!("api-fault-{i}"), "type": "proposal_sent", "occurred_at": sent_at,
             "deal": { "crm": "notion", "id": format!("deal-{}", i % DEALS), "name": format!("Deal {}", i % DEALS),
@@ -143,12 +171,26 @@ async fn dynamodb_failing_a_fifth_of_requests_loses_and_doubles_no_event() {
         assert_eq!(ids.len(), timeline.len(), "deal-{d}: no event stored twice");
         assert_eq!(
             timeline.len(),
-            WEBHOOKS / DEALS,
+            webhooks / DEALS,
             "deal-{d}: every event stored"
         );
         stored += timeline.len();
+        // Exactly one audit entry per event, however the writes failed and were retried.
+        let deal = DealRef::new("notion", format!("deal-{d}"));
+        let entries = audit.entries(Some(&deal)).await.unwrap();
+        let mut per_event: HashMap<String, usize> = HashMap::new();
+        for e in entries.iter().filter(|e| e.kind == "event.accepted") {
+            *per_event
+                .entry(e.detail["event_id"].as_str().unwrap().to_string())
+                .or_default() += 1;
+        }
+        assert_eq!(per_event.len(), ids.len(), "deal-{d}: every event audited");
+        assert!(
+            per_event.values().all(|n| *n == 1),
+            "deal-{d}: audited once"
+        );
     }
-    assert_eq!(stored, WEBHOOKS);
+    assert_eq!(stored, webhooks);
     assert!(
         injected > 0,
         "{injected} DynamoDB requests failed by the emulator ({:?}); {server_errors} answers were 5xx",

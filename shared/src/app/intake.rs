@@ -129,12 +129,14 @@ impl Intake {
             .parse(&incoming)
             .map_err(|e| ApiError::bad_request(e.0))?;
         // The same checks whatever the provider: ids, times and amounts a deal can hold.
+        use crate::providers::fields::{event_problem, values_problem};
         let all = parsed
             .events
             .iter()
-            .chain(parsed.referenced.iter().map(|r| &r.event));
-        for (i, e) in all.enumerate() {
-            if let Some(problem) = crate::providers::fields::event_problem(e) {
+            .map(event_problem)
+            .chain(parsed.referenced.iter().map(|r| values_problem(&r.event)));
+        for (i, problem) in all.enumerate() {
+            if let Some(problem) = problem {
                 return Err(ApiError::BadRequest {
                     message: format!("event {i}: {problem}"),
                     detail: json!({ "event": i }),
@@ -203,6 +205,12 @@ impl Intake {
                         .map_err(store_error)?
                 {
                     summary.duplicates += 1;
+                    // The first delivery may have stopped between the event and its audit
+                    // entry: the redelivery writes it (once, by the event's id).
+                    let c = &self.core;
+                    super::audit_accepted(&*c.audit, &e, &e.source, c.clock.now())
+                        .await
+                        .map_err(store_error)?;
                     // A redelivered closing event announces again: the first attempt may have
                     // recorded it and then failed to publish.
                     self.announce_outcome(&e).await?;

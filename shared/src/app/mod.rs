@@ -161,6 +161,20 @@ pub async fn record_event(
         duplicate = outcome == Recorded::Duplicate,
         "event recorded"
     );
+    audit_accepted(audit, event, actor, clock.now()).await?;
+    Ok(outcome)
+}
+
+/// The audit entry of an accepted event, keyed by the event id: written after the event (a
+/// retry after a failure in between writes it then), and again, idempotently, by every
+/// redelivery that finds the event already recorded, whatever set it aside as a duplicate. So
+/// an accepted event always ends with exactly one entry.
+pub async fn audit_accepted(
+    audit: &dyn AuditLog,
+    event: &DealEvent,
+    actor: &str,
+    recorded_at: Timestamp,
+) -> Result<(), StoreError> {
     let entry = AuditEntry {
         id: format!("event-{}", short_hash(&[&event.id])),
         at: event.occurred_at,
@@ -168,10 +182,10 @@ pub async fn record_event(
         actor: actor.into(),
         deal: Some(event.deal.clone()),
         draft_id: None,
-        detail: json!({ "event_id": event.id, "event": event.kind.label(), "source": event.source, "recorded_at": clock.now() }),
+        detail: json!({ "event_id": event.id, "event": event.kind.label(), "source": event.source, "recorded_at": recorded_at }),
     };
     match audit.append(&entry).await {
-        Ok(()) | Err(StoreError::Conflict) => Ok(outcome),
+        Ok(()) | Err(StoreError::Conflict) => Ok(()),
         Err(e) => Err(e),
     }
 }

@@ -293,10 +293,13 @@ pub fn deal_ref_problem(deal: &DealRef) -> Option<String> {
 /// reference, a time outside [`FIRST_YEAR`]..=[`LAST_YEAR`], an amount outside 0 to
 /// [`MAX_AMOUNT`].
 pub fn event_problem(e: &crate::domain::DealEvent) -> Option<String> {
+    deal_ref_problem(&e.deal).or_else(|| values_problem(e))
+}
+
+/// [`event_problem`] but for its deal reference: for an event that names something linked to
+/// deals (a Close lead) rather than a deal, whose deals are found later.
+pub fn values_problem(e: &crate::domain::DealEvent) -> Option<String> {
     use crate::domain::EventKind;
-    if let Some(p) = deal_ref_problem(&e.deal) {
-        return Some(p);
-    }
     let year_ok = |y: i16| (FIRST_YEAR..=LAST_YEAR).contains(&y);
     let time = |field: &str, t: &Timestamp| {
         (!plausible_time(t)).then(|| {
