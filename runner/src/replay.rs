@@ -166,14 +166,10 @@ fn conversation_before_drafting(d: &Draft, deal_events: &[&DealEvent]) -> bool {
                     d.trigger,
                     TriggerKind::QuoteExpired | TriggerKind::LeadNoSecondReply
                 ),
-                EventKind::CallLogged { .. } => d.trigger == TriggerKind::StageUnchanged,
-                // A booking cancelled before the draft no longer stands (as in the engine).
-                EventKind::MeetingBooked { meeting_id, .. } => {
-                    d.trigger == TriggerKind::StageUnchanged && !deal_events.iter().any(|c| {
-                        c.occurred_at >= e.occurred_at
-                            && matches!(&c.kind, EventKind::MeetingCancelled { meeting_id: m, .. }
-                                    if m.is_none() || m == meeting_id)
-                    })
+                // A call or a booked meeting breaks a spell of quiet (a booking cancelled later
+                // was a conversation all the same).
+                EventKind::CallLogged { .. } | EventKind::MeetingBooked { .. } => {
+                    d.trigger == TriggerKind::StageUnchanged
                 }
                 _ => false,
             }

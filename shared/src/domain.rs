@@ -355,6 +355,10 @@ pub struct Deal {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follow_up_sent_at: Option<Timestamp>,
     pub meeting_booked_at: Option<Timestamp>,
+    /// The last time a meeting was booked, kept when it is cancelled: booking it was a
+    /// conversation with the prospect either way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meeting_contact_at: Option<Timestamp>,
     /// Start of the next scheduled meeting, if one is booked and not cancelled.
     #[serde(default)]
     pub next_meeting_at: Option<Timestamp>,
@@ -432,6 +436,7 @@ impl Deal {
             founder_mail_at: None,
             follow_up_sent_at: None,
             meeting_booked_at: None,
+            meeting_contact_at: None,
             next_meeting_at: None,
             next_meeting_id: None,
             last_call_at: None,
@@ -473,7 +478,10 @@ impl Deal {
         [
             (self.last_inbound_at, ContactKind::Reply),
             (self.last_call_at, ContactKind::Call),
-            (self.meeting_booked_at, ContactKind::MeetingBooked),
+            (
+                self.meeting_contact_at.or(self.meeting_booked_at),
+                ContactKind::MeetingBooked,
+            ),
             (
                 self.next_meeting_at.filter(|at| *at <= now),
                 ContactKind::MeetingHeld,

@@ -693,6 +693,7 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
             meeting_id,
         } => {
             deal.meeting_booked_at = deal.meeting_booked_at.max(Some(at));
+            deal.meeting_contact_at = deal.meeting_contact_at.max(Some(at));
             if let Some(start) = starts_at {
                 deal.next_meeting_at = Some(*start);
                 deal.next_meeting_id = meeting_id.clone();
