@@ -277,7 +277,9 @@ async fn gmail_replies_stop_follow_ups_and_the_approved_one_leaves_in_the_thread
             "m0-founder",
             "t-acme",
             &["SENT"],
-            now_ms - 3_600_000,
+            // The proposal mail itself, as the proposal went out: mail after it would be the
+            // follow-up, and there would be no draft to approve.
+            now_ms - 24 * 3_600_000 - 120_000,
             &[
                 ("From", "Alex Rivera <alex@northwind.example>"),
                 ("To", "Jane Doe <jane.doe@acme.example>"),
@@ -610,6 +612,9 @@ async fn outlook_replies_stop_follow_ups_and_the_approved_one_is_a_reply_in_the_
     runner.three_deals().await;
     runner.advance_hours(24).await;
     let at = runner.now().await.to_string();
+    // The proposal mail itself, sent with the proposal (a later mail would be the follow-up).
+    let proposal_mail_at =
+        (runner.now().await - jiff::SignedDuration::from_secs(24 * 3600 + 120)).to_string();
     mount_graph_message(
         &graph,
         graph_message(
@@ -618,7 +623,7 @@ async fn outlook_replies_stop_follow_ups_and_the_approved_one_is_a_reply_in_the_
             ("Alex Rivera", "alex@northwind.example"),
             "jane.doe@acme.example",
             "Acme Corp - Website relaunch proposal",
-            &at,
+            &proposal_mail_at,
             &[("Message-ID", "<AM0PR-founder-1@northwind.example>")],
         ),
     )
