@@ -201,6 +201,9 @@ async fn approved_crm_updates_proposals_follow_ups_and_outcomes_reach_the_crm_ex
         "<h2>Pricing</h2>",
         "<td>Standard</td>",
         "<td>4500 EUR</td>",
+        // Tier prices are computed from the deal's amount, never words for the prospect.
+        "<td>1500 EUR</td>",
+        "<td>8100 EUR</td>",
         "@media print",
     ] {
         assert!(doc.contains(text), "the document has {text}");
@@ -215,7 +218,11 @@ async fn approved_crm_updates_proposals_follow_ups_and_outcomes_reach_the_crm_ex
         .find(|e| e["kind"] == "prospect")
         .unwrap();
     assert_eq!(sent["to"], "hank@globex.example");
-    assert!(sent["body"].as_str().unwrap().contains("## Pricing"));
+    // The message carries the proposal as text: no Markdown marks, the table as rows.
+    let body = sent["body"].as_str().unwrap();
+    assert!(body.contains("\nPricing\n"), "{body}");
+    assert!(body.contains("Standard | 4 | 4500 EUR"), "{body}");
+    assert!(!body.contains("##") && !body.contains("---"), "{body}");
     let requests = runner.get("/dev/crm-requests").await;
     let email = &requests.as_array().unwrap()[3];
     assert_eq!(email["path"], "/crm/v3/objects/emails");
