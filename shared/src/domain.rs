@@ -832,6 +832,15 @@ pub struct Draft {
     pub writeback: Option<Writeback>,
 }
 
+impl Draft {
+    /// A draft to the prospect still waiting for a decision (pending or snoozed): what the
+    /// per-deal cap counts.
+    pub fn counts_as_open(&self) -> bool {
+        matches!(self.status, DraftStatus::Pending | DraftStatus::Snoozed)
+            && self.trigger.writes_to_prospect()
+    }
+}
+
 /// A CRM field draftgate may propose to change (each must be allowed in the config).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

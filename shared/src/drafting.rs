@@ -125,8 +125,8 @@ impl Template {
 /// A value put into Markdown as text: on one line (a field is inline data; a line break in it
 /// could start a heading, a list or a table row), with the characters that could make a link,
 /// an image, an autolink, raw HTML or a table cell escaped (`\\ [ ] < > |`), and those that
-/// only mean something at the start of a line (`#`, `>`, `-`, `+`, `*`, `=`, `1.`) escaped
-/// there. Everyday punctuation (`&`, `(`, `'`, `.`) reads as written.
+/// only mean something at the start of a line (`#`, `>`, `-`, `+`, `*`, `=`, `_`, `` ` ``, `~`,
+/// `1.`: headings, quotes, lists, rules and fences) escaped there. Everyday punctuation (`&`, `(`, `'`, `.`) reads as written.
 pub fn markdown_text(value: &str) -> String {
     const ALWAYS: &str = "\\[]<>|";
     let line = crate::headers::one_line(value);
@@ -134,7 +134,7 @@ pub fn markdown_text(value: &str) -> String {
     let mut leading = true;
     for c in line.chars() {
         let at_start = leading
-            && (matches!(c, '#' | '>' | '-' | '+' | '*' | '=')
+            && (matches!(c, '#' | '>' | '-' | '+' | '*' | '=' | '_' | '`' | '~')
                 || (matches!(c, '.' | ')')
                     && out.chars().next().is_some_and(|f| f.is_ascii_digit())));
         if ALWAYS.contains(c) || at_start {
@@ -614,6 +614,14 @@ mod tests {
         assert_eq!(markdown_text("- item"), "\\- item");
         assert_eq!(markdown_text("## Pricing"), "\\## Pricing");
         assert_eq!(markdown_text("x\r\n# y"), "x # y");
+        // A field alone on its line never becomes a rule or a code fence.
+        for line in ["___", "_ _ _", "***", "```", "~~~", "---", "==="] {
+            let html = markdown_html(&format!("Best,\n\n{}\n", markdown_text(line)));
+            assert!(
+                !html.contains("<hr") && !html.contains("<pre") && !html.contains("<h"),
+                "{line}: {html}"
+            );
+        }
         assert_eq!(
             markdown_text("[a](b) <c> d|e \\"),
             "\\[a\\](b) \\<c\\> d\\|e \\\\"

@@ -13,6 +13,10 @@ pub const GSI_DUE_SK: &str = "GSI1SK";
 pub const GSI_STATUS: &str = "GSI2";
 pub const GSI_STATUS_PK: &str = "GSI2PK";
 pub const GSI_STATUS_SK: &str = "GSI2SK";
+/// Open prospect-facing drafts by deal: a sparse index, present only while a draft waits.
+pub const GSI_OPEN: &str = "GSI3";
+pub const GSI_OPEN_PK: &str = "GSI3PK";
+pub const GSI_OPEN_SK: &str = "GSI3SK";
 pub const TTL_ATTR: &str = "expires_at";
 
 pub const STATE_SK: &str = "STATE";
@@ -144,6 +148,11 @@ pub fn status_pk(status: DraftStatus) -> String {
     format!("DRAFTS#{}", status.as_str())
 }
 
+/// Partition of the open-drafts index: `OPEN#DEAL#<crm>#<id>`.
+pub fn open_pk(deal: &DealRef) -> String {
+    format!("OPEN#{}", deal_pk(deal))
+}
+
 /// Sort key of the status index: `<at>#<draft id>` where `at` is the creation time,
 /// or the snooze end for snoozed drafts (so the sweep finds drafts whose snooze is over).
 pub fn status_sk(at: Timestamp, draft_id: &str) -> String {
@@ -199,6 +208,10 @@ mod tests {
         assert_eq!(
             dedup_pk("hubspot:44556677:2465712:3816279340"),
             "DEDUP#hubspot:44556677:2465712:3816279340"
+        );
+        assert_eq!(
+            open_pk(&DealRef::new("hubspot", "9001")),
+            "OPEN#DEAL#hubspot#9001"
         );
         assert_eq!(draft_pk("d_0123"), "DRAFT#d_0123");
         assert_eq!(

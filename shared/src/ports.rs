@@ -109,6 +109,10 @@ pub trait PipelineStore: Send + Sync {
     /// Slots of `day`'s draft budget taken so far.
     async fn budget_used(&self, day: &str) -> Result<u32, StoreError>;
 
+    /// How many drafts to the prospect wait undecided (pending or snoozed) for `deal`: read by
+    /// the deal alone, whatever else waits in the queue.
+    async fn open_drafts(&self, deal: &DealRef) -> Result<usize, StoreError>;
+
     /// Drafts in `status` whose index time (creation, or snooze end) is at or before `until`
     /// (all of them when `None`), oldest first.
     async fn drafts_by_status(

@@ -310,6 +310,15 @@ impl PipelineStore for FaultyStore {
             self.inner.budget_used(day).await
         )
     }
+    async fn open_drafts(&self, deal: &DealRef) -> Result<usize, StoreError> {
+        read_call!(
+            self.dice,
+            "open_drafts",
+            StoreError::Unavailable,
+            self.inner.open_drafts(deal).await
+        )
+    }
+
     async fn drafts_by_status(
         &self,
         status: DraftStatus,

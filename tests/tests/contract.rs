@@ -719,6 +719,55 @@ mod contract {
         assert_eq!(store.get_draft("ghost").await.unwrap(), None);
     }
 
+    pub async fn open_drafts_count_one_deals_waiting_drafts_to_the_prospect(
+        store: &dyn PipelineStore,
+    ) {
+        let at: Timestamp = "2026-03-02T09:00:00Z".parse().unwrap();
+        let other = DealRef::new("hubspot", "43");
+        let mine = DealRef::new("hubspot", "42");
+        assert_eq!(store.open_drafts(&mine).await.unwrap(), 0);
+        store
+            .create_draft(&draft("o1", DraftStatus::Pending, at))
+            .await
+            .unwrap();
+        store
+            .create_draft(&snoozed("o2", at, at + SignedDuration::from_hours(5)))
+            .await
+            .unwrap();
+        // Another deal's, a brief and a CRM update never count.
+        store
+            .create_draft(&Draft {
+                deal: other.clone(),
+                ..draft("o3", DraftStatus::Pending, at)
+            })
+            .await
+            .unwrap();
+        store
+            .create_draft(&Draft {
+                trigger: TriggerKind::CallNotes,
+                ..draft("o4", DraftStatus::Pending, at)
+            })
+            .await
+            .unwrap();
+        store
+            .create_draft(&Draft {
+                trigger: TriggerKind::MeetingPrep,
+                ..draft("o5", DraftStatus::Brief, at)
+            })
+            .await
+            .unwrap();
+        assert_eq!(store.open_drafts(&mine).await.unwrap(), 2);
+        assert_eq!(store.open_drafts(&other).await.unwrap(), 1);
+        // A decided draft leaves the count.
+        let mut sent = draft("o1", DraftStatus::Sent, at);
+        sent.status = DraftStatus::Sent;
+        store
+            .update_draft(&sent, DraftStatus::Pending)
+            .await
+            .unwrap();
+        assert_eq!(store.open_drafts(&mine).await.unwrap(), 1);
+    }
+
     pub async fn drafts_by_status_filters_by_status_and_index_time_oldest_first(
         store: &dyn PipelineStore,
     ) {
@@ -950,6 +999,7 @@ macro_rules! suite {
                 a_draft_is_created_once,
                 a_draft_is_updated_only_from_the_expected_status,
                 drafts_by_status_filters_by_status_and_index_time_oldest_first,
+                open_drafts_count_one_deals_waiting_drafts_to_the_prospect,
                 the_budget_gives_slots_up_to_the_limit_then_refuses,
                 an_occurrence_holds_one_budget_slot_however_often_it_claims,
                 each_day_has_its_own_budget,

@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS dedup (id TEXT PRIMARY KEY, expires_at INTEGER NOT NU
 CREATE TABLE IF NOT EXISTS firings (pk TEXT NOT NULL, sk TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (pk, sk));
 CREATE TABLE IF NOT EXISTS drafts (id TEXT PRIMARY KEY, status TEXT NOT NULL, status_sk TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS drafts_status ON drafts(status, status_sk);
+CREATE INDEX IF NOT EXISTS drafts_open_by_deal ON drafts(json_extract(doc, '$.deal.crm'), json_extract(doc, '$.deal.id')) WHERE status IN ('PENDING', 'SNOOZED');
 CREATE TABLE IF NOT EXISTS audit (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, deal_pk TEXT, sk TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS audit_sk ON audit(sk);
 CREATE TABLE IF NOT EXISTS queue (seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, group_id TEXT NOT NULL,
@@ -470,6 +471,18 @@ impl crate::ports::PipelineStore for EmbeddedStore {
             })
             .map_err(unavailable)?;
         Ok(used as u32)
+    }
+
+    async fn open_drafts(&self, deal: &DealRef) -> Result<usize, StoreError> {
+        // The partial index on the deal holds only waiting drafts; the trigger is then checked
+        // on those few.
+        let open: Vec<Draft> = read_docs(
+            &self.conn(),
+            "SELECT doc FROM drafts WHERE status IN ('PENDING', 'SNOOZED') \
+             AND json_extract(doc, '$.deal.crm') = ?1 AND json_extract(doc, '$.deal.id') = ?2",
+            params![deal.crm, deal.id],
+        )?;
+        Ok(open.iter().filter(|d| d.counts_as_open()).count())
     }
 
     async fn drafts_by_status(

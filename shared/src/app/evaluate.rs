@@ -37,24 +37,12 @@ pub fn next_budget_day(config: &crate::config::Config, now: jiff::Timestamp) -> 
     rules::local_time_on(tomorrow, 0, &config.timezone())
 }
 
-/// Undecided drafts of one deal (pending or snoozed).
+/// Undecided drafts to the prospect of one deal (pending or snoozed), read by the deal.
 pub async fn open_drafts(
     store: &dyn crate::ports::PipelineStore,
     deal: &crate::domain::DealRef,
 ) -> Result<usize, StoreError> {
-    let mut n = 0;
-    for status in [
-        crate::domain::DraftStatus::Pending,
-        crate::domain::DraftStatus::Snoozed,
-    ] {
-        n += store
-            .drafts_by_status(status, None, 10_000)
-            .await?
-            .iter()
-            .filter(|d| &d.deal == deal && d.trigger.writes_to_prospect())
-            .count();
-    }
-    Ok(n)
+    store.open_drafts(deal).await
 }
 
 impl Evaluator {

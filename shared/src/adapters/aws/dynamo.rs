@@ -482,6 +482,19 @@ impl PipelineStore for DynamoPipelineStore {
         }
     }
 
+    async fn open_drafts(&self, deal: &DealRef) -> Result<usize, StoreError> {
+        // The index is KEYS_ONLY: the read is billed on this deal's few keys, never the queue.
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(keys::GSI_OPEN)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::GSI_OPEN_PK)
+            .expression_attribute_values(":pk", s(keys::open_pk(deal)));
+        Ok(query_all(query, usize::MAX).await?.len())
+    }
+
     async fn drafts_by_status(
         &self,
         status: DraftStatus,
@@ -688,6 +701,11 @@ fn draft_item(draft: &Draft) -> Result<Item, StoreError> {
         keys::GSI_STATUS_SK.into(),
         s(keys::status_sk(index_at, &draft.id)),
     );
+    // In the open-drafts index only while it waits: a decided draft's put drops it there.
+    if draft.counts_as_open() {
+        item.insert(keys::GSI_OPEN_PK.into(), s(keys::open_pk(&draft.deal)));
+        item.insert(keys::GSI_OPEN_SK.into(), s(&draft.id));
+    }
     Ok(item)
 }
 
