@@ -376,3 +376,83 @@ async fn slack_buttons_decide_through_the_same_gate_and_the_message_follows() {
         .count();
     assert_eq!(prospect_total, 2, "a1 and d4 only");
 }
+
+#[tokio::test]
+async fn a_draft_withdrawn_by_the_prospects_reply_updates_its_slack_message_at_once() {
+    let slack = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/chat.postMessage"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({ "ok": true, "channel": "C0DRAFTS", "ts": "1732183514.000100" }),
+            ),
+        )
+        .mount(&slack)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/chat.update"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "ok": true })))
+        .mount(&slack)
+        .await;
+    let data = tempfile::tempdir().unwrap();
+    let api = slack.uri();
+    let runner = support::start(
+        data.path(),
+        free_port(),
+        &[
+            ("SLACK_BOT_TOKEN", "xoxb-e2e"),
+            ("SLACK_CHANNEL", "C0DRAFTS"),
+            ("SLACK_API_BASE_URL", &api),
+            ("SLACK_SIGNING_SECRET", SIGNING),
+        ],
+        &[
+            "GENERIC_WEBHOOK_SECRET",
+            "HUBSPOT_ACCESS_TOKEN",
+            "SLACK_WEBHOOK_URL",
+        ],
+    )
+    .await;
+    runner.deals(&["w1"]).await;
+    runner
+        .post_json("/dev/clock", json!({ "advance_secs": 72 * 3600 }))
+        .await;
+    runner.post_json("/dev/sweep", json!({})).await;
+    assert_eq!(
+        posts(
+            &slack.received_requests().await.unwrap(),
+            "chat.postMessage"
+        )
+        .len(),
+        1
+    );
+    // Kim answers; the next sweep (every minute on the runner) shows it on the message.
+    let at = runner.now().await.to_string();
+    runner
+        .generic_events(json!([{ "id": "w1-reply", "type": "prospect_replied", "occurred_at": at,
+            "summary": "Kim: we are reviewing it with our CFO", "deal": { "crm": "notion", "id": "w1" } }]))
+        .await;
+    runner.post_json("/dev/sweep", json!({})).await;
+    let updates = posts(&slack.received_requests().await.unwrap(), "chat.update");
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    let update = &updates[0];
+    assert_eq!(update["ts"], "1732183514.000100");
+    let text = update.to_string();
+    assert!(
+        text.contains("Kim replied") && text.contains("withdrawn"),
+        "{text}"
+    );
+    assert!(
+        update["blocks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b["type"] != "actions"),
+        "no buttons left: {update}"
+    );
+    // Once: later sweeps and the next notification change nothing more.
+    runner.post_json("/dev/sweep", json!({})).await;
+    assert_eq!(
+        posts(&slack.received_requests().await.unwrap(), "chat.update").len(),
+        1
+    );
+}

@@ -338,6 +338,7 @@ impl Drafter {
                     _ => Ok(DraftOutcome::NothingToDo),
                 }
             }
+            DraftRequest::Withdrawn { draft_id } => self.withdrawn(&draft_id).await,
             DraftRequest::Digest { day } => self.digest(&day).await,
             DraftRequest::WeeklySummary { week } => self.weekly_summary(&week).await,
             DraftRequest::Renotify { draft_id } => {
@@ -353,6 +354,37 @@ impl Drafter {
             }
         }?;
         Ok(outcome)
+    }
+
+    /// A draft withdrawn because its deal talked: its Slack message says why and loses its
+    /// buttons now, not when someone next presses one. Once per draft.
+    async fn withdrawn(&self, draft_id: &str) -> Result<DraftOutcome, WorkError> {
+        let c = &self.core;
+        let shown = super::withdrawn_shown_marker(draft_id);
+        if c.store.marker(&shown).await?.is_some() {
+            return Ok(DraftOutcome::NothingToDo);
+        }
+        let Some(draft) = c.store.get_draft(draft_id).await? else {
+            return Ok(DraftOutcome::NothingToDo);
+        };
+        if draft.status != DraftStatus::Superseded {
+            return Ok(DraftOutcome::NothingToDo);
+        }
+        let words = draft
+            .superseded_reason
+            .clone()
+            .unwrap_or_else(|| "Withdrawn: the deal moved on.".into());
+        self.notifier
+            .decided(&draft, &words)
+            .await
+            .map_err(|e| WorkError::Retryable(Box::new(e)))?;
+        c.store
+            .set_marker(&shown, &c.clock.now().to_string())
+            .await?;
+        tracing::info!(draft_id, "withdrawn draft shown on its notifications");
+        Ok(DraftOutcome::Renotified {
+            draft_id: draft_id.to_string(),
+        })
     }
 
     async fn generate(&self, firing: crate::domain::Firing) -> Result<DraftOutcome, WorkError> {
@@ -838,6 +870,11 @@ impl Drafter {
             .await
             .map_err(|e| WorkError::Retryable(e.into()))?;
         for (key, _) in &notices {
+            // A withdrawal told here is shown on its Slack message first (if the sweep has
+            // not done it yet), so removing the notice never loses that.
+            if let Some(id) = key.strip_prefix("withdrawn:") {
+                Box::pin(self.withdrawn(id)).await?;
+            }
             c.store.remove_notice(key).await?;
         }
         audit(

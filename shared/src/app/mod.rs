@@ -81,6 +81,21 @@ pub enum DraftRequest {
     WeeklySummary {
         week: String,
     },
+    /// A waiting draft was withdrawn (its deal talked): channels that can change what they
+    /// posted (the Slack message) say so and drop their buttons.
+    Withdrawn {
+        draft_id: String,
+    },
+}
+
+/// The notice a withdrawn draft leaves for the founder's next notification.
+pub fn withdrawn_notice(draft_id: &str) -> String {
+    format!("withdrawn:{draft_id}")
+}
+
+/// Set once a withdrawn draft's notifications show it.
+pub fn withdrawn_shown_marker(draft_id: &str) -> String {
+    format!("withdrawn-shown:{draft_id}")
 }
 
 /// Short stable hash for queue dedup ids and draft ids.

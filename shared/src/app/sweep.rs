@@ -219,6 +219,7 @@ impl Sweeper {
             )
             .await?;
         }
+        self.show_withdrawn().await?;
         let (reminded, digest) = self.reminders_and_digest(now).await?;
         Ok(SweepSummary {
             now,
@@ -230,6 +231,37 @@ impl Sweeper {
             reminded,
             digest,
         })
+    }
+
+    /// Drafts withdrawn since the last sweep (their deal talked) are shown on their Slack
+    /// messages by generate-draft, which holds the notifier: within one sweep of the event.
+    async fn show_withdrawn(&self) -> Result<(), WorkError> {
+        let c = &self.core;
+        for (key, _) in c.store.notices(100).await? {
+            let Some(draft_id) = key.strip_prefix("withdrawn:") else {
+                continue;
+            };
+            if c.store
+                .marker(&super::withdrawn_shown_marker(draft_id))
+                .await?
+                .is_some()
+            {
+                continue;
+            }
+            let body = serde_json::to_string(&DraftRequest::Withdrawn {
+                draft_id: draft_id.to_string(),
+            })
+            .expect("serialisable");
+            self.draft_queue
+                .send(&QueueMessage {
+                    body,
+                    group_id: format!("withdrawn-{draft_id}"),
+                    dedup_id: short_hash(&["withdrawn", draft_id]),
+                })
+                .await
+                .map_err(queue_err)?;
+        }
+        Ok(())
     }
 
     /// Drafts are never forgotten and never sent by waiting: a draft waiting longer than
