@@ -166,10 +166,10 @@ fn conversation_before_drafting(d: &Draft, deal_events: &[&DealEvent]) -> bool {
                     d.trigger,
                     TriggerKind::QuoteExpired | TriggerKind::LeadNoSecondReply
                 ),
-                // A call or a booked meeting breaks a spell of quiet (a booking cancelled later
-                // was a conversation all the same).
+                // A call or a booked meeting is a conversation (a booking cancelled later was one
+                // all the same); only a quote's final outreach waits for an answer alone.
                 EventKind::CallLogged { .. } | EventKind::MeetingBooked { .. } => {
-                    d.trigger == TriggerKind::StageUnchanged
+                    d.trigger != TriggerKind::QuoteExpired
                 }
                 _ => false,
             }
@@ -939,9 +939,9 @@ mod tests {
             by,
             vec![
                 ("call_no_next_step", 5),
-                ("lead_no_second_reply", 8),
+                ("lead_no_second_reply", 9),
                 ("proposal_draft", 8),
-                ("proposal_no_reply", 9),
+                ("proposal_no_reply", 8),
                 ("quote_expired", 4),
                 ("stage_unchanged", 38)
             ],

@@ -105,7 +105,8 @@ impl Runner {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|m| m["kind"] == "founder")
+            // Notifications about drafts (the weekly summary comes on Mondays too).
+            .filter(|m| m["kind"] == "founder" && m["draft_id"].is_string())
             .cloned()
             .collect()
     }

@@ -43,7 +43,8 @@ fn founder_notes(outbox: &Value) -> Vec<&Value> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|m| m["kind"] == "founder")
+        // About drafts: a weekly summary may come on a Monday too.
+        .filter(|m| m["kind"] == "founder" && m["draft_id"].is_string())
         .collect()
 }
 

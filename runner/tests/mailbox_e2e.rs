@@ -78,7 +78,7 @@ impl Runner {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|m| m["kind"] == "founder")
+            .filter(|m| m["kind"] == "founder" && m["draft_id"].is_string())
         {
             let url = note["review_url"].as_str().unwrap();
             let d: Value = self

@@ -497,12 +497,15 @@ impl Deal {
         .max_by_key(|c| c.at)
     }
 
-    /// The last contact in either direction, for "days since last contact".
+    /// The last contact in either direction, for "days since last contact": any two-way
+    /// contact (calls and meetings too), our messages and proposals.
     pub fn last_contact_at(&self) -> Option<Timestamp> {
         [
             self.last_inbound_at,
             self.last_outbound_at,
             self.proposal_sent_at,
+            self.last_call_at,
+            self.meeting_contact_at.or(self.meeting_booked_at),
         ]
         .into_iter()
         .flatten()

@@ -47,7 +47,8 @@ fn times(value: String, factor: f64) -> String {
     if value.starts_with("[[missing:") {
         return value;
     }
-    let text = value.trim();
+    let unescaped = value.replace('\\', "");
+    let text = unescaped.trim();
     let split = text
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
@@ -132,11 +133,14 @@ pub fn markdown_text(value: &str) -> String {
     let line = crate::headers::one_line(value);
     let mut out = String::with_capacity(line.len() + 8);
     let mut leading = true;
-    for c in line.chars() {
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        // `1.` or `1)` opens a list only when a space (or nothing) follows: `2999.99` is a number.
+        let list_marker = matches!(c, '.' | ')')
+            && out.chars().next().is_some_and(|f| f.is_ascii_digit())
+            && chars.peek().is_none_or(|n| n.is_whitespace());
         let at_start = leading
-            && (matches!(c, '#' | '>' | '-' | '+' | '*' | '=' | '_' | '`' | '~')
-                || (matches!(c, '.' | ')')
-                    && out.chars().next().is_some_and(|f| f.is_ascii_digit())));
+            && (matches!(c, '#' | '>' | '-' | '+' | '*' | '=' | '_' | '`' | '~') || list_marker);
         if ALWAYS.contains(c) || at_start {
             out.push('\\');
         }
@@ -444,6 +448,17 @@ fn render_with(
         });
     }
     let [subject, body] = out;
+    // A marker a filter wrote (`deal.amount as a number`) is missing like a variable.
+    for text in [&subject, &body] {
+        for (at, open) in text.match_indices("[[missing: ") {
+            let rest = &text[at + open.len()..];
+            if let Some((name, _)) = rest.split_once("]]") {
+                if !missing.iter().any(|m| m == name) {
+                    missing.push(name.to_string());
+                }
+            }
+        }
+    }
     Rendered {
         template: template.name.clone(),
         // A subject is a header: CRM text in it stays on one line.
@@ -699,5 +714,14 @@ mod tests {
             "{}",
             r.body
         );
+        assert!(
+            r.missing.contains(&"deal.amount as a number".to_string()),
+            "the draft is incomplete"
+        );
+        let r = render_markdown(&t, &facts(&[("deal.amount", "2999.99 EUR")]));
+        assert!(r.body.contains("| Light | 1000 EUR |"), "{}", r.body);
+        assert!(r.body.contains("| Plus | 5400 EUR |"), "{}", r.body);
+        assert!(r.missing.is_empty());
+        assert_eq!(markdown_text("2999.99 EUR"), "2999.99 EUR");
     }
 }

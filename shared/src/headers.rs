@@ -16,11 +16,16 @@ pub const MAX_SUBJECT_CHARS: usize = 250;
 
 /// `text` on one line: every line break (CR, LF, NEL U+0085, LS U+2028, PS U+2029) and every
 /// other control or format-breaking character becomes a space, runs of spaces collapse, and the
-/// ends are trimmed.
+/// ends are trimmed. Bidirectional overrides and isolates are dropped.
 pub fn one_line(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut space = false;
     for c in text.chars() {
+        // Direction overrides and isolates make a line read differently from what it is.
+        if matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            continue;
+        }
         if breaks_line(c) || c.is_whitespace() {
             space = !out.is_empty();
         } else {
@@ -238,6 +243,7 @@ mod tests {
             "Proposal for Müller & Söhne"
         );
         assert_eq!(one_line("\r\n"), "");
+        assert_eq!(one_line("invoice\u{202e}fdp.exe"), "invoicefdp.exe");
     }
 
     #[test]

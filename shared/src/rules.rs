@@ -221,12 +221,15 @@ fn replied_since(deal: &Deal, since: Timestamp) -> Result<(), StopReason> {
     }
 }
 
-/// The founder's own mail to the prospect after `since` is the follow-up itself.
-fn founder_wrote_since(deal: &Deal, since: Timestamp) -> Result<(), StopReason> {
-    match deal.founder_mail_at.filter(|at| *at > since) {
-        Some(at) => Err(StopReason::Contact {
-            at,
-            kind: ContactKind::FounderMail,
+/// Any two-way contact after a follow-up's reference point (a reply, a call, a booked or held
+/// meeting, the founder's own mail, another approved send): the conversation is live, and the
+/// follow-up has no reason left. The founder's own mail is the follow-up itself.
+fn talked_since(deal: &Deal, since: Timestamp, now: Timestamp) -> Result<(), StopReason> {
+    match deal.two_way_contact(now).filter(|c| c.at > since) {
+        Some(c) if c.kind == ContactKind::Reply => Err(StopReason::Replied { at: c.at }),
+        Some(c) => Err(StopReason::Contact {
+            at: c.at,
+            kind: c.kind,
         }),
         None => Ok(()),
     }
@@ -291,10 +294,10 @@ fn base_occurrence(
         TriggerKind::ProposalNoReply => {
             let sent = deal.proposal_sent_at.ok_or(StopReason::NoProposalSent)?;
             replied_since(deal, sent)?;
-            founder_wrote_since(deal, sent)?;
             if let Some(at) = deal.meeting_booked_at.filter(|at| *at >= sent) {
                 return Err(StopReason::MeetingBooked { at });
             }
+            talked_since(deal, sent, now)?;
             declined_since(deal, sent)?;
             if deal.stage_entered_at > sent && deal.stage != Some(Stage::Proposal) {
                 return Err(StopReason::StageMoved { to: deal.stage });
@@ -312,11 +315,9 @@ fn base_occurrence(
             if let Some(at) = deal.next_meeting_at.filter(|at| *at > call) {
                 return Err(StopReason::NextMeetingScheduled { at });
             }
-            // The prospect wrote after the call, or the founder did: the next step is in hand.
-            if let Some(at) = deal.last_inbound_at.filter(|at| *at > call) {
-                return Err(StopReason::Replied { at });
-            }
-            founder_wrote_since(deal, call)?;
+            // The prospect wrote after the call, the founder did, or another follow-up went
+            // out: the next step is in hand.
+            talked_since(deal, call, now)?;
             declined_since(deal, call)?;
             Ok((
                 occurrence_key(trigger.as_str(), None, call),
@@ -345,6 +346,8 @@ fn base_occurrence(
         }
         TriggerKind::QuoteExpired => {
             let expires = deal.quote_expires_on.ok_or(StopReason::NoQuote)?;
+            // A final outreach about a date: only the prospect's answer to the quote settles it
+            // (a draft already waiting is still withdrawn by any contact, see `still_holds`).
             if let Some(sent) = deal.quote_sent_at {
                 replied_since(deal, sent)?;
             }
@@ -363,9 +366,20 @@ fn base_occurrence(
                 .last_outbound_at
                 .filter(|o| *o >= inquiry)
                 .unwrap_or(inquiry);
-            // The lead's second message ends this trigger for good: the conversation is on.
+            // The lead's second message ends this trigger for good: the conversation is on. So
+            // does a call or a meeting (our own messages only move the wait).
             if let Some(at) = deal.last_inbound_at.filter(|at| *at > inquiry) {
                 return Err(StopReason::Replied { at });
+            }
+            if let Some(c) = deal
+                .two_way_contact(now)
+                .filter(|c| c.at > anchor)
+                .filter(|c| !matches!(c.kind, ContactKind::FounderMail | ContactKind::FollowUpSent))
+            {
+                return Err(StopReason::Contact {
+                    at: c.at,
+                    kind: c.kind,
+                });
             }
             declined_since(deal, inquiry)?;
             if deal.lead_follow_ups >= config.lead_max_follow_ups {
@@ -519,6 +533,17 @@ pub fn still_holds(
                 None => Err(StopReason::StageMoved { to: deal.stage }),
             }
         }
+        // Another occurrence of a follow-up because of contact since (a newer call, our own
+        // mail to a lead): say so, not that the deal moved.
+        Ok(_) if trigger.is_follow_up() && deal.stage_entered_at <= since => {
+            match deal.two_way_contact(now).filter(|c| c.at > since) {
+                Some(c) => Err(StopReason::Contact {
+                    at: c.at,
+                    kind: c.kind,
+                }),
+                None => Err(StopReason::StageMoved { to: deal.stage }),
+            }
+        }
         // A different occurrence means the deal moved on since drafting (new stage, new proposal).
         Ok(_) => Err(StopReason::StageMoved { to: deal.stage }),
     }
@@ -559,6 +584,11 @@ fn inbound(deal: &mut Deal, at: Timestamp) {
     deal.lead_follow_ups = 0;
 }
 
+/// Whether draftgate drafts this deal's proposal (a template for its engagement type).
+fn drafts_proposal(deal: &Deal, config: &Config) -> bool {
+    config.proposal_for(deal.deal_type.as_deref()).is_some()
+}
+
 /// Apply one event to a deal's state. Out-of-order deliveries never move a stage backwards.
 pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
     let at = event.occurred_at;
@@ -590,7 +620,10 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
                 if deal.stage == Some(Stage::Proposal) {
                     deal.proposal_entered_at = Some(at);
                 }
-                if deal.stage == Some(Stage::Proposal) && deal.proposal_sent_at.is_none() {
+                if deal.stage == Some(Stage::Proposal)
+                    && !drafts_proposal(deal, config)
+                    && deal.proposal_sent_at.is_none()
+                {
                     deal.proposal_sent_at = Some(at);
                 }
             }
@@ -614,8 +647,11 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
                 if deal.stage == Some(Stage::Proposal) && was != Some(Stage::Proposal) {
                     deal.proposal_entered_at = Some(at);
                 }
-                // Moving into the proposal stage is how a CRM-only founder says "proposal sent".
+                // Moving into the proposal stage is how a CRM-only founder says "proposal sent",
+                // unless draftgate drafts the proposal (a template for the deal's engagement
+                // type): then it is sent when that draft is approved, or a proposal tool says so.
                 if deal.stage == Some(Stage::Proposal)
+                    && !drafts_proposal(deal, config)
                     && deal.proposal_sent_at.is_none_or(|s| s < previous_entry)
                 {
                     deal.proposal_sent_at = Some(at);
@@ -1707,5 +1743,78 @@ mod tests {
             proposal(&after, TriggerKind::ProposalNoReply),
             Some(follow_occ)
         );
+    }
+
+    #[test]
+    fn a_call_or_another_send_after_the_reference_point_stops_a_follow_up_however_late_it_arrives()
+    {
+        let c = config();
+        // A call at the second the proposal follow-up was due, delivered after it was drafted.
+        let mut d = deal_in_proposal("2026-01-05T10:00:00Z");
+        let occ = evaluate(&d, &c, ts("2026-01-08T10:00:00Z")).due[0]
+            .occurrence
+            .clone();
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-08T10:00:00Z",
+                EventKind::CallLogged {
+                    summary: "Walkthrough call".into(),
+                    note: None,
+                },
+            ),
+            &c,
+        );
+        assert!(matches!(
+            still_holds(
+                &d,
+                TriggerKind::ProposalNoReply,
+                &occ,
+                ts("2026-01-08T10:00:01Z"),
+                &c,
+                ts("2026-01-08T11:00:00Z")
+            ),
+            Err(StopReason::Contact {
+                kind: ContactKind::Call,
+                ..
+            })
+        ));
+        // Another follow-up approved after a call: the call's nudge has no reason left.
+        let mut d = qualified_deal();
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-02T15:00:00Z",
+                EventKind::CallLogged {
+                    summary: "Discovery call".into(),
+                    note: None,
+                },
+            ),
+            &c,
+        );
+        apply(
+            &mut d,
+            &ev(
+                "2026-01-03T09:00:00Z",
+                EventKind::FollowUpSent {
+                    subject: "Re: proposal".into(),
+                    trigger: Some(TriggerKind::ProposalNoReply),
+                    draft_id: "d1".into(),
+                },
+            ),
+            &c,
+        );
+        assert!(matches!(
+            state_of(
+                &evaluate(&d, &c, ts("2026-01-04T00:00:00Z")),
+                TriggerKind::CallNoNextStep
+            ),
+            TriggerState::Stopped {
+                stop: StopReason::Contact {
+                    kind: ContactKind::FollowUpSent,
+                    ..
+                }
+            }
+        ));
     }
 }

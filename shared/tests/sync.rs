@@ -154,7 +154,9 @@ async fn a_first_sync_makes_idle_deals_known_and_a_second_changes_nothing() {
     assert_eq!(globex.stage, Some(Stage::Proposal));
     assert_eq!(globex.last_call_at, Some(t("2026-03-05T16:00:00Z")));
 
-    // The idle deals' follow-ups come from the next sweep, like any other deal's.
+    // The idle deals' follow-ups come from the next sweep, like any other deal's. Globex had a
+    // call after its proposal went out: the proposal nudge has no reason left, the call's
+    // "no next step" nudge does.
     let tokens = TokenSigner::new(Secret::new("k"));
     support::sweep_and_drain(&w.core, &w.store, &w.clock, &tokens).await;
     let pending = w
@@ -171,7 +173,7 @@ async fn a_first_sync_makes_idle_deals_known_and_a_second_changes_nothing() {
         triggers,
         vec![
             ("pipedrive:11".to_string(), "stage_unchanged".to_string()),
-            ("pipedrive:12".to_string(), "proposal_no_reply".to_string()),
+            ("pipedrive:12".to_string(), "call_no_next_step".to_string()),
         ]
     );
 

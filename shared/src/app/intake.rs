@@ -133,8 +133,13 @@ impl Intake {
         let all = parsed
             .events
             .iter()
-            .map(event_problem)
-            .chain(parsed.referenced.iter().map(|r| values_problem(&r.event)));
+            .map(|e| event_problem(e, incoming.now))
+            .chain(
+                parsed
+                    .referenced
+                    .iter()
+                    .map(|r| values_problem(&r.event, incoming.now)),
+            );
         for (i, problem) in all.enumerate() {
             if let Some(problem) = problem {
                 return Err(ApiError::BadRequest {

@@ -116,10 +116,12 @@ pub fn priority(draft: &Draft, deal: Option<&Deal>, config: &Config, now: Timest
 
 /// A link to the deal in its CRM, from the config's `[crm_links]` templates.
 pub fn crm_link(config: &Config, draft: &Draft) -> Option<String> {
-    config
-        .crm_links
-        .get(&draft.deal.crm)
-        .map(|t| t.replace("{id}", &draft.deal.id))
+    config.crm_links.get(&draft.deal.crm).map(|t| {
+        t.replace(
+            "{id}",
+            &crate::providers::fields::path_segment(&draft.deal.id),
+        )
+    })
 }
 
 /// What a follow-up is, in a sentence: "this check-in", "this proposal follow-up", ….
@@ -135,9 +137,9 @@ fn this(trigger: TriggerKind) -> &'static str {
 }
 
 /// Why a waiting draft was withdrawn instead of sent, in the founder's words: "Mia replied 2
-/// hours ago: "Thanks, we are discussing …" — this check-in was withdrawn." Times are relative
-/// ("2 hours ago") for an answer read at once, or in the founder's zone ("Tue 14:10", `tz`) for
-/// text kept with the draft.
+/// hours ago: “Thanks, we are discussing …” — this check-in was withdrawn." Times are relative
+/// ("2 hours ago") for an answer read at once, or dated in the founder's zone ("Sun 6 Dec
+/// 14:10", `tz`) for text kept with the draft and read later.
 pub fn withdrawn(
     deal: Option<&Deal>,
     stop: &crate::rules::StopReason,
@@ -145,32 +147,60 @@ pub fn withdrawn(
     now: Timestamp,
     tz: Option<&TimeZone>,
 ) -> String {
-    let ago = |at: Timestamp| match tz {
-        Some(tz) => format!("at {}", when(at, now, tz)),
-        None => ago(at, now),
-    };
     use crate::domain::ContactKind;
     use crate::rules::StopReason;
+    let at_words = |at: Timestamp| match tz {
+        Some(tz) => format!("on {}", at.to_zoned(tz.clone()).strftime("%a %-d %b %H:%M")),
+        None => ago(at, now),
+    };
     let Some(deal) = deal else {
         return "Not sent: the deal no longer exists.".into();
     };
-    let who = deal
+    let contact = deal
         .facts
         .get("contact.first_name")
         .map(|f| f.value.clone())
         .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| "The prospect".into());
-    // What was said, when the deal's last interaction is that contact.
-    let said = |at: Timestamp| {
-        deal.last_interaction
-            .as_ref()
-            .filter(|i| i.at == at)
-            .map(|i| {
-                format!(
-                    ": \u{201c}{}\u{201d}",
-                    crate::providers::fields::excerpt(&i.summary, 120)
-                )
+        .unwrap_or_else(|| "the prospect".into());
+    // The deal's last interaction, when it is this contact: who it was with, and what was said.
+    let interaction = |at: Timestamp| deal.last_interaction.as_ref().filter(|i| i.at == at);
+    let who = |at: Timestamp, lead: &str| {
+        interaction(at)
+            .and_then(|i| i.summary.strip_prefix(lead))
+            .and_then(|rest| rest.split(": ").next())
+            .map(str::trim)
+            .filter(|w| w.contains('@'))
+            .map(|w| {
+                // The contact by name when the address is theirs.
+                let theirs = deal
+                    .contact_email
+                    .as_deref()
+                    .is_some_and(|c| c.eq_ignore_ascii_case(w));
+                if theirs {
+                    contact.clone()
+                } else {
+                    w.to_string()
+                }
             })
+            .unwrap_or_else(|| contact.clone())
+    };
+    let said = |at: Timestamp| {
+        interaction(at)
+            .map(|i| {
+                let text = i
+                    .summary
+                    .split_once(": ")
+                    .map_or(i.summary.as_str(), |(_, r)| r);
+                let text = text.rsplit_once(" \u{2014} ").map_or(text, |(_, s)| s);
+                let text = crate::providers::fields::excerpt(text.trim().trim_matches('"'), 120);
+                format!(": \u{201c}{text}\u{201d}")
+            })
+            .unwrap_or_default()
+    };
+    let capital = |s: String| {
+        let mut c = s.chars();
+        c.next()
+            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
             .unwrap_or_default()
     };
     let what = this(trigger);
@@ -179,35 +209,60 @@ pub fn withdrawn(
         | StopReason::Contact {
             at,
             kind: ContactKind::Reply,
-        } => format!("{who} replied {}{} \u{2014} {what} was withdrawn.", ago(*at), said(*at)),
+        } => capital(format!(
+            "{} replied {}{} \u{2014} {what} was withdrawn.",
+            who(*at, "Reply from "),
+            at_words(*at),
+            said(*at)
+        )),
         StopReason::Contact {
             at,
             kind: ContactKind::FounderMail,
         } => format!(
-            "You wrote to {who} yourself {}{} \u{2014} that mail is the follow-up, so {what} was withdrawn.",
-            ago(*at),
+            "You wrote to {} yourself {}{} \u{2014} that mail is the follow-up, so {what} was withdrawn.",
+            who(*at, "Email to "),
+            at_words(*at),
             said(*at)
         ),
         StopReason::Contact {
             at,
             kind: ContactKind::Call,
-        } => format!("A call was logged {}{} \u{2014} {what} was withdrawn.", ago(*at), said(*at)),
+        } => format!(
+            "A call was logged {}{} \u{2014} {what} was withdrawn.",
+            at_words(*at),
+            said(*at)
+        ),
         StopReason::Contact {
             at,
-            kind: ContactKind::MeetingBooked | ContactKind::MeetingHeld,
+            kind: ContactKind::MeetingBooked,
         }
         | StopReason::MeetingBooked { at } => format!(
-            "A meeting with {who} was booked {}{} \u{2014} {what} was withdrawn.",
-            ago(*at),
+            "A meeting with {contact} was booked {}{} \u{2014} {what} was withdrawn.",
+            at_words(*at),
             said(*at)
+        ),
+        StopReason::Contact {
+            at,
+            kind: ContactKind::MeetingHeld,
+        } => format!(
+            "The meeting with {contact} was held {} \u{2014} {what} was withdrawn.",
+            at_words(*at)
         ),
         StopReason::Contact {
             at,
             kind: ContactKind::FollowUpSent,
         } => format!(
-            "Another follow-up went to {who} {} \u{2014} {what} was withdrawn.",
-            ago(*at)
+            "Another follow-up went to {contact} {} \u{2014} {what} was withdrawn.",
+            at_words(*at)
         ),
+        StopReason::Declined { at } => capital(format!(
+            "{contact} declined {}{} \u{2014} {what} was withdrawn.",
+            at_words(*at),
+            said(*at)
+        )),
+        StopReason::StageMoved { to: Some(stage) } => {
+            format!("The deal moved to {stage} \u{2014} {what} was withdrawn.")
+        }
         other => format!("Not sent: {other} since this draft was written, so it was withdrawn."),
     }
 }

@@ -384,6 +384,27 @@ impl Review {
         }
     }
 
+    /// The answer to approving a withdrawn draft: 409, in words, with the reason and a link to
+    /// the deal (its CRM page, or the draft's own page).
+    fn withdrawn(
+        &self,
+        draft: &Draft,
+        approver: &str,
+        now: jiff::Timestamp,
+        words: String,
+        reason: Option<String>,
+    ) -> ApiError {
+        let mut detail = decided_detail(draft);
+        detail["withdrawn"] = json!(true);
+        detail["reason"] = json!(reason.unwrap_or_else(|| words.clone()));
+        detail["deal_url"] = json!(super::present::crm_link(&self.core.config, draft)
+            .unwrap_or_else(|| self.review_url(&draft.id, approver, now)));
+        ApiError::Conflict {
+            message: words,
+            detail,
+        }
+    }
+
     /// The draft's page, for `approver`.
     fn review_url(&self, id: &str, approver: &str, now: jiff::Timestamp) -> String {
         format!(
@@ -817,6 +838,13 @@ impl Review {
         let result = if interrupted {
             tracing::info!("approved again while left sending: looking in Sent");
             self.resume(draft, approver).await
+        } else if draft.status == DraftStatus::Superseded {
+            // Withdrawn (its deal talked, or moved): the same answer whenever it is asked.
+            let words = draft
+                .superseded_reason
+                .clone()
+                .unwrap_or_else(|| "Not sent: this draft was withdrawn.".into());
+            Err(self.withdrawn(&draft, approver, now, words, None))
         } else if !draft.status.is_open() {
             Err(already_decided(&draft))
         } else {
@@ -958,15 +986,7 @@ impl Review {
             )
             .await
             .map_err(store_error)?;
-            let mut detail = decided_detail(&draft);
-            detail["withdrawn"] = json!(true);
-            detail["reason"] = json!(reason);
-            detail["deal_url"] = json!(super::present::crm_link(&c.config, &draft)
-                .unwrap_or_else(|| self.review_url(&draft.id, approver, now)));
-            return Err(ApiError::Conflict {
-                message: words,
-                detail,
-            });
+            return Err(self.withdrawn(&draft, approver, now, words, Some(reason)));
         }
 
         let edited = subject != draft.subject || body != draft.body;

@@ -154,7 +154,8 @@ pub async fn build(core: &Core) -> Result<WeeklySummary, StoreError> {
                 Some(m) => format!("meeting {}", words(m)),
                 None => "no next step booked".into(),
             },
-            past_milestone: now.duration_since(d.stage_entered_at)
+            // Idle past the stage's window since its last conversation, as the engine counts.
+            past_milestone: now.duration_since(crate::rules::quiet_since(d, now))
                 > SignedDuration::from_hours(idle_hours as i64),
         });
     }

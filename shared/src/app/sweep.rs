@@ -285,7 +285,6 @@ impl Sweeper {
                     .map_err(queue_err)
             }
         };
-        let weekday = local.strftime("%A").to_string().to_ascii_lowercase();
         let summary_on = !review.summary_day.eq_ignore_ascii_case("off");
         // Summaries are due from the first sweep on: a deployment (or a runner) that starts on
         // a Monday after 08:00 sends its first summary the next Monday, not at start-up.
@@ -307,17 +306,34 @@ impl Sweeper {
         } else {
             now
         };
-        let scheduled = rules::local_time_on(
-            local.date(),
-            u32::from(review.summary_hour),
-            &c.config.timezone(),
-        );
-        if summary_on
-            && weekday == review.summary_day.to_ascii_lowercase()
-            && now >= scheduled
-            && scheduled >= summaries_since
-        {
-            let week = super::summary::week_label(c, now);
+        // The latest scheduled time at or before now (this week's, or last week's when today
+        // is before it): a week whose summary day passed without a sweep still gets it.
+        let days_back = (0..7)
+            .find(|d| {
+                local
+                    .date()
+                    .checked_sub(jiff::Span::new().days(*d))
+                    .is_ok_and(|day| {
+                        day.strftime("%A")
+                            .to_string()
+                            .eq_ignore_ascii_case(&review.summary_day)
+                            && rules::local_time_on(
+                                day,
+                                u32::from(review.summary_hour),
+                                &c.config.timezone(),
+                            ) <= now
+                    })
+            })
+            .unwrap_or(7);
+        let scheduled = local
+            .date()
+            .checked_sub(jiff::Span::new().days(days_back))
+            .map(|day| {
+                rules::local_time_on(day, u32::from(review.summary_hour), &c.config.timezone())
+            })
+            .ok();
+        if let Some(scheduled) = scheduled.filter(|s| summary_on && *s >= summaries_since) {
+            let week = super::summary::week_label(c, scheduled);
             let marker = format!("summary:queued:{week}");
             if c.store.marker(&marker).await?.is_none() {
                 send(

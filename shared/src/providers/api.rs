@@ -10,22 +10,6 @@ use serde_json::Value;
 
 use crate::ports::CrmError;
 
-/// An id as one URL path segment: everything but unreserved characters percent-encoded, so an
-/// id can never add a segment, a query or a fragment to a CRM API call.
-pub fn segment(id: &str) -> String {
-    const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'_')
-        .remove(b'.')
-        .remove(b'~');
-    let encoded = percent_encoding::utf8_percent_encode(id, RESERVED).to_string();
-    // `.` and `..` are path steps even when encoded by some servers: never a whole segment.
-    if encoded.chars().all(|c| c == '.') {
-        encoded.replace('.', "%2E")
-    } else {
-        encoded
-    }
-}
 use crate::secret::Secret;
 
 /// How a CRM wants its credential.

@@ -674,10 +674,7 @@ mod client {
             let o = self
                 .api
                 .get(
-                    &format!(
-                        "/api/v1/opportunity/{}/",
-                        crate::providers::api::segment(deal_id)
-                    ),
+                    &format!("/api/v1/opportunity/{}/", fields::path_segment(deal_id)),
                     &[],
                 )
                 .await?;

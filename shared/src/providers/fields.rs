@@ -243,6 +243,23 @@ pub fn plausible_time(t: &Timestamp) -> bool {
     (FIRST_YEAR..=LAST_YEAR).contains(&year)
 }
 
+/// An id as one URL path segment: everything but unreserved characters percent-encoded, so an
+/// id can never add a segment, a query or a fragment to a CRM API call.
+pub fn path_segment(id: &str) -> String {
+    const RESERVED: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    let encoded = percent_encoding::utf8_percent_encode(id, RESERVED).to_string();
+    // `.` and `..` are path steps even when encoded by some servers: never a whole segment.
+    if encoded.chars().all(|c| c == '.') {
+        encoded.replace('.', "%2E")
+    } else {
+        encoded
+    }
+}
+
 /// CRMs whose deal ids are numbers.
 const NUMERIC_IDS: [&str; 2] = ["hubspot", "pipedrive"];
 
@@ -290,15 +307,15 @@ pub fn deal_ref_problem(deal: &DealRef) -> Option<String> {
 }
 
 /// Why an event, from whatever route, cannot be recorded, naming the field: its deal
-/// reference, a time outside [`FIRST_YEAR`]..=[`LAST_YEAR`], an amount outside 0 to
-/// [`MAX_AMOUNT`].
-pub fn event_problem(e: &crate::domain::DealEvent) -> Option<String> {
-    deal_ref_problem(&e.deal).or_else(|| values_problem(e))
+/// reference, a time outside [`FIRST_YEAR`]..=[`LAST_YEAR`] or more than a day after `now`, an
+/// amount outside 0 to [`MAX_AMOUNT`].
+pub fn event_problem(e: &crate::domain::DealEvent, now: Timestamp) -> Option<String> {
+    deal_ref_problem(&e.deal).or_else(|| values_problem(e, now))
 }
 
 /// [`event_problem`] but for its deal reference: for an event that names something linked to
 /// deals (a Close lead) rather than a deal, whose deals are found later.
-pub fn values_problem(e: &crate::domain::DealEvent) -> Option<String> {
+pub fn values_problem(e: &crate::domain::DealEvent, now: Timestamp) -> Option<String> {
     use crate::domain::EventKind;
     let year_ok = |y: i16| (FIRST_YEAR..=LAST_YEAR).contains(&y);
     let time = |field: &str, t: &Timestamp| {
@@ -308,6 +325,14 @@ pub fn values_problem(e: &crate::domain::DealEvent) -> Option<String> {
     };
     if let Some(p) = time("occurred_at", &e.occurred_at) {
         return Some(p);
+    }
+    // What happened has happened: a day of clock skew, no more (a reply dated next year would
+    // silence the deal until then).
+    if e.occurred_at > now + jiff::SignedDuration::from_hours(24) {
+        return Some(format!(
+            "`occurred_at` is in the future ({}); an event is sent once it happened",
+            e.occurred_at
+        ));
     }
     match &e.kind {
         EventKind::MeetingBooked {

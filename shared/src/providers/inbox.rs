@@ -86,7 +86,9 @@ pub fn auto_reply_signal(
     };
     // RFC 3834: anything but `no` (parameters after `;` aside) marks an automatic message.
     if let Some(v) = header("auto-submitted") {
-        if v.split(';').next().unwrap_or("").trim() != "no" {
+        // RFC 3834: the keyword, then optional parameters (`;`) or a comment (`(…)`).
+        let keyword = v.split([';', '(']).next().unwrap_or("").trim();
+        if !keyword.eq_ignore_ascii_case("no") {
             return Some(AutoReplySignal::Header("Auto-Submitted"));
         }
     }
@@ -366,7 +368,7 @@ mod tests {
             &'a str,
             Option<AutoReplySignal>,
         );
-        let cases: [Case<'_>; 22] = [
+        let cases: [Case<'_>; 23] = [
             // The connector's flag wins whatever else the message says.
             (Some(true), none.clone(), "Re: Proposal", Some(Flagged)),
             (Some(false), none.clone(), "Re: Proposal", None),
@@ -392,6 +394,12 @@ mod tests {
             (
                 None,
                 headers(&[("Auto-Submitted", "no; comment")]),
+                "Re: Proposal",
+                None,
+            ),
+            (
+                None,
+                headers(&[("Auto-Submitted", "No (reply typed by a person)")]),
                 "Re: Proposal",
                 None,
             ),

@@ -921,7 +921,10 @@ mod client {
             let answer = self
                 .api
                 .get(
-                    &format!("/api/v2/deals/{}", crate::providers::api::segment(deal_id)),
+                    &format!(
+                        "/api/v2/deals/{}",
+                        crate::providers::fields::path_segment(deal_id)
+                    ),
                     &[],
                 )
                 .await?;
