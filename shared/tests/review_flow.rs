@@ -1215,3 +1215,47 @@ async fn the_weekly_summary_is_on_by_default_and_starts_the_monday_after_start_u
     w.run_pipeline().await;
     assert_eq!(summaries(&w).len(), 2);
 }
+
+#[tokio::test]
+async fn a_meeting_held_after_drafting_withdraws_the_waiting_check_in_before_any_reminder() {
+    let w = World::new("Acme", Some("Jane")).await;
+    // A meeting booked for three weeks out: the proposal nudge stops, the stage's quiet counts
+    // from the booking, and its check-in is drafted a week later.
+    w.event(
+        "meeting-1",
+        "2026-03-02T10:00:00Z",
+        EventKind::MeetingBooked {
+            summary: "Review meeting booked".into(),
+            starts_at: Some(t("2026-03-23T10:00:00Z")),
+            meeting_id: Some("m1".into()),
+        },
+        None,
+    )
+    .await;
+    w.clock.set(t("2026-03-09T11:00:00Z"));
+    w.run_pipeline().await;
+    let waiting = w
+        .store
+        .drafts_by_status(DraftStatus::Pending, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert_eq!(
+        waiting[0].trigger,
+        shared::domain::TriggerKind::StageUnchanged
+    );
+    let id = waiting[0].id.clone();
+    // The meeting is held; no event says so. The next reminder withdraws the draft instead.
+    w.clock.set(t("2026-03-24T09:00:00Z"));
+    w.run_pipeline().await;
+    assert_eq!(w.status(&id).await, DraftStatus::Superseded);
+    let d = w.store.get_draft(&id).await.unwrap().unwrap();
+    assert!(
+        d.superseded_reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("The meeting with Jane was held on Mon 23 Mar")),
+        "{:?}",
+        d.superseded_reason
+    );
+    assert!(w.sent().is_empty());
+}

@@ -327,33 +327,70 @@ impl Drafter {
                         o.log();
                     })
             }
-            DraftRequest::Remind { draft_id } => {
-                match self.core.store.get_draft(&draft_id).await? {
-                    Some(d) if d.status == DraftStatus::Pending => {
-                        let span = tracing::info_span!("draft", deal = %d.deal, draft_id = %d.id);
-                        self.notify(d).instrument(span.clone()).await?;
-                        span.in_scope(|| tracing::info!("reminded of a draft still waiting"));
-                        Ok(DraftOutcome::Renotified { draft_id })
-                    }
-                    _ => Ok(DraftOutcome::NothingToDo),
+            DraftRequest::Remind { draft_id } => match self.still_waiting(&draft_id).await? {
+                Some(d) if d.status == DraftStatus::Pending => {
+                    let span = tracing::info_span!("draft", deal = %d.deal, draft_id = %d.id);
+                    self.notify(d).instrument(span.clone()).await?;
+                    span.in_scope(|| tracing::info!("reminded of a draft still waiting"));
+                    Ok(DraftOutcome::Renotified { draft_id })
                 }
-            }
+                _ => Ok(DraftOutcome::NothingToDo),
+            },
             DraftRequest::Withdrawn { draft_id } => self.withdrawn(&draft_id).await,
             DraftRequest::Digest { day } => self.digest(&day).await,
             DraftRequest::WeeklySummary { week } => self.weekly_summary(&week).await,
-            DraftRequest::Renotify { draft_id } => {
-                match self.core.store.get_draft(&draft_id).await? {
-                    Some(d) if d.status == DraftStatus::Pending => {
-                        let span = tracing::info_span!("draft", deal = %d.deal, draft_id = %d.id);
-                        self.notify(d).instrument(span.clone()).await?;
-                        span.in_scope(|| tracing::info!("snoozed draft back in the queue"));
-                        Ok(DraftOutcome::Renotified { draft_id })
-                    }
-                    _ => Ok(DraftOutcome::NothingToDo),
+            DraftRequest::Renotify { draft_id } => match self.still_waiting(&draft_id).await? {
+                Some(d) if d.status == DraftStatus::Pending => {
+                    let span = tracing::info_span!("draft", deal = %d.deal, draft_id = %d.id);
+                    self.notify(d).instrument(span.clone()).await?;
+                    span.in_scope(|| tracing::info!("snoozed draft back in the queue"));
+                    Ok(DraftOutcome::Renotified { draft_id })
                 }
-            }
+                _ => Ok(DraftOutcome::NothingToDo),
+            },
         }?;
         Ok(outcome)
+    }
+
+    /// A waiting draft about to be put before the founder again (a reminder, a snooze's end),
+    /// re-checked first: one whose reason went without an event to say so (a meeting held
+    /// since it was written) is withdrawn instead, and the founder told why.
+    async fn still_waiting(&self, draft_id: &str) -> Result<Option<Draft>, WorkError> {
+        let c = &self.core;
+        let Some(draft) = c.store.get_draft(draft_id).await? else {
+            return Ok(None);
+        };
+        if !draft.status.is_open() || !draft.trigger.writes_to_prospect() {
+            return Ok(Some(draft));
+        }
+        let Some(deal) = c.store.get_deal(&draft.deal).await? else {
+            return Ok(Some(draft));
+        };
+        let now = c.clock.now();
+        let check = rules::still_holds(
+            &deal,
+            draft.trigger,
+            &draft.occurrence,
+            draft.created_at,
+            &c.config,
+            now,
+        );
+        let Err(stop) = check else {
+            return Ok(Some(draft));
+        };
+        super::withdraw(
+            &*c.store,
+            &*c.audit,
+            &c.config,
+            now,
+            draft,
+            &deal,
+            &stop,
+            "generate-draft",
+            json!({ "when": "before a reminder" }),
+        )
+        .await?;
+        Ok(c.store.get_draft(draft_id).await?)
     }
 
     /// A draft withdrawn because its deal talked: its Slack message says why and loses its

@@ -269,7 +269,7 @@ async fn supersede_stale_drafts(
             continue;
         }
         let id = draft_id_for(&deal.key, &occurrence);
-        let Some(mut draft) = store.get_draft(&id).await? else {
+        let Some(draft) = store.get_draft(&id).await? else {
             continue;
         };
         if !draft.status.is_open() {
@@ -282,39 +282,76 @@ async fn supersede_stale_drafts(
             Ok(()) => continue,
             Err(stop) => stop,
         };
-        // Kept with the draft and shown on its page: the founder's words, times in her zone.
-        let reason = present::withdrawn(Some(deal), &stop, trigger, now, Some(&config.timezone()));
-        let expected = draft.status;
-        draft.status = crate::domain::DraftStatus::Superseded;
-        draft.superseded_reason = Some(reason.clone());
-        match store.update_draft(&draft, expected).await {
-            // Decided meanwhile: the decision stands.
-            Err(StoreError::Conflict) => continue,
-            other => other?,
-        }
-        tracing::info!(draft_id = %id, %reason, "waiting draft superseded");
-        // The founder's next notification says so.
-        store
-            .add_notice(
-                &format!("withdrawn:{id}"),
-                &format!("{}: {reason}", deal.name),
-            )
-            .await?;
-        audit(
+        let source = json!({ "event_id": event.id, "event": event.kind.label() });
+        withdraw(
+            store,
             log,
-            AuditEntry {
-                id: format!("superseded-{}", short_hash(&[&id])),
-                at: now,
-                kind: "draft.superseded".into(),
-                actor: event.source.clone(),
-                deal: Some(deal.key.clone()),
-                draft_id: Some(id.clone()),
-                detail: json!({ "reason": reason, "event_id": event.id, "event": event.kind.label() }),
-            },
+            config,
+            now,
+            draft,
+            deal,
+            &stop,
+            &event.source,
+            source,
         )
         .await?;
     }
     Ok(())
+}
+
+/// Withdraw a waiting draft whose reason is gone (`stop`): superseded with the founder's words
+/// (times in her zone), told in her next notification and on its Slack message (the sweep hands
+/// it on), and audited with `detail`. A draft decided meanwhile keeps its decision. Whether it
+/// was withdrawn.
+#[allow(clippy::too_many_arguments)] // the one place a withdrawal is written
+pub async fn withdraw(
+    store: &dyn PipelineStore,
+    log: &dyn AuditLog,
+    config: &Config,
+    now: Timestamp,
+    mut draft: crate::domain::Draft,
+    deal: &Deal,
+    stop: &rules::StopReason,
+    actor: &str,
+    mut detail: serde_json::Value,
+) -> Result<bool, StoreError> {
+    let reason = present::withdrawn(
+        Some(deal),
+        stop,
+        draft.trigger,
+        now,
+        Some(&config.timezone()),
+    );
+    let expected = draft.status;
+    draft.status = crate::domain::DraftStatus::Superseded;
+    draft.superseded_reason = Some(reason.clone());
+    match store.update_draft(&draft, expected).await {
+        // Decided meanwhile: the decision stands.
+        Err(StoreError::Conflict) => return Ok(false),
+        other => other?,
+    }
+    tracing::info!(draft_id = %draft.id, %reason, "waiting draft superseded");
+    store
+        .add_notice(
+            &withdrawn_notice(&draft.id),
+            &format!("{}: {reason}", deal.name),
+        )
+        .await?;
+    detail["reason"] = json!(reason);
+    audit(
+        log,
+        AuditEntry {
+            id: format!("superseded-{}", short_hash(&[&draft.id])),
+            at: now,
+            kind: "draft.superseded".into(),
+            actor: actor.into(),
+            deal: Some(deal.key.clone()),
+            draft_id: Some(draft.id.clone()),
+            detail,
+        },
+    )
+    .await?;
+    Ok(true)
 }
 
 /// Append to the audit log, treating "already there" as done (idempotent retries).
