@@ -158,10 +158,19 @@ pub async fn explain(
                     .unwrap_or_else(|| "draft not written yet".into());
                 format!("fired: was due {}; {draft}", when(*due_at, now))
             }
-            TriggerState::Due { due_at, .. } => format!(
-                "due now (since {}); fires on the next sweep",
-                when(*due_at, now)
-            ),
+            // Held back by the daily budget or the per-deal cap: looked at again then.
+            TriggerState::Due { due_at, .. } => match deal.deferred_until.filter(|u| *u > now) {
+                Some(until) if t.writes_to_prospect() => format!(
+                    "due since {}, held back (the daily budget, or an undecided draft of this \
+                     deal); looked at again {}",
+                    when(*due_at, now),
+                    when(until, now)
+                ),
+                _ => format!(
+                    "due now (since {}); fires on the next sweep",
+                    when(*due_at, now)
+                ),
+            },
             TriggerState::Scheduled { due_at, .. } => match deal.last_conversation(now) {
                 // The quiet clock restarted with a conversation: say so.
                 Some(c)
