@@ -282,7 +282,7 @@ pub fn mail_headers(data: &[u8]) {
         reply_to: Some("alex@northwind.example".into()),
         subject: f[0].clone(),
         body: f[5].clone(),
-        thread: Some(shared::mail::MailThread {
+        thread: Some(shared::domain::mail::MailThread {
             mailbox: "gmail".into(),
             thread_id: "t".into(),
             provider_message_id: None,

@@ -951,7 +951,7 @@ impl Config {
             ));
         }
         for a in &raw.approvers {
-            if crate::mail::address(&a.email).is_none() {
+            if crate::domain::mail::address(&a.email).is_none() {
                 problems.push(err(
                     None,
                     format!("approvers: `{}` is not an email address", a.email),

@@ -130,7 +130,7 @@ impl Template {
 /// `1.`: headings, quotes, lists, rules and fences) escaped there. Everyday punctuation (`&`, `(`, `'`, `.`) reads as written.
 pub fn markdown_text(value: &str) -> String {
     const ALWAYS: &str = "\\[]<>|";
-    let line = crate::headers::one_line(value);
+    let line = crate::domain::headers::one_line(value);
     let mut out = String::with_capacity(line.len() + 8);
     let mut leading = true;
     let mut chars = line.chars().peekable();
@@ -396,7 +396,7 @@ pub fn render(template: &Template, facts: &BTreeMap<String, Fact>) -> Rendered {
         if variable.starts_with("brief.") {
             value.to_string()
         } else {
-            crate::headers::one_line(value)
+            crate::domain::headers::one_line(value)
         }
     })
 }
@@ -462,7 +462,7 @@ fn render_with(
     Rendered {
         template: template.name.clone(),
         // A subject is a header: CRM text in it stays on one line.
-        subject: crate::headers::subject(&subject),
+        subject: crate::domain::headers::subject(&subject),
         body,
         missing,
         used,

@@ -227,7 +227,10 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeys {
         let mut seen = std::collections::HashSet::new();
         while let Some(key) = map.next_key::<String>()? {
             if !seen.insert(key.clone()) {
-                let shown: String = crate::headers::one_line(&key).chars().take(64).collect();
+                let shown: String = crate::domain::headers::one_line(&key)
+                    .chars()
+                    .take(64)
+                    .collect();
                 return Err(serde::de::Error::custom(format!("duplicate key `{shown}`")));
             }
             map.next_value::<UniqueKeys>()?;
@@ -289,7 +292,10 @@ pub fn require_own_origin(headers: &HeaderMap, public_base_url: &str) -> Result<
 }
 
 fn one_line_excerpt(text: &str) -> String {
-    crate::headers::one_line(text).chars().take(100).collect()
+    crate::domain::headers::one_line(text)
+        .chars()
+        .take(100)
+        .collect()
 }
 
 /// Whether the client asked for JSON rather than a page.

@@ -7,10 +7,8 @@ pub mod config;
 pub mod domain;
 pub mod drafting;
 pub mod error;
-pub mod headers;
 pub mod http;
 pub mod keys;
-pub mod mail;
 #[cfg(feature = "mailbox")]
 pub mod mailbox;
 pub mod ports;

@@ -595,7 +595,7 @@ pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
     if let Some(snap) = &event.snapshot {
         if let Some(name) = &snap.name {
             // A name is a label: it is shown in subjects, lists and lines, on one line.
-            deal.name = crate::headers::one_line(name);
+            deal.name = crate::domain::headers::one_line(name);
         }
         for (k, v) in &snap.facts {
             deal.facts.insert(k.clone(), v.clone());

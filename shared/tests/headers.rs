@@ -4,9 +4,9 @@
 use jiff::Timestamp;
 use mail_parser::{HeaderValue, Message, MessageParser};
 use proptest::prelude::*;
+use shared::domain::headers;
+use shared::domain::mail::MailThread;
 use shared::domain::OutboundEmail;
-use shared::headers;
-use shared::mail::MailThread;
 use shared::mailbox::gmail::rfc5322;
 
 const HOSTILE: &str = "Zenith\r\nBcc: victim@evil.example\r\nX-Injected: yes";

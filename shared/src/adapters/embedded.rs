@@ -826,7 +826,7 @@ impl Notifier for Outbox {
             kind: "founder".into(),
             to: note.to.clone(),
             from: None,
-            subject: crate::headers::subject(&note.subject),
+            subject: crate::domain::headers::subject(&note.subject),
             body: note.body.clone(),
             at: self.clock.now(),
             draft_id: note.draft_id.clone(),

@@ -77,7 +77,7 @@ fn mrkdwn(text: &str) -> String {
 /// A message's top-level `text` (what notifications and screen readers show): one line,
 /// escaped like the blocks, since Slack reads the same markup there.
 fn fallback_text(text: &str) -> String {
-    mrkdwn(&crate::headers::one_line(text))
+    mrkdwn(&crate::domain::headers::one_line(text))
 }
 
 fn marker(draft_id: &str) -> String {

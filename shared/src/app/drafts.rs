@@ -532,7 +532,7 @@ impl Drafter {
             to,
             // A follow-up to a prospect continues the conversation the deal already has.
             subject: match (&deal.conversation, firing.trigger.writes_to_prospect()) {
-                (Some(thread), true) => crate::headers::subject(&thread.reply_subject()),
+                (Some(thread), true) => crate::domain::headers::subject(&thread.reply_subject()),
                 _ => rendered.subject,
             },
             body: rendered.body,

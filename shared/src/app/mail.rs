@@ -10,8 +10,9 @@ use serde_json::{json, Value};
 use tracing::Instrument;
 
 use super::intake::Intake;
+use crate::domain::mail;
 use crate::http::{self, ApiError, Request, Response, StatusCode};
-use crate::mail::{self, MailError, MailboxSource, Notice};
+use crate::providers::mailbox::{self, MailError, MailboxSource, Notice};
 use crate::providers::{Incoming, Parsed};
 
 #[derive(Clone, Default)]
@@ -108,7 +109,7 @@ impl MailIntake {
             Err(e) => return Err(mail_error(e)),
         };
         let founder = founder_addresses(&core.config);
-        let matched = mail::match_messages(&*core.store, &batch.messages, &founder)
+        let matched = mailbox::match_messages(&*core.store, &batch.messages, &founder)
             .await
             .map_err(|e| ApiError::Transient(e.into()))?;
         for why in matched.ignored.iter().chain(&batch.skipped) {

@@ -135,7 +135,7 @@ pub async fn record_event(
     if let Some(snap) = &event.snapshot {
         links.extend(snap.links.iter().cloned());
         if let Some(email) = &snap.contact_email {
-            links.extend(crate::mail::contact_links(email));
+            links.extend(crate::domain::mail::contact_links(email));
         }
     }
     let mut outcome = None;

@@ -133,7 +133,7 @@ fn missing_markers(text: &str) -> Vec<String> {
         .match_indices("[[missing:")
         .map(|(at, open)| {
             let rest = &text[at + open.len()..];
-            let name = crate::headers::one_line(rest.split("]]").next().unwrap_or(rest));
+            let name = crate::domain::headers::one_line(rest.split("]]").next().unwrap_or(rest));
             if name.is_empty() {
                 "a missing fact".to_string()
             } else {
@@ -898,7 +898,7 @@ impl Review {
         let subject = form
             .subject
             .as_deref()
-            .map(crate::headers::subject)
+            .map(crate::domain::headers::subject)
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| draft.subject.clone());
         let body = form
@@ -1230,7 +1230,7 @@ impl Review {
         .await
         .map_err(store_error)?;
         let snapshot = receipt.conversation.map(|t| DealSnapshot {
-            links: vec![crate::mail::thread_link(&t.mailbox, &t.thread_id)],
+            links: vec![crate::domain::mail::thread_link(&t.mailbox, &t.thread_id)],
             conversation: Some(t),
             ..DealSnapshot::default()
         });

@@ -9,8 +9,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::oauth::TokenSource;
-use crate::mail::MailError;
 use crate::providers::api::{backoff, retry_after, shared_http};
+use crate::providers::mailbox::MailError;
 
 const ATTEMPTS: u32 = 4;
 const MAX_WAIT: Duration = Duration::from_secs(20);

@@ -17,10 +17,11 @@ use subtle::ConstantTimeEq;
 use tokio::sync::Mutex;
 
 use super::api::MailApi;
+use crate::domain::mail::{self, MailMessage, MailThread};
 use crate::domain::{OutboundEmail, SentReceipt};
 use crate::http::{self, ApiError};
-use crate::mail::{self, MailBatch, MailError, MailMessage, MailThread, MailboxSource, Notice};
 use crate::ports::{PipelineStore, SendError, Sender, SentLookup};
+use crate::providers::mailbox::{MailBatch, MailError, MailboxSource, Notice};
 use crate::providers::Incoming;
 use crate::secret::Secret;
 
@@ -452,8 +453,9 @@ pub fn rfc5322(email: &OutboundEmail, date: Timestamp) -> Result<String, SendErr
     let h = email
         .headers()
         .map_err(|e| SendError::Rejected(Box::new(e)))?;
-    let address =
-        |m: &crate::headers::Mailbox| Address::new_address(m.name.clone(), m.address.clone());
+    let address = |m: &crate::domain::headers::Mailbox| {
+        Address::new_address(m.name.clone(), m.address.clone())
+    };
     let bare = |id: &str| id.trim_start_matches('<').trim_end_matches('>').to_string();
     let mut m = MessageBuilder::new()
         .from(address(&h.from))

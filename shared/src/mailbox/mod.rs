@@ -11,8 +11,8 @@ pub mod outlook;
 
 use std::sync::Arc;
 
-use crate::mail::MailboxSource;
 use crate::ports::Sender;
+use crate::providers::mailbox::MailboxSource;
 use crate::secret::Secret;
 
 /// `MAIL_SENDER`: how approved mail leaves.

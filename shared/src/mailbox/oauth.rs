@@ -12,7 +12,7 @@ use oauth2::{
 };
 use tokio::sync::Mutex;
 
-use crate::mail::MailError;
+use crate::providers::mailbox::MailError;
 use crate::secret::Secret;
 
 /// Refresh this long before the provider's expiry.

@@ -15,10 +15,11 @@ use subtle::ConstantTimeEq;
 
 use super::api::MailApi;
 use super::gmail::send_error;
+use crate::domain::mail::{self, MailMessage, MailThread};
 use crate::domain::{OutboundEmail, SentReceipt};
 use crate::http::{self, ApiError, StatusCode};
-use crate::mail::{self, MailBatch, MailError, MailMessage, MailThread, MailboxSource, Notice};
 use crate::ports::{PipelineStore, SendError, Sender, SentLookup};
+use crate::providers::mailbox::{MailBatch, MailError, MailboxSource, Notice};
 use crate::providers::Incoming;
 use crate::secret::Secret;
 
@@ -381,7 +382,7 @@ pub struct OutlookSender {
     pub api: MailApi,
 }
 
-fn graph_recipient(m: &crate::headers::Mailbox) -> Value {
+fn graph_recipient(m: &crate::domain::headers::Mailbox) -> Value {
     match &m.name {
         Some(name) => json!({ "emailAddress": { "name": name, "address": m.address } }),
         None => json!({ "emailAddress": { "address": m.address } }),

@@ -12,7 +12,7 @@ use super::fields::text;
 use crate::domain::{DealEvent, DealRef, DealSnapshot, EventKind, Fact};
 use crate::providers::signature::{self, SignatureError};
 use crate::providers::{
-    fields, inbox, Incoming, ParseError, Parsed, Provider, ProviderSpec, Referenced, SecretSpec,
+    fields, Incoming, ParseError, Parsed, Provider, ProviderSpec, Referenced, SecretSpec,
 };
 use crate::secret::Secret;
 
@@ -365,7 +365,7 @@ fn email(d: &Map<String, Value>) -> Option<EventKind> {
     match text(d, "direction").as_deref() {
         Some("incoming") => {
             let headers = std::collections::BTreeMap::new();
-            if inbox::auto_reply_signal(None, &headers, &subject).is_some() {
+            if crate::domain::mail::auto_reply_signal(None, &headers, &subject).is_some() {
                 Some(EventKind::AutoReplyReceived {
                     summary: format!("Automatic reply from {from}: {quoted}"),
                 })

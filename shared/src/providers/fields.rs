@@ -278,12 +278,12 @@ pub fn deal_ref_problem(deal: &DealRef) -> Option<String> {
     if !crm_ok {
         return Some(format!(
             "`crm` must be a lowercase name of letters, digits, `_` or `-` (at most {MAX_CRM_LEN}); got `{}`",
-            crate::headers::one_line(crm).chars().take(40).collect::<String>()
+            crate::domain::headers::one_line(crm).chars().take(40).collect::<String>()
         ));
     }
     let id = &deal.id;
     let shown = || {
-        crate::headers::one_line(id)
+        crate::domain::headers::one_line(id)
             .chars()
             .take(60)
             .collect::<String>()

@@ -546,9 +546,7 @@ mod client {
                 let direction = props("hs_email_direction").unwrap_or_default();
                 let event = if direction == "INCOMING_EMAIL" {
                     let headers = BTreeMap::new();
-                    if crate::providers::inbox::auto_reply_signal(None, &headers, &subject)
-                        .is_some()
-                    {
+                    if crate::domain::mail::auto_reply_signal(None, &headers, &subject).is_some() {
                         EventKind::AutoReplyReceived {
                             summary: format!("Automatic reply: \"{subject}\""),
                         }

@@ -12,6 +12,7 @@ pub mod fields;
 pub mod generic;
 pub mod hubspot;
 pub mod inbox;
+pub mod mailbox;
 pub mod pandadoc;
 pub mod pipedrive;
 pub mod salesforce;

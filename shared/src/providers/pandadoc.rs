@@ -196,7 +196,7 @@ pub fn parse_batch(body: &[u8], now: jiff::Timestamp) -> Result<Parsed, ParseErr
                     return Err(ParseError(format!(
                         "notification {i}: grand_total.amount must be an amount from 0 to {:.0}; got `{}`",
                         super::fields::MAX_AMOUNT,
-                        crate::headers::one_line(a).chars().take(40).collect::<String>()
+                        crate::domain::headers::one_line(a).chars().take(40).collect::<String>()
                     )));
                 }
                 snap.facts.insert(

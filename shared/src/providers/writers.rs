@@ -28,7 +28,7 @@ use super::salesforce::SalesforceApi;
 fn note_html(a: &Activity) -> String {
     format!(
         "<p><strong>{}</strong></p>\n{}",
-        crate::drafting::html_escape(&crate::headers::one_line(&a.subject)),
+        crate::drafting::html_escape(&crate::domain::headers::one_line(&a.subject)),
         text_html(&a.body)
     )
 }

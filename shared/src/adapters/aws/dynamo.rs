@@ -889,7 +889,7 @@ mod tests {
                 .unwrap_or_else(|| Deal::new(event.deal.clone(), event.occurred_at));
             next.version += 1;
             next.linked
-                .extend(crate::mail::contact_links("jane.doe@acme.example"));
+                .extend(crate::domain::mail::contact_links("jane.doe@acme.example"));
             crate::rules::apply(&mut next, event, &config);
             next.next_due_at = crate::rules::evaluate(&next, &config, at).next_due_at;
             let mut entry = encode(event).unwrap();

@@ -48,7 +48,7 @@ impl Notifier for SnsEmailNotifier {
 /// SNS refuses subjects with line breaks or control characters, or longer than 100 characters:
 /// the one encoder's line, cut.
 fn sns_subject(subject: &str) -> String {
-    crate::headers::one_line(subject)
+    crate::domain::headers::one_line(subject)
         .chars()
         .take(MAX_SUBJECT_CHARS)
         .collect::<String>()

@@ -1,24 +1,10 @@
-//! Mail in the founder's mailbox, whichever provider holds it (Gmail, Outlook), in draftgate's
-//! terms: a message's addresses and thread, turned into deal events on the deals it belongs to.
-//!
-//! A message belongs to a deal when one of its addresses (the sender of a received message,
-//! the recipients of a sent one) is a contact of the deal, when it is in a conversation already
-//! on the deal (e.g. one draftgate sent into), or, failing both, when the address's company
-//! domain is the deal's contact's. Received automatic answers are recorded as such and stop
-//! nothing; mail the founder wrote outside draftgate is an outbound touch; messages that match
-//! no deal are ignored and counted.
+//! Mail in draftgate's terms, whichever mailbox holds it (Gmail, Outlook): a message, its
+//! conversation, its addresses, and whether it is a person's reply or an automatic answer.
 
 use std::collections::BTreeMap;
 
-use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-
-use crate::domain::{DealEvent, DealRef, DealSnapshot, EventKind};
-use crate::http::{ApiError, Response};
-use crate::ports::{PipelineStore, StoreError};
-use crate::providers::inbox::auto_reply_signal;
-use crate::providers::Incoming;
 
 /// The header every message draftgate sends carries, naming its draft: how a retried send
 /// finds a message already in Sent, and how the reader skips draftgate's own mail.
@@ -156,77 +142,102 @@ impl MailMessage {
             provider_message_id: Some(self.id.clone()),
             message_id,
             references,
-            subject: base_subject(&crate::headers::one_line(&self.subject)),
+            subject: base_subject(&crate::domain::headers::one_line(&self.subject)),
         }
     }
 }
 
-/// What a mailbox notification asks for.
-pub enum Notice {
-    /// Answer this at once and read nothing (Graph's validation handshake).
-    Answer(Response),
-    /// Read the mailbox: what the provider said changed, in its own terms.
-    Read(serde_json::Value),
+/// Why a message counts as automatic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AutoReplySignal {
+    /// The connector said so (`"auto_reply": true`).
+    Flagged,
+    /// A header that mail software sets on automatic messages (RFC 3834 and common variants).
+    Header(&'static str),
+    /// The subject reads like an out-of-office or auto-responder subject.
+    Subject(&'static str),
 }
 
-/// What a read found, and the positions to store once all of it is recorded.
-#[derive(Debug, Default)]
-pub struct MailBatch {
-    pub messages: Vec<MailMessage>,
-    /// Markers (name, value) to store after the messages are recorded: a failure before then
-    /// reads the same messages again (recorded ones count as duplicates), never skips any.
-    pub positions: Vec<(String, String)>,
-    /// Messages or notifications passed over, with why (counted in the answer).
-    pub skipped: Vec<String>,
-}
+/// Subjects that start like this are automatic (compared lowercased, `-`/`_` as spaces).
+const AUTO_SUBJECT_PREFIXES: [&str; 13] = [
+    "out of office",
+    "out of the office",
+    "automatic reply",
+    "auto reply",
+    "autoreply",
+    "auto response",
+    "autoresponse",
+    "abwesenheitsnotiz",
+    "automatische antwort",
+    "réponse automatique",
+    "respuesta automática",
+    "risposta automatica",
+    "automatisch antwoord",
+];
 
-#[derive(Debug, thiserror::Error)]
-pub enum MailError {
-    /// The API failed or throttled: answer 5xx so the push is retried.
-    #[error("mailbox API unavailable")]
-    Unavailable(#[source] crate::error::Cause),
-    /// The item is not there (a history position too old, a deleted message).
-    #[error("not found: {0}")]
-    NotFound(String),
-    /// The founder revoked draftgate's access, or the grant expired: connect again.
-    #[error("mailbox access revoked: {0}")]
-    Revoked(String),
-    #[error("mailbox API answered unexpectedly: {0}")]
-    Invalid(String),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
+/// Sentences that only out-of-office notices put in a subject, wherever they appear.
+const AUTO_SUBJECT_PHRASES: [&str; 5] = [
+    "i am out of the office",
+    "i'm out of the office",
+    "is out of the office",
+    "i am out of office",
+    "i'm out of office",
+];
 
-/// A mailbox draftgate reads: authenticates its provider's notifications, reads what changed,
-/// and keeps its subscription alive.
-#[async_trait]
-pub trait MailboxSource: Send + Sync {
-    /// `gmail` or `outlook`: the route is `/webhooks/{name}`.
-    fn name(&self) -> &'static str;
-
-    /// Authenticate a notification and read its body. `Err` with 401 (bad token, signature or
-    /// `clientState`) or 400 (malformed); nothing is read from the mailbox then.
-    async fn open(&self, incoming: &Incoming<'_>) -> Result<Notice, ApiError>;
-
-    /// The messages that arrived since the stored position.
-    async fn read(
-        &self,
-        store: &dyn PipelineStore,
-        notice: serde_json::Value,
-        now: Timestamp,
-    ) -> Result<MailBatch, MailError>;
-
-    /// Renew the watch or subscription when it is close to expiring (scheduled); a summary.
-    async fn upkeep(
-        &self,
-        store: &dyn PipelineStore,
-        now: Timestamp,
-    ) -> Result<serde_json::Value, MailError>;
+/// Whether a received message is an automatic answer rather than a person's reply, and why.
+/// `headers` may use any capitalisation of the header names.
+pub fn auto_reply_signal(
+    flagged: Option<bool>,
+    headers: &BTreeMap<String, String>,
+    subject: &str,
+) -> Option<AutoReplySignal> {
+    if flagged == Some(true) {
+        return Some(AutoReplySignal::Flagged);
+    }
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_ascii_lowercase())
+    };
+    // RFC 3834: anything but `no` (parameters after `;` aside) marks an automatic message.
+    if let Some(v) = header("auto-submitted") {
+        // RFC 3834: the keyword, then optional parameters (`;`) or a comment (`(…)`).
+        let keyword = v.split([';', '(']).next().unwrap_or("").trim();
+        if !keyword.eq_ignore_ascii_case("no") {
+            return Some(AutoReplySignal::Header("Auto-Submitted"));
+        }
+    }
+    if header("x-autoreply").is_some() {
+        return Some(AutoReplySignal::Header("X-Autoreply"));
+    }
+    if header("x-autorespond").is_some() {
+        return Some(AutoReplySignal::Header("X-Autorespond"));
+    }
+    if header("precedence").as_deref() == Some("auto_reply") {
+        return Some(AutoReplySignal::Header("Precedence"));
+    }
+    let subject = subject
+        .to_lowercase()
+        .replace(['-', '_'], " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let Some(p) = AUTO_SUBJECT_PREFIXES
+        .iter()
+        .find(|p| subject.starts_with(*p))
+    {
+        return Some(AutoReplySignal::Subject(p));
+    }
+    AUTO_SUBJECT_PHRASES
+        .iter()
+        .find(|p| subject.contains(*p))
+        .map(|p| AutoReplySignal::Subject(p))
 }
 
 /// The address in `Name <a@b.c>` or `a@b.c`, lowercased; `None` if there is none, or more than
 /// one. Comments (`(…)`) are not addresses; a second `<…>`, a comma or a group is not one
-/// mailbox; the address itself must be one draftgate could write ([`crate::headers::addr_spec`]),
+/// mailbox; the address itself must be one draftgate could write ([`crate::domain::headers::addr_spec`]),
 /// so what is read and what is sent agree.
 pub fn address(text: &str) -> Option<String> {
     // Drop comments outside quotes: `a@b.c (Pat <x@y.z>)` is a@b.c.
@@ -262,7 +273,7 @@ pub fn address(text: &str) -> Option<String> {
         (Some(_), Some(open)) => text[open + 1..].strip_suffix('>')?,
         _ => text,
     };
-    crate::headers::addr_spec(inner.trim()).map(|a| a.to_ascii_lowercase())
+    crate::domain::headers::addr_spec(inner.trim()).map(|a| a.to_ascii_lowercase())
 }
 
 /// Every address of an address-list header (`To`, `Cc`), commas inside quotes respected.
@@ -343,143 +354,6 @@ pub fn contact_links(email: &str) -> Vec<String> {
 /// The link that leads a later message of the same conversation to the deal.
 pub fn thread_link(mailbox: &str, thread_id: &str) -> String {
     format!("{mailbox}:thread:{thread_id}")
-}
-
-/// What one message means for the deals it belongs to.
-#[derive(Debug, Default)]
-pub struct Matched {
-    pub events: Vec<DealEvent>,
-    /// Messages that belong to no deal (or need no recording), with why.
-    pub ignored: Vec<String>,
-}
-
-/// Find the deals of each message and the events to record on them.
-pub async fn match_messages(
-    store: &dyn PipelineStore,
-    messages: &[MailMessage],
-    founder_addresses: &[String],
-) -> Result<Matched, StoreError> {
-    let mut out = Matched::default();
-    for m in messages {
-        if m.is_draft {
-            out.ignored.push(format!("{} {}: a draft", m.mailbox, m.id));
-            continue;
-        }
-        if let Some(draft) = m.header(DRAFT_HEADER) {
-            // draftgate's own follow-up: the approval already recorded it.
-            out.ignored.push(format!(
-                "{} {}: sent by draftgate (draft {draft})",
-                m.mailbox, m.id
-            ));
-            continue;
-        }
-        let sender = m.from.as_deref().and_then(address);
-        let founder = m.sent_by_founder
-            || sender
-                .as_ref()
-                .is_some_and(|s| founder_addresses.iter().any(|f| f == s));
-        let counterparts: Vec<String> = if founder {
-            m.to.iter()
-                .chain(&m.cc)
-                .filter_map(|a| address(a))
-                .filter(|a| !founder_addresses.contains(a))
-                .collect()
-        } else {
-            sender.clone().into_iter().collect()
-        };
-        let deals = deals_of(store, m, &counterparts).await?;
-        if deals.is_empty() {
-            out.ignored.push(format!(
-                "{} {}: {} matches no deal",
-                m.mailbox,
-                m.id,
-                if founder {
-                    "no recipient"
-                } else {
-                    "the sender"
-                }
-            ));
-            continue;
-        }
-        let subject = crate::providers::fields::excerpt(&m.subject, 200);
-        let quoted = match m
-            .snippet
-            .as_deref()
-            .map(|s| crate::providers::fields::excerpt(s, 160))
-        {
-            Some(s) if !s.is_empty() => format!("\"{subject}\" — {s}"),
-            _ => format!("\"{subject}\""),
-        };
-        let who = counterparts.first().cloned().unwrap_or_default();
-        let kind = if founder {
-            EventKind::OutboundSent {
-                summary: format!("Email to {who}: \"{subject}\""),
-            }
-        } else if let Some(signal) = auto_reply_signal(None, &m.headers, &m.subject) {
-            tracing::debug!(?signal, message = %m.id, "automatic reply");
-            EventKind::AutoReplyReceived {
-                summary: format!("Automatic reply from {who}: {quoted}"),
-            }
-        } else {
-            EventKind::ProspectReplied {
-                summary: format!("Reply from {who}: {quoted}"),
-            }
-        };
-        // Automatic answers do not become the conversation a follow-up continues.
-        let conversation =
-            (!matches!(kind, EventKind::AutoReplyReceived { .. })).then(|| m.thread());
-        let many = deals.len() > 1;
-        for deal in deals {
-            let id = if many {
-                format!("{}:{}@{deal}", m.mailbox, m.id)
-            } else {
-                format!("{}:{}", m.mailbox, m.id)
-            };
-            out.events.push(DealEvent {
-                id,
-                deal,
-                occurred_at: m.at,
-                source: m.mailbox.to_string(),
-                kind: kind.clone(),
-                snapshot: Some(DealSnapshot {
-                    links: vec![thread_link(m.mailbox, &m.thread_id)],
-                    conversation: conversation.clone(),
-                    ..DealSnapshot::default()
-                }),
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// The deals of a message: by a counterpart's address, else by its conversation, else by a
-/// counterpart's company domain. Deleted deals are left out.
-async fn deals_of(
-    store: &dyn PipelineStore,
-    m: &MailMessage,
-    counterparts: &[String],
-) -> Result<Vec<DealRef>, StoreError> {
-    let mut found = Vec::new();
-    for a in counterparts {
-        found.extend(store.linked(&format!("email:{a}")).await?);
-    }
-    if found.is_empty() && !m.thread_id.is_empty() {
-        found.extend(store.linked(&thread_link(m.mailbox, &m.thread_id)).await?);
-    }
-    if found.is_empty() {
-        for domain in counterparts.iter().filter_map(|a| company_domain(a)) {
-            found.extend(store.linked(&format!("domain:{domain}")).await?);
-        }
-    }
-    found.sort();
-    found.dedup();
-    let mut live = Vec::new();
-    for deal in found {
-        if store.get_deal(&deal).await?.is_some_and(|d| !d.deleted) {
-            live.push(deal);
-        }
-    }
-    Ok(live)
 }
 
 #[cfg(test)]
@@ -566,5 +440,167 @@ mod tests {
         assert_eq!(t.references.len(), 20);
         assert_eq!(t.references[0], "<r0@x>");
         assert_eq!(t.references.last().unwrap(), "<m2@acme>");
+    }
+
+    fn headers(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn automatic_messages_are_recognised_by_flag_header_or_subject() {
+        use AutoReplySignal::*;
+        let none = headers(&[]);
+        type Case<'a> = (
+            Option<bool>,
+            BTreeMap<String, String>,
+            &'a str,
+            Option<AutoReplySignal>,
+        );
+        let cases: [Case<'_>; 23] = [
+            // The connector's flag wins whatever else the message says.
+            (Some(true), none.clone(), "Re: Proposal", Some(Flagged)),
+            (Some(false), none.clone(), "Re: Proposal", None),
+            // RFC 3834 Auto-Submitted: any value but `no`, any capitalisation.
+            (
+                None,
+                headers(&[("Auto-Submitted", "auto-replied")]),
+                "Re: Proposal",
+                Some(Header("Auto-Submitted")),
+            ),
+            (
+                None,
+                headers(&[("auto-submitted", "Auto-Generated; owner-email=a@b.c")]),
+                "Re: Proposal",
+                Some(Header("Auto-Submitted")),
+            ),
+            (
+                None,
+                headers(&[("AUTO-SUBMITTED", " No ")]),
+                "Re: Proposal",
+                None,
+            ),
+            (
+                None,
+                headers(&[("Auto-Submitted", "no; comment")]),
+                "Re: Proposal",
+                None,
+            ),
+            (
+                None,
+                headers(&[("Auto-Submitted", "No (reply typed by a person)")]),
+                "Re: Proposal",
+                None,
+            ),
+            // X-Autoreply / X-Autorespond: present at all.
+            (
+                None,
+                headers(&[("X-Autoreply", "yes")]),
+                "Re: Proposal",
+                Some(Header("X-Autoreply")),
+            ),
+            (
+                None,
+                headers(&[("x-autorespond", "")]),
+                "Re: Proposal",
+                Some(Header("X-Autorespond")),
+            ),
+            // Precedence: auto_reply only (bulk and list mail are not our concern here).
+            (
+                None,
+                headers(&[("Precedence", "Auto_Reply")]),
+                "Re: Proposal",
+                Some(Header("Precedence")),
+            ),
+            (
+                None,
+                headers(&[("Precedence", "bulk")]),
+                "Re: Proposal",
+                None,
+            ),
+            // Subjects of out-of-office notices and auto-responders, in several languages.
+            (
+                None,
+                none.clone(),
+                "Out of Office: Re: Proposal",
+                Some(Subject("out of office")),
+            ),
+            (
+                None,
+                none.clone(),
+                "OUT-OF-OFFICE until Monday",
+                Some(Subject("out of office")),
+            ),
+            (
+                None,
+                none.clone(),
+                "Automatic reply: Proposal for Acme",
+                Some(Subject("automatic reply")),
+            ),
+            (
+                None,
+                none.clone(),
+                "Autoreply: Proposal",
+                Some(Subject("autoreply")),
+            ),
+            (
+                None,
+                none.clone(),
+                "Auto-Reply: Proposal",
+                Some(Subject("auto reply")),
+            ),
+            (
+                None,
+                none.clone(),
+                "Abwesenheitsnotiz: Angebot",
+                Some(Subject("abwesenheitsnotiz")),
+            ),
+            (
+                None,
+                none.clone(),
+                "Réponse automatique : Proposition",
+                Some(Subject("réponse automatique")),
+            ),
+            (
+                None,
+                none.clone(),
+                "I am out of the office until 3 March",
+                Some(Subject("i am out of the office")),
+            ),
+            (
+                None,
+                none.clone(),
+                "Jane Doe is out of the office.",
+                Some(Subject("is out of the office")),
+            ),
+            // A person's reply that mentions the office in passing is a reply.
+            (
+                None,
+                none.clone(),
+                "Re: Proposal - back in the office on Monday, let's talk then",
+                None,
+            ),
+            (
+                None,
+                headers(&[("X-Mailer", "Outlook"), ("Precedence", "")]),
+                "Re: Office move and the rollout",
+                None,
+            ),
+            (
+                None,
+                none.clone(),
+                "Re: Our out of office coverage plan",
+                None,
+            ),
+        ];
+        for (flag, hdrs, subject, want) in cases {
+            assert_eq!(
+                auto_reply_signal(flag, &hdrs, subject),
+                want,
+                "{flag:?} {hdrs:?} {subject:?}"
+            );
+        }
     }
 }
