@@ -5,6 +5,9 @@ The layers, lowest first (README, "Code layout"):
 
     domain  <-  config  <-  rules  <-  ports  <-  app  <-  http / adapters / providers
 
+(`domain` with its leaf helpers `error`, `secret` and `tokens`; `config` with `drafting`, the
+templates the config carries.)
+
 A module may use its own top-level module and anything in a lower layer, never a higher one, and
 never a peer of its own layer unless PEER_EDGES allows it. The function crates and the runner sit
 above all of them. Every `use crate::...`, inline `crate::a::b` path and `super::` path outside
@@ -23,8 +26,8 @@ import tempfile
 from pathlib import Path
 
 LAYERS: list[list[str]] = [
-    ["domain", "error", "secret"],
-    ["config"],
+    ["domain", "error", "secret", "tokens"],
+    ["config", "drafting"],
     ["rules"],
     ["ports"],
     ["app"],
@@ -33,6 +36,10 @@ LAYERS: list[list[str]] = [
 
 # Peer imports inside one layer that are part of the design, as (from, to).
 PEER_EDGES: set[tuple[str, str]] = {
+    # Review tokens are MACs made with a secret.
+    ("tokens", "secret"),
+    # The config carries the founder's templates.
+    ("config", "drafting"),
     # Webhook handlers and mailbox routes answer with http's response and error types.
     ("providers", "http"),
     ("adapters", "http"),

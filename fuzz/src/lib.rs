@@ -305,7 +305,7 @@ pub fn mail_headers(data: &[u8]) {
         assert!(!v.contains(breaks), "{v:?}");
     }
     assert!(!h.to.encoded().contains(breaks));
-    let raw = shared::mailbox::gmail::rfc5322(&email, now()).expect("valid headers write");
+    let raw = shared::adapters::mailbox::gmail::rfc5322(&email, now()).expect("valid headers write");
     let head = raw.split("\r\n\r\n").next().unwrap_or_default();
     // Only CRLF line ends, and no bare CR or LF anywhere in the header block.
     assert!(!head.replace("\r\n", "").contains(['\r', '\n']), "{head}");

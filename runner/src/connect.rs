@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use shared::adapters::embedded::Outbox;
+use shared::adapters::mailbox::oauth::OAuthApp;
 use shared::domain::{OutboundEmail, SentReceipt};
-use shared::mailbox::oauth::OAuthApp;
 use shared::ports::{SendError, Sender, SentLookup};
 use shared::secret::Secret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -238,7 +238,7 @@ pub async fn mailbox(
     dest: Destination,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Vec<String>, String> {
-    use shared::mailbox::{gmail, outlook};
+    use shared::adapters::mailbox::{gmail, outlook};
     let (name, app, grants, extra): (_, _, Vec<Grant>, &[(&str, &str)]) = match kind {
         MailboxKind::Gmail => (
             "gmail",
@@ -365,7 +365,7 @@ async fn start_local(name: &str, data: &Path, env: &dyn Fn(&str) -> Option<Strin
     };
     let get = |n: &str| env(n).or_else(|| file.get(n));
     let base = env("PUBLIC_BASE_URL").unwrap_or_else(|| "http://127.0.0.1:8080".into());
-    let Some(mailbox) = shared::mailbox::readers(&get, &base)
+    let Some(mailbox) = shared::adapters::mailbox::readers(&get, &base)
         .into_iter()
         .find(|m| m.name() == name)
     else {

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use shared::adapters::embedded::EmbeddedStore;
 use shared::app::sync::{SyncSummary, Syncer};
 use shared::app::Core;
+use shared::config::settings::Env;
 use shared::config::Config;
 use shared::providers::CrmApis;
-use shared::settings::Env;
 
 use crate::server::runner_clock;
 

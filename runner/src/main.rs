@@ -224,7 +224,7 @@ fn config_push(file: &std::path::Path, to: &str) -> ExitCode {
 
 fn connect(crm: ConnectCrm, url: &str) -> ExitCode {
     use shared::secret::Secret;
-    let env = shared::settings::Env::new();
+    let env = shared::config::settings::Env::new();
     let need = |names: &[&str]| -> Result<Vec<String>, String> {
         let missing: Vec<&str> = names
             .iter()
@@ -394,7 +394,7 @@ fn main() -> ExitCode {
                     (Some(read), Some(send)) => connect::Destination::Deployment { read, send },
                     _ => connect::Destination::Local(data),
                 };
-                let env = shared::settings::Env::new();
+                let env = shared::config::settings::Env::new();
                 let get = |n: &str| env.optional(n);
                 match runtime().block_on(connect::mailbox(kind, port, dest, &get)) {
                     Ok(lines) => {

@@ -22,13 +22,13 @@ use shared::app::review::Review;
 use shared::app::sweep::Sweeper;
 use shared::app::sync::Syncer;
 use shared::app::Core;
+use shared::config::settings::Env;
 use shared::config::Config;
 use shared::http::{self, ApiError, Request, Response, StatusCode};
 use shared::ports::{AuditReader, Clock, CrmClient};
 use shared::providers::hubspot::HubSpotClient;
 use shared::providers::Providers;
 use shared::secret::Secret;
-use shared::settings::Env;
 use shared::tokens::TokenSigner;
 
 use crate::sample::Sample;
@@ -313,7 +313,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
         ));
     }
     let mail_setting = |name: &str| env.optional(name).or_else(|| tokens_file.get(name));
-    let mailboxes = shared::mailbox::readers(&mail_setting, &public_base_url);
+    let mailboxes = shared::adapters::mailbox::readers(&mail_setting, &public_base_url);
     for m in &mailboxes {
         dev_notes.push(format!(
             "{} mailbox connected: replies pushed to POST /webhooks/{} are read from its API",
@@ -324,8 +324,8 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     let sender: Arc<dyn shared::ports::Sender> = match env.optional("MAIL_SENDER") {
         None => outbox.clone(),
         Some(kind) => {
-            let kind = shared::mailbox::MailSender::parse(&kind)?;
-            match shared::mailbox::sender(kind, &mail_setting)? {
+            let kind = shared::adapters::mailbox::MailSender::parse(&kind)?;
+            match shared::adapters::mailbox::sender(kind, &mail_setting)? {
                 None => outbox.clone(),
                 Some(mailbox) => {
                     dev_notes.push(format!(

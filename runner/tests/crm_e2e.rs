@@ -7,7 +7,7 @@ use std::path::Path;
 
 use base64::Engine;
 use serde_json::{json, Value};
-use shared::providers::signature::hmac_sha256;
+use shared::secret::hmac_sha256;
 
 mod support;
 

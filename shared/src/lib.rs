@@ -8,14 +8,8 @@ pub mod domain;
 pub mod drafting;
 pub mod error;
 pub mod http;
-pub mod keys;
-#[cfg(feature = "mailbox")]
-pub mod mailbox;
 pub mod ports;
 pub mod providers;
 pub mod rules;
 pub mod secret;
-pub mod settings;
-#[cfg(feature = "telemetry")]
-pub mod telemetry;
 pub mod tokens;

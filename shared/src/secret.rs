@@ -1,6 +1,10 @@
-//! Secrets never print: `Debug` and `Display` show a placeholder.
+//! Secrets never print: `Debug` and `Display` show a placeholder. The one MAC draftgate makes
+//! with them (webhook signatures, review tokens) is here too.
 
 use std::fmt;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -34,4 +38,13 @@ mod tests {
         let s = super::Secret::new("hunter2");
         assert!(!format!("{s:?} {s}").contains("hunter2"));
     }
+}
+
+/// HMAC-SHA256 of the concatenated `parts` under `key`.
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
 }

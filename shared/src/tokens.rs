@@ -6,7 +6,7 @@ use base64::Engine;
 use jiff::Timestamp;
 use subtle::ConstantTimeEq;
 
-use crate::providers::signature::hmac_sha256;
+use crate::secret::hmac_sha256;
 use crate::secret::Secret;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,10 +4,10 @@
 use jiff::Timestamp;
 use mail_parser::{HeaderValue, Message, MessageParser};
 use proptest::prelude::*;
+use shared::adapters::mailbox::gmail::rfc5322;
 use shared::domain::headers;
 use shared::domain::mail::MailThread;
 use shared::domain::OutboundEmail;
-use shared::mailbox::gmail::rfc5322;
 
 const HOSTILE: &str = "Zenith\r\nBcc: victim@evil.example\r\nX-Injected: yes";
 

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
+use shared::adapters::telemetry::Capture;
 use shared::app::intake::Intake;
 use shared::app::review::Review;
 use shared::app::Core;
@@ -22,7 +23,6 @@ use shared::domain::DraftStatus;
 use shared::ports::{Clock, PipelineStore};
 use shared::providers::Providers;
 use shared::secret::Secret;
-use shared::telemetry::Capture;
 use shared::tokens::{Scope, TokenSigner};
 
 const GENERIC_SECRET: &str = "generic-secret-7d1f0c9a";
@@ -57,8 +57,10 @@ fn draftgate_signed(
 #[tokio::test(flavor = "current_thread")]
 async fn a_whole_flow_logs_json_with_its_spans_and_never_a_secret_token_or_body() {
     let buf = Capture::default();
-    let subscriber =
-        shared::telemetry::json_subscriber(buf.clone(), "trace".parse().expect("a level"));
+    let subscriber = shared::adapters::telemetry::json_subscriber(
+        buf.clone(),
+        "trace".parse().expect("a level"),
+    );
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let store = EmbeddedStore::open_in_memory().unwrap();

@@ -1122,7 +1122,7 @@ mod aws_only {
     use aws_sdk_dynamodb::types::AttributeValue;
     use shared::adapters::aws::{EventBridgePublisher, SesSender, SnsEmailNotifier};
     use shared::domain::{DomainEvent, FounderNotification, OutboundEmail};
-    use shared::keys;
+    use shared::ports::keys;
     use shared::ports::{EventPublisher, Notifier, QueueError, SendError, Sender};
 
     use super::*;

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use lambda_runtime::{run, service_fn, Error};
 use shared::adapters::aws::wiring;
 use shared::app::intake::Intake;
+use shared::config::settings::Env;
 use shared::providers::Providers;
-use shared::settings::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -9,9 +9,9 @@ use shared::adapters::aws::wiring;
 use shared::app::intake::Intake;
 use shared::app::mail::MailIntake;
 use shared::app::sync::Syncer;
+use shared::config::settings::Env;
 use shared::providers::CrmApis;
 use shared::providers::Providers;
-use shared::settings::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -24,7 +24,7 @@ async fn main() -> Result<(), Error> {
     let grants = wiring::mailbox_grants(&start, &env, "MAILBOX_READ_SECRET_ARN").await;
     let get = |name: &str| env.optional(name).or_else(|| grants.get(name).cloned());
     let mail = std::sync::Arc::new(MailIntake {
-        mailboxes: shared::mailbox::readers(&get, &public_base_url),
+        mailboxes: shared::adapters::mailbox::readers(&get, &public_base_url),
     });
     let bus = env.required("EVENT_BUS_NAME");
     env.finish_or_exit();

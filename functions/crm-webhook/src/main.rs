@@ -7,9 +7,9 @@ use lambda_http::{run, service_fn, Error};
 use shared::adapters::aws::wiring;
 use shared::app::intake::Intake;
 use shared::app::mail::MailIntake;
+use shared::config::settings::Env;
 use shared::providers::{CrmApis, Providers};
 use shared::secret::Secret;
-use shared::settings::Env;
 
 /// The webhook routes this function serves (PandaDoc has its own function).
 const PROVIDERS: &[&str] = &[
@@ -35,7 +35,7 @@ async fn main() -> Result<(), Error> {
     let grants = wiring::mailbox_grants(&start, &env, "MAILBOX_READ_SECRET_ARN").await;
     let get = |name: &str| env.optional(name).or_else(|| grants.get(name).cloned());
     let mail = std::sync::Arc::new(MailIntake {
-        mailboxes: shared::mailbox::readers(&get, &public_base_url),
+        mailboxes: shared::adapters::mailbox::readers(&get, &public_base_url),
     });
     let bus = env.required("EVENT_BUS_NAME");
     env.finish_or_exit();

@@ -8,8 +8,8 @@ mod handler;
 use lambda_runtime::{run, service_fn, Error};
 use shared::adapters::aws::wiring;
 use shared::app::writeback::CrmWriteback;
+use shared::config::settings::Env;
 use shared::providers::CrmApis;
-use shared::settings::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -9,9 +9,9 @@ use shared::adapters::aws::{wiring, SnsEmailNotifier};
 use shared::adapters::fanout::Fanout;
 use shared::adapters::slack::{SlackBot, SlackNotifier};
 use shared::app::drafts::Drafter;
+use shared::config::settings::Env;
 use shared::ports::Notifier;
 use shared::secret::Secret;
-use shared::settings::Env;
 use shared::tokens::TokenSigner;
 
 #[tokio::main]

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use lambda_runtime::{run, service_fn, Error};
 use shared::adapters::aws::{load_sdk_config, wiring, DynamoPipelineStore};
+use shared::config::settings::Env;
 use shared::ports::PipelineStore;
-use shared::settings::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use lambda_http::{run, service_fn, Error};
 use shared::adapters::aws::{wiring, EventBridgePublisher, SesSender, SnsEmailNotifier};
+use shared::adapters::mailbox::MailSender;
 use shared::app::review::Review;
+use shared::config::settings::Env;
 use shared::domain::{OutboundEmail, SentReceipt};
-use shared::mailbox::MailSender;
 use shared::ports::{EventPublisher, SendError, Sender, SentLookup};
 use shared::secret::Secret;
-use shared::settings::Env;
 use shared::tokens::TokenSigner;
 
 #[tokio::main]
@@ -157,7 +157,7 @@ impl GrantSender {
                     .map_err(SendError::Unavailable)?;
                 let env = Env::new();
                 let get = |name: &str| env.optional(name).or_else(|| grants.get(name).cloned());
-                shared::mailbox::sender(self.kind, &get)
+                shared::adapters::mailbox::sender(self.kind, &get)
                     .map_err(|e| SendError::Rejected(e.into()))?
                     .ok_or_else(|| SendError::Rejected("no mailbox sender configured".into()))
             })

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use lambda_runtime::{run, service_fn, Error};
 use shared::adapters::aws::{wiring, SqsQueue};
 use shared::app::sweep::Sweeper;
+use shared::config::settings::Env;
 use shared::ports::Queue;
-use shared::settings::Env;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -16,7 +16,7 @@ use crate::domain::{
     FounderNotification, OutboundEmail, SentReceipt,
 };
 use crate::error::Cause;
-use crate::keys;
+use crate::ports::keys;
 use crate::ports::{
     AuditLog, AuditReader, Clock, Delivery, EventPublisher, Notifier, NotifyError, PublishError,
     Queue, QueueConsumer, QueueError, QueueMessage, Recorded, SendError, Sender, SentLookup,

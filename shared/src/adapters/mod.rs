@@ -10,9 +10,13 @@ pub mod fanout;
 pub mod lambda;
 #[cfg(feature = "lambda-sqs")]
 pub mod lambda_sqs;
+#[cfg(feature = "mailbox")]
+pub mod mailbox;
 #[cfg(feature = "s3-config")]
 pub mod s3_config;
 #[cfg(feature = "secrets")]
 pub mod secrets;
 #[cfg(feature = "http-client")]
 pub mod slack;
+#[cfg(feature = "telemetry")]
+pub mod telemetry;

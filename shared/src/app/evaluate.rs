@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{audit, short_hash, Core, DraftRequest, EvaluateRequest, WorkError};
 use crate::domain::AuditEntry;
-use crate::keys;
+use crate::ports::keys;
 use crate::ports::{Queue, QueueMessage, StoreError};
 use crate::rules;
 use tracing::Instrument;

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{audit, evaluate, short_hash, Core, DraftRequest, EvaluateRequest, WorkError};
 use crate::domain::{AuditEntry, DraftStatus};
-use crate::keys;
+use crate::ports::keys;
 use crate::ports::{Queue, QueueMessage, StoreError};
 use crate::rules;
 
@@ -146,7 +146,10 @@ impl Sweeper {
                 due_at: Some(*due_at),
             })
             .expect("serialisable");
-            let dedup_id = short_hash(&[&keys::deal_pk(deal), &keys::sortable(*due_at)]);
+            let dedup_id = short_hash(&[
+                &keys::deal_pk(deal),
+                &crate::domain::time::sortable(*due_at),
+            ]);
             let sent = self
                 .evaluate_queue
                 .send(&QueueMessage {
@@ -201,7 +204,7 @@ impl Sweeper {
                     dedup_id: short_hash(&[
                         "renotify",
                         &draft.id,
-                        &until.map(keys::sortable).unwrap_or_default(),
+                        &until.map(crate::domain::time::sortable).unwrap_or_default(),
                     ]),
                 })
                 .await

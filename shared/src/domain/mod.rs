@@ -9,6 +9,7 @@ pub mod email;
 pub mod event;
 pub mod headers;
 pub mod mail;
+pub mod time;
 pub mod trigger;
 
 pub use audit::*;

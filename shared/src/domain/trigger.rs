@@ -6,6 +6,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::deal::DealRef;
+use super::time::push_sortable;
 
 /// The follow-up triggers of the cadence table.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -112,4 +113,17 @@ pub struct Firing {
     pub occurrence: String,
     pub due_at: Timestamp,
     pub fired_at: Timestamp,
+}
+
+/// `<trigger>#<sortable(at)>`, or `<trigger>#<middle>#<sortable(at)>`: a trigger occurrence key.
+pub fn occurrence_key(trigger: &str, middle: Option<&str>, at: Timestamp) -> String {
+    let mut out = String::with_capacity(trigger.len() + middle.map_or(0, str::len) + 26);
+    out.push_str(trigger);
+    out.push('#');
+    if let Some(m) = middle {
+        out.push_str(m);
+        out.push('#');
+    }
+    push_sortable(&mut out, at);
+    out
 }

@@ -88,7 +88,7 @@ pub fn verify(
         .map_err(|_| SignatureError::Malformed("CLOSE_WEBHOOK_KEY (expected hex)"))?;
     let given =
         hex::decode(hash.trim()).map_err(|_| SignatureError::Malformed("close-sig-hash"))?;
-    let expected = signature::hmac_sha256(&key, &[timestamp.trim().as_bytes(), body]);
+    let expected = crate::secret::hmac_sha256(&key, &[timestamp.trim().as_bytes(), body]);
     signature::matches(&given, &expected)
 }
 
@@ -730,7 +730,7 @@ mod tests {
             Err(SignatureError::Stale)
         );
         // The key used as its ASCII text instead of the bytes it encodes.
-        let raw = signature::hmac_sha256(KEY.as_bytes(), &[ts.as_bytes(), OPPORTUNITY]);
+        let raw = crate::secret::hmac_sha256(KEY.as_bytes(), &[ts.as_bytes(), OPPORTUNITY]);
         assert_eq!(
             verify(
                 &key,

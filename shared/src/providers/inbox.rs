@@ -151,7 +151,7 @@ fn parse_event(index: usize, value: &Value) -> Result<DealEvent, ParseError> {
                 EventKind::MeetingBooked {
                     summary: format!(
                         "Meeting booked for {}: {}",
-                        crate::keys::sortable(starts_at),
+                        crate::domain::time::sortable(starts_at),
                         quote(title.as_deref().unwrap_or("Meeting"), None)
                     ),
                     starts_at: Some(starts_at),

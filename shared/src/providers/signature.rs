@@ -1,14 +1,10 @@
 //! Webhook signature schemes. Every comparison is constant-time on decoded bytes.
 
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use jiff::Timestamp;
-use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
-use crate::secret::Secret;
-
-type HmacSha256 = Hmac<Sha256>;
+use crate::secret::{hmac_sha256, Secret};
 
 /// Replay window for timestamped signatures.
 pub const MAX_AGE_SECS: i64 = 300;
@@ -27,14 +23,6 @@ pub enum SignatureError {
     Mismatch,
     #[error("no secret is configured for this provider")]
     NotConfigured,
-}
-
-pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
-    let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
-    for p in parts {
-        mac.update(p);
-    }
-    mac.finalize().into_bytes().into()
 }
 
 /// Constant-time comparison of decoded MACs.

@@ -21,7 +21,7 @@ use super::{classify, Failure};
 use crate::adapters::clock::SystemClock;
 use crate::domain::{AuditEntry, Deal, DealEvent, DealRef, Draft, DraftStatus, Firing};
 use crate::error::Chain;
-use crate::keys;
+use crate::ports::keys;
 use crate::ports::{AuditLog, AuditReader, Clock, PipelineStore, Recorded, StoreError};
 
 type Item = HashMap<String, AttributeValue>;

@@ -10,9 +10,9 @@ use crate::adapters::clock::SystemClock;
 use crate::adapters::s3_config::{self, S3ConfigSource};
 use crate::app::live::{ConfigSource, Live};
 use crate::app::Core;
+use crate::config::settings::{refuse_to_start, Env};
 use crate::config::Config;
 use crate::error::Chain;
-use crate::settings::{refuse_to_start, Env};
 
 /// How often a warm function checks for a newer config unless `DRAFTGATE_CONFIG_REFRESH_SECONDS`
 /// says otherwise (0: only at start).
@@ -20,7 +20,7 @@ const DEFAULT_REFRESH_SECS: i64 = 60;
 
 /// Structured JSON logs on stdout (see [`crate::telemetry`]).
 pub fn init_logs() {
-    crate::telemetry::init_json();
+    crate::adapters::telemetry::init_json();
 }
 
 /// What every function starts from.
@@ -103,8 +103,8 @@ async fn warm(dynamo: &aws_sdk_dynamodb::Client, table: &str) {
     let probe = dynamo
         .get_item()
         .table_name(table)
-        .key(crate::keys::PK, AttributeValue::S("WARM".into()))
-        .key(crate::keys::SK, AttributeValue::S("WARM".into()))
+        .key(crate::ports::keys::PK, AttributeValue::S("WARM".into()))
+        .key(crate::ports::keys::SK, AttributeValue::S("WARM".into()))
         .send();
     match tokio::time::timeout(std::time::Duration::from_secs(2), probe).await {
         Ok(Ok(_)) => tracing::debug!("DynamoDB connection opened at start"),

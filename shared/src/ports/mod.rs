@@ -1,6 +1,8 @@
 //! The small traits the application services talk to. Each has a real AWS adapter and an
 //! embedded one (`adapters/`), held to the same behaviour by one contract suite.
 
+pub mod keys;
+
 use async_trait::async_trait;
 use jiff::Timestamp;
 

@@ -6,11 +6,11 @@ use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::domain::occurrence_key;
 use crate::domain::{
     ContactKind, Deal, DealEvent, EventKind, Fact, Firing, Hold, Interaction, Rearmed, Stage,
     TriggerKind,
 };
-use crate::keys::occurrence_key;
 
 /// Why a trigger does not fire.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -2,6 +2,8 @@
 //! a config that does not parse, or maps a stage to nothing, stops the process with the file,
 //! line and problem.
 
+pub mod settings;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -1070,7 +1072,7 @@ pub fn load_or_exit() -> Config {
             for p in &problems {
                 tracing::error!(problem = %p, "config error");
             }
-            crate::settings::refuse_to_start(&format_args!(
+            settings::refuse_to_start(&format_args!(
                 "{} config problem(s): {}",
                 problems.len(),
                 problems
