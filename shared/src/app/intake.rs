@@ -129,7 +129,7 @@ impl Intake {
             .parse(&incoming)
             .map_err(|e| ApiError::bad_request(e.0))?;
         // The same checks whatever the provider: ids, times and amounts a deal can hold.
-        use crate::providers::fields::{event_problem, values_problem};
+        use crate::domain::checks::{event_problem, values_problem};
         let all = parsed
             .events
             .iter()

@@ -118,10 +118,10 @@ impl MailIntake {
         let (events, broken): (Vec<_>, Vec<_>) = matched
             .events
             .into_iter()
-            .partition(|e| crate::providers::fields::event_problem(e, now).is_none());
+            .partition(|e| crate::domain::checks::event_problem(e, now).is_none());
         let mut ignored = matched.ignored;
         for e in broken {
-            let why = crate::providers::fields::event_problem(&e, now).unwrap_or_default();
+            let why = crate::domain::checks::event_problem(&e, now).unwrap_or_default();
             tracing::warn!(event = %e.id, %why, "mail not recorded");
             ignored.push(format!("{}: {why}", e.id));
         }

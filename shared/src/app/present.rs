@@ -116,12 +116,10 @@ pub fn priority(draft: &Draft, deal: Option<&Deal>, config: &Config, now: Timest
 
 /// A link to the deal in its CRM, from the config's `[crm_links]` templates.
 pub fn crm_link(config: &Config, draft: &Draft) -> Option<String> {
-    config.crm_links.get(&draft.deal.crm).map(|t| {
-        t.replace(
-            "{id}",
-            &crate::providers::fields::path_segment(&draft.deal.id),
-        )
-    })
+    config
+        .crm_links
+        .get(&draft.deal.crm)
+        .map(|t| t.replace("{id}", &crate::domain::checks::path_segment(&draft.deal.id)))
 }
 
 /// What a follow-up is, in a sentence: "this check-in", "this proposal follow-up", ….
@@ -192,7 +190,7 @@ pub fn withdrawn(
                     .split_once(": ")
                     .map_or(i.summary.as_str(), |(_, r)| r);
                 let text = text.rsplit_once(" \u{2014} ").map_or(text, |(_, s)| s);
-                let text = crate::providers::fields::excerpt(text.trim().trim_matches('"'), 120);
+                let text = crate::domain::checks::excerpt(text.trim().trim_matches('"'), 120);
                 format!(": \u{201c}{text}\u{201d}")
             })
             .unwrap_or_default()

@@ -496,7 +496,7 @@ pub fn call_update(deal: &Deal, note: &CallNote, config: &Config) -> CrmUpdate {
             source,
         });
     }
-    let summary = crate::providers::fields::excerpt(&rest.join(" "), 600);
+    let summary = crate::domain::checks::excerpt(&rest.join(" "), 600);
     CrmUpdate {
         changes,
         note: (!summary.is_empty()).then_some(summary),

@@ -3,6 +3,7 @@
 //! itself: every other layer builds on this one.
 
 pub mod audit;
+pub mod checks;
 pub mod deal;
 pub mod draft;
 pub mod email;

@@ -118,7 +118,10 @@ fn time(o: &Map<String, Value>, key: &str) -> Result<Option<Timestamp>, ParseErr
 
 fn close_id(v: Option<String>, prefix: &str, what: &str) -> Result<String, ParseError> {
     let id = v.ok_or_else(|| ParseError(format!("{what} is missing")))?;
-    if !id.starts_with(prefix) || id.len() > fields::MAX_ID_LEN || id.contains(['#', ' ']) {
+    if !id.starts_with(prefix)
+        || id.len() > crate::domain::checks::MAX_ID_LEN
+        || id.contains(['#', ' '])
+    {
         return Err(ParseError(format!(
             "{what}: `{id}` is not a Close id ({prefix}…)"
         )));
@@ -314,7 +317,7 @@ fn call(d: &Map<String, Value>) -> Option<EventKind> {
     }
     let direction = text(d, "direction").unwrap_or_else(|| "outbound".into());
     let note = text(d, "note")
-        .map(|n| format!(" — {}", fields::excerpt(&n, 140)))
+        .map(|n| format!(" — {}", crate::domain::checks::excerpt(&n, 140)))
         .unwrap_or_default();
     Some(EventKind::CallLogged {
         summary: format!("{} call{note}", capitalise(&direction)),
@@ -359,7 +362,7 @@ fn email(d: &Map<String, Value>) -> Option<EventKind> {
         .unwrap_or_else(|| "the prospect".into());
     let snippet = text(d, "body_preview").or_else(|| text(d, "body_text"));
     let quoted = match &snippet {
-        Some(s) => format!("\"{subject}\" — {}", fields::excerpt(s, 140)),
+        Some(s) => format!("\"{subject}\" — {}", crate::domain::checks::excerpt(s, 140)),
         None => format!("\"{subject}\""),
     };
     match text(d, "direction").as_deref() {
@@ -674,7 +677,10 @@ mod client {
             let o = self
                 .api
                 .get(
-                    &format!("/api/v1/opportunity/{}/", fields::path_segment(deal_id)),
+                    &format!(
+                        "/api/v1/opportunity/{}/",
+                        crate::domain::checks::path_segment(deal_id)
+                    ),
                     &[],
                 )
                 .await?;

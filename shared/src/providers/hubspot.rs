@@ -324,7 +324,7 @@ mod client {
     impl CrmClient for HubSpotClient {
         async fn fetch_deal(&self, deal_id: &str) -> Result<DealSnapshot, CrmError> {
             let deal = self
-                .get(&format!("/crm/v3/objects/deals/{}?properties={DEAL_PROPERTIES}&associations=contacts", crate::providers::fields::path_segment(deal_id)), deal_id)
+                .get(&format!("/crm/v3/objects/deals/{}?properties={DEAL_PROPERTIES}&associations=contacts", crate::domain::checks::path_segment(deal_id)), deal_id)
                 .await?;
             self.snapshot(&deal).await
         }

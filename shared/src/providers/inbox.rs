@@ -223,8 +223,8 @@ fn headers(e: &Obj<'_>) -> Result<BTreeMap<String, String>, ParseError> {
 
 /// `"<subject>"`, then a short excerpt of the snippet when there is one.
 fn quote(subject: &str, snippet: Option<&str>) -> String {
-    let subject = fields::excerpt(subject, 200);
-    match snippet.map(|s| fields::excerpt(s, SNIPPET_CHARS)) {
+    let subject = crate::domain::checks::excerpt(subject, 200);
+    match snippet.map(|s| crate::domain::checks::excerpt(s, SNIPPET_CHARS)) {
         Some(s) if !s.is_empty() => format!("\"{subject}\" — {s}"),
         _ => format!("\"{subject}\""),
     }

@@ -138,11 +138,11 @@ pub async fn match_messages(
             ));
             continue;
         }
-        let subject = crate::providers::fields::excerpt(&m.subject, 200);
+        let subject = crate::domain::checks::excerpt(&m.subject, 200);
         let quoted = match m
             .snippet
             .as_deref()
-            .map(|s| crate::providers::fields::excerpt(s, 160))
+            .map(|s| crate::domain::checks::excerpt(s, 160))
         {
             Some(s) if !s.is_empty() => format!("\"{subject}\" — {s}"),
             _ => format!("\"{subject}\""),

@@ -118,7 +118,7 @@ fn total_ok(amount: &str) -> bool {
     amount
         .trim()
         .parse::<f64>()
-        .is_ok_and(|a| (0.0..=super::fields::MAX_AMOUNT).contains(&a))
+        .is_ok_and(|a| (0.0..=crate::domain::checks::MAX_AMOUNT).contains(&a))
 }
 
 /// Notifications that are not document state changes draftgate acts on, or that name no deal,
@@ -135,12 +135,12 @@ pub fn parse_batch(body: &[u8], now: jiff::Timestamp) -> Result<Parsed, ParseErr
             .map_err(|e| ParseError(format!("notification {i}: {e}")))?;
         let doc = n.data;
         if doc.id.trim().is_empty()
-            || doc.id.len() > super::fields::MAX_ID_LEN
+            || doc.id.len() > crate::domain::checks::MAX_ID_LEN
             || doc.id.chars().any(char::is_control)
         {
             return Err(ParseError(format!(
                 "notification {i}: data.id must be a document id (1 to {} characters, no control characters)",
-                super::fields::MAX_ID_LEN
+                crate::domain::checks::MAX_ID_LEN
             )));
         }
         if n.event != "document_state_changed" {
@@ -175,7 +175,7 @@ pub fn parse_batch(body: &[u8], now: jiff::Timestamp) -> Result<Parsed, ParseErr
             Some(s) => s
                 .parse()
                 .ok()
-                .filter(super::fields::plausible_time)
+                .filter(crate::domain::checks::plausible_time)
                 .ok_or_else(|| {
                     ParseError(format!(
                         "notification {i}: date_modified `{s}` is not an RFC 3339 time between 1970 and 2199"
@@ -195,7 +195,7 @@ pub fn parse_batch(body: &[u8], now: jiff::Timestamp) -> Result<Parsed, ParseErr
                 if !total_ok(a) {
                     return Err(ParseError(format!(
                         "notification {i}: grand_total.amount must be an amount from 0 to {:.0}; got `{}`",
-                        super::fields::MAX_AMOUNT,
+                        crate::domain::checks::MAX_AMOUNT,
                         crate::domain::headers::one_line(a).chars().take(40).collect::<String>()
                     )));
                 }

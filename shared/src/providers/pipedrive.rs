@@ -567,7 +567,7 @@ fn activity_events(n: &Notification<'_>, parsed: &mut Parsed) -> Result<(), Pars
         {
             let at = time(a.get("marked_as_done_time"), "marked_as_done_time")?.unwrap_or(n.at);
             let note = text(a, "note")
-                .map(|t| format!(" — {}", super::fields::excerpt(&t, 140)))
+                .map(|t| format!(" — {}", crate::domain::checks::excerpt(&t, 140)))
                 .unwrap_or_default();
             parsed.events.push(event(
                 n,
@@ -923,7 +923,7 @@ mod client {
                 .get(
                     &format!(
                         "/api/v2/deals/{}",
-                        crate::providers::fields::path_segment(deal_id)
+                        crate::domain::checks::path_segment(deal_id)
                     ),
                     &[],
                 )

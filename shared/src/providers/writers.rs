@@ -87,7 +87,7 @@ impl HubSpotClient {
             .get(
                 &format!(
                     "/crm/v3/objects/deals/{}",
-                    crate::providers::fields::path_segment(deal_id)
+                    crate::domain::checks::path_segment(deal_id)
                 ),
                 &[("associations", "contacts".to_string())],
             )
@@ -158,7 +158,7 @@ impl CrmWriter for HubSpotClient {
         if !properties.is_empty() {
             let path = format!(
                 "/crm/v3/objects/deals/{}",
-                crate::providers::fields::path_segment(deal_id)
+                crate::domain::checks::path_segment(deal_id)
             );
             self.sync_api
                 .patch(&path, &json!({ "properties": properties }))
@@ -244,7 +244,7 @@ impl CrmWriter for PipedriveApi {
         if !body.is_empty() {
             let path = format!(
                 "/api/v2/deals/{}",
-                crate::providers::fields::path_segment(&deal.to_string())
+                crate::domain::checks::path_segment(&deal.to_string())
             );
             self.api.patch(&path, &Value::Object(body)).await?;
             done.push(format!("PATCH {path}"));
@@ -341,7 +341,7 @@ impl CrmWriter for CloseApi {
         if !body.is_empty() {
             let path = format!(
                 "/api/v1/opportunity/{}/",
-                crate::providers::fields::path_segment(deal_id)
+                crate::domain::checks::path_segment(deal_id)
             );
             self.api.put(&path, &Value::Object(body)).await?;
             done.push(format!("PUT {path}"));
@@ -416,7 +416,7 @@ impl CrmWriter for SalesforceApi {
         if !body.is_empty() {
             let path = format!(
                 "{api}/sobjects/Opportunity/{}",
-                crate::providers::fields::path_segment(deal_id)
+                crate::domain::checks::path_segment(deal_id)
             );
             self.write(true, &path, &Value::Object(body)).await?;
             done.push(format!("PATCH {path}"));

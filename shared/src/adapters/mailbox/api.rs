@@ -123,7 +123,7 @@ impl MailApi {
                         || status.is_server_error();
                     if !retryable {
                         let problem = resp.text().await.unwrap_or_default();
-                        let problem = crate::providers::fields::excerpt(&problem, 300);
+                        let problem = crate::domain::checks::excerpt(&problem, 300);
                         return Err(MailError::Invalid(format!(
                             "{} answered {status} to {method} {route}: {problem}",
                             self.name
