@@ -117,7 +117,7 @@ impl SlackBot {
             .filter(|l| !l.trim().is_empty())
             .take(6)
             .collect();
-        let reasons: Vec<serde_json::Value> = crate::app::review::REJECT_REASONS
+        let reasons: Vec<serde_json::Value> = crate::domain::REJECT_REASONS
             .iter()
             .filter(|(k, _)| !matches!(*k, "other" | "bad_draft"))
             .map(|(k, l)| json!({ "text": { "type": "plain_text", "text": l.split(':').next().unwrap_or(l) }, "value": format!("{draft_id}|{k}") }))

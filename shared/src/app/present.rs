@@ -111,7 +111,7 @@ pub fn priority(draft: &Draft, deal: Option<&Deal>, config: &Config, now: Timest
         TriggerKind::CallNotes => 1.5,
         TriggerKind::MeetingPrep => 0.0,
     };
-    deal.map_or(0.0, |d| super::sweep::priority(d, &config.limits, now)) + 5.0 * urgency
+    deal.map_or(0.0, |d| crate::rules::priority(d, &config.limits, now)) + 5.0 * urgency
 }
 
 /// A link to the deal in its CRM, from the config's `[crm_links]` templates.

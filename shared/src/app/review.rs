@@ -14,7 +14,7 @@ use super::{audit, record_event, Core};
 use crate::domain::{
     AuditEntry, CrmField, DealEvent, DealSnapshot, Decision, DecisionAction, DomainEvent, Draft,
     DraftStatus, EventKind, FieldChange, FounderNotification, Hold, OutboundEmail, SentMessage,
-    SentReceipt, Writeback, WritebackStatus,
+    SentReceipt, Writeback, WritebackStatus, REJECT_REASONS,
 };
 use crate::drafting::missing_marker;
 use crate::error::Chain;
@@ -106,25 +106,6 @@ impl DecisionForm {
             .collect()
     }
 }
-
-/// The reasons a rejection may give, each with its effect on the deal.
-pub const REJECT_REASONS: [(&str, &str); 6] = [
-    (
-        "wrong_timing",
-        "Wrong timing: bring this follow-up back later",
-    ),
-    (
-        "snooze_deal",
-        "Snooze the deal: no drafts for it for a while",
-    ),
-    ("park", "Park the deal: no drafts until it is unparked"),
-    ("wrong_contact", "Wrong contact: no drafts to this person"),
-    (
-        "bad_draft",
-        "Bad draft: keep my note as feedback on the template",
-    ),
-    ("other", "Other"),
-];
 
 /// What each `[[missing: …]]` marker in `text` names, drafted or typed; a marker written
 /// another way (`[[ MISSING: x ]]`, with an invisible character inside) counts too.

@@ -84,7 +84,7 @@ pub fn week_label(core: &Core, at: Timestamp) -> String {
 }
 
 fn reason_kind(reason: &str) -> String {
-    super::review::REJECT_REASONS
+    crate::domain::REJECT_REASONS
         .iter()
         .find(|(k, label)| *k != "other" && reason.starts_with(label))
         .map_or("other", |(k, _)| k)

@@ -41,18 +41,6 @@ pub struct SweepSummary {
     pub digest: bool,
 }
 
-/// How much a deal's follow-up matters when the budget is short: bigger and staler first.
-pub fn priority(
-    deal: &crate::domain::Deal,
-    limits: &crate::config::Limits,
-    now: jiff::Timestamp,
-) -> f64 {
-    let amount = deal.amount.unwrap_or(0.0).max(0.0) / 1000.0;
-    let since = deal.last_contact_at().unwrap_or(deal.stage_entered_at);
-    let days = now.duration_since(since).as_secs_f64() / 86_400.0;
-    limits.amount_weight * amount + limits.staleness_weight * days.max(0.0)
-}
-
 fn is_zero(n: &usize) -> bool {
     *n == 0
 }
@@ -89,7 +77,11 @@ impl Sweeper {
                         .any(|f| f.trigger.writes_to_prospect())
                         && deal.deferred_until.is_none_or(|u| u <= now);
                     if wants_draft {
-                        drafting.push((priority(&deal, &c.config.limits, now), deal, *due_at));
+                        drafting.push((
+                            rules::priority(&deal, &c.config.limits, now),
+                            deal,
+                            *due_at,
+                        ));
                     } else {
                         other.push((key.clone(), *due_at));
                     }

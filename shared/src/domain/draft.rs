@@ -86,6 +86,25 @@ pub struct DraftContext {
     pub template: String,
 }
 
+/// The reasons a rejection may give, each with its effect on the deal.
+pub const REJECT_REASONS: [(&str, &str); 6] = [
+    (
+        "wrong_timing",
+        "Wrong timing: bring this follow-up back later",
+    ),
+    (
+        "snooze_deal",
+        "Snooze the deal: no drafts for it for a while",
+    ),
+    ("park", "Park the deal: no drafts until it is unparked"),
+    ("wrong_contact", "Wrong contact: no drafts to this person"),
+    (
+        "bad_draft",
+        "Bad draft: keep my note as feedback on the template",
+    ),
+    ("other", "Other"),
+];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionAction {

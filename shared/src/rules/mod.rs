@@ -452,6 +452,14 @@ fn base_occurrence(
     }
 }
 
+/// How much a deal's follow-up matters when the budget is short: bigger and staler first.
+pub fn priority(deal: &Deal, limits: &crate::config::Limits, now: Timestamp) -> f64 {
+    let amount = deal.amount.unwrap_or(0.0).max(0.0) / 1000.0;
+    let since = deal.last_contact_at().unwrap_or(deal.stage_entered_at);
+    let days = now.duration_since(since).as_secs_f64() / 86_400.0;
+    limits.amount_weight * amount + limits.staleness_weight * days.max(0.0)
+}
+
 /// Where a deal's spell of quiet in its stage starts: its stage entry, or its last
 /// conversation (see [`Deal::last_conversation`]).
 pub fn quiet_since(deal: &Deal, now: Timestamp) -> Timestamp {
