@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 LAYERS: list[list[str]] = [
-    ["domain", "error", "secret", "tokens"],
+    ["domain", "error", "secret", "signing", "tokens"],
     ["config", "drafting"],
     ["rules"],
     ["ports"],
@@ -36,8 +36,9 @@ LAYERS: list[list[str]] = [
 
 # Peer imports inside one layer that are part of the design, as (from, to).
 PEER_EDGES: set[tuple[str, str]] = {
-    # Review tokens are MACs made with a secret.
+    # Review tokens and signed requests are MACs made with a secret.
     ("tokens", "secret"),
+    ("signing", "secret"),
     # The config carries the founder's templates.
     ("config", "drafting"),
     # Webhook handlers and mailbox routes answer with http's response and error types.

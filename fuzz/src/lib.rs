@@ -211,7 +211,7 @@ pub fn slack_payload(data: &[u8]) {
         _ => data.to_vec(),
     };
     let ts = now().as_second().to_string();
-    let sig = shared::providers::signature::slack_signature(SLACK_SECRET.as_bytes(), &ts, &body);
+    let sig = shared::signing::slack_signature(SLACK_SECRET.as_bytes(), &ts, &body);
     let Ok(req) = http::Request::builder()
         .method("POST")
         .uri("/slack/interactivity")

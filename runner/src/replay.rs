@@ -14,7 +14,6 @@ use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
 use shared::app::drafts::Drafter;
 use shared::app::evaluate::Evaluator;
-use shared::app::intake::{Intake, Summary};
 use shared::app::review::Review;
 use shared::app::sweep::Sweeper;
 use shared::app::Core;
@@ -24,6 +23,7 @@ use shared::domain::{
 };
 use shared::drafting::missing_marker;
 use shared::ports::{AuditReader, Clock, PipelineStore};
+use shared::providers::intake::{Intake, Summary};
 use shared::providers::Providers;
 use shared::secret::Secret;
 use shared::tokens::{Scope, TokenSigner};

@@ -6,7 +6,7 @@
 //! simultaneous approvals from the page and Slack send once.
 
 use serde_json::{json, Value};
-use shared::providers::signature::slack_signature;
+use shared::signing::slack_signature;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 

@@ -12,4 +12,5 @@ pub mod ports;
 pub mod providers;
 pub mod rules;
 pub mod secret;
+pub mod signing;
 pub mod tokens;

@@ -14,10 +14,10 @@ use jiff::Timestamp;
 use serde_json::{json, Value};
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
-use shared::app::intake::Intake;
 use shared::app::Core;
 use shared::domain::{AuditEntry, DealRef};
 use shared::ports::{AuditLog, PipelineStore, StoreError};
+use shared::providers::intake::Intake;
 use shared::providers::signature::hubspot_v3_signature;
 use shared::providers::Providers;
 

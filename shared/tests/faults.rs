@@ -25,7 +25,6 @@ use shared::adapters::embedded::{EmbeddedQueue, EmbeddedStore, MAX_RECEIVES};
 use shared::app::batch::{process, Message};
 use shared::app::drafts::Drafter;
 use shared::app::evaluate::Evaluator;
-use shared::app::intake::Intake;
 use shared::app::review::Review;
 use shared::app::sweep::Sweeper;
 use shared::app::Core;
@@ -39,6 +38,7 @@ use shared::ports::{
     PublishError, Queue, QueueConsumer, QueueError, QueueMessage, Recorded, SendError, Sender,
     SentLookup, StoreError,
 };
+use shared::providers::intake::Intake;
 use shared::providers::signature::draftgate_signature;
 use shared::providers::Providers;
 use shared::secret::Secret;

@@ -38,7 +38,6 @@ use shared::adapters::aws::{
 use shared::adapters::clock::ManualClock;
 use shared::app::drafts::Drafter;
 use shared::app::evaluate::Evaluator;
-use shared::app::intake::Intake;
 use shared::app::review::Review;
 use shared::app::ses_sends;
 use shared::app::sweep::Sweeper;
@@ -47,6 +46,7 @@ use shared::app::Core;
 use shared::domain::DraftStatus;
 use shared::ports::{Clock, CrmWriter, PipelineStore, QueueConsumer};
 use shared::providers::hubspot::HubSpotClient;
+use shared::providers::intake::Intake;
 use shared::providers::signature::draftgate_signature;
 use shared::providers::Providers;
 use shared::secret::Secret;

@@ -1839,7 +1839,7 @@ mod aws_only {
     #[tokio::test]
     async fn fifty_simultaneous_approvals_from_page_and_slack_send_once_on_dynamodb() {
         use shared::app::review::Review;
-        use shared::providers::signature::slack_signature;
+        use shared::signing::slack_signature;
         use shared::tokens::{Scope, TokenSigner};
 
         let fx = aws_fixture().await;

@@ -4,8 +4,8 @@
 
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{json, Value};
-use shared::app::intake::Intake;
 use shared::error::Chain;
+use shared::providers::intake::Intake;
 use shared::providers::salesforce;
 
 pub async fn handle(intake: &Intake, event: LambdaEvent<Value>) -> Result<Value, Error> {

@@ -6,10 +6,10 @@ mod handler;
 
 use lambda_runtime::{run, service_fn, Error};
 use shared::adapters::aws::wiring;
-use shared::app::intake::Intake;
-use shared::app::mail::MailIntake;
 use shared::app::sync::Syncer;
 use shared::config::settings::Env;
+use shared::providers::intake::Intake;
+use shared::providers::mail_intake::MailIntake;
 use shared::providers::CrmApis;
 use shared::providers::Providers;
 

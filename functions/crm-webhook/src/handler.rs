@@ -2,16 +2,16 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::adapters::lambda::{to_request, to_response};
-use shared::app::intake::Intake;
+use shared::providers::intake::Intake;
 
 /// Mailbox pushes (`/webhooks/gmail`, `/webhooks/outlook`) read the mailbox; the rest is intake.
 pub async fn handle(
     intake: &Intake,
-    mail: &shared::app::mail::MailIntake,
+    mail: &shared::providers::mail_intake::MailIntake,
     req: Request,
 ) -> Result<Response<Body>, Error> {
     let req = to_request(req);
-    if shared::app::mail::MailIntake::is_mailbox_route(req.uri().path()) {
+    if shared::providers::mail_intake::MailIntake::is_mailbox_route(req.uri().path()) {
         return Ok(to_response(mail.handle(intake, req).await));
     }
     Ok(to_response(intake.handle(req).await))
@@ -25,10 +25,10 @@ mod tests {
     use async_trait::async_trait;
     use shared::adapters::clock::ManualClock;
     use shared::adapters::embedded::EmbeddedStore;
-    use shared::app::intake::Intake;
     use shared::app::Core;
     use shared::domain::{DealRef, DealSnapshot, EventKind, Stage};
     use shared::ports::{AuditReader, CrmClient, CrmError, PipelineStore};
+    use shared::providers::intake::Intake;
     use shared::providers::Providers;
 
     use super::*;

@@ -5,9 +5,9 @@ mod handler;
 
 use lambda_http::{run, service_fn, Error};
 use shared::adapters::aws::wiring;
-use shared::app::intake::Intake;
-use shared::app::mail::MailIntake;
 use shared::config::settings::Env;
+use shared::providers::intake::Intake;
+use shared::providers::mail_intake::MailIntake;
 use shared::providers::{CrmApis, Providers};
 use shared::secret::Secret;
 

@@ -2,7 +2,7 @@
 
 use lambda_http::{Body, Error, Request, Response};
 use shared::adapters::lambda::{to_request, to_response};
-use shared::app::intake::Intake;
+use shared::providers::intake::Intake;
 
 pub async fn handle(intake: &Intake, req: Request) -> Result<Response<Body>, Error> {
     Ok(to_response(intake.handle(to_request(req)).await))
@@ -15,10 +15,10 @@ mod tests {
 
     use shared::adapters::clock::ManualClock;
     use shared::adapters::embedded::EmbeddedStore;
-    use shared::app::intake::Intake;
     use shared::app::Core;
     use shared::domain::DealRef;
     use shared::ports::PipelineStore;
+    use shared::providers::intake::Intake;
     use shared::providers::Providers;
 
     use super::*;

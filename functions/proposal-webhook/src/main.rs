@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use lambda_http::{run, service_fn, Error};
 use shared::adapters::aws::wiring;
-use shared::app::intake::Intake;
 use shared::config::settings::Env;
+use shared::providers::intake::Intake;
 use shared::providers::Providers;
 use shared::secret::Secret;
 

@@ -487,7 +487,7 @@ impl Drafter {
                 return self.no_proposal_template(&deal, &firing).await;
             };
             let rendered = crate::drafting::render_markdown(&proposal.template, &facts);
-            document = Some(super::pages::proposal_document(
+            document = Some(super::document::proposal_document(
                 &rendered.subject,
                 &rendered.body,
                 &deal.name,

@@ -2,21 +2,21 @@
 //! its adapters. They decide nothing themselves beyond orchestration; `rules` decides.
 
 pub mod batch;
+pub mod document;
 pub mod drafts;
+mod error;
 pub mod evaluate;
-pub mod intake;
 pub mod live;
-pub mod mail;
 pub mod outcome;
-mod pages;
 pub mod present;
 pub mod review;
 pub mod ses_sends;
-mod slack;
 pub mod summary;
 pub mod sweep;
 pub mod sync;
 pub mod writeback;
+
+pub use error::ApiError;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

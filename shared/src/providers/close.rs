@@ -10,11 +10,11 @@ use serde_json::{Map, Value};
 
 use super::fields::text;
 use crate::domain::{DealEvent, DealRef, DealSnapshot, EventKind, Fact};
-use crate::providers::signature::{self, SignatureError};
 use crate::providers::{
     fields, Incoming, ParseError, Parsed, Provider, ProviderSpec, Referenced, SecretSpec,
 };
 use crate::secret::Secret;
+use crate::signing::SignatureError;
 
 pub const CRM: &str = "close";
 /// Seconds a signed request stays valid.
@@ -89,7 +89,7 @@ pub fn verify(
     let given =
         hex::decode(hash.trim()).map_err(|_| SignatureError::Malformed("close-sig-hash"))?;
     let expected = crate::secret::hmac_sha256(&key, &[timestamp.trim().as_bytes(), body]);
-    signature::matches(&given, &expected)
+    crate::signing::matches(&given, &expected)
 }
 
 /// Close writes times as RFC 3339, sometimes without an offset (then UTC), and dates alone.

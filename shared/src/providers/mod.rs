@@ -12,6 +12,8 @@ pub mod fields;
 pub mod generic;
 pub mod hubspot;
 pub mod inbox;
+pub mod intake;
+pub mod mail_intake;
 pub mod mailbox;
 pub mod pandadoc;
 pub mod pipedrive;
@@ -28,7 +30,7 @@ use crate::config::Config;
 use crate::domain::DealEvent;
 use crate::http::{self, ApiError, Request, Response};
 use crate::secret::Secret;
-use signature::SignatureError;
+use crate::signing::SignatureError;
 
 /// A provider's payload could not be understood.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -5,9 +5,10 @@ use std::sync::Arc;
 use serde::Deserialize;
 
 use crate::domain::{DealEvent, DealRef, DealSnapshot, EventKind, Fact};
-use crate::providers::signature::{self, SignatureError};
+use crate::providers::signature;
 use crate::providers::{Incoming, ParseError, Parsed, Provider, ProviderSpec, SecretSpec};
 use crate::secret::Secret;
+use crate::signing::SignatureError;
 
 pub const SOURCE: &str = "pandadoc";
 

@@ -13,9 +13,9 @@ use subtle::ConstantTimeEq;
 
 use super::fields::text;
 use crate::domain::{DealEvent, DealRef, DealSnapshot, EventKind, Fact};
-use crate::providers::signature::SignatureError;
 use crate::providers::{Incoming, ParseError, Parsed, Provider, ProviderSpec, SecretSpec};
 use crate::secret::Secret;
+use crate::signing::SignatureError;
 
 pub const CRM: &str = "pipedrive";
 

@@ -14,9 +14,9 @@ use subtle::ConstantTimeEq;
 use crate::domain::{DealEvent, DealRef, DealSnapshot, EventKind, Fact};
 use crate::error::Chain;
 use crate::http::{self, ApiError, Response};
-use crate::providers::signature::SignatureError;
 use crate::providers::{Incoming, ParseError, Parsed, Provider, ProviderSpec, SecretSpec, Summary};
 use crate::secret::Secret;
+use crate::signing::SignatureError;
 
 pub const CRM: &str = "salesforce";
 const OUTBOUND_NS: &str = "http://soap.sforce.com/2005/09/outbound";

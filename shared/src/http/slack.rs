@@ -6,10 +6,10 @@
 use serde_json::{json, Value};
 use tracing::Instrument;
 
-use super::review::{DecisionForm, Review};
+use crate::app::review::{DecisionForm, Review};
 use crate::domain::DecisionAction;
 use crate::http::{self, ApiError, Request, Response, StatusCode};
-use crate::providers::signature::verify_slack;
+use crate::signing::verify_slack;
 
 impl Review {
     pub async fn slack(&self, req: Request) -> Response {

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use serde_json::json;
 use tracing::Instrument;
 
-use super::{record_event, Core};
+use crate::app::{record_event, Core};
 use crate::domain::{DealEvent, DealRef};
 use crate::http::{self, ApiError, Request, Response};
 use crate::ports::{CrmClient, CrmError, Recorded, StoreError};
-use crate::providers::signature::SignatureError;
 use crate::providers::{Incoming, Lookup, Provider, Providers};
+use crate::signing::SignatureError;
 
 pub use crate::providers::Summary;
 
@@ -213,7 +213,7 @@ impl Intake {
                     // The first delivery may have stopped between the event and its audit
                     // entry: the redelivery writes it (once, by the event's id).
                     let c = &self.core;
-                    super::audit_accepted(&*c.audit, &e, &e.source, c.clock.now())
+                    crate::app::audit_accepted(&*c.audit, &e, &e.source, c.clock.now())
                         .await
                         .map_err(store_error)?;
                     // A redelivered closing event announces again: the first attempt may have
@@ -251,7 +251,7 @@ impl Intake {
                         tracing::warn!(deal = %deal, "the CRM does not know this deal");
                         let entry = crate::domain::AuditEntry {
                             // One entry per event, however often the provider retries it.
-                            id: format!("unknown-{}", super::short_hash(&[&first.id])),
+                            id: format!("unknown-{}", crate::app::short_hash(&[&first.id])),
                             ..crate::domain::AuditEntry::new(
                                 first.occurred_at,
                                 "deal.unknown_in_crm",
@@ -260,7 +260,7 @@ impl Intake {
                             )
                             .deal(&deal)
                         };
-                        super::audit(&*self.core.audit, entry)
+                        crate::app::audit(&*self.core.audit, entry)
                             .await
                             .map_err(store_error)?;
                     }
@@ -283,17 +283,17 @@ impl Intake {
         let Some(deal) = c.store.get_deal(&event.deal).await.map_err(store_error)? else {
             return Ok(());
         };
-        let Some(announcement) = super::outcome::closing(&c.config, &deal, event) else {
+        let Some(announcement) = crate::app::outcome::closing(&c.config, &deal, event) else {
             return Ok(());
         };
         self.events
             .publish(&announcement)
             .await
             .map_err(|e| ApiError::Transient(Box::new(e)))?;
-        super::audit(
+        crate::app::audit(
             &*c.audit,
             crate::domain::AuditEntry {
-                id: format!("outcome-{}", super::short_hash(&[&event.id])),
+                id: format!("outcome-{}", crate::app::short_hash(&[&event.id])),
                 ..crate::domain::AuditEntry::new(
                     event.occurred_at,
                     &announcement.detail_type,

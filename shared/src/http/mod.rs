@@ -1,9 +1,15 @@
 //! The HTTP surface as plain `http` types, shared by the Lambda functions (lambda_http) and the
 //! local runner (axum). Errors are classified once here and mapped to a status once.
 
+mod pages;
+pub mod review;
+mod slack;
+
 use bytes::Bytes;
 pub use http::{header, HeaderMap, Method, StatusCode};
 use serde_json::json;
+
+pub use crate::app::ApiError;
 
 pub type Request = http::Request<Bytes>;
 pub type Response = http::Response<Bytes>;
@@ -11,53 +17,7 @@ pub type Response = http::Response<Bytes>;
 /// Bodies larger than this are refused with 413 before anything else is read.
 pub const MAX_BODY: usize = 1024 * 1024;
 
-/// An answer other than success. Internals never reach the client: transient failures say only
-/// that the request should be retried.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error("{message}")]
-    BadRequest {
-        message: String,
-        detail: serde_json::Value,
-    },
-    #[error("{0}")]
-    Unauthorized(String),
-    #[error("{0}")]
-    Forbidden(String),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{message}")]
-    Conflict {
-        message: String,
-        detail: serde_json::Value,
-    },
-    #[error("request body exceeds 1 MiB")]
-    TooLarge,
-    #[error("{0}")]
-    MethodNotAllowed(String),
-    #[error("temporarily unavailable")]
-    Transient(#[source] crate::error::Cause),
-}
-
 impl ApiError {
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::BadRequest {
-            message: message.into(),
-            detail: serde_json::Value::Null,
-        }
-    }
-
-    /// What a log may say about this answer: the message of errors draftgate words itself, but
-    /// not of bad-request and conflict answers, which can quote the caller's input.
-    pub fn log_summary(&self) -> String {
-        match self {
-            ApiError::BadRequest { .. } => "malformed or invalid input".into(),
-            ApiError::Conflict { .. } => "conflicts with the current state".into(),
-            ApiError::Transient(_) => "temporarily unavailable".into(),
-            other => other.to_string(),
-        }
-    }
-
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
