@@ -48,6 +48,13 @@ PEER_EDGES: set[tuple[str, str]] = {
     ("adapters", "providers"),
 }
 
+# Imports against the layers that are known and scheduled to go: each is named with what removes
+# it. They are printed on every run and kept out of the cycle search; a new one still fails.
+KNOWN: dict[tuple[str, str], str] = {
+    ("rules/mod.rs", "crate::providers::WRITABLE_CRMS"): "the provider registry declares write-back",
+    ("app/writeback.rs", "crate::providers::WRITABLE_CRMS"): "the provider registry declares write-back",
+}
+
 # Not modules of their own: the crate root.
 ROOT_FILES = {"lib.rs"}
 
@@ -174,7 +181,8 @@ def file_of(src: Path, module: list[str]) -> Path:
     return p.with_suffix(".rs") if p.with_suffix(".rs").is_file() else p / "mod.rs"
 
 
-def check(src: Path) -> list[str]:
+def check(src: Path, known: dict[tuple[str, str], str] | None = None) -> list[str]:
+    known = KNOWN if known is None else known
     problems: list[str] = []
     graph: dict[str, set[str]] = {}
     for file in sorted(src.rglob("*.rs")):
@@ -192,6 +200,9 @@ def check(src: Path) -> list[str]:
         for line, path in paths_in(text):
             target = resolve(src, here, path, is_mod_file)
             if target is None:
+                continue
+            if (rel, path) in known:
+                print(f"known: {rel}:{line}: `{path}` (goes when {known[(rel, path)]})")
                 continue
             tfile = str(file_of(src, target).relative_to(src))
             if tfile != rel:
@@ -275,36 +286,36 @@ def self_test() -> None:
             "pub struct B;\n#[cfg(test)]\nmod tests {\n    use crate::http::X;\n}\n"
         )
         (src / "http.rs").write_text("pub struct X;\n")
-        assert check(src) == [], check(src)
+        assert check(src, {}) == [], check(src, {})
 
         # A planted import against the layers: the domain reaching up into rules.
         (src / "domain" / "deal.rs").write_text("use crate::rules::{self, Window};\npub struct Deal;\n")
-        found = check(src)
+        found = check(src, {})
         assert any("domain/deal.rs:1" in p and "imports rules" in p for p in found), found
         (src / "domain" / "deal.rs").write_text("pub struct Deal;\n")
 
         # An inline path reaching up, inside a function.
         (src / "rules" / "mod.rs").write_text("fn f() { let _ = crate::app::a::A; }\n")
-        found = check(src)
+        found = check(src, {})
         assert any("rules/mod.rs:1" in p and "imports app" in p for p in found), found
         (src / "rules" / "mod.rs").write_text("")
 
         # A cycle inside one module.
         (src / "app" / "b.rs").write_text("use super::a::A;\npub struct B;\n")
-        found = check(src)
+        found = check(src, {})
         assert any("import cycle of 2 files" in p for p in found), found
         (src / "app" / "b.rs").write_text("pub struct B;\n")
 
         # A peer import that is not declared.
         (src / "http.rs").write_text("use crate::providers::P;\n")
         (src / "providers.rs").write_text("pub struct P;\n")
-        found = check(src)
+        found = check(src, {})
         assert any("http imports its peer providers" in p for p in found), found
         (src / "http.rs").write_text("")
 
         # A module with no layer.
         (src / "misc.rs").write_text("")
-        found = check(src)
+        found = check(src, {})
         assert any("module `misc` has no layer" in p for p in found), found
     print("check-layers self-test: 5 planted violations caught, a clean tree passes")
 

@@ -14,6 +14,10 @@ echo "== nothing refers outside the repository"
 python3 scripts/check-tree.py --self-test
 python3 scripts/check-tree.py
 
+echo "== shared/src keeps its layers (no import against the order, no cycle)"
+python3 scripts/check-layers.py --self-test
+python3 scripts/check-layers.py
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "rustfmt: clean"
