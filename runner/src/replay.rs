@@ -22,7 +22,7 @@ use shared::domain::{
     DealEvent, DealRef, DealSnapshot, Draft, DraftStatus, EventKind, Fact, TriggerKind,
 };
 use shared::drafting::missing_marker;
-use shared::ports::{AuditReader, Clock, PipelineStore};
+use shared::ports::{AuditReader, Clock, DraftStore};
 use shared::providers::intake::{Intake, Summary};
 use shared::providers::Providers;
 use shared::secret::Secret;

@@ -8,6 +8,7 @@
 // criterion's closures return the measured value; a `;` would hide it.
 #![allow(clippy::semicolon_if_nothing_returned)]
 
+use shared::ports::{DealStore, DraftStore};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -298,7 +299,6 @@ fn review_page(c: &mut Criterion) {
         writeback: None,
     };
     rt.block_on(async {
-        use shared::ports::PipelineStore;
         let mut d = d.clone();
         d.version = 1;
         store.put_deal(&d).await.unwrap();

@@ -16,7 +16,7 @@ use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
 use shared::app::Core;
 use shared::domain::{AuditEntry, DealRef};
-use shared::ports::{AuditLog, PipelineStore, StoreError};
+use shared::ports::{AuditLog, DealStore, StoreError};
 use shared::providers::intake::Intake;
 use shared::providers::signature::hubspot_v3_signature;
 use shared::providers::Providers;

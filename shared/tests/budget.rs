@@ -10,7 +10,7 @@ use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
 use shared::app::{record_event, Core};
 use shared::domain::{DealEvent, DealRef, DealSnapshot, DraftStatus, EventKind};
-use shared::ports::{AuditReader, PipelineStore};
+use shared::ports::{AuditReader, DealStore, DraftStore};
 use shared::secret::Secret;
 use shared::tokens::TokenSigner;
 

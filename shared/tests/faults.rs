@@ -34,9 +34,9 @@ use shared::domain::{
 };
 use shared::error::Cause;
 use shared::ports::{
-    AuditLog, AuditReader, Clock, EventPublisher, Notifier, NotifyError, PipelineStore,
-    PublishError, Queue, QueueConsumer, QueueError, QueueMessage, Recorded, SendError, Sender,
-    SentLookup, StoreError,
+    AuditLog, AuditReader, Bookkeeping, Clock, DealStore, DraftStore, EventPublisher, Notifier,
+    NotifyError, PublishError, Queue, QueueConsumer, QueueError, QueueMessage, Recorded, SendError,
+    Sender, SentLookup, StoreError,
 };
 use shared::providers::intake::Intake;
 use shared::providers::signature::draftgate_signature;
@@ -140,7 +140,7 @@ struct FaultyStore {
 }
 
 #[async_trait]
-impl PipelineStore for FaultyStore {
+impl DealStore for FaultyStore {
     async fn get_deal(&self, deal: &DealRef) -> Result<Option<Deal>, StoreError> {
         read_call!(
             self.dice,
@@ -149,6 +149,7 @@ impl PipelineStore for FaultyStore {
             self.inner.get_deal(deal).await
         )
     }
+
     async fn record_event(&self, event: &DealEvent, deal: &Deal) -> Result<Recorded, StoreError> {
         write_call!(
             self.dice,
@@ -157,6 +158,7 @@ impl PipelineStore for FaultyStore {
             self.inner.record_event(event, deal).await
         )
     }
+
     async fn is_duplicate(&self, deal: &DealRef, event_id: &str) -> Result<bool, StoreError> {
         read_call!(
             self.dice,
@@ -165,62 +167,7 @@ impl PipelineStore for FaultyStore {
             self.inner.is_duplicate(deal, event_id).await
         )
     }
-    async fn put_links(&self, deal: &DealRef, links: &[String]) -> Result<(), StoreError> {
-        write_call!(
-            self.dice,
-            "put_links",
-            StoreError::Unavailable,
-            self.inner.put_links(deal, links).await
-        )
-    }
-    async fn linked(&self, link: &str) -> Result<Vec<DealRef>, StoreError> {
-        read_call!(
-            self.dice,
-            "linked",
-            StoreError::Unavailable,
-            self.inner.linked(link).await
-        )
-    }
-    async fn add_notice(&self, key: &str, text: &str) -> Result<(), StoreError> {
-        write_call!(
-            self.dice,
-            "add_notice",
-            StoreError::Unavailable,
-            self.inner.add_notice(key, text).await
-        )
-    }
-    async fn notices(&self, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
-        read_call!(
-            self.dice,
-            "notices",
-            StoreError::Unavailable,
-            self.inner.notices(limit).await
-        )
-    }
-    async fn remove_notice(&self, key: &str) -> Result<(), StoreError> {
-        write_call!(
-            self.dice,
-            "remove_notice",
-            StoreError::Unavailable,
-            self.inner.remove_notice(key).await
-        )
-    }
-    async fn marker(&self, name: &str) -> Result<Option<String>, StoreError> {
-        read_call!(
-            self.dice,
-            "marker",
-            StoreError::Unavailable,
-            self.inner.marker(name).await
-        )
-    }
-    async fn set_marker(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        write_call!(
-            self.dice,
-            "set_marker",
-            StoreError::Unavailable,
-            self.inner.set_marker(name, value).await
-        )
-    }
+
     async fn put_deal(&self, deal: &Deal) -> Result<(), StoreError> {
         write_call!(
             self.dice,
@@ -229,6 +176,7 @@ impl PipelineStore for FaultyStore {
             self.inner.put_deal(deal).await
         )
     }
+
     async fn timeline(&self, deal: &DealRef) -> Result<Vec<DealEvent>, StoreError> {
         read_call!(
             self.dice,
@@ -237,14 +185,16 @@ impl PipelineStore for FaultyStore {
             self.inner.timeline(deal).await
         )
     }
+
     async fn all_deals(&self, limit: usize) -> Result<Vec<Deal>, StoreError> {
         read_call!(
             self.dice,
             "all_deals",
             StoreError::Unavailable,
-            PipelineStore::all_deals(&*self.inner, limit).await
+            DealStore::all_deals(&*self.inner, limit).await
         )
     }
+
     async fn due_deals(
         &self,
         now: Timestamp,
@@ -257,6 +207,10 @@ impl PipelineStore for FaultyStore {
             self.inner.due_deals(now, limit).await
         )
     }
+}
+
+#[async_trait]
+impl DraftStore for FaultyStore {
     async fn claim_firing(&self, firing: &Firing) -> Result<bool, StoreError> {
         write_call!(
             self.dice,
@@ -265,6 +219,7 @@ impl PipelineStore for FaultyStore {
             self.inner.claim_firing(firing).await
         )
     }
+
     async fn create_draft(&self, draft: &Draft) -> Result<bool, StoreError> {
         write_call!(
             self.dice,
@@ -273,6 +228,7 @@ impl PipelineStore for FaultyStore {
             self.inner.create_draft(draft).await
         )
     }
+
     async fn get_draft(&self, id: &str) -> Result<Option<Draft>, StoreError> {
         read_call!(
             self.dice,
@@ -281,6 +237,7 @@ impl PipelineStore for FaultyStore {
             self.inner.get_draft(id).await
         )
     }
+
     async fn update_draft(&self, draft: &Draft, expected: DraftStatus) -> Result<(), StoreError> {
         write_call!(
             self.dice,
@@ -289,6 +246,7 @@ impl PipelineStore for FaultyStore {
             self.inner.update_draft(draft, expected).await
         )
     }
+
     async fn claim_budget(
         &self,
         day: &str,
@@ -302,6 +260,7 @@ impl PipelineStore for FaultyStore {
             self.inner.claim_budget(day, occurrence, limit).await
         )
     }
+
     async fn budget_used(&self, day: &str) -> Result<u32, StoreError> {
         read_call!(
             self.dice,
@@ -310,6 +269,7 @@ impl PipelineStore for FaultyStore {
             self.inner.budget_used(day).await
         )
     }
+
     async fn open_drafts(&self, deal: &DealRef) -> Result<usize, StoreError> {
         read_call!(
             self.dice,
@@ -330,6 +290,72 @@ impl PipelineStore for FaultyStore {
             "drafts_by_status",
             StoreError::Unavailable,
             self.inner.drafts_by_status(status, until, limit).await
+        )
+    }
+}
+
+#[async_trait]
+impl Bookkeeping for FaultyStore {
+    async fn put_links(&self, deal: &DealRef, links: &[String]) -> Result<(), StoreError> {
+        write_call!(
+            self.dice,
+            "put_links",
+            StoreError::Unavailable,
+            self.inner.put_links(deal, links).await
+        )
+    }
+
+    async fn linked(&self, link: &str) -> Result<Vec<DealRef>, StoreError> {
+        read_call!(
+            self.dice,
+            "linked",
+            StoreError::Unavailable,
+            self.inner.linked(link).await
+        )
+    }
+
+    async fn add_notice(&self, key: &str, text: &str) -> Result<(), StoreError> {
+        write_call!(
+            self.dice,
+            "add_notice",
+            StoreError::Unavailable,
+            self.inner.add_notice(key, text).await
+        )
+    }
+
+    async fn notices(&self, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
+        read_call!(
+            self.dice,
+            "notices",
+            StoreError::Unavailable,
+            self.inner.notices(limit).await
+        )
+    }
+
+    async fn remove_notice(&self, key: &str) -> Result<(), StoreError> {
+        write_call!(
+            self.dice,
+            "remove_notice",
+            StoreError::Unavailable,
+            self.inner.remove_notice(key).await
+        )
+    }
+
+    async fn marker(&self, name: &str) -> Result<Option<String>, StoreError> {
+        read_call!(
+            self.dice,
+            "marker",
+            StoreError::Unavailable,
+            self.inner.marker(name).await
+        )
+    }
+
+    async fn set_marker(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        write_call!(
+            self.dice,
+            "set_marker",
+            StoreError::Unavailable,
+            self.inner.set_marker(name, value).await
         )
     }
 }

@@ -19,7 +19,7 @@ use shared::adapters::telemetry::Capture;
 use shared::app::review::Review;
 use shared::app::Core;
 use shared::domain::DraftStatus;
-use shared::ports::{Clock, PipelineStore};
+use shared::ports::{Clock, DraftStore};
 use shared::providers::intake::Intake;
 use shared::providers::Providers;
 use shared::secret::Secret;

@@ -15,7 +15,7 @@ use shared::adapters::mailbox::oauth::{OAuthApp, TokenSource};
 use shared::adapters::mailbox::outlook::OutlookMailbox;
 use shared::config::Config;
 use shared::domain::OutboundEmail;
-use shared::ports::{PipelineStore, Sender, SentLookup};
+use shared::ports::{Bookkeeping, Sender, SentLookup};
 use shared::providers::mailbox::{MailError, MailboxSource, Notice};
 use shared::providers::Incoming;
 use shared::secret::Secret;

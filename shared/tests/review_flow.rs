@@ -14,7 +14,7 @@ use shared::adapters::embedded::EmbeddedStore;
 use shared::app::review::Review;
 use shared::app::{record_event, Core};
 use shared::domain::{DealEvent, DealRef, DealSnapshot, Draft, DraftStatus, EventKind, Fact};
-use shared::ports::{AuditReader, Clock, PipelineStore};
+use shared::ports::{AuditReader, Bookkeeping, Clock, DealStore, DraftStore};
 use shared::secret::Secret;
 use shared::tokens::{Scope, TokenSigner};
 

@@ -14,7 +14,7 @@ use shared::adapters::embedded::EmbeddedStore;
 use shared::app::sync::Syncer;
 use shared::app::Core;
 use shared::domain::{DealRef, DraftStatus, Stage};
-use shared::ports::PipelineStore;
+use shared::ports::{Bookkeeping, DealStore, DraftStore};
 use shared::providers::pipedrive::PipedriveApi;
 use shared::secret::Secret;
 use shared::tokens::TokenSigner;

@@ -20,7 +20,7 @@ use shared::domain::{
     WritebackStatus,
 };
 use shared::ports::{
-    Activity, ActivityKind, AuditReader, Clock, CrmWriter, PipelineStore, QueueConsumer,
+    Activity, ActivityKind, AuditReader, Clock, CrmWriter, DealStore, DraftStore, QueueConsumer,
 };
 use shared::providers::close::CloseApi;
 use shared::providers::hubspot::HubSpotClient;

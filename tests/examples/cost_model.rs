@@ -44,7 +44,7 @@ use shared::app::sweep::Sweeper;
 use shared::app::writeback::CrmWriteback;
 use shared::app::Core;
 use shared::domain::DraftStatus;
-use shared::ports::{Clock, CrmWriter, PipelineStore, QueueConsumer};
+use shared::ports::{Clock, CrmWriter, DraftStore, QueueConsumer};
 use shared::providers::hubspot::HubSpotClient;
 use shared::providers::intake::Intake;
 use shared::providers::signature::draftgate_signature;

@@ -19,7 +19,7 @@ use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
 use shared::app::Core;
 use shared::domain::DealRef;
-use shared::ports::{AuditReader, Clock, PipelineStore};
+use shared::ports::{AuditReader, Clock, DealStore};
 use shared::providers::intake::Intake;
 use shared::providers::signature::draftgate_signature;
 use shared::providers::Providers;

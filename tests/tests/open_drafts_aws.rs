@@ -21,7 +21,7 @@ use shared::domain::{
     DealEvent, DealRef, DealSnapshot, Draft, DraftContext, DraftStatus, EventKind, Fact,
     TriggerKind,
 };
-use shared::ports::{AuditReader, Clock, PipelineStore};
+use shared::ports::{AuditReader, Clock, DraftStore};
 
 async fn counts() -> BTreeMap<String, f64> {
     let url = format!("{}/draftgate/counts", support::aws::emulator().endpoint);

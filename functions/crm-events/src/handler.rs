@@ -47,7 +47,7 @@ mod tests {
     use shared::adapters::embedded::EmbeddedStore;
     use shared::app::Core;
     use shared::domain::{DealRef, Stage};
-    use shared::ports::PipelineStore;
+    use shared::ports::DealStore;
     use shared::providers::Providers;
 
     use super::*;

@@ -27,11 +27,12 @@ mod tests {
     use shared::adapters::embedded::EmbeddedStore;
     use shared::app::Core;
     use shared::domain::{DealRef, DealSnapshot, EventKind, Stage};
-    use shared::ports::{AuditReader, CrmClient, CrmError, PipelineStore};
+    use shared::ports::{AuditReader, CrmClient, CrmError};
     use shared::providers::intake::Intake;
     use shared::providers::Providers;
 
     use super::*;
+    use shared::ports::DealStore;
 
     struct StubCrm;
 

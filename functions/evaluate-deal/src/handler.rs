@@ -20,9 +20,10 @@ mod tests {
     use shared::adapters::embedded::EmbeddedStore;
     use shared::app::Core;
     use shared::domain::{Deal, DealRef, Stage};
-    use shared::ports::{PipelineStore, QueueConsumer};
+    use shared::ports::QueueConsumer;
 
     use super::*;
+    use shared::ports::DealStore;
 
     fn event() -> LambdaEvent<SqsEvent> {
         let raw = std::fs::read_to_string(concat!(

@@ -21,11 +21,12 @@ mod tests {
     use shared::adapters::embedded::EmbeddedStore;
     use shared::app::Core;
     use shared::domain::{Deal, DealRef, DraftStatus, Fact, FounderNotification, Stage};
-    use shared::ports::{Notifier, NotifyError, PipelineStore};
+    use shared::ports::{Notifier, NotifyError};
     use shared::secret::Secret;
     use shared::tokens::TokenSigner;
 
     use super::*;
+    use shared::ports::DealStore;
 
     struct Down;
 

@@ -17,7 +17,7 @@ mod tests {
     use shared::adapters::embedded::EmbeddedStore;
     use shared::app::Core;
     use shared::domain::DealRef;
-    use shared::ports::PipelineStore;
+    use shared::ports::DealStore;
     use shared::providers::intake::Intake;
     use shared::providers::Providers;
 

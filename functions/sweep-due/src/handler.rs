@@ -23,9 +23,10 @@ mod tests {
     use shared::adapters::embedded::EmbeddedStore;
     use shared::app::Core;
     use shared::domain::{Deal, DealRef};
-    use shared::ports::{PipelineStore, QueueConsumer};
+    use shared::ports::QueueConsumer;
 
     use super::*;
+    use shared::ports::DealStore;
 
     #[tokio::test]
     async fn the_scheduled_event_enqueues_only_due_deals() {

@@ -16,11 +16,10 @@ use crate::domain::{
     FounderNotification, OutboundEmail, SentReceipt,
 };
 use crate::error::Cause;
-use crate::ports::keys;
 use crate::ports::{
-    AuditLog, AuditReader, Clock, Delivery, EventPublisher, Notifier, NotifyError, PublishError,
-    Queue, QueueConsumer, QueueError, QueueMessage, Recorded, SendError, Sender, SentLookup,
-    StoreError,
+    keys, AuditLog, AuditReader, Clock, Delivery, EventPublisher, Notifier, NotifyError,
+    PublishError, Queue, QueueConsumer, QueueError, QueueMessage, Recorded, SendError, Sender,
+    SentLookup, StoreError,
 };
 
 const SCHEMA: &str = r#"
@@ -189,7 +188,7 @@ fn to_doc<T: Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(corrupt)
 }
 
-/// Write deal state under the optimistic-locking rule of `PipelineStore::record_event`.
+/// Write deal state under the optimistic-locking rule of `DealStore::record_event`.
 fn write_deal(tx: &Connection, deal: &Deal) -> Result<(), StoreError> {
     let pk = keys::deal_pk(&deal.key);
     let due = deal.next_due_at.map(|t| keys::due_sk(t, &deal.key));
@@ -222,7 +221,7 @@ fn draft_status_sk(draft: &Draft) -> String {
 }
 
 #[async_trait]
-impl crate::ports::PipelineStore for EmbeddedStore {
+impl crate::ports::DealStore for EmbeddedStore {
     async fn get_deal(&self, deal: &DealRef) -> Result<Option<Deal>, StoreError> {
         let doc: Option<String> = self
             .conn()
@@ -284,67 +283,6 @@ impl crate::ports::PipelineStore for EmbeddedStore {
         Ok(n > 0)
     }
 
-    async fn put_links(&self, deal: &DealRef, links: &[String]) -> Result<(), StoreError> {
-        let conn = self.conn();
-        for link in links {
-            conn.execute(
-                "INSERT OR IGNORE INTO links (link, crm, id) VALUES (?1, ?2, ?3)",
-                params![link, deal.crm, deal.id],
-            )
-            .map_err(unavailable)?;
-        }
-        Ok(())
-    }
-
-    async fn linked(&self, link: &str) -> Result<Vec<DealRef>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT crm, id FROM links WHERE link = ?1 ORDER BY crm, id")
-            .map_err(unavailable)?;
-        let rows = stmt
-            .query_map([link], |r| {
-                Ok(DealRef::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })
-            .map_err(unavailable)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
-    }
-
-    async fn add_notice(&self, key: &str, text: &str) -> Result<(), StoreError> {
-        self.conn()
-            .execute(
-                "INSERT OR IGNORE INTO notices (key, text) VALUES (?1, ?2)",
-                params![key, text],
-            )
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    async fn notices(&self, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
-        let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT key, text FROM notices ORDER BY key LIMIT ?1")
-            .map_err(unavailable)?;
-        let rows = stmt
-            .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(unavailable)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
-    }
-
-    async fn remove_notice(&self, key: &str) -> Result<(), StoreError> {
-        self.conn()
-            .execute("DELETE FROM notices WHERE key = ?1", [key])
-            .map_err(unavailable)?;
-        Ok(())
-    }
-
-    async fn marker(&self, name: &str) -> Result<Option<String>, StoreError> {
-        self.meta_get(&format!("marker:{name}"))
-    }
-
-    async fn set_marker(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        self.meta_set(&format!("marker:{name}"), value)
-    }
-
     async fn put_deal(&self, deal: &Deal) -> Result<(), StoreError> {
         write_deal(&self.conn(), deal)
     }
@@ -378,7 +316,10 @@ impl crate::ports::PipelineStore for EmbeddedStore {
             .filter_map(|d| d.next_due_at.map(|t| (d.key, t)))
             .collect())
     }
+}
 
+#[async_trait]
+impl crate::ports::DraftStore for EmbeddedStore {
     async fn claim_firing(&self, firing: &Firing) -> Result<bool, StoreError> {
         let n = self
             .conn()
@@ -499,6 +440,70 @@ impl crate::ports::PipelineStore for EmbeddedStore {
             "SELECT doc FROM drafts WHERE status = ?1 AND status_sk <= ?2 ORDER BY status_sk LIMIT ?3",
             params![status.as_str(), upper, limit as i64],
         )
+    }
+}
+
+#[async_trait]
+impl crate::ports::Bookkeeping for EmbeddedStore {
+    async fn put_links(&self, deal: &DealRef, links: &[String]) -> Result<(), StoreError> {
+        let conn = self.conn();
+        for link in links {
+            conn.execute(
+                "INSERT OR IGNORE INTO links (link, crm, id) VALUES (?1, ?2, ?3)",
+                params![link, deal.crm, deal.id],
+            )
+            .map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn linked(&self, link: &str) -> Result<Vec<DealRef>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT crm, id FROM links WHERE link = ?1 ORDER BY crm, id")
+            .map_err(unavailable)?;
+        let rows = stmt
+            .query_map([link], |r| {
+                Ok(DealRef::new(r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .map_err(unavailable)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+    }
+
+    async fn add_notice(&self, key: &str, text: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT OR IGNORE INTO notices (key, text) VALUES (?1, ?2)",
+                params![key, text],
+            )
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn notices(&self, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn
+            .prepare("SELECT key, text FROM notices ORDER BY key LIMIT ?1")
+            .map_err(unavailable)?;
+        let rows = stmt
+            .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(unavailable)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(unavailable)
+    }
+
+    async fn remove_notice(&self, key: &str) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM notices WHERE key = ?1", [key])
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn marker(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.meta_get(&format!("marker:{name}"))
+    }
+
+    async fn set_marker(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.meta_set(&format!("marker:{name}"), value)
     }
 }
 

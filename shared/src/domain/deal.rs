@@ -227,7 +227,7 @@ pub struct Deal {
     /// The newest mail conversation with the prospect: a follow-up continues it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation: Option<crate::domain::mail::MailThread>,
-    /// The links already written to lead to this deal (`PipelineStore::put_links`), so each
+    /// The links already written to lead to this deal (`Bookkeeping::put_links`), so each
     /// is written once, not on every event.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub linked: BTreeSet<String>,

@@ -33,9 +33,9 @@ pub enum Recorded {
     Duplicate,
 }
 
-/// The Pipeline table: deal state, timelines, webhook dedup claims, trigger firings, drafts.
+/// Deals: their state, timelines, webhook dedup claims, and the due index.
 #[async_trait]
-pub trait PipelineStore: Send + Sync {
+pub trait DealStore: Send + Sync {
     async fn get_deal(&self, deal: &DealRef) -> Result<Option<Deal>, StoreError>;
 
     /// Atomically claim `event.id`, append the event to the deal's timeline and write `deal`.
@@ -47,28 +47,6 @@ pub trait PipelineStore: Send + Sync {
     /// Whether `deal` already recorded this event id (an event id names one event of one deal;
     /// a provider event about several deals is recorded as one id per deal).
     async fn is_duplicate(&self, deal: &DealRef, event_id: &str) -> Result<bool, StoreError>;
-
-    /// Record that each of `links` (e.g. `close:lead:<id>`, `email:<address>`) leads to `deal`.
-    /// Idempotent.
-    async fn put_links(&self, deal: &DealRef, links: &[String]) -> Result<(), StoreError>;
-
-    /// The deals a link leads to, in key order.
-    async fn linked(&self, link: &str) -> Result<Vec<DealRef>, StoreError>;
-
-    /// Keep a notice for the founder's next notification (something draftgate could not
-    /// handle by itself, e.g. an unmapped stage). A notice with the same key is kept once.
-    async fn add_notice(&self, key: &str, text: &str) -> Result<(), StoreError>;
-
-    /// Pending notices (key, text), oldest key first.
-    async fn notices(&self, limit: usize) -> Result<Vec<(String, String)>, StoreError>;
-
-    /// The founder was told: drop the notice.
-    async fn remove_notice(&self, key: &str) -> Result<(), StoreError>;
-
-    /// A named position kept between runs (e.g. how far a CRM sync has read).
-    async fn marker(&self, name: &str) -> Result<Option<String>, StoreError>;
-
-    async fn set_marker(&self, name: &str, value: &str) -> Result<(), StoreError>;
 
     /// Write `deal` under the same optimistic-locking rule as `record_event`.
     async fn put_deal(&self, deal: &Deal) -> Result<(), StoreError>;
@@ -86,7 +64,11 @@ pub trait PipelineStore: Send + Sync {
         now: Timestamp,
         limit: usize,
     ) -> Result<Vec<(DealRef, Timestamp)>, StoreError>;
+}
 
+/// Drafts, the trigger occurrences that made them, and the daily draft budget.
+#[async_trait]
+pub trait DraftStore: Send + Sync {
     /// Claim a trigger occurrence. `true` if this call claimed it, `false` if it was claimed before.
     async fn claim_firing(&self, firing: &Firing) -> Result<bool, StoreError>;
 
@@ -124,6 +106,39 @@ pub trait PipelineStore: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Draft>, StoreError>;
 }
+
+/// What links mail and CRM records to deals, the founder's pending notices, and named markers
+/// (e.g. how far a CRM sync has read).
+#[async_trait]
+pub trait Bookkeeping: Send + Sync {
+    /// Record that each of `links` (e.g. `close:lead:<id>`, `email:<address>`) leads to `deal`.
+    /// Idempotent.
+    async fn put_links(&self, deal: &DealRef, links: &[String]) -> Result<(), StoreError>;
+
+    /// The deals a link leads to, in key order.
+    async fn linked(&self, link: &str) -> Result<Vec<DealRef>, StoreError>;
+
+    /// Keep a notice for the founder's next notification (something draftgate could not
+    /// handle by itself, e.g. an unmapped stage). A notice with the same key is kept once.
+    async fn add_notice(&self, key: &str, text: &str) -> Result<(), StoreError>;
+
+    /// Pending notices (key, text), oldest key first.
+    async fn notices(&self, limit: usize) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// The founder was told: drop the notice.
+    async fn remove_notice(&self, key: &str) -> Result<(), StoreError>;
+
+    /// A named position kept between runs (e.g. how far a CRM sync has read).
+    async fn marker(&self, name: &str) -> Result<Option<String>, StoreError>;
+
+    async fn set_marker(&self, name: &str, value: &str) -> Result<(), StoreError>;
+}
+
+/// The Pipeline table whole, for the services that need all of it; each adapter implements the
+/// three parts.
+pub trait PipelineStore: DealStore + DraftStore + Bookkeeping {}
+
+impl<T: DealStore + DraftStore + Bookkeeping + ?Sized> PipelineStore for T {}
 
 /// The append-only audit log.
 #[async_trait]

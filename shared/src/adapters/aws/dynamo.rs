@@ -21,8 +21,9 @@ use super::{classify, Failure};
 use crate::adapters::clock::SystemClock;
 use crate::domain::{AuditEntry, Deal, DealEvent, DealRef, Draft, DraftStatus, Firing};
 use crate::error::Chain;
-use crate::ports::keys;
-use crate::ports::{AuditLog, AuditReader, Clock, PipelineStore, Recorded, StoreError};
+use crate::ports::{
+    keys, AuditLog, AuditReader, Bookkeeping, Clock, DealStore, DraftStore, Recorded, StoreError,
+};
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -135,7 +136,7 @@ impl DynamoPipelineStore {
 }
 
 #[async_trait]
-impl PipelineStore for DynamoPipelineStore {
+impl DealStore for DynamoPipelineStore {
     async fn get_deal(&self, deal: &DealRef) -> Result<Option<Deal>, StoreError> {
         self.get(keys::deal_pk(deal), keys::STATE_SK)
             .await?
@@ -213,94 +214,6 @@ impl PipelineStore for DynamoPipelineStore {
             return Ok(true);
         }
         self.legacy_claim(event_id).await
-    }
-
-    async fn put_links(&self, deal: &DealRef, links: &[String]) -> Result<(), StoreError> {
-        for link in links {
-            let mut item = Item::new();
-            item.insert(keys::PK.into(), s(keys::link_pk(link)));
-            item.insert(keys::SK.into(), s(keys::deal_pk(deal)));
-            item.insert("crm".into(), s(deal.crm.clone()));
-            item.insert("deal_id".into(), s(deal.id.clone()));
-            self.put_plain(item).await?;
-        }
-        Ok(())
-    }
-
-    async fn linked(&self, link: &str) -> Result<Vec<DealRef>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_values(":pk", s(keys::link_pk(link)));
-        query_all(query, usize::MAX)
-            .await?
-            .into_iter()
-            .map(|item| {
-                Ok(DealRef::new(
-                    string_attr(&item, "crm")?,
-                    string_attr(&item, "deal_id")?,
-                ))
-            })
-            .collect()
-    }
-
-    async fn add_notice(&self, key: &str, text: &str) -> Result<(), StoreError> {
-        let mut item = Item::new();
-        item.insert(keys::PK.into(), s(keys::NOTICES_PK));
-        item.insert(keys::SK.into(), s(key));
-        item.insert("text".into(), s(text));
-        self.put_if(item, Condition::not_exists()).await.map(|_| ())
-    }
-
-    async fn notices(&self, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
-        let query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", keys::PK)
-            .expression_attribute_values(":pk", s(keys::NOTICES_PK))
-            .consistent_read(true);
-        query_all(query, limit)
-            .await?
-            .into_iter()
-            .map(|item| {
-                Ok((
-                    string_attr(&item, keys::SK)?.to_string(),
-                    string_attr(&item, "text")?.to_string(),
-                ))
-            })
-            .collect()
-    }
-
-    async fn remove_notice(&self, key: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key(keys::PK, s(keys::NOTICES_PK))
-            .key(keys::SK, s(key))
-            .send()
-            .await
-            .map_err(|e| store_error("DeleteItem", e))?;
-        Ok(())
-    }
-
-    async fn marker(&self, name: &str) -> Result<Option<String>, StoreError> {
-        match self.get(keys::marker_pk(name), keys::MARKER_SK).await? {
-            Some(item) => Ok(Some(string_attr(&item, "value")?.to_string())),
-            None => Ok(None),
-        }
-    }
-
-    async fn set_marker(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        let mut item = Item::new();
-        item.insert(keys::PK.into(), s(keys::marker_pk(name)));
-        item.insert(keys::SK.into(), s(keys::MARKER_SK));
-        item.insert("value".into(), s(value));
-        self.put_plain(item).await
     }
 
     async fn put_deal(&self, deal: &Deal) -> Result<(), StoreError> {
@@ -381,7 +294,10 @@ impl PipelineStore for DynamoPipelineStore {
             .map(|item| parse_due_sk(string_attr(item, keys::GSI_DUE_SK)?))
             .collect()
     }
+}
 
+#[async_trait]
+impl DraftStore for DynamoPipelineStore {
     async fn claim_firing(&self, firing: &Firing) -> Result<bool, StoreError> {
         let mut item = encode(firing)?;
         item.insert(keys::PK.into(), s(keys::deal_pk(&firing.deal)));
@@ -522,6 +438,97 @@ impl PipelineStore for DynamoPipelineStore {
             .into_iter()
             .map(decode)
             .collect()
+    }
+}
+
+#[async_trait]
+impl Bookkeeping for DynamoPipelineStore {
+    async fn put_links(&self, deal: &DealRef, links: &[String]) -> Result<(), StoreError> {
+        for link in links {
+            let mut item = Item::new();
+            item.insert(keys::PK.into(), s(keys::link_pk(link)));
+            item.insert(keys::SK.into(), s(keys::deal_pk(deal)));
+            item.insert("crm".into(), s(deal.crm.clone()));
+            item.insert("deal_id".into(), s(deal.id.clone()));
+            self.put_plain(item).await?;
+        }
+        Ok(())
+    }
+
+    async fn linked(&self, link: &str) -> Result<Vec<DealRef>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":pk", s(keys::link_pk(link)));
+        query_all(query, usize::MAX)
+            .await?
+            .into_iter()
+            .map(|item| {
+                Ok(DealRef::new(
+                    string_attr(&item, "crm")?,
+                    string_attr(&item, "deal_id")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn add_notice(&self, key: &str, text: &str) -> Result<(), StoreError> {
+        let mut item = Item::new();
+        item.insert(keys::PK.into(), s(keys::NOTICES_PK));
+        item.insert(keys::SK.into(), s(key));
+        item.insert("text".into(), s(text));
+        self.put_if(item, Condition::not_exists()).await.map(|_| ())
+    }
+
+    async fn notices(&self, limit: usize) -> Result<Vec<(String, String)>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::PK)
+            .expression_attribute_values(":pk", s(keys::NOTICES_PK))
+            .consistent_read(true);
+        query_all(query, limit)
+            .await?
+            .into_iter()
+            .map(|item| {
+                Ok((
+                    string_attr(&item, keys::SK)?.to_string(),
+                    string_attr(&item, "text")?.to_string(),
+                ))
+            })
+            .collect()
+    }
+
+    async fn remove_notice(&self, key: &str) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(keys::PK, s(keys::NOTICES_PK))
+            .key(keys::SK, s(key))
+            .send()
+            .await
+            .map_err(|e| store_error("DeleteItem", e))?;
+        Ok(())
+    }
+
+    async fn marker(&self, name: &str) -> Result<Option<String>, StoreError> {
+        match self.get(keys::marker_pk(name), keys::MARKER_SK).await? {
+            Some(item) => Ok(Some(string_attr(&item, "value")?.to_string())),
+            None => Ok(None),
+        }
+    }
+
+    async fn set_marker(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        let mut item = Item::new();
+        item.insert(keys::PK.into(), s(keys::marker_pk(name)));
+        item.insert(keys::SK.into(), s(keys::MARKER_SK));
+        item.insert("value".into(), s(value));
+        self.put_plain(item).await
     }
 }
 
