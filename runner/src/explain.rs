@@ -200,7 +200,7 @@ pub async fn explain(
         .map_err(|e| e.to_string())?;
     let decisions: Vec<_> = audit
         .iter()
-        .filter(|e| !e.kind.starts_with("event."))
+        .filter(|e| !e.kind.as_str().starts_with("event."))
         .collect();
     if !decisions.is_empty() {
         let _ = writeln!(w, "\nAudit (fired, drafted, decided, sent)");

@@ -176,7 +176,7 @@ mod tests {
             .await
             .unwrap()
             .into_iter()
-            .map(|e| e.kind)
+            .map(|e| e.kind.to_string())
             .collect();
         assert_eq!(
             kinds.iter().filter(|k| *k == "event.accepted").count(),

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{audit, draft_id, short_hash, Core, DraftRequest, WorkError};
 use crate::domain::{
-    AuditEntry, Deal, Draft, DraftContext, DraftStatus, Fact, FounderNotification,
+    AuditEntry, AuditKind, Deal, Draft, DraftContext, DraftStatus, Fact, FounderNotification,
 };
 use crate::ports::{Notifier, Queue, StoreError};
 use crate::rules;
@@ -455,7 +455,7 @@ impl Drafter {
                 &*c.audit,
                 AuditEntry::new(
                     now,
-                    "trigger.stopped",
+                    AuditKind::TriggerStopped,
                     "generate-draft",
                     json!({ "occurrence": firing.occurrence, "reason": stop.to_string() }),
                 )
@@ -565,7 +565,7 @@ impl Drafter {
                 &*c.audit,
                 AuditEntry {
                     id: format!("draft-created-{id}"),
-                    ..AuditEntry::new(now, "draft.created", "generate-draft", json!({
+                    ..AuditEntry::new(now, AuditKind::DraftCreated, "generate-draft", json!({
                         "trigger": draft.trigger, "occurrence": draft.occurrence, "subject": draft.subject,
                         "body": draft.body, "missing": draft.missing, "template": draft.context.template,
                     }))
@@ -646,7 +646,7 @@ impl Drafter {
                 id: format!("digest-{}", short_hash(&[day])),
                 ..AuditEntry::new(
                     now,
-                    "digest.sent",
+                    AuditKind::DigestSent,
                     "draftgate",
                     json!({ "day": day, "drafts": ranked.len() }),
                 )
@@ -693,7 +693,7 @@ impl Drafter {
             &*c.audit,
             AuditEntry {
                 id: format!("summary-{}", short_hash(&[week])),
-                ..AuditEntry::new(now, "summary.sent", "draftgate", json!({ "week": week, "open_deals": summary.open_deals.len(), "lost": summary.lost.len(), "won": summary.won.len() }))
+                ..AuditEntry::new(now, AuditKind::SummarySent, "draftgate", json!({ "week": week, "open_deals": summary.open_deals.len(), "lost": summary.lost.len(), "won": summary.won.len() }))
             },
         )
         .await?;
@@ -762,7 +762,7 @@ impl Drafter {
                 ),
                 ..AuditEntry::new(
                     now,
-                    "proposal.no_template",
+                    AuditKind::ProposalNoTemplate,
                     "generate-draft",
                     json!({ "engagement_type": deal.deal_type, "occurrence": firing.occurrence }),
                 )
@@ -802,7 +802,7 @@ impl Drafter {
             &*c.audit,
             AuditEntry::new(
                 now,
-                "brief.sent",
+                AuditKind::BriefSent,
                 "generate-draft",
                 json!({ "to": note.to, "subject": note.subject, "trigger": draft.trigger }),
             )
@@ -918,7 +918,7 @@ impl Drafter {
             &*c.audit,
             AuditEntry::new(
                 now,
-                "founder.notified",
+                AuditKind::FounderNotified,
                 "generate-draft",
                 json!({ "to": note.to, "subject": note.subject }),
             )

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::{audit, short_hash, Core, DraftRequest, EvaluateRequest, WorkError};
-use crate::domain::AuditEntry;
+use crate::domain::{AuditEntry, AuditKind};
 use crate::ports::keys;
 use crate::ports::{Queue, QueueMessage, StoreError};
 use crate::rules;
@@ -96,7 +96,7 @@ impl Evaluator {
                             &*c.audit,
                             AuditEntry {
                                 id: format!("held-{}", short_hash(&[&deal_pk, &firing.occurrence, "cap"])),
-                                ..AuditEntry::new(now, "trigger.held", "evaluate-deal", json!({
+                                ..AuditEntry::new(now, AuditKind::TriggerHeld, "evaluate-deal", json!({
                                     "trigger": firing.trigger, "occurrence": firing.occurrence,
                                     "reason": format!("the deal already has {open_now} undecided draft(s)"),
                                 }))
@@ -119,7 +119,7 @@ impl Evaluator {
                             &*c.audit,
                             AuditEntry {
                                 id: format!("deferred-{}", short_hash(&[&deal_pk, &firing.occurrence, &day])),
-                                ..AuditEntry::new(now, "trigger.deferred", "evaluate-deal", json!({
+                                ..AuditEntry::new(now, AuditKind::TriggerDeferred, "evaluate-deal", json!({
                                     "trigger": firing.trigger, "occurrence": firing.occurrence, "until": until,
                                     "reason": format!("the daily draft budget of {} is spent", c.config.limits.daily_draft_budget),
                                 }))
@@ -136,7 +136,7 @@ impl Evaluator {
                         &*c.audit,
                         AuditEntry {
                             id: format!("firing-{}", short_hash(&[&deal_pk, &firing.occurrence])),
-                            ..AuditEntry::new(now, "trigger.fired", "evaluate-deal", json!({
+                            ..AuditEntry::new(now, AuditKind::TriggerFired, "evaluate-deal", json!({
                                 "trigger": firing.trigger, "occurrence": firing.occurrence, "due_at": firing.due_at,
                                 // Counted from when it could first fire: a stop condition lifted after
                                 // the due time (e.g. un-parking) makes it due only then.

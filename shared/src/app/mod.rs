@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::config::Config;
-use crate::domain::{AuditEntry, Deal, DealEvent, DealRef, Firing};
+use crate::domain::{AuditEntry, AuditKind, Deal, DealEvent, DealRef, Firing};
 use crate::error::Cause;
 use crate::ports::{AuditLog, Clock, PipelineStore, Recorded, StoreError};
 use crate::rules;
@@ -193,7 +193,7 @@ pub async fn audit_accepted(
     let entry = AuditEntry {
         id: format!("event-{}", short_hash(&[&event.id])),
         at: event.occurred_at,
-        kind: "event.accepted".into(),
+        kind: AuditKind::EventAccepted,
         actor: actor.into(),
         deal: Some(event.deal.clone()),
         draft_id: None,
@@ -225,7 +225,7 @@ async fn report_unmapped_stage(
         AuditEntry {
             id: format!("stage-unmapped-{}", short_hash(&[&event.id])),
             at: event.occurred_at,
-            kind: "stage.unmapped".into(),
+            kind: AuditKind::StageUnmapped,
             actor: event.source.clone(),
             deal: Some(deal.key.clone()),
             draft_id: None,
@@ -343,7 +343,7 @@ pub async fn withdraw(
         AuditEntry {
             id: format!("superseded-{}", short_hash(&[&draft.id])),
             at: now,
-            kind: "draft.superseded".into(),
+            kind: AuditKind::DraftSuperseded,
             actor: actor.into(),
             deal: Some(deal.key.clone()),
             draft_id: Some(draft.id.clone()),

@@ -12,9 +12,9 @@ use serde_json::{json, Value};
 use super::ApiError;
 use super::{audit, record_event, Core};
 use crate::domain::{
-    AuditEntry, CrmField, DealEvent, DealSnapshot, Decision, DecisionAction, DomainEvent, Draft,
-    DraftStatus, EventKind, FieldChange, Hold, OutboundEmail, SentMessage, SentReceipt, Writeback,
-    WritebackStatus, REJECT_REASONS,
+    AuditEntry, AuditKind, CrmField, DealEvent, DealSnapshot, Decision, DecisionAction,
+    DomainEvent, Draft, DraftStatus, EventKind, FieldChange, Hold, OutboundEmail, SentMessage,
+    SentReceipt, Writeback, WritebackStatus, REJECT_REASONS,
 };
 use crate::drafting::missing_marker;
 use crate::error::Chain;
@@ -467,7 +467,7 @@ impl Review {
                 &*c.audit,
                 AuditEntry::new(
                     now,
-                    "draft.superseded",
+                    AuditKind::DraftSuperseded,
                     approver,
                     json!({ "reason": reason, "words": words }),
                 )
@@ -560,7 +560,7 @@ impl Review {
             &*c.audit,
             AuditEntry::new(
                 now,
-                "draft.approved",
+                AuditKind::DraftApproved,
                 approver,
                 json!({ "edited": edited, "diff": change, "subject": subject, "crm_changes": changes }),
             )
@@ -633,7 +633,7 @@ impl Review {
                     &*c.audit,
                     AuditEntry::new(
                         c.clock.now(),
-                        "send.failed",
+                        AuditKind::SendFailed,
                         approver,
                         json!({ "error": e.to_string(), "maybe_out": maybe_out }),
                     )
@@ -657,8 +657,8 @@ impl Review {
         };
         let lookup = self.sender.find_sent(&email).await.map_err(send_error)?;
         let (kind, found) = match &lookup {
-            SentLookup::Found(r) => ("send.found_in_sent", Some(r.id.clone())),
-            SentLookup::NotFound => ("send.resumed", None),
+            SentLookup::Found(r) => (AuditKind::SendFoundInSent, Some(r.id.clone())),
+            SentLookup::NotFound => (AuditKind::SendResumed, None),
             // Nowhere to look: sending again could send twice.
             SentLookup::CannotLook => return Err(already_decided(&draft)),
         };
@@ -710,7 +710,7 @@ impl Review {
             &*c.audit,
             AuditEntry::new(
                 now,
-                "message.sent",
+                AuditKind::MessageSent,
                 approver,
                 json!({ "message_id": message_id, "to": to, "subject": subject, "in_reply_to": email.thread.as_ref().and_then(|t| t.message_id.clone()) }),
             )
@@ -857,7 +857,7 @@ impl Review {
             &*c.audit,
             AuditEntry::new(
                 now,
-                "draft.rejected",
+                AuditKind::DraftRejected,
                 approver,
                 json!({ "reason": reason, "reason_kind": kind, "note": note, "hold": hold }),
             )
@@ -923,7 +923,7 @@ impl Review {
             &*self.core.audit,
             AuditEntry::new(
                 now,
-                "draft.snoozed",
+                AuditKind::DraftSnoozed,
                 approver,
                 json!({ "until": until, "hours": hours }),
             )

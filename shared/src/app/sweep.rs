@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::{audit, evaluate, short_hash, Core, DraftRequest, EvaluateRequest, WorkError};
-use crate::domain::{AuditEntry, DraftStatus};
+use crate::domain::{AuditEntry, AuditKind, DraftStatus};
 use crate::ports::keys;
 use crate::ports::{Queue, QueueMessage, StoreError};
 use crate::rules;
@@ -106,7 +106,7 @@ impl Sweeper {
             // next sweep does both again; never a deferral the audit log does not show.
             let entry = AuditEntry {
                 id: format!("deferred-{}", short_hash(&[&keys::deal_pk(&deal.key), &day, "sweep"])),
-                ..AuditEntry::new(now, "trigger.deferred", "sweep", serde_json::json!({
+                ..AuditEntry::new(now, AuditKind::TriggerDeferred, "sweep", serde_json::json!({
                     "until": until, "priority": score,
                     "reason": format!("the daily draft budget of {} is spent; higher-priority deals went first", c.config.limits.daily_draft_budget),
                 }))
@@ -205,7 +205,7 @@ impl Sweeper {
                 &*self.core.audit,
                 AuditEntry::new(
                     now,
-                    "draft.resurfaced",
+                    AuditKind::DraftResurfaced,
                     "sweep",
                     serde_json::json!({ "snoozed_until": until }),
                 )

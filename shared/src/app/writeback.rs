@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 use super::{audit, short_hash, Core, WorkError};
 use crate::config::Config;
 use crate::domain::{
-    AuditEntry, CallNote, CrmField, CrmUpdate, Deal, DealRef, Draft, FieldChange, Stage, Writeback,
-    WritebackStatus,
+    AuditEntry, AuditKind, CallNote, CrmField, CrmUpdate, Deal, DealRef, Draft, FieldChange, Stage,
+    Writeback, WritebackStatus,
 };
 use crate::ports::{Activity, ActivityKind, CrmError, CrmWriter, Queue, QueueError, QueueMessage};
 
@@ -208,7 +208,7 @@ impl CrmWriteback {
                         &*c.audit,
                         AuditEntry::new(
                             c.clock.now(),
-                            "crm.write_skipped",
+                            AuditKind::CrmWriteSkipped,
                             "crm-writeback",
                             json!({ "job": job.key, "reason": why }),
                         )
@@ -323,7 +323,7 @@ impl CrmWriteback {
             .await?;
         let mut entry = AuditEntry::new(
             self.core.clock.now(),
-            "crm.write_failed",
+            AuditKind::CrmWriteFailed,
             "crm-writeback",
             json!({ "job": job.key, "error": why }),
         )
@@ -341,7 +341,7 @@ impl CrmWriteback {
             id: format!("crm-written-{}", short_hash(&[&job.key])),
             ..AuditEntry::new(
                 self.core.clock.now(),
-                "crm.written",
+                AuditKind::CrmWritten,
                 "crm-writeback",
                 json!({ "job": job.key, "requests": outcome.written, "ops": job.ops }),
             )

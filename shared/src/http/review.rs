@@ -11,7 +11,8 @@ use crate::app::review::{
     decision_words, store_error, token_error, unfinished_send, DecisionForm, Review,
 };
 use crate::domain::{
-    AuditEntry, CrmField, DecisionAction, DraftStatus, FounderNotification, REJECT_REASONS,
+    AuditEntry, AuditKind, CrmField, DecisionAction, DraftStatus, FounderNotification,
+    REJECT_REASONS,
 };
 use crate::error::Chain;
 use crate::http::{self, ApiError, Request, Response};
@@ -352,7 +353,7 @@ impl Review {
                 &*c.audit,
                 AuditEntry::new(
                     now,
-                    "link.reissued",
+                    AuditKind::LinkReissued,
                     "draftgate",
                     json!({ "to": approver, "draft_id": draft_id }),
                 ),

@@ -10,7 +10,7 @@ use serde_json::json;
 use tracing::Instrument;
 
 use crate::app::{record_event, Core};
-use crate::domain::{DealEvent, DealRef};
+use crate::domain::{AuditKind, DealEvent, DealRef};
 use crate::http::{self, ApiError, Request, Response};
 use crate::ports::{CrmClient, CrmError, Recorded, StoreError};
 use crate::providers::{Incoming, Lookup, Provider, Providers};
@@ -254,7 +254,7 @@ impl Intake {
                             id: format!("unknown-{}", crate::app::short_hash(&[&first.id])),
                             ..crate::domain::AuditEntry::new(
                                 first.occurred_at,
-                                "deal.unknown_in_crm",
+                                AuditKind::DealUnknownInCrm,
                                 &first.source,
                                 json!({ "event_id": first.id, "problem": format!("{} answered 404 for deal {}; recorded what the webhook said", deal.crm, deal.id) }),
                             )
@@ -296,7 +296,7 @@ impl Intake {
                 id: format!("outcome-{}", crate::app::short_hash(&[&event.id])),
                 ..crate::domain::AuditEntry::new(
                     event.occurred_at,
-                    &announcement.detail_type,
+                    AuditKind::parse(&announcement.detail_type),
                     &event.source,
                     announcement.detail.clone(),
                 )
