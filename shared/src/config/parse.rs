@@ -121,402 +121,33 @@ fn trigger_list() -> String {
 impl Config {
     /// Parse and validate; every problem found is returned, each with its location.
     pub fn parse(file: &str, text: &str, files: &dyn Files) -> Result<Config, Vec<ConfigError>> {
-        let err = |line: Option<usize>, message: String| ConfigError {
-            file: file.to_string(),
-            line,
-            message,
-        };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| line_of(text, s.start));
-            vec![err(line, e.message().trim().to_string())]
-        })?;
-        let mut problems = Vec::new();
-
-        let mut stages: BTreeMap<String, BTreeMap<String, Stage>> = BTreeMap::new();
-        for (provider, map) in &raw.stages {
-            for (id, target) in map {
-                let line = Some(line_of(text, target.span().start));
-                match Stage::parse(target.get_ref().trim()) {
-                    Some(stage) => {
-                        stages.entry(provider.clone()).or_default().insert(id.clone(), stage);
-                    }
-                    None if target.get_ref().trim().is_empty() => problems.push(err(
-                        line,
-                        format!("stage `{id}` of `{provider}` maps to nothing; map it to one of {}", stage_list()),
-                    )),
-                    None => problems.push(err(
-                        line,
-                        format!("stage `{id}` of `{provider}` maps to unknown stage `{}`; expected one of {}", target.get_ref(), stage_list()),
-                    )),
-                }
-            }
-        }
-        if stages.is_empty() && problems.is_empty() {
-            problems.push(err(
-                None,
-                "[stages] maps no provider stage; add e.g. [stages.hubspot]".into(),
-            ));
-        }
-
-        let mut window = |raw: Option<&RawWindow>, default_hours: u32, name: &str| -> Window {
-            let mut w = Window {
-                hours: default_hours,
-                per_stage: BTreeMap::new(),
-                per_deal_type: BTreeMap::new(),
-            };
-            let Some(raw) = raw else { return w };
-            match (&raw.after_hours, &raw.after_days) {
-                (Some(_), Some(d)) => problems.push(err(
-                    Some(line_of(text, d.span().start)),
-                    format!("[triggers.{name}] sets both after_hours and after_days; keep one"),
-                )),
-                (Some(h), None) => w.hours = *h.get_ref(),
-                (None, Some(d)) => w.hours = d.get_ref() * 24,
-                (None, None) => {}
-            }
-            let unit = if raw.after_days.is_some() { 24 } else { 1 };
-            let spans = raw
-                .after_hours
-                .as_ref()
-                .map(Spanned::span)
-                .or(raw.after_days.as_ref().map(Spanned::span));
-            if w.hours == 0 {
-                problems.push(err(
-                    spans.map(|s| line_of(text, s.start)),
-                    format!("[triggers.{name}] window is zero"),
-                ));
-            }
-            for (stage, value) in &raw.stages {
-                match Stage::parse(stage.get_ref()) {
-                    Some(s) if s.is_closed() => problems.push(err(
-                        Some(line_of(text, stage.span().start)),
-                        format!("[triggers.{name}.stages] `{}` is a closed stage; no follow-up fires there", stage.get_ref()),
-                    )),
-                    Some(s) => {
-                        w.per_stage.insert(s, value.get_ref() * unit);
-                    }
-                    None => problems.push(err(
-                        Some(line_of(text, stage.span().start)),
-                        format!("[triggers.{name}.stages] unknown stage `{}`; expected one of {}", stage.get_ref(), stage_list()),
-                    )),
-                }
-            }
-            for (t, value) in &raw.deal_types {
-                w.per_deal_type.insert(t.clone(), value.get_ref() * unit);
-            }
-            let overrides = raw
-                .stages
-                .iter()
-                .map(|(k, v)| (k.get_ref(), v))
-                .chain(raw.deal_types.iter());
-            for (label, value) in overrides {
-                if *value.get_ref() == 0 {
-                    problems.push(err(
-                        Some(line_of(text, value.span().start)),
-                        format!("[triggers.{name}] window for `{label}` is zero"),
-                    ));
-                }
-            }
-            w
-        };
-        let mut windows = BTreeMap::new();
-        for t in TriggerKind::ALL {
-            windows.insert(
-                t,
-                window(raw.triggers.get(t), default_window_hours(t), t.as_str()),
-            );
-        }
-        // An override for a stage no provider maps to can never apply.
-        let mapped: std::collections::BTreeSet<Stage> =
-            stages.values().flat_map(|m| m.values().copied()).collect();
-        for t in TriggerKind::ALL {
-            if let Some(raw_w) = raw.triggers.get(t) {
-                for stage in raw_w.stages.keys() {
-                    if let Some(st) = Stage::parse(stage.get_ref()) {
-                        if !mapped.contains(&st) && !stages.is_empty() {
-                            problems.push(err(
-                                Some(line_of(text, stage.span().start)),
-                                format!("[triggers.{t}.stages] `{st}` is not the target of any stage mapping, so this window can never fire"),
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        let lead_max_follow_ups = match raw
-            .triggers
-            .lead_no_second_reply
-            .as_ref()
-            .and_then(|w| w.max_follow_ups.as_ref())
-        {
-            Some(m) if *m.get_ref() == 0 => {
-                problems.push(err(
-                    Some(line_of(text, m.span().start)),
-                    "[triggers.lead_no_second_reply] max_follow_ups of 0 means it can never fire"
-                        .into(),
-                ));
-                3
-            }
-            Some(m) => *m.get_ref(),
-            None => 3,
-        };
-        // The same provider stage id mapped twice (ids differing only in case overlap).
-        for (provider, map) in &raw.stages {
-            let mut seen: BTreeMap<String, &String> = BTreeMap::new();
-            for (id, target) in map {
-                if let Some(first) = seen.insert(id.to_lowercase(), id) {
-                    problems.push(err(
-                        Some(line_of(text, target.span().start)),
-                        format!("stage `{id}` of `{provider}` overlaps `{first}` (the same stage id); keep one mapping"),
-                    ));
-                }
-            }
-        }
-        if raw.limits.daily_draft_budget == 0 {
-            problems.push(err(
-                None,
-                "[limits] daily_draft_budget of 0 means no draft is ever written".into(),
-            ));
-        }
-        if raw.limits.per_deal_open_drafts == 0 {
-            problems.push(err(
-                None,
-                "[limits] per_deal_open_drafts of 0 means no draft is ever written".into(),
-            ));
-        }
-
-        let mut templates = TemplateSet::default();
-        for (trigger_name, variants) in &raw.templates {
-            let line = Some(line_of(text, trigger_name.span().start));
-            let Some(trigger) = TriggerKind::parse(trigger_name.get_ref()) else {
-                problems.push(err(
-                    line,
-                    format!(
-                        "[templates.{}] is not a trigger; expected one of {}",
-                        trigger_name.get_ref(),
-                        trigger_list()
-                    ),
-                ));
-                continue;
-            };
-            if !variants.contains_key("default") {
-                problems.push(err(
-                    line,
-                    format!(
-                        "[templates.{}] needs a `default` template",
-                        trigger_name.get_ref()
-                    ),
-                ));
-            }
-            for (variant, path) in variants {
-                let pline = Some(line_of(text, path.span().start));
-                match files.read(path.get_ref()) {
-                    None => problems.push(err(
-                        pline,
-                        format!("template file `{}` not found", path.get_ref()),
-                    )),
-                    Some(src) => match Template::parse(path.get_ref(), &src) {
-                        Ok(t) => {
-                            for var in &t.variables {
-                                if !KNOWN_VARIABLES.contains(&var.as_str()) {
-                                    let line = src
-                                        .lines()
-                                        .position(|l| l.contains(var.as_str()))
-                                        .map(|i| i + 1);
-                                    problems.push(ConfigError {
-                                        file: path.get_ref().clone(),
-                                        line,
-                                        message: format!(
-                                            "`{var}` is not provided by any CRM mapping or by draftgate; known variables: {}",
-                                            KNOWN_VARIABLES.join(", ")
-                                        ),
-                                    });
-                                }
-                            }
-                            templates.insert(trigger, variant, t);
-                        }
-                        Err(e) => problems.push(ConfigError {
-                            file: path.get_ref().clone(),
-                            line: e.line,
-                            message: e.message,
-                        }),
-                    },
-                }
-            }
-        }
-        let mut proposals = Vec::new();
-        for raw_p in &raw.proposals {
-            let pline = Some(line_of(text, raw_p.template.span().start));
-            if raw_p.engagement_types.is_empty() {
-                problems.push(err(
-                    pline,
-                    format!(
-                        "[[proposals]] `{}` names no engagement_types (the deal types it is for)",
-                        raw_p.name
-                    ),
-                ));
-            }
-            let Some(src) = files.read(raw_p.template.get_ref()) else {
-                problems.push(err(
-                    pline,
-                    format!(
-                        "proposal template file `{}` not found",
-                        raw_p.template.get_ref()
-                    ),
-                ));
-                continue;
-            };
-            match Template::parse(raw_p.template.get_ref(), &src) {
-                Err(e) => problems.push(ConfigError {
-                    file: raw_p.template.get_ref().clone(),
-                    line: e.line,
-                    message: e.message,
-                }),
-                Ok(t) => {
-                    let headings: Vec<String> = t
-                        .body
-                        .lines()
-                        .filter(|l| l.starts_with('#'))
-                        .map(str::to_lowercase)
-                        .collect();
-                    for section in PROPOSAL_SECTIONS {
-                        if !headings.iter().any(|h| h.contains(section)) {
-                            problems.push(ConfigError {
-                                file: raw_p.template.get_ref().clone(),
-                                line: None,
-                                message: format!("a proposal needs a `## …{section}…` section (service, deliverables, timeline, pricing, terms)"),
-                            });
-                        }
-                    }
-                    for var in &t.variables {
-                        if !KNOWN_VARIABLES.contains(&var.as_str()) {
-                            problems.push(ConfigError {
-                                file: raw_p.template.get_ref().clone(),
-                                line: None,
-                                message: format!("`{var}` is not provided by any CRM mapping or by draftgate; known variables: {}", KNOWN_VARIABLES.join(", ")),
-                            });
-                        }
-                    }
-                    proposals.push(ProposalTemplate {
-                        name: raw_p.name.clone(),
-                        engagement_types: raw_p
-                            .engagement_types
-                            .iter()
-                            .map(|t| t.to_lowercase())
-                            .collect(),
-                        template: t,
-                    });
-                }
-            }
-        }
-        for (i, a) in proposals.iter().enumerate() {
-            for b in &proposals[i + 1..] {
-                if let Some(t) = a
-                    .engagement_types
-                    .iter()
-                    .find(|t| b.engagement_types.contains(t))
-                {
-                    problems.push(err(None, format!("engagement type `{t}` has two proposal templates (`{}`, `{}`); keep one", a.name, b.name)));
-                }
-            }
-        }
-        // The CRM note of a call's update, unless the founder words it: the call's notes.
-        if !templates.has(TriggerKind::CallNotes) {
-            let t = Template::parse("built-in call_notes", DEFAULT_CALL_NOTES)
-                .expect("the built-in template parses");
-            templates.insert(TriggerKind::CallNotes, "default", t);
-        }
-        for trigger in TriggerKind::ALL {
-            // Proposals come from [[proposals]], by engagement type.
-            if trigger == TriggerKind::ProposalDraft {
-                continue;
-            }
-            if !templates.has(trigger)
-                && !raw
-                    .templates
-                    .keys()
-                    .any(|k| k.get_ref() == trigger.as_str())
-            {
-                problems.push(err(None, format!("no template for trigger `{trigger}`; add [templates.{trigger}] default = \"templates/{trigger}.txt\"")));
-            }
-        }
-        if jiff::tz::TimeZone::get(&raw.founder.timezone).is_err() {
-            problems.push(err(
-                None,
-                format!(
-                    "founder.timezone `{}` is not a known IANA time zone",
-                    raw.founder.timezone
-                ),
-            ));
-        }
-        if !raw.founder.email.contains('@') {
-            problems.push(err(
-                None,
-                format!(
-                    "founder.email `{}` is not an email address",
-                    raw.founder.email
-                ),
-            ));
-        }
-
-        for (crm, url) in &raw.crm_links {
-            if !url.starts_with("https://") || !url.contains("{id}") {
-                problems.push(err(
-                    None,
-                    format!("crm_links.{crm}: `{url}` must be an https:// URL with `{{id}}` where the deal id goes"),
-                ));
-            }
-        }
-        const DAYS: [&str; 8] = [
-            "off",
-            "monday",
-            "tuesday",
-            "wednesday",
-            "thursday",
-            "friday",
-            "saturday",
-            "sunday",
-        ];
-        if !DAYS.contains(&raw.review.summary_day.to_ascii_lowercase().as_str())
-            || raw.review.summary_hour > 23
-        {
-            problems.push(err(
-                None,
-                format!(
-                    "review.summary_day must be a weekday name and summary_hour 0 to 23, not `{}` / {}",
-                    raw.review.summary_day, raw.review.summary_hour
-                ),
-            ));
-        }
-        if raw.review.digest_hour > 23 {
-            problems.push(err(
-                None,
-                format!(
-                    "review.digest_hour must be 0 to 23, not {}",
-                    raw.review.digest_hour
-                ),
-            ));
-        }
-        for a in &raw.approvers {
-            if crate::domain::mail::address(&a.email).is_none() {
-                problems.push(err(
-                    None,
-                    format!("approvers: `{}` is not an email address", a.email),
-                ));
-            }
-        }
-        let approvers = if raw.approvers.is_empty() {
-            vec![Approver {
-                email: raw.founder.email.clone(),
-                name: Some(raw.founder.name.clone()),
-                slack_user_id: None,
+            vec![ConfigError {
+                file: file.to_string(),
+                line,
+                message: e.message().trim().to_string(),
             }]
-        } else {
-            raw.approvers
+        })?;
+        let mut c = Check {
+            file,
+            text,
+            problems: Vec::new(),
         };
-
-        if !problems.is_empty() {
-            return Err(problems);
+        let stages = c.stages(&raw.stages);
+        let windows = c.windows(&raw.triggers, &stages);
+        let lead_max_follow_ups = c.lead_max_follow_ups(&raw.triggers);
+        c.distinct_stage_ids(&raw.stages);
+        c.limits(&raw.limits);
+        let mut templates = c.templates(&raw.templates, files);
+        let proposals = c.proposals(&raw.proposals, files);
+        c.every_trigger_has_a_template(&mut templates, &raw.templates);
+        c.founder(&raw.founder);
+        c.crm_links(&raw.crm_links);
+        c.review(&raw.review);
+        let approvers = c.approvers(raw.approvers, &raw.founder);
+        if !c.problems.is_empty() {
+            return Err(c.problems);
         }
         Ok(Config {
             crm_links: raw.crm_links,
@@ -537,6 +168,482 @@ impl Config {
             writeback: raw.writeback,
             proposals,
         })
+    }
+}
+
+/// The problems found while checking one config text, each with its file and line: one method
+/// per section, in the order the problems are reported.
+struct Check<'a> {
+    file: &'a str,
+    text: &'a str,
+    problems: Vec<ConfigError>,
+}
+
+impl Check<'_> {
+    fn line(&self, offset: usize) -> Option<usize> {
+        Some(line_of(self.text, offset))
+    }
+
+    fn push(&mut self, line: Option<usize>, message: String) {
+        self.problems.push(ConfigError {
+            file: self.file.to_string(),
+            line,
+            message,
+        });
+    }
+
+    /// A problem in another file (a template the config names).
+    fn push_in(&mut self, file: &str, line: Option<usize>, message: String) {
+        self.problems.push(ConfigError {
+            file: file.to_string(),
+            line,
+            message,
+        });
+    }
+
+    /// `[stages.<provider>]`: every provider stage id maps to a canonical stage.
+    fn stages(
+        &mut self,
+        raw: &BTreeMap<String, BTreeMap<String, Spanned<String>>>,
+    ) -> BTreeMap<String, BTreeMap<String, Stage>> {
+        let mut stages: BTreeMap<String, BTreeMap<String, Stage>> = BTreeMap::new();
+        for (provider, map) in raw {
+            for (id, target) in map {
+                let line = self.line(target.span().start);
+                match Stage::parse(target.get_ref().trim()) {
+                    Some(stage) => {
+                        stages.entry(provider.clone()).or_default().insert(id.clone(), stage);
+                    }
+                    None if target.get_ref().trim().is_empty() => self.push(
+                        line,
+                        format!("stage `{id}` of `{provider}` maps to nothing; map it to one of {}", stage_list()),
+                    ),
+                    None => self.push(
+                        line,
+                        format!("stage `{id}` of `{provider}` maps to unknown stage `{}`; expected one of {}", target.get_ref(), stage_list()),
+                    ),
+                }
+            }
+        }
+        if stages.is_empty() && self.problems.is_empty() {
+            self.push(
+                None,
+                "[stages] maps no provider stage; add e.g. [stages.hubspot]".into(),
+            );
+        }
+        stages
+    }
+
+    /// `[triggers.<name>]`: each trigger's window, and its overrides by stage and deal type.
+    fn windows(
+        &mut self,
+        raw: &RawTriggers,
+        stages: &BTreeMap<String, BTreeMap<String, Stage>>,
+    ) -> BTreeMap<TriggerKind, Window> {
+        let mut windows = BTreeMap::new();
+        for t in TriggerKind::ALL {
+            let w = self.window(raw.get(t), default_window_hours(t), t.as_str());
+            windows.insert(t, w);
+        }
+        // An override for a stage no provider maps to can never apply.
+        let mapped: std::collections::BTreeSet<Stage> =
+            stages.values().flat_map(|m| m.values().copied()).collect();
+        for t in TriggerKind::ALL {
+            let Some(raw_w) = raw.get(t) else { continue };
+            for stage in raw_w.stages.keys() {
+                if let Some(st) = Stage::parse(stage.get_ref()) {
+                    if !mapped.contains(&st) && !stages.is_empty() {
+                        self.push(
+                            self.line(stage.span().start),
+                            format!("[triggers.{t}.stages] `{st}` is not the target of any stage mapping, so this window can never fire"),
+                        );
+                    }
+                }
+            }
+        }
+        windows
+    }
+
+    fn window(&mut self, raw: Option<&RawWindow>, default_hours: u32, name: &str) -> Window {
+        let mut w = Window {
+            hours: default_hours,
+            per_stage: BTreeMap::new(),
+            per_deal_type: BTreeMap::new(),
+        };
+        let Some(raw) = raw else { return w };
+        match (&raw.after_hours, &raw.after_days) {
+            (Some(_), Some(d)) => self.push(
+                self.line(d.span().start),
+                format!("[triggers.{name}] sets both after_hours and after_days; keep one"),
+            ),
+            (Some(h), None) => w.hours = *h.get_ref(),
+            (None, Some(d)) => w.hours = d.get_ref() * 24,
+            (None, None) => {}
+        }
+        let unit = if raw.after_days.is_some() { 24 } else { 1 };
+        let spans = raw
+            .after_hours
+            .as_ref()
+            .map(Spanned::span)
+            .or(raw.after_days.as_ref().map(Spanned::span));
+        if w.hours == 0 {
+            self.push(
+                spans.and_then(|s| self.line(s.start)),
+                format!("[triggers.{name}] window is zero"),
+            );
+        }
+        for (stage, value) in &raw.stages {
+            match Stage::parse(stage.get_ref()) {
+                Some(s) if s.is_closed() => self.push(
+                    self.line(stage.span().start),
+                    format!(
+                        "[triggers.{name}.stages] `{}` is a closed stage; no follow-up fires there",
+                        stage.get_ref()
+                    ),
+                ),
+                Some(s) => {
+                    w.per_stage.insert(s, value.get_ref() * unit);
+                }
+                None => self.push(
+                    self.line(stage.span().start),
+                    format!(
+                        "[triggers.{name}.stages] unknown stage `{}`; expected one of {}",
+                        stage.get_ref(),
+                        stage_list()
+                    ),
+                ),
+            }
+        }
+        for (t, value) in &raw.deal_types {
+            w.per_deal_type.insert(t.clone(), value.get_ref() * unit);
+        }
+        let overrides = raw
+            .stages
+            .iter()
+            .map(|(k, v)| (k.get_ref(), v))
+            .chain(raw.deal_types.iter());
+        for (label, value) in overrides {
+            if *value.get_ref() == 0 {
+                self.push(
+                    self.line(value.span().start),
+                    format!("[triggers.{name}] window for `{label}` is zero"),
+                );
+            }
+        }
+        w
+    }
+
+    /// `[triggers.lead_no_second_reply] max_follow_ups` (3 unless set; never 0).
+    fn lead_max_follow_ups(&mut self, raw: &RawTriggers) -> u32 {
+        match raw
+            .lead_no_second_reply
+            .as_ref()
+            .and_then(|w| w.max_follow_ups.as_ref())
+        {
+            Some(m) if *m.get_ref() == 0 => {
+                self.push(
+                    self.line(m.span().start),
+                    "[triggers.lead_no_second_reply] max_follow_ups of 0 means it can never fire"
+                        .into(),
+                );
+                3
+            }
+            Some(m) => *m.get_ref(),
+            None => 3,
+        }
+    }
+
+    /// The same provider stage id mapped twice (ids differing only in case overlap).
+    fn distinct_stage_ids(&mut self, raw: &BTreeMap<String, BTreeMap<String, Spanned<String>>>) {
+        for (provider, map) in raw {
+            let mut seen: BTreeMap<String, &String> = BTreeMap::new();
+            for (id, target) in map {
+                if let Some(first) = seen.insert(id.to_lowercase(), id) {
+                    self.push(
+                        self.line(target.span().start),
+                        format!("stage `{id}` of `{provider}` overlaps `{first}` (the same stage id); keep one mapping"),
+                    );
+                }
+            }
+        }
+    }
+
+    /// `[limits]`: a budget of zero would write nothing.
+    fn limits(&mut self, limits: &Limits) {
+        if limits.daily_draft_budget == 0 {
+            self.push(
+                None,
+                "[limits] daily_draft_budget of 0 means no draft is ever written".into(),
+            );
+        }
+        if limits.per_deal_open_drafts == 0 {
+            self.push(
+                None,
+                "[limits] per_deal_open_drafts of 0 means no draft is ever written".into(),
+            );
+        }
+    }
+
+    /// `[templates.<trigger>]`: each names a trigger, has a `default`, and every file it names
+    /// exists, parses and uses only known variables.
+    fn templates(
+        &mut self,
+        raw: &BTreeMap<Spanned<String>, BTreeMap<String, Spanned<String>>>,
+        files: &dyn Files,
+    ) -> TemplateSet {
+        let mut templates = TemplateSet::default();
+        for (trigger_name, variants) in raw {
+            let line = self.line(trigger_name.span().start);
+            let Some(trigger) = TriggerKind::parse(trigger_name.get_ref()) else {
+                self.push(
+                    line,
+                    format!(
+                        "[templates.{}] is not a trigger; expected one of {}",
+                        trigger_name.get_ref(),
+                        trigger_list()
+                    ),
+                );
+                continue;
+            };
+            if !variants.contains_key("default") {
+                self.push(
+                    line,
+                    format!(
+                        "[templates.{}] needs a `default` template",
+                        trigger_name.get_ref()
+                    ),
+                );
+            }
+            for (variant, path) in variants {
+                if let Some(t) = self.template(path, files) {
+                    templates.insert(trigger, variant, t);
+                }
+            }
+        }
+        templates
+    }
+
+    /// One template file: found, parsed, and using only known variables (each unknown one
+    /// reported at its line in the template).
+    fn template(&mut self, path: &Spanned<String>, files: &dyn Files) -> Option<Template> {
+        let Some(src) = files.read(path.get_ref()) else {
+            self.push(
+                self.line(path.span().start),
+                format!("template file `{}` not found", path.get_ref()),
+            );
+            return None;
+        };
+        match Template::parse(path.get_ref(), &src) {
+            Ok(t) => {
+                for var in &t.variables {
+                    if !KNOWN_VARIABLES.contains(&var.as_str()) {
+                        let line = src
+                            .lines()
+                            .position(|l| l.contains(var.as_str()))
+                            .map(|i| i + 1);
+                        self.push_in(
+                            path.get_ref(),
+                            line,
+                            format!(
+                                "`{var}` is not provided by any CRM mapping or by draftgate; known variables: {}",
+                                KNOWN_VARIABLES.join(", ")
+                            ),
+                        );
+                    }
+                }
+                Some(t)
+            }
+            Err(e) => {
+                self.push_in(path.get_ref(), e.line, e.message);
+                None
+            }
+        }
+    }
+
+    /// `[[proposals]]`: each names its engagement types, its template has every section and
+    /// only known variables, and no engagement type has two.
+    fn proposals(&mut self, raw: &[RawProposal], files: &dyn Files) -> Vec<ProposalTemplate> {
+        let mut proposals = Vec::new();
+        for raw_p in raw {
+            if let Some(p) = self.proposal(raw_p, files) {
+                proposals.push(p);
+            }
+        }
+        for (i, a) in proposals.iter().enumerate() {
+            for b in &proposals[i + 1..] {
+                if let Some(t) = a
+                    .engagement_types
+                    .iter()
+                    .find(|t| b.engagement_types.contains(t))
+                {
+                    let message = format!(
+                        "engagement type `{t}` has two proposal templates (`{}`, `{}`); keep one",
+                        a.name, b.name
+                    );
+                    self.push(None, message);
+                }
+            }
+        }
+        proposals
+    }
+
+    fn proposal(&mut self, raw_p: &RawProposal, files: &dyn Files) -> Option<ProposalTemplate> {
+        let pline = self.line(raw_p.template.span().start);
+        let file = raw_p.template.get_ref();
+        if raw_p.engagement_types.is_empty() {
+            self.push(
+                pline,
+                format!(
+                    "[[proposals]] `{}` names no engagement_types (the deal types it is for)",
+                    raw_p.name
+                ),
+            );
+        }
+        let Some(src) = files.read(file) else {
+            self.push(pline, format!("proposal template file `{file}` not found"));
+            return None;
+        };
+        let t = match Template::parse(file, &src) {
+            Err(e) => {
+                self.push_in(file, e.line, e.message);
+                return None;
+            }
+            Ok(t) => t,
+        };
+        let headings: Vec<String> = t
+            .body
+            .lines()
+            .filter(|l| l.starts_with('#'))
+            .map(str::to_lowercase)
+            .collect();
+        for section in PROPOSAL_SECTIONS {
+            if !headings.iter().any(|h| h.contains(section)) {
+                self.push_in(file, None, format!("a proposal needs a `## …{section}…` section (service, deliverables, timeline, pricing, terms)"));
+            }
+        }
+        for var in &t.variables {
+            if !KNOWN_VARIABLES.contains(&var.as_str()) {
+                self.push_in(file, None, format!("`{var}` is not provided by any CRM mapping or by draftgate; known variables: {}", KNOWN_VARIABLES.join(", ")));
+            }
+        }
+        Some(ProposalTemplate {
+            name: raw_p.name.clone(),
+            engagement_types: raw_p
+                .engagement_types
+                .iter()
+                .map(|t| t.to_lowercase())
+                .collect(),
+            template: t,
+        })
+    }
+
+    /// Every trigger but the proposal draft has a template; call notes fall back to the
+    /// built-in one (the call's notes).
+    fn every_trigger_has_a_template(
+        &mut self,
+        templates: &mut TemplateSet,
+        raw: &BTreeMap<Spanned<String>, BTreeMap<String, Spanned<String>>>,
+    ) {
+        if !templates.has(TriggerKind::CallNotes) {
+            let t = Template::parse("built-in call_notes", DEFAULT_CALL_NOTES)
+                .expect("the built-in template parses");
+            templates.insert(TriggerKind::CallNotes, "default", t);
+        }
+        for trigger in TriggerKind::ALL {
+            // Proposals come from [[proposals]], by engagement type.
+            if trigger == TriggerKind::ProposalDraft {
+                continue;
+            }
+            if !templates.has(trigger) && !raw.keys().any(|k| k.get_ref() == trigger.as_str()) {
+                self.push(None, format!("no template for trigger `{trigger}`; add [templates.{trigger}] default = \"templates/{trigger}.txt\""));
+            }
+        }
+    }
+
+    /// `[founder]`: a known time zone and an email address.
+    fn founder(&mut self, founder: &Founder) {
+        if jiff::tz::TimeZone::get(&founder.timezone).is_err() {
+            self.push(
+                None,
+                format!(
+                    "founder.timezone `{}` is not a known IANA time zone",
+                    founder.timezone
+                ),
+            );
+        }
+        if !founder.email.contains('@') {
+            self.push(
+                None,
+                format!("founder.email `{}` is not an email address", founder.email),
+            );
+        }
+    }
+
+    /// `[crm_links]`: https URLs with `{id}` where the deal id goes.
+    fn crm_links(&mut self, links: &BTreeMap<String, String>) {
+        for (crm, url) in links {
+            if !url.starts_with("https://") || !url.contains("{id}") {
+                self.push(
+                    None,
+                    format!("crm_links.{crm}: `{url}` must be an https:// URL with `{{id}}` where the deal id goes"),
+                );
+            }
+        }
+    }
+
+    /// `[review]`: the summary's day and hour, the digest's hour.
+    fn review(&mut self, review: &ReviewSettings) {
+        const DAYS: [&str; 8] = [
+            "off",
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+        ];
+        if !DAYS.contains(&review.summary_day.to_ascii_lowercase().as_str())
+            || review.summary_hour > 23
+        {
+            self.push(
+                None,
+                format!(
+                    "review.summary_day must be a weekday name and summary_hour 0 to 23, not `{}` / {}",
+                    review.summary_day, review.summary_hour
+                ),
+            );
+        }
+        if review.digest_hour > 23 {
+            self.push(
+                None,
+                format!(
+                    "review.digest_hour must be 0 to 23, not {}",
+                    review.digest_hour
+                ),
+            );
+        }
+    }
+
+    /// `[[approvers]]`: email addresses; the founder alone when none are named.
+    fn approvers(&mut self, approvers: Vec<Approver>, founder: &Founder) -> Vec<Approver> {
+        for a in &approvers {
+            if crate::domain::mail::address(&a.email).is_none() {
+                self.push(
+                    None,
+                    format!("approvers: `{}` is not an email address", a.email),
+                );
+            }
+        }
+        if approvers.is_empty() {
+            vec![Approver {
+                email: founder.email.clone(),
+                name: Some(founder.name.clone()),
+                slack_user_id: None,
+            }]
+        } else {
+            approvers
+        }
     }
 }
 
