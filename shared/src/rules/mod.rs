@@ -2,15 +2,15 @@
 //! scheduled, what is stopped and why, and when the deal is next due. Also how each canonical
 //! event changes a deal's state.
 
+mod apply;
+
+pub use apply::apply;
+
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::domain::occurrence_key;
-use crate::domain::{
-    ContactKind, Deal, DealEvent, EventKind, Fact, Firing, Hold, Interaction, Rearmed, Stage,
-    TriggerKind,
-};
+use crate::domain::{occurrence_key, ContactKind, Deal, Firing, Stage, TriggerKind};
 
 /// Why a trigger does not fire.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -291,165 +291,222 @@ fn base_occurrence(
         .window(trigger)
         .hours_for(deal.stage, deal.deal_type.as_deref());
     match trigger {
-        TriggerKind::ProposalNoReply => {
-            let sent = deal.proposal_sent_at.ok_or(StopReason::NoProposalSent)?;
-            replied_since(deal, sent)?;
-            if let Some(at) = deal.meeting_booked_at.filter(|at| *at >= sent) {
-                return Err(StopReason::MeetingBooked { at });
-            }
-            talked_since(deal, sent, now)?;
-            declined_since(deal, sent)?;
-            if deal.stage_entered_at > sent && deal.stage != Some(Stage::Proposal) {
-                return Err(StopReason::StageMoved { to: deal.stage });
-            }
-            Ok((
-                occurrence_key(trigger.as_str(), None, sent),
-                sent + hours(window),
-            ))
-        }
-        TriggerKind::CallNoNextStep => {
-            let call = deal.last_call_at.ok_or(StopReason::NoCallLogged)?;
-            if let Some(at) = deal.meeting_booked_at.filter(|at| *at >= call) {
-                return Err(StopReason::MeetingBooked { at });
-            }
-            if let Some(at) = deal.next_meeting_at.filter(|at| *at > call) {
-                return Err(StopReason::NextMeetingScheduled { at });
-            }
-            // The prospect wrote after the call, the founder did, or another follow-up went
-            // out: the next step is in hand.
-            talked_since(deal, call, now)?;
-            declined_since(deal, call)?;
-            Ok((
-                occurrence_key(trigger.as_str(), None, call),
-                call + hours(window),
-            ))
-        }
-        TriggerKind::StageUnchanged => {
-            let Some(stage) = deal.stage else {
-                return Err(StopReason::UnmappedStage {
-                    raw_stage: deal.raw_stage.clone(),
-                });
-            };
-            // Quiet in the same stage: a spell starts at the stage entry or the last
-            // conversation, whichever is later, and gets one re-engagement, a window after it
-            // (or after draftgate's last follow-up, if that came later). A deal that goes quiet
-            // again after a reply is re-engaged one window after the reply, never forgotten.
-            let since = quiet_since(deal, now);
-            let quiet_from = deal
-                .follow_up_sent_at
-                .filter(|at| *at > since)
-                .unwrap_or(since);
-            Ok((
-                occurrence_key(trigger.as_str(), Some(stage.as_str()), since),
-                quiet_from + hours(window),
-            ))
-        }
-        TriggerKind::QuoteExpired => {
-            let expires = deal.quote_expires_on.ok_or(StopReason::NoQuote)?;
-            // A final outreach about a date: only the prospect's answer to the quote settles it
-            // (a draft already waiting is still withdrawn by any contact, see `still_holds`).
-            if let Some(sent) = deal.quote_sent_at {
-                replied_since(deal, sent)?;
-            }
-            // A quote sent after its own expiry morning is due as soon as we know of it.
-            let due = local_time_on(expires, window, &config.timezone())
-                .max(deal.quote_sent_at.unwrap_or(Timestamp::MIN));
-            Ok((format!("{trigger}#{expires}"), due))
-        }
-        TriggerKind::LeadNoSecondReply => {
-            let inquiry = deal.lead_inquiry_at.ok_or(StopReason::NoLeadInquiry)?;
-            if matches!(deal.stage, Some(Stage::Proposal | Stage::Negotiating)) {
-                return Err(StopReason::StageMoved { to: deal.stage });
-            }
-            // Wait on our last message to the lead (or on the inquiry if we never answered).
-            let anchor = deal
-                .last_outbound_at
-                .filter(|o| *o >= inquiry)
-                .unwrap_or(inquiry);
-            // The lead's second message ends this trigger for good: the conversation is on. So
-            // does a call or a meeting (our own messages only move the wait).
-            if let Some(at) = deal.last_inbound_at.filter(|at| *at > inquiry) {
-                return Err(StopReason::Replied { at });
-            }
-            if let Some(c) = deal
-                .two_way_contact(now)
-                .filter(|c| c.at > anchor)
-                .filter(|c| !matches!(c.kind, ContactKind::FounderMail | ContactKind::FollowUpSent))
-            {
-                return Err(StopReason::Contact {
-                    at: c.at,
-                    kind: c.kind,
-                });
-            }
-            declined_since(deal, inquiry)?;
-            if deal.lead_follow_ups >= config.lead_max_follow_ups {
-                return Err(StopReason::FollowUpLimit {
-                    sent: deal.lead_follow_ups,
-                });
-            }
-            Ok((
-                occurrence_key(trigger.as_str(), None, anchor),
-                anchor + hours(window),
-            ))
-        }
-        TriggerKind::MeetingPrep => {
-            let meeting = deal.next_meeting_at.ok_or(StopReason::NoMeetingScheduled)?;
-            if now >= meeting {
-                return Err(StopReason::MeetingPassed { at: meeting });
-            }
-            // A meeting booked at short notice gets its brief as soon as it is booked.
-            let due =
-                (meeting - hours(window)).max(deal.meeting_booked_at.unwrap_or(Timestamp::MIN));
-            Ok((occurrence_key(trigger.as_str(), None, meeting), due))
-        }
-        TriggerKind::CallNotes => {
-            let wb = &config.writeback;
-            let note = deal
-                .last_call_note
-                .as_ref()
-                .ok_or(StopReason::NoCallNotes)?;
-            // A call from a first sync's history is not a call to write up now.
-            if now.duration_since(note.at) > FRESH_FOR {
-                return Err(StopReason::TooOld {
-                    what: "the call",
-                    at: note.at,
-                });
-            }
-            if !crate::providers::WRITABLE_CRMS.contains(&deal.key.crm.as_str())
-                || (wb.fields.is_empty() && !wb.log_activities)
-            {
-                return Err(StopReason::NotWritable {
-                    crm: deal.key.crm.clone(),
-                });
-            }
-            Ok((
-                occurrence_key(trigger.as_str(), None, note.at),
-                note.at + hours(window),
-            ))
-        }
-        TriggerKind::ProposalDraft => {
-            if config.proposals.is_empty() {
-                return Err(StopReason::NoProposalTemplates);
-            }
-            if deal.stage != Some(Stage::Proposal) {
-                return Err(StopReason::NotInProposalStage);
-            }
-            let entered = deal.proposal_entered_at.unwrap_or(deal.stage_entered_at);
-            if now.duration_since(entered) > FRESH_FOR {
-                return Err(StopReason::TooOld {
-                    what: "the deal entered the proposal stage",
-                    at: entered,
-                });
-            }
-            if let Some(at) = deal.proposal_document_at.filter(|at| *at >= entered) {
-                return Err(StopReason::ProposalSent { at });
-            }
-            Ok((
-                occurrence_key(trigger.as_str(), None, entered),
-                entered + hours(window),
-            ))
-        }
+        TriggerKind::ProposalNoReply => proposal_no_reply(deal, window, now),
+        TriggerKind::CallNoNextStep => call_no_next_step(deal, window, now),
+        TriggerKind::StageUnchanged => stage_unchanged(deal, window, now),
+        TriggerKind::QuoteExpired => quote_expired(deal, window, config),
+        TriggerKind::LeadNoSecondReply => lead_no_second_reply(deal, window, config, now),
+        TriggerKind::MeetingPrep => meeting_prep(deal, window, now),
+        TriggerKind::CallNotes => call_notes(deal, window, config, now),
+        TriggerKind::ProposalDraft => proposal_draft(deal, window, config, now),
     }
+}
+
+fn proposal_no_reply(
+    deal: &Deal,
+    window: u32,
+    now: Timestamp,
+) -> Result<(String, Timestamp), StopReason> {
+    let sent = deal.proposal_sent_at.ok_or(StopReason::NoProposalSent)?;
+    replied_since(deal, sent)?;
+    if let Some(at) = deal.meeting_booked_at.filter(|at| *at >= sent) {
+        return Err(StopReason::MeetingBooked { at });
+    }
+    talked_since(deal, sent, now)?;
+    declined_since(deal, sent)?;
+    if deal.stage_entered_at > sent && deal.stage != Some(Stage::Proposal) {
+        return Err(StopReason::StageMoved { to: deal.stage });
+    }
+    Ok((
+        occurrence_key(TriggerKind::ProposalNoReply.as_str(), None, sent),
+        sent + hours(window),
+    ))
+}
+
+fn call_no_next_step(
+    deal: &Deal,
+    window: u32,
+    now: Timestamp,
+) -> Result<(String, Timestamp), StopReason> {
+    let call = deal.last_call_at.ok_or(StopReason::NoCallLogged)?;
+    if let Some(at) = deal.meeting_booked_at.filter(|at| *at >= call) {
+        return Err(StopReason::MeetingBooked { at });
+    }
+    if let Some(at) = deal.next_meeting_at.filter(|at| *at > call) {
+        return Err(StopReason::NextMeetingScheduled { at });
+    }
+    // The prospect wrote after the call, the founder did, or another follow-up went
+    // out: the next step is in hand.
+    talked_since(deal, call, now)?;
+    declined_since(deal, call)?;
+    Ok((
+        occurrence_key(TriggerKind::CallNoNextStep.as_str(), None, call),
+        call + hours(window),
+    ))
+}
+
+fn stage_unchanged(
+    deal: &Deal,
+    window: u32,
+    now: Timestamp,
+) -> Result<(String, Timestamp), StopReason> {
+    let Some(stage) = deal.stage else {
+        return Err(StopReason::UnmappedStage {
+            raw_stage: deal.raw_stage.clone(),
+        });
+    };
+    // Quiet in the same stage: a spell starts at the stage entry or the last
+    // conversation, whichever is later, and gets one re-engagement, a window after it
+    // (or after draftgate's last follow-up, if that came later). A deal that goes quiet
+    // again after a reply is re-engaged one window after the reply, never forgotten.
+    let since = quiet_since(deal, now);
+    let quiet_from = deal
+        .follow_up_sent_at
+        .filter(|at| *at > since)
+        .unwrap_or(since);
+    Ok((
+        occurrence_key(
+            TriggerKind::StageUnchanged.as_str(),
+            Some(stage.as_str()),
+            since,
+        ),
+        quiet_from + hours(window),
+    ))
+}
+
+fn quote_expired(
+    deal: &Deal,
+    window: u32,
+    config: &Config,
+) -> Result<(String, Timestamp), StopReason> {
+    let expires = deal.quote_expires_on.ok_or(StopReason::NoQuote)?;
+    // A final outreach about a date: only the prospect's answer to the quote settles it
+    // (a draft already waiting is still withdrawn by any contact, see `still_holds`).
+    if let Some(sent) = deal.quote_sent_at {
+        replied_since(deal, sent)?;
+    }
+    // A quote sent after its own expiry morning is due as soon as we know of it.
+    let due = local_time_on(expires, window, &config.timezone())
+        .max(deal.quote_sent_at.unwrap_or(Timestamp::MIN));
+    Ok((format!("{}#{expires}", TriggerKind::QuoteExpired), due))
+}
+
+fn lead_no_second_reply(
+    deal: &Deal,
+    window: u32,
+    config: &Config,
+    now: Timestamp,
+) -> Result<(String, Timestamp), StopReason> {
+    let inquiry = deal.lead_inquiry_at.ok_or(StopReason::NoLeadInquiry)?;
+    if matches!(deal.stage, Some(Stage::Proposal | Stage::Negotiating)) {
+        return Err(StopReason::StageMoved { to: deal.stage });
+    }
+    // Wait on our last message to the lead (or on the inquiry if we never answered).
+    let anchor = deal
+        .last_outbound_at
+        .filter(|o| *o >= inquiry)
+        .unwrap_or(inquiry);
+    // The lead's second message ends this trigger for good: the conversation is on. So
+    // does a call or a meeting (our own messages only move the wait).
+    if let Some(at) = deal.last_inbound_at.filter(|at| *at > inquiry) {
+        return Err(StopReason::Replied { at });
+    }
+    if let Some(c) = deal
+        .two_way_contact(now)
+        .filter(|c| c.at > anchor)
+        .filter(|c| !matches!(c.kind, ContactKind::FounderMail | ContactKind::FollowUpSent))
+    {
+        return Err(StopReason::Contact {
+            at: c.at,
+            kind: c.kind,
+        });
+    }
+    declined_since(deal, inquiry)?;
+    if deal.lead_follow_ups >= config.lead_max_follow_ups {
+        return Err(StopReason::FollowUpLimit {
+            sent: deal.lead_follow_ups,
+        });
+    }
+    Ok((
+        occurrence_key(TriggerKind::LeadNoSecondReply.as_str(), None, anchor),
+        anchor + hours(window),
+    ))
+}
+
+fn meeting_prep(
+    deal: &Deal,
+    window: u32,
+    now: Timestamp,
+) -> Result<(String, Timestamp), StopReason> {
+    let meeting = deal.next_meeting_at.ok_or(StopReason::NoMeetingScheduled)?;
+    if now >= meeting {
+        return Err(StopReason::MeetingPassed { at: meeting });
+    }
+    // A meeting booked at short notice gets its brief as soon as it is booked.
+    let due = (meeting - hours(window)).max(deal.meeting_booked_at.unwrap_or(Timestamp::MIN));
+    Ok((
+        occurrence_key(TriggerKind::MeetingPrep.as_str(), None, meeting),
+        due,
+    ))
+}
+
+fn call_notes(
+    deal: &Deal,
+    window: u32,
+    config: &Config,
+    now: Timestamp,
+) -> Result<(String, Timestamp), StopReason> {
+    let wb = &config.writeback;
+    let note = deal
+        .last_call_note
+        .as_ref()
+        .ok_or(StopReason::NoCallNotes)?;
+    // A call from a first sync's history is not a call to write up now.
+    if now.duration_since(note.at) > FRESH_FOR {
+        return Err(StopReason::TooOld {
+            what: "the call",
+            at: note.at,
+        });
+    }
+    if !crate::providers::WRITABLE_CRMS.contains(&deal.key.crm.as_str())
+        || (wb.fields.is_empty() && !wb.log_activities)
+    {
+        return Err(StopReason::NotWritable {
+            crm: deal.key.crm.clone(),
+        });
+    }
+    Ok((
+        occurrence_key(TriggerKind::CallNotes.as_str(), None, note.at),
+        note.at + hours(window),
+    ))
+}
+
+fn proposal_draft(
+    deal: &Deal,
+    window: u32,
+    config: &Config,
+    now: Timestamp,
+) -> Result<(String, Timestamp), StopReason> {
+    if config.proposals.is_empty() {
+        return Err(StopReason::NoProposalTemplates);
+    }
+    if deal.stage != Some(Stage::Proposal) {
+        return Err(StopReason::NotInProposalStage);
+    }
+    let entered = deal.proposal_entered_at.unwrap_or(deal.stage_entered_at);
+    if now.duration_since(entered) > FRESH_FOR {
+        return Err(StopReason::TooOld {
+            what: "the deal entered the proposal stage",
+            at: entered,
+        });
+    }
+    if let Some(at) = deal.proposal_document_at.filter(|at| *at >= entered) {
+        return Err(StopReason::ProposalSent { at });
+    }
+    Ok((
+        occurrence_key(TriggerKind::ProposalDraft.as_str(), None, entered),
+        entered + hours(window),
+    ))
 }
 
 /// How much a deal's follow-up matters when the budget is short: bigger and staler first.
@@ -568,298 +625,11 @@ fn same_stage(occurrence_key: &str, deal: &Deal) -> bool {
     })
 }
 
-fn interaction(event: &DealEvent, summary: String) -> Interaction {
-    Interaction {
-        at: event.occurred_at,
-        summary,
-        source: event.source.clone(),
-    }
-}
-
-fn set_interaction(deal: &mut Deal, new: Interaction) {
-    if deal
-        .last_interaction
-        .as_ref()
-        .is_none_or(|old| old.at <= new.at)
-    {
-        deal.last_interaction = Some(new);
-    }
-}
-
-fn inbound(deal: &mut Deal, at: Timestamp) {
-    deal.last_inbound_at = deal.last_inbound_at.max(Some(at));
-    // The lead answered: the unanswered-follow-up count starts again.
-    deal.lead_follow_ups = 0;
-}
-
-/// Whether draftgate drafts this deal's proposal (a template for its engagement type).
-fn drafts_proposal(deal: &Deal, config: &Config) -> bool {
-    config.proposal_for(deal.deal_type.as_deref()).is_some()
-}
-
-/// Apply one event to a deal's state. Out-of-order deliveries never move a stage backwards.
-pub fn apply(deal: &mut Deal, event: &DealEvent, config: &Config) {
-    let at = event.occurred_at;
-    if let Some(snap) = &event.snapshot {
-        if let Some(name) = &snap.name {
-            // A name is a label: it is shown in subjects, lists and lines, on one line.
-            deal.name = crate::domain::headers::one_line(name);
-        }
-        for (k, v) in &snap.facts {
-            deal.facts.insert(k.clone(), v.clone());
-        }
-        deal.pipeline = snap.pipeline.clone().or(deal.pipeline.take());
-        deal.status = snap.status.clone().or(deal.status.take());
-        deal.deal_type = snap.deal_type.clone().or(deal.deal_type.take());
-        deal.amount = snap.amount.or(deal.amount);
-        deal.currency = snap.currency.clone().or(deal.currency.take());
-        deal.contact_email = snap.contact_email.clone().or(deal.contact_email.take());
-        if let Some(c) = &snap.conversation {
-            deal.conversation = Some(c.clone());
-        }
-        // The snapshot's stage only seeds a deal we know nothing about yet; stage changes come
-        // from the stage-change events themselves, which carry when they happened.
-        let is_stage_change = matches!(event.kind, EventKind::StageChanged { .. });
-        if deal.raw_stage.is_none() && !is_stage_change {
-            if let Some(raw) = &snap.raw_stage {
-                deal.raw_stage = Some(raw.clone());
-                deal.stage = config.canonical_stage(event.source_crm(), raw);
-                deal.stage_entered_at = at;
-                if deal.stage == Some(Stage::Proposal) {
-                    deal.proposal_entered_at = Some(at);
-                }
-                if deal.stage == Some(Stage::Proposal)
-                    && !drafts_proposal(deal, config)
-                    && deal.proposal_sent_at.is_none()
-                {
-                    deal.proposal_sent_at = Some(at);
-                }
-            }
-        }
-    }
-    match &event.kind {
-        EventKind::DealCreated => {
-            deal.created_at = deal.created_at.min(at);
-        }
-        EventKind::StageChanged { raw_stage } => {
-            let newer = at >= deal.stage_entered_at || deal.raw_stage.is_none();
-            if newer && deal.raw_stage.as_deref() != Some(raw_stage) {
-                let previous_entry = deal.stage_entered_at;
-                let was = deal.stage;
-                deal.raw_stage = Some(raw_stage.clone());
-                deal.stage = config.canonical_stage(event.source_crm(), raw_stage);
-                deal.stage_entered_at = at;
-                // Between two of the CRM's stages that are both `proposal` (a "Proposal sent"
-                // and a "Contract sent"), the deal is still where its proposal was drafted: no
-                // second proposal.
-                if deal.stage == Some(Stage::Proposal) && was != Some(Stage::Proposal) {
-                    deal.proposal_entered_at = Some(at);
-                }
-                // Moving into the proposal stage is how a CRM-only founder says "proposal sent",
-                // unless draftgate drafts the proposal (a template for the deal's engagement
-                // type): then it is sent when that draft is approved, or a proposal tool says so.
-                if deal.stage == Some(Stage::Proposal)
-                    && !drafts_proposal(deal, config)
-                    && deal.proposal_sent_at.is_none_or(|s| s < previous_entry)
-                {
-                    deal.proposal_sent_at = Some(at);
-                    deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
-                    set_interaction(
-                        deal,
-                        interaction(
-                            event,
-                            "Proposal sent (deal moved to the proposal stage)".into(),
-                        ),
-                    );
-                }
-            }
-        }
-        EventKind::PropertyChanged { name, value } => {
-            deal.facts.insert(
-                format!("deal.{name}"),
-                Fact::new(
-                    value.clone(),
-                    format!("{} deal property {name}", event.source),
-                ),
-            );
-        }
-        EventKind::DealDeleted => deal.deleted = true,
-        EventKind::DealUpdated => {}
-        EventKind::StatusChanged { status } => {
-            deal.status = Some(status.clone()).filter(|s| !s.trim().is_empty());
-        }
-        EventKind::ProposalSent { name, .. } => {
-            if deal.proposal_sent_at.is_none_or(|s| s < at) {
-                deal.proposal_sent_at = Some(at);
-            }
-            deal.proposal_document_at = deal.proposal_document_at.max(Some(at));
-            deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
-            let label = name.clone().unwrap_or_else(|| "Proposal".into());
-            set_interaction(
-                deal,
-                interaction(event, format!("Proposal \"{label}\" sent")),
-            );
-        }
-        EventKind::ProposalViewed { .. } => {
-            set_interaction(
-                deal,
-                interaction(event, "Prospect opened the proposal".into()),
-            );
-        }
-        EventKind::ProposalCompleted { .. } => {
-            inbound(deal, at);
-            set_interaction(
-                deal,
-                interaction(event, "Prospect signed the proposal".into()),
-            );
-        }
-        EventKind::ProspectReplied { summary } => {
-            inbound(deal, at);
-            set_interaction(deal, interaction(event, summary.clone()));
-        }
-        // Out-of-office and auto-responders are on the timeline, but they are not replies.
-        EventKind::AutoReplyReceived { .. } => {}
-        EventKind::LeadInquiry { summary } => {
-            if deal.lead_inquiry_at.is_none() {
-                deal.lead_inquiry_at = Some(at);
-            }
-            inbound(deal, at);
-            set_interaction(deal, interaction(event, summary.clone()));
-        }
-        EventKind::OutboundSent { summary } => {
-            deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
-            deal.founder_mail_at = deal.founder_mail_at.max(Some(at));
-            set_interaction(deal, interaction(event, summary.clone()));
-        }
-        EventKind::MeetingBooked {
-            summary,
-            starts_at,
-            meeting_id,
-        } => {
-            deal.meeting_booked_at = deal.meeting_booked_at.max(Some(at));
-            deal.meeting_contact_at = deal.meeting_contact_at.max(Some(at));
-            if let Some(start) = starts_at {
-                deal.next_meeting_at = Some(*start);
-                deal.next_meeting_id = meeting_id.clone();
-                deal.facts.insert(
-                    "meeting.starts_at".into(),
-                    Fact::new(
-                        start
-                            .to_zoned(config.timezone())
-                            .strftime("%A %-d %B, %H:%M")
-                            .to_string(),
-                        format!("{} meeting booking", event.source),
-                    ),
-                );
-            }
-            set_interaction(deal, interaction(event, summary.clone()));
-        }
-        EventKind::MeetingCancelled {
-            summary,
-            meeting_id,
-        } => {
-            let same = meeting_id.is_none() || *meeting_id == deal.next_meeting_id;
-            if same {
-                deal.next_meeting_at = None;
-                deal.next_meeting_id = None;
-                // The booking no longer stands, so follow-ups it silenced may fire again.
-                deal.meeting_booked_at = None;
-                deal.facts.remove("meeting.starts_at");
-            }
-            set_interaction(deal, interaction(event, summary.clone()));
-        }
-        EventKind::CallLogged { summary, note } => {
-            let newest = deal.last_call_at.is_none_or(|last| at >= last);
-            deal.last_call_at = deal.last_call_at.max(Some(at));
-            if let Some(text) = note.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
-                if newest {
-                    deal.last_call_note = Some(crate::domain::CallNote {
-                        at,
-                        text: text.to_string(),
-                        source: format!("{} {}", event.source, event.id),
-                    });
-                }
-            }
-            set_interaction(deal, interaction(event, summary.clone()));
-        }
-        EventKind::QuoteSent {
-            quote_id,
-            expires_on,
-        } => {
-            deal.quote_sent_at = deal.quote_sent_at.max(Some(at));
-            deal.quote_expires_on = Some(*expires_on);
-            deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
-            deal.facts.insert(
-                "quote.expires_on".into(),
-                Fact::new(
-                    expires_on.to_string(),
-                    format!("{} quote {quote_id}", event.source),
-                ),
-            );
-            set_interaction(
-                deal,
-                interaction(event, format!("Quote sent, valid until {expires_on}")),
-            );
-        }
-        EventKind::ProspectDeclined { summary } => {
-            deal.declined_at = deal.declined_at.max(Some(at));
-            set_interaction(deal, interaction(event, summary.clone()));
-        }
-        EventKind::FounderHold { hold, .. } => match hold {
-            Hold::Park => deal.founder_parked = true,
-            Hold::Unpark => deal.founder_parked = false,
-            Hold::Snooze { until } => deal.snoozed_until = Some(*until),
-            Hold::Rearm { occurrence, at, .. } => {
-                let base = occurrence
-                    .split("#rearm")
-                    .next()
-                    .unwrap_or(occurrence)
-                    .to_string();
-                let entry = deal
-                    .rearmed
-                    .entry(base)
-                    .or_insert(Rearmed { times: 0, at: *at });
-                entry.times += 1;
-                entry.at = *at;
-            }
-            Hold::WrongContact { email } => {
-                deal.wrong_contacts.insert(email.to_ascii_lowercase());
-            }
-            Hold::TemplateFeedback { .. } => {}
-        },
-        EventKind::FollowUpSent {
-            subject, trigger, ..
-        } => {
-            deal.last_outbound_at = deal.last_outbound_at.max(Some(at));
-            deal.follow_up_sent_at = deal.follow_up_sent_at.max(Some(at));
-            // The drafted proposal went out: its follow-up counts from now.
-            if *trigger == Some(TriggerKind::ProposalDraft) {
-                deal.proposal_document_at = deal.proposal_document_at.max(Some(at));
-                deal.proposal_sent_at = deal.proposal_sent_at.max(Some(at));
-            }
-            // Every unanswered follow-up counts toward the lead's cap, whichever trigger wrote it.
-            deal.lead_follow_ups += 1;
-            set_interaction(
-                deal,
-                interaction(event, format!("Follow-up sent: \"{subject}\"")),
-            );
-        }
-    }
-    deal.updated_at = deal.updated_at.max(at);
-}
-
-impl DealEvent {
-    /// The CRM whose stage ids this event speaks (the deal's CRM, whatever tool sent the event).
-    pub fn source_crm(&self) -> &str {
-        &self.deal.crm
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Config;
-    use crate::domain::DealRef;
+    use crate::domain::{DealEvent, DealRef, EventKind};
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
