@@ -7,6 +7,8 @@
 
 mod dynamo;
 mod eventbridge;
+#[cfg(all(feature = "ses", feature = "secrets", feature = "mailbox"))]
+pub mod sending;
 #[cfg(feature = "ses")]
 mod ses;
 mod sns;

@@ -155,3 +155,111 @@ pub fn event_bus(start: &Start, bus: String) -> Arc<dyn crate::ports::EventPubli
         "draftgate",
     ))
 }
+
+/// A queue by its URL (one SQS client per call; each function builds its queues once).
+pub fn queue(start: &Start, url: String) -> Arc<dyn crate::ports::Queue> {
+    Arc::new(super::SqsQueue::new(
+        aws_sdk_sqs::Client::new(&start.sdk),
+        url,
+    ))
+}
+
+/// Which function reads the notification settings: the two tell the founder different things.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Notifies {
+    /// generate-draft: new drafts, by draftgate's Slack bot (else the incoming webhook) and/or
+    /// the founder topic's e-mail; at least one must be set.
+    Drafts,
+    /// review-api: fresh links by the founder topic's e-mail (required), and every decision on
+    /// the bot's messages.
+    Decisions,
+}
+
+/// The founder's notification channels, from settings: read before `env.finish_or_exit()`,
+/// built after.
+#[cfg(feature = "http-client")]
+pub struct NotifierSettings {
+    role: Notifies,
+    topic: Option<String>,
+    slack_webhook: Option<String>,
+    slack_bot: Option<(String, String)>,
+    slack_api: String,
+}
+
+#[cfg(feature = "http-client")]
+impl NotifierSettings {
+    /// `FOUNDER_TOPIC_ARN`, `SLACK_BOT_TOKEN` + `SLACK_CHANNEL`, `SLACK_WEBHOOK_URL` (drafts
+    /// only) and `SLACK_API_BASE_URL`.
+    pub fn read(env: &mut Env, role: Notifies) -> NotifierSettings {
+        let topic = match role {
+            Notifies::Drafts => env.optional("FOUNDER_TOPIC_ARN"),
+            Notifies::Decisions => Some(env.required("FOUNDER_TOPIC_ARN")),
+        };
+        let slack_webhook = match role {
+            Notifies::Drafts => env.optional("SLACK_WEBHOOK_URL"),
+            Notifies::Decisions => None,
+        };
+        let slack_bot = env
+            .optional("SLACK_BOT_TOKEN")
+            .zip(env.optional("SLACK_CHANNEL"));
+        let slack_api = env
+            .optional("SLACK_API_BASE_URL")
+            .unwrap_or_else(|| "https://slack.com/api".into());
+        if role == Notifies::Drafts
+            && topic.is_none()
+            && slack_webhook.is_none()
+            && slack_bot.is_none()
+        {
+            env.problem(
+                "set FOUNDER_TOPIC_ARN and/or SLACK_WEBHOOK_URL so the founder hears about drafts",
+            );
+        }
+        NotifierSettings {
+            role,
+            topic,
+            slack_webhook,
+            slack_bot,
+            slack_api,
+        }
+    }
+
+    pub fn build(self, start: &Start) -> Arc<dyn crate::ports::Notifier> {
+        use crate::adapters::slack::{SlackBot, SlackNotifier};
+        use crate::secret::Secret;
+        let mut channels: Vec<Arc<dyn crate::ports::Notifier>> = Vec::new();
+        let email = |arn: String| {
+            Arc::new(super::SnsEmailNotifier::new(
+                aws_sdk_sns::Client::new(&start.sdk),
+                arn,
+            ))
+        };
+        if self.role == Notifies::Decisions {
+            // A fresh review link goes to the approvers' inbox (the founder topic's e-mail),
+            // never to whoever clicked an expired one.
+            if let Some(arn) = self.topic.clone() {
+                channels.push(email(arn));
+            }
+        }
+        // draftgate's bot (drafts with buttons, which lose them once decided) when configured,
+        // else the incoming webhook.
+        match self.slack_bot {
+            Some((token, channel)) => channels.push(Arc::new(SlackBot::new(
+                &self.slack_api,
+                Secret::new(token),
+                channel,
+                start.core.store.clone(),
+            ))),
+            None => {
+                if let Some(url) = self.slack_webhook {
+                    channels.push(Arc::new(SlackNotifier::new(Secret::new(url))));
+                }
+            }
+        }
+        if self.role == Notifies::Drafts {
+            if let Some(arn) = self.topic {
+                channels.push(email(arn));
+            }
+        }
+        Arc::new(crate::adapters::fanout::Fanout(channels))
+    }
+}
