@@ -11,6 +11,7 @@ mod import;
 mod link;
 mod replay;
 mod sample;
+mod serve;
 mod server;
 mod workers;
 
@@ -489,7 +490,7 @@ fn main() -> ExitCode {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            let options = server::ServeOptions {
+            let options = serve::ServeOptions {
                 addr,
                 data,
                 config_path,
@@ -497,7 +498,7 @@ fn main() -> ExitCode {
                 aws,
                 dev_routes,
             };
-            match runtime.block_on(server::serve(options)) {
+            match runtime.block_on(serve::serve(options)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("draftgate: {e}");
