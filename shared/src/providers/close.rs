@@ -28,7 +28,24 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         dev: "646576636c6f73656b6579646576636c6f73656b6579646576636c6f73656b65",
     }],
     build: webhook,
+    api: CRM_API,
 };
+
+#[cfg(feature = "http-client")]
+const CRM_API: Option<super::ApiFromSettings> = Some(api);
+#[cfg(not(feature = "http-client"))]
+const CRM_API: Option<super::ApiFromSettings> = None;
+
+/// The CRM's API from its settings.
+#[cfg(feature = "http-client")]
+fn api(get: &dyn Fn(&str) -> Option<String>) -> Option<super::CrmApi> {
+    let key = get("CLOSE_API_KEY")?;
+    let base = get("CLOSE_API_BASE_URL").unwrap_or_else(|| "https://api.close.com".into());
+    Some(super::CrmApi::of(Arc::new(CloseApi::new(
+        &base,
+        Secret::new(key),
+    ))))
+}
 
 fn webhook(secrets: Vec<Secret>) -> Arc<dyn Provider> {
     Arc::new(Webhook {

@@ -36,6 +36,7 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         dev: "dev-generic-secret",
     }],
     build: webhook,
+    api: None,
 };
 
 fn webhook(secrets: Vec<Secret>) -> Arc<dyn Provider> {

@@ -20,7 +20,24 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         dev: "dev-hubspot-client-secret",
     }],
     build: webhook,
+    api: CRM_API,
 };
+
+#[cfg(feature = "http-client")]
+const CRM_API: Option<super::ApiFromSettings> = Some(api);
+#[cfg(not(feature = "http-client"))]
+const CRM_API: Option<super::ApiFromSettings> = None;
+
+/// The CRM's API from its settings.
+#[cfg(feature = "http-client")]
+fn api(get: &dyn Fn(&str) -> Option<String>) -> Option<super::CrmApi> {
+    let token = get("HUBSPOT_ACCESS_TOKEN")?;
+    let base = get("HUBSPOT_API_BASE_URL").unwrap_or_else(|| "https://api.hubapi.com".into());
+    Some(super::CrmApi::of(Arc::new(HubSpotClient::new(
+        &base,
+        Secret::new(token),
+    ))))
+}
 
 fn webhook(secrets: Vec<Secret>) -> Arc<dyn Provider> {
     Arc::new(Webhook {

@@ -39,6 +39,7 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         dev: "dev-inbox-secret",
     }],
     build: webhook,
+    api: None,
 };
 
 fn webhook(secrets: Vec<Secret>) -> Arc<dyn Provider> {

@@ -138,12 +138,42 @@ pub struct SecretSpec {
     pub dev: &'static str,
 }
 
-/// A registry entry: how to build a provider from its secrets.
+/// A registry entry: how to build a provider's webhook from its secrets, and for a CRM with an
+/// API, how to build that from settings.
 pub struct ProviderSpec {
     pub name: &'static str,
     pub secrets: &'static [SecretSpec],
     pub build: fn(Vec<Secret>) -> Arc<dyn Provider>,
+    /// The CRM's API (deal details, the sync, write-back), when draftgate has a client for it
+    /// and this build links the HTTP client.
+    pub api: Option<ApiFromSettings>,
 }
+
+/// A CRM's API as draftgate uses it: one client that reads deals, writes approved changes and
+/// feeds the sync.
+#[derive(Clone)]
+pub struct CrmApi {
+    pub client: Arc<dyn crate::ports::CrmClient>,
+    pub writer: Arc<dyn crate::ports::CrmWriter>,
+    pub source: Arc<dyn crate::ports::CrmSource>,
+}
+
+impl CrmApi {
+    pub fn of<T>(api: Arc<T>) -> CrmApi
+    where
+        T: crate::ports::CrmClient + crate::ports::CrmWriter + crate::ports::CrmSource + 'static,
+    {
+        CrmApi {
+            client: api.clone(),
+            writer: api.clone(),
+            source: api,
+        }
+    }
+}
+
+/// Builds a CRM's API from settings (`get` reads one by name); `None` when its credentials are
+/// not set.
+pub type ApiFromSettings = fn(&dyn Fn(&str) -> Option<String>) -> Option<CrmApi>;
 
 /// The one secret of a single-secret provider (the registry passes exactly its specs' count).
 pub fn one_secret(secrets: Vec<Secret>) -> Secret {
@@ -253,45 +283,59 @@ pub const WRITABLE_CRMS: [&str; 4] = ["hubspot", "pipedrive", "close", "salesfor
 
 #[cfg(feature = "http-client")]
 impl CrmApis {
+    /// Every registered CRM API whose credentials `get` finds, in registry order.
     pub fn from_settings(get: impl Fn(&str) -> Option<String>) -> Self {
         let mut apis = CrmApis::default();
-        if let Some(token) = get("HUBSPOT_ACCESS_TOKEN") {
-            let base =
-                get("HUBSPOT_API_BASE_URL").unwrap_or_else(|| "https://api.hubapi.com".into());
-            let api = Arc::new(hubspot::HubSpotClient::new(&base, Secret::new(token)));
-            apis.clients.insert(hubspot::CRM.into(), api.clone());
-            apis.writers.insert(hubspot::CRM.into(), api.clone());
-            apis.sources.push(api);
-        }
-        if let Some(key) = get("CLOSE_API_KEY") {
-            let base = get("CLOSE_API_BASE_URL").unwrap_or_else(|| "https://api.close.com".into());
-            let api = Arc::new(close::CloseApi::new(&base, Secret::new(key)));
-            apis.clients.insert(close::CRM.into(), api.clone());
-            apis.writers.insert(close::CRM.into(), api.clone());
-            apis.sources.push(api);
-        }
-        if let (Some(instance), Some(id), Some(secret)) = (
-            get("SALESFORCE_INSTANCE_URL"),
-            get("SALESFORCE_CLIENT_ID"),
-            get("SALESFORCE_CLIENT_SECRET"),
-        ) {
-            let api = Arc::new(salesforce::SalesforceApi::new(
-                &instance,
-                Secret::new(id),
-                Secret::new(secret),
-            ));
-            apis.clients.insert(salesforce::CRM.into(), api.clone());
-            apis.writers.insert(salesforce::CRM.into(), api.clone());
-            apis.sources.push(api);
-        }
-        if let Some(token) = get("PIPEDRIVE_API_TOKEN") {
-            let base =
-                get("PIPEDRIVE_API_BASE_URL").unwrap_or_else(|| "https://api.pipedrive.com".into());
-            let api = Arc::new(pipedrive::PipedriveApi::new(&base, Secret::new(token)));
-            apis.clients.insert(pipedrive::CRM.into(), api.clone());
-            apis.writers.insert(pipedrive::CRM.into(), api.clone());
-            apis.sources.push(api);
+        for spec in REGISTRY {
+            let Some(api) = spec.api.and_then(|build| build(&get)) else {
+                continue;
+            };
+            apis.clients.insert(spec.name.into(), api.client);
+            apis.writers.insert(spec.name.into(), api.writer);
+            apis.sources.push(api.source);
         }
         apis
+    }
+}
+
+#[cfg(all(test, feature = "http-client"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_crm_api_in_the_registry_is_built_from_its_own_settings_and_is_writable() {
+        let settings = [
+            ("HUBSPOT_ACCESS_TOKEN", "t"),
+            ("PIPEDRIVE_API_TOKEN", "t"),
+            ("CLOSE_API_KEY", "k"),
+            ("SALESFORCE_INSTANCE_URL", "https://x.my.salesforce.com"),
+            ("SALESFORCE_CLIENT_ID", "i"),
+            ("SALESFORCE_CLIENT_SECRET", "s"),
+        ];
+        let apis = CrmApis::from_settings(|name| {
+            settings
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        });
+        let with_api: Vec<&str> = REGISTRY
+            .iter()
+            .filter(|s| s.api.is_some())
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(with_api, ["hubspot", "pipedrive", "close", "salesforce"]);
+        for crm in &with_api {
+            assert!(apis.clients.contains_key(*crm), "{crm}");
+            assert!(apis.writers.contains_key(*crm), "{crm}");
+            // Write-back is proposed for exactly the CRMs draftgate has a writer for.
+            assert!(WRITABLE_CRMS.contains(crm), "{crm}");
+        }
+        assert_eq!(WRITABLE_CRMS.len(), with_api.len());
+        assert_eq!(
+            apis.sources.iter().map(|s| s.crm()).collect::<Vec<_>>(),
+            with_api
+        );
+        // Without its credentials, a CRM's API is left out.
+        assert!(CrmApis::from_settings(|_| None).clients.is_empty());
     }
 }

@@ -19,6 +19,7 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         dev: "dev-pandadoc-key",
     }],
     build: webhook,
+    api: None,
 };
 
 fn webhook(secrets: Vec<Secret>) -> Arc<dyn Provider> {

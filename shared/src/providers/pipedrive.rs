@@ -32,7 +32,24 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         },
     ],
     build: webhook,
+    api: CRM_API,
 };
+
+#[cfg(feature = "http-client")]
+const CRM_API: Option<super::ApiFromSettings> = Some(api);
+#[cfg(not(feature = "http-client"))]
+const CRM_API: Option<super::ApiFromSettings> = None;
+
+/// The CRM's API from its settings.
+#[cfg(feature = "http-client")]
+fn api(get: &dyn Fn(&str) -> Option<String>) -> Option<super::CrmApi> {
+    let token = get("PIPEDRIVE_API_TOKEN")?;
+    let base = get("PIPEDRIVE_API_BASE_URL").unwrap_or_else(|| "https://api.pipedrive.com".into());
+    Some(super::CrmApi::of(Arc::new(PipedriveApi::new(
+        &base,
+        Secret::new(token),
+    ))))
+}
 
 fn webhook(secrets: Vec<Secret>) -> Arc<dyn Provider> {
     let mut s = secrets.into_iter();

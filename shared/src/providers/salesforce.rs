@@ -36,7 +36,28 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         },
     ],
     build: webhook,
+    api: CRM_API,
 };
+
+#[cfg(feature = "http-client")]
+const CRM_API: Option<super::ApiFromSettings> = Some(api);
+#[cfg(not(feature = "http-client"))]
+const CRM_API: Option<super::ApiFromSettings> = None;
+
+/// The CRM's API from its settings.
+#[cfg(feature = "http-client")]
+fn api(get: &dyn Fn(&str) -> Option<String>) -> Option<super::CrmApi> {
+    let (instance, id, secret) = (
+        get("SALESFORCE_INSTANCE_URL")?,
+        get("SALESFORCE_CLIENT_ID")?,
+        get("SALESFORCE_CLIENT_SECRET")?,
+    );
+    Some(super::CrmApi::of(Arc::new(SalesforceApi::new(
+        &instance,
+        Secret::new(id),
+        Secret::new(secret),
+    ))))
+}
 
 fn webhook(secrets: Vec<Secret>) -> Arc<dyn Provider> {
     let mut s = secrets.into_iter();
