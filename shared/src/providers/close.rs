@@ -28,13 +28,9 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         dev: "646576636c6f73656b6579646576636c6f73656b6579646576636c6f73656b65",
     }],
     build: webhook,
-    api: CRM_API,
+    #[cfg(feature = "http-client")]
+    api: Some(api),
 };
-
-#[cfg(feature = "http-client")]
-const CRM_API: Option<super::ApiFromSettings> = Some(api);
-#[cfg(not(feature = "http-client"))]
-const CRM_API: Option<super::ApiFromSettings> = None;
 
 /// The CRM's API from its settings.
 #[cfg(feature = "http-client")]

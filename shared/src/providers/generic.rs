@@ -36,6 +36,7 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         dev: "dev-generic-secret",
     }],
     build: webhook,
+    #[cfg(feature = "http-client")]
     api: None,
 };
 

@@ -39,6 +39,7 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         dev: "dev-inbox-secret",
     }],
     build: webhook,
+    #[cfg(feature = "http-client")]
     api: None,
 };
 

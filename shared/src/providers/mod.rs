@@ -144,8 +144,8 @@ pub struct ProviderSpec {
     pub name: &'static str,
     pub secrets: &'static [SecretSpec],
     pub build: fn(Vec<Secret>) -> Arc<dyn Provider>,
-    /// The CRM's API (deal details, the sync, write-back), when draftgate has a client for it
-    /// and this build links the HTTP client.
+    /// The CRM's API (deal details, the sync, write-back), when draftgate has a client for it.
+    #[cfg(feature = "http-client")]
     pub api: Option<ApiFromSettings>,
 }
 
