@@ -3,20 +3,22 @@
 //! double clicks, concurrent requests and retries send at most once; the trigger is re-checked
 //! right before sending and a draft whose reason is gone is superseded instead.
 
+mod form;
+
 use std::sync::Arc;
 
 use jiff::SignedDuration;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
+pub(crate) use self::form::DecisionForm;
+use self::form::{approved_text, edit_diff, rejection, Rejection};
 use super::ApiError;
 use super::{audit, record_event, Core};
 use crate::domain::{
-    AuditEntry, AuditKind, CrmField, DealEvent, DealSnapshot, Decision, DecisionAction,
-    DomainEvent, Draft, DraftStatus, EventKind, FieldChange, Hold, OutboundEmail, SentMessage,
-    SentReceipt, Writeback, WritebackStatus, REJECT_REASONS,
+    AuditEntry, AuditKind, DealEvent, DealSnapshot, Decision, DecisionAction, DomainEvent, Draft,
+    DraftStatus, EventKind, FieldChange, OutboundEmail, SentMessage, SentReceipt, Writeback,
+    WritebackStatus,
 };
-use crate::drafting::missing_marker;
 use crate::error::Chain;
 use crate::ports::{
     Activity, ActivityKind, EventPublisher, Notifier, Queue, SendError, Sender, SentLookup,
@@ -38,103 +40,6 @@ pub struct Review {
     pub crm_writes: Arc<dyn Queue>,
     pub tokens: TokenSigner,
     pub public_base_url: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct DecisionForm {
-    #[serde(default)]
-    pub(crate) token: Option<String>,
-    #[serde(default)]
-    pub(crate) action: Option<String>,
-    #[serde(default)]
-    pub(crate) subject: Option<String>,
-    #[serde(default)]
-    pub(crate) body: Option<String>,
-    #[serde(default)]
-    pub(crate) reason: Option<String>,
-    #[serde(default)]
-    pub(crate) snooze_hours: Option<String>,
-    /// Why a rejection: park | snooze_deal | wrong_timing | wrong_contact | bad_draft | other.
-    #[serde(default)]
-    pub(crate) reason_kind: Option<String>,
-    /// Days for `snooze_deal` / `wrong_timing` (the config's defaults otherwise).
-    #[serde(default)]
-    pub(crate) days: Option<String>,
-    /// Set by the draft page's CRM changes: then only the ticked changes (`apply_<field>`) are
-    /// applied. Without it (Slack, the API) every proposed change is, as shown there.
-    #[serde(default)]
-    pub(crate) crm_form: Option<String>,
-    #[serde(default)]
-    pub(crate) apply_next_step: Option<String>,
-    #[serde(default)]
-    pub(crate) apply_next_step_date: Option<String>,
-    #[serde(default)]
-    pub(crate) apply_stage: Option<String>,
-    #[serde(default)]
-    pub(crate) apply_close_reason: Option<String>,
-    #[serde(default)]
-    pub(crate) apply_amount: Option<String>,
-}
-
-impl DecisionForm {
-    /// The proposed changes this decision approves.
-    fn approved_changes(&self, draft: &Draft) -> Vec<FieldChange> {
-        let Some(update) = &draft.crm_update else {
-            return Vec::new();
-        };
-        if self.crm_form.is_none() {
-            return update.changes.clone();
-        }
-        let ticked = |f: CrmField| {
-            match f {
-                CrmField::NextStep => &self.apply_next_step,
-                CrmField::NextStepDate => &self.apply_next_step_date,
-                CrmField::Stage => &self.apply_stage,
-                CrmField::CloseReason => &self.apply_close_reason,
-                CrmField::Amount => &self.apply_amount,
-            }
-            .as_deref()
-            .is_some_and(|v| !v.is_empty())
-        };
-        update
-            .changes
-            .iter()
-            .filter(|c| ticked(c.field))
-            .cloned()
-            .collect()
-    }
-}
-
-/// What each `[[missing: …]]` marker in `text` names, drafted or typed; a marker written
-/// another way (`[[ MISSING: x ]]`, with an invisible character inside) counts too.
-fn missing_markers(text: &str) -> Vec<String> {
-    let mut names: Vec<String> = text
-        .match_indices("[[missing:")
-        .map(|(at, open)| {
-            let rest = &text[at + open.len()..];
-            let name = crate::domain::headers::one_line(rest.split("]]").next().unwrap_or(rest));
-            if name.is_empty() {
-                "a missing fact".to_string()
-            } else {
-                name.chars().take(80).collect()
-            }
-        })
-        .collect();
-    let loose: String = text
-        .chars()
-        .filter(|c| {
-            !c.is_whitespace()
-                && !matches!(
-                    c,
-                    '\u{200b}'..='\u{200d}' | '\u{2060}' | '\u{feff}' | '\u{ad}'
-                )
-        })
-        .flat_map(char::to_lowercase)
-        .collect();
-    if loose.matches("[[missing:").count() > names.len() {
-        names.push("a [[missing: …]] marker".to_string());
-    }
-    names
 }
 
 /// "Approved by alex@… Tue 14:10", "Rejected by … : reason", "Superseded: …".
@@ -213,15 +118,6 @@ pub(crate) fn store_error(e: StoreError) -> ApiError {
     ApiError::Transient(e.into())
 }
 
-/// A unified line diff between the drafted and the sent text.
-fn diff(before: &str, after: &str) -> String {
-    similar::TextDiff::from_lines(before, after)
-        .unified_diff()
-        .context_radius(2)
-        .header("drafted", "sent")
-        .to_string()
-}
-
 /// What the page or JSON says about an already-decided draft.
 fn decided_detail(d: &Draft) -> Value {
     json!({
@@ -253,6 +149,19 @@ fn already_decided(d: &Draft) -> ApiError {
         message,
         detail: decided_detail(d),
     }
+}
+
+/// The answer to approving a CRM update: what is being written, in words.
+fn crm_update_approved(draft: &Draft, changes: &[FieldChange]) -> Value {
+    let what = match changes.len() {
+        0 => "the note".to_string(),
+        1 => "1 change and the note".to_string(),
+        n => format!("{n} changes and the note"),
+    };
+    json!({
+        "draft_id": draft.id, "status": "APPROVED", "crm_changes": changes,
+        "message": format!("Approved: {what} are being written to {}.", draft.deal.crm),
+    })
 }
 
 impl Review {
@@ -384,44 +293,7 @@ impl Review {
     ) -> Result<Value, ApiError> {
         let c = &self.core;
         let now = c.clock.now();
-        // An edited subject is a header like the drafted one: on one line.
-        let subject = form
-            .subject
-            .as_deref()
-            .map(crate::domain::headers::subject)
-            .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| draft.subject.clone());
-        let body = form
-            .body
-            .clone()
-            .filter(|s| !s.trim().is_empty())
-            .unwrap_or_else(|| draft.body.clone());
-        // Normalise browser line endings so an untouched textarea is not an "edit".
-        let body = body.replace("\r\n", "\n");
-        // Drafted markers left in, and markers typed into an edit, block alike.
-        let mut still_missing: Vec<String> = draft
-            .missing
-            .iter()
-            .filter(|m| subject.contains(&missing_marker(m)) || body.contains(&missing_marker(m)))
-            .cloned()
-            .collect();
-        for typed in missing_markers(&subject)
-            .into_iter()
-            .chain(missing_markers(&body))
-        {
-            if !still_missing.contains(&typed) {
-                still_missing.push(typed);
-            }
-        }
-        if !still_missing.is_empty() {
-            return Err(ApiError::BadRequest {
-                message: format!(
-                    "the draft is incomplete: fill in {} before approving",
-                    still_missing.join(", ")
-                ),
-                detail: json!({ "missing": still_missing }),
-            });
-        }
+        let (subject, body) = approved_text(&draft, form)?;
         let crm_only = draft.trigger.is_crm_update();
         let to = match draft.to.clone() {
             Some(to) => to,
@@ -439,58 +311,11 @@ impl Review {
 
         // Re-check the trigger on the deal as it is now.
         let deal = c.store.get_deal(&draft.deal).await.map_err(store_error)?;
-        let stop = match &deal {
-            None => Some(rules::StopReason::Deleted),
-            Some(d) => rules::still_holds(
-                d,
-                draft.trigger,
-                &draft.occurrence,
-                draft.created_at,
-                &c.config,
-                now,
-            )
-            .err(),
-        };
-        if let Some(stop) = stop {
-            let reason = stop.to_string();
-            let words = super::present::withdrawn(deal.as_ref(), &stop, draft.trigger, now, None);
-            draft.status = DraftStatus::Superseded;
-            draft.superseded_reason = Some(super::present::withdrawn(
-                deal.as_ref(),
-                &stop,
-                draft.trigger,
-                now,
-                Some(&c.config.timezone()),
-            ));
-            self.transition(&draft, expected).await?;
-            audit(
-                &*c.audit,
-                AuditEntry::new(
-                    now,
-                    AuditKind::DraftSuperseded,
-                    approver,
-                    json!({ "reason": reason, "words": words }),
-                )
-                .deal(&draft.deal)
-                .draft(&draft.id),
-            )
-            .await
-            .map_err(store_error)?;
-            return Err(self.withdrawn(&draft, approver, now, words, Some(reason)));
-        }
+        self.withdraw_if_gone(&mut draft, deal.as_ref(), approver, expected, now)
+            .await?;
 
-        let edited = subject != draft.subject || body != draft.body;
-        let change = edited.then(|| {
-            let mut d = String::new();
-            if subject != draft.subject {
-                d.push_str(&format!(
-                    "-Subject: {}\n+Subject: {}\n",
-                    draft.subject, subject
-                ));
-            }
-            d.push_str(&diff(&draft.body, &body));
-            d
-        });
+        let change = edit_diff(&draft, &subject, &body);
+        let edited = change.is_some();
         // A proposal is kept as Markdown (its printable page); its message carries it as text.
         let message_body = if draft.trigger == crate::domain::TriggerKind::ProposalDraft {
             crate::drafting::markdown_plain(&body)
@@ -570,17 +395,62 @@ impl Review {
         .await
         .map_err(store_error)?;
         let Some(email) = email else {
-            let what = match changes.len() {
-                0 => "the note".to_string(),
-                1 => "1 change and the note".to_string(),
-                n => format!("{n} changes and the note"),
-            };
-            return Ok(json!({
-                "draft_id": draft.id, "status": "APPROVED", "crm_changes": changes,
-                "message": format!("Approved: {what} are being written to {}.", draft.deal.crm),
-            }));
+            return Ok(crm_update_approved(&draft, &changes));
         };
         self.deliver(draft, email, approver, Some(expected)).await
+    }
+
+    /// Supersede `draft` when its reason is gone from the deal as it is now (a reply, a held
+    /// meeting, a deleted deal), and answer with why: nothing is sent.
+    async fn withdraw_if_gone(
+        &self,
+        draft: &mut Draft,
+        deal: Option<&crate::domain::Deal>,
+        approver: &str,
+        expected: DraftStatus,
+        now: jiff::Timestamp,
+    ) -> Result<(), ApiError> {
+        let c = &self.core;
+        let stop = match deal {
+            None => Some(rules::StopReason::Deleted),
+            Some(d) => rules::still_holds(
+                d,
+                draft.trigger,
+                &draft.occurrence,
+                draft.created_at,
+                &c.config,
+                now,
+            )
+            .err(),
+        };
+        if let Some(stop) = stop {
+            let reason = stop.to_string();
+            let words = super::present::withdrawn(deal, &stop, draft.trigger, now, None);
+            draft.status = DraftStatus::Superseded;
+            draft.superseded_reason = Some(super::present::withdrawn(
+                deal,
+                &stop,
+                draft.trigger,
+                now,
+                Some(&c.config.timezone()),
+            ));
+            self.transition(draft, expected).await?;
+            audit(
+                &*c.audit,
+                AuditEntry::new(
+                    now,
+                    AuditKind::DraftSuperseded,
+                    approver,
+                    json!({ "reason": reason, "words": words }),
+                )
+                .deal(&draft.deal)
+                .draft(&draft.id),
+            )
+            .await
+            .map_err(store_error)?;
+            return Err(self.withdrawn(draft, approver, now, words, Some(reason)));
+        }
+        Ok(())
     }
 
     /// Queue the CRM writes of a draft just approved (the worker writes them once the draft is
@@ -771,77 +641,12 @@ impl Review {
     ) -> Result<Value, ApiError> {
         let c = &self.core;
         let now = c.clock.now();
-        let kind = form
-            .reason_kind
-            .as_deref()
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .unwrap_or("other");
-        if !REJECT_REASONS.iter().any(|(k, _)| *k == kind) {
-            return Err(ApiError::BadRequest {
-                message: format!("unknown `reason_kind` `{kind}`"),
-                detail: json!({ "allowed_reason_kinds": REJECT_REASONS.iter().map(|(k, _)| k).collect::<Vec<_>>() }),
-            });
-        }
-        let note = form
-            .reason
-            .as_deref()
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-            .map(str::to_string);
-        if note.is_none() && matches!(kind, "other" | "bad_draft") {
-            return Err(ApiError::BadRequest {
-                message: "a rejection needs a `reason`: pick one, or say why".into(),
-                detail: json!({ "missing": ["reason"] }),
-            });
-        }
-        let days = match form
-            .days
-            .as_deref()
-            .map(str::trim)
-            .filter(|d| !d.is_empty())
-        {
-            None => None,
-            Some(d) => Some(
-                d.parse::<u32>()
-                    .ok()
-                    .filter(|d| (1..=365).contains(d))
-                    .ok_or_else(|| {
-                        ApiError::bad_request(format!(
-                            "`days` must be a whole number from 1 to 365, got `{d}`"
-                        ))
-                    })?,
-            ),
-        };
-        let day = |n: u32| SignedDuration::from_hours(24 * n as i64);
-        let hold = match kind {
-            "park" => Some(Hold::Park),
-            "snooze_deal" => Some(Hold::Snooze {
-                until: now + day(days.unwrap_or(c.config.review.deal_snooze_days)),
-            }),
-            "wrong_timing" => Some(Hold::Rearm {
-                trigger: draft.trigger,
-                occurrence: draft.occurrence.clone(),
-                at: now + day(days.unwrap_or(c.config.review.rearm_days)),
-            }),
-            "wrong_contact" => draft
-                .to
-                .as_ref()
-                .map(|to| Hold::WrongContact { email: to.clone() }),
-            "bad_draft" => Some(Hold::TemplateFeedback {
-                template: draft.context.template.clone(),
-            }),
-            _ => None,
-        };
-        let label = REJECT_REASONS
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map_or(kind, |(_, l)| *l);
-        let reason = match &note {
-            Some(n) if kind != "other" => format!("{label}: {n}"),
-            Some(n) => n.clone(),
-            None => label.to_string(),
-        };
+        let Rejection {
+            kind,
+            note,
+            hold,
+            reason,
+        } = rejection(form, &draft, &c.config, now)?;
         let expected = draft.status;
         draft.status = DraftStatus::Rejected;
         draft.decision = Some(Decision {
