@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
+use jiff::Timestamp;
 use serde::Serialize;
 
 use super::{audit, evaluate, short_hash, Core, DraftRequest, EvaluateRequest, WorkError};
-use crate::domain::{AuditEntry, AuditKind, DraftStatus};
+use crate::domain::{AuditEntry, AuditKind, Deal, DealRef, DraftStatus};
 use crate::ports::keys;
 use crate::ports::{Queue, QueueMessage, StoreError};
 use crate::rules;
@@ -25,7 +26,7 @@ pub struct Sweeper {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SweepSummary {
-    pub now: jiff::Timestamp,
+    pub now: Timestamp,
     pub due_deals: usize,
     pub enqueued: usize,
     /// Deals whose follow-up waits for tomorrow's draft budget (lowest priority first to wait).
@@ -54,18 +55,51 @@ impl Sweeper {
         let c = &self.core;
         let now = c.clock.now();
         let due = c.store.due_deals(now, PAGE).await?;
+        let mut skipped = 0;
 
         // Deals about to draft compete for what is left of today's budget, most valuable first;
         // the rest wait, visibly, for tomorrow. Internal briefs need no budget.
+        let (mut drafting, other) = self.rank_due(&due, now, &mut skipped).await;
+        drafting.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let day = evaluate::budget_day(&c.config, now).to_string();
+        let used = c.store.budget_used(&day).await?;
+        let remaining = c.config.limits.daily_draft_budget.saturating_sub(used) as usize;
+        let (mut to_enqueue, deferred) = self
+            .defer_beyond_budget(drafting, remaining, &day, now, &mut skipped)
+            .await;
+        to_enqueue.extend(other);
+        let enqueued = self.enqueue_evaluations(&to_enqueue, &mut skipped).await;
+        let resurfaced = self.resurface_snoozed(now, &mut skipped).await?;
+        self.show_withdrawn().await?;
+        let (reminded, digest) = self.reminders_and_digest(now).await?;
+        Ok(SweepSummary {
+            now,
+            due_deals: due.len(),
+            enqueued,
+            deferred,
+            resurfaced_drafts: resurfaced,
+            skipped,
+            reminded,
+            digest,
+        })
+    }
+
+    /// The due deals that want a prospect-facing draft (with their priority), and the rest.
+    async fn rank_due(
+        &self,
+        due: &[(DealRef, Timestamp)],
+        now: Timestamp,
+        skipped: &mut usize,
+    ) -> (Vec<(f64, Deal, Timestamp)>, Vec<(DealRef, Timestamp)>) {
+        let c = &self.core;
         let mut drafting = Vec::new();
         let mut other = Vec::new();
-        let mut skipped = 0;
-        for (key, due_at) in &due {
+        for (key, due_at) in due {
             let deal = match c.store.get_deal(key).await {
                 Ok(d) => d,
                 Err(e) => {
                     tracing::warn!(deal = %key, error = %crate::error::Chain(&e), "due deal unreadable; the next sweep takes it");
-                    skipped += 1;
+                    *skipped += 1;
                     continue;
                 }
             };
@@ -89,10 +123,20 @@ impl Sweeper {
                 None => continue,
             }
         }
-        drafting.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let day = evaluate::budget_day(&c.config, now).to_string();
-        let used = c.store.budget_used(&day).await?;
-        let remaining = c.config.limits.daily_draft_budget.saturating_sub(used) as usize;
+        (drafting, other)
+    }
+
+    /// Deals beyond today's budget are deferred to the next budget day (audited first); the
+    /// others are to be evaluated now.
+    async fn defer_beyond_budget(
+        &self,
+        drafting: Vec<(f64, Deal, Timestamp)>,
+        remaining: usize,
+        day: &str,
+        now: Timestamp,
+        skipped: &mut usize,
+    ) -> (Vec<(DealRef, Timestamp)>, usize) {
+        let c = &self.core;
         let mut deferred = 0;
         let mut to_enqueue = Vec::new();
         for (rank, (score, mut deal, due_at)) in drafting.into_iter().enumerate() {
@@ -105,7 +149,7 @@ impl Sweeper {
             // same entry), then the deferral: a fault between them leaves the deal due, and the
             // next sweep does both again; never a deferral the audit log does not show.
             let entry = AuditEntry {
-                id: format!("deferred-{}", short_hash(&[&keys::deal_pk(&deal.key), &day, "sweep"])),
+                id: format!("deferred-{}", short_hash(&[&keys::deal_pk(&deal.key), day, "sweep"])),
                 ..AuditEntry::new(now, AuditKind::TriggerDeferred, "sweep", serde_json::json!({
                     "until": until, "priority": score,
                     "reason": format!("the daily draft budget of {} is spent; higher-priority deals went first", c.config.limits.daily_draft_budget),
@@ -114,7 +158,7 @@ impl Sweeper {
             .deal(&deal.key);
             if let Err(e) = audit(&*c.audit, entry).await {
                 tracing::warn!(deal = %deal.key, error = %crate::error::Chain(&e), "deferral not audited; the next sweep ranks it again");
-                skipped += 1;
+                *skipped += 1;
                 continue;
             }
             deal.deferred_until = Some(until);
@@ -126,13 +170,21 @@ impl Sweeper {
                 Err(StoreError::Conflict) => {}
                 Err(e) => {
                     tracing::warn!(deal = %deal.key, error = %crate::error::Chain(&e), "deferral not stored; the next sweep ranks it again");
-                    skipped += 1;
+                    *skipped += 1;
                 }
             }
         }
-        to_enqueue.extend(other);
+        (to_enqueue, deferred)
+    }
+
+    /// One evaluation per due deal on the queue (deduplicated by deal and due time).
+    async fn enqueue_evaluations(
+        &self,
+        deals: &[(DealRef, Timestamp)],
+        skipped: &mut usize,
+    ) -> usize {
         let mut enqueued = 0;
-        for (deal, due_at) in &to_enqueue {
+        for (deal, due_at) in deals {
             let body = serde_json::to_string(&EvaluateRequest {
                 deal: deal.clone(),
                 due_at: Some(*due_at),
@@ -154,11 +206,20 @@ impl Sweeper {
                 Ok(()) => enqueued += 1,
                 Err(e) => {
                     tracing::warn!(deal = %deal, error = %crate::error::Chain(&e), "evaluation not enqueued; the next sweep takes it");
-                    skipped += 1;
+                    *skipped += 1;
                 }
             }
         }
 
+        enqueued
+    }
+
+    /// Snoozed drafts whose time has come go back to the queue, and the founder hears again.
+    async fn resurface_snoozed(
+        &self,
+        now: Timestamp,
+        skipped: &mut usize,
+    ) -> Result<usize, WorkError> {
         let mut resurfaced = 0;
         for mut draft in self
             .core
@@ -179,7 +240,7 @@ impl Sweeper {
                 // Still snoozed and due: the next sweep brings it back.
                 Err(e) => {
                     tracing::warn!(draft = %draft.id, error = %crate::error::Chain(&e), "snoozed draft not brought back yet");
-                    skipped += 1;
+                    *skipped += 1;
                     continue;
                 }
                 Ok(()) => {}
@@ -214,18 +275,7 @@ impl Sweeper {
             )
             .await?;
         }
-        self.show_withdrawn().await?;
-        let (reminded, digest) = self.reminders_and_digest(now).await?;
-        Ok(SweepSummary {
-            now,
-            due_deals: due.len(),
-            enqueued,
-            deferred,
-            resurfaced_drafts: resurfaced,
-            skipped,
-            reminded,
-            digest,
-        })
+        Ok(resurfaced)
     }
 
     /// Drafts withdrawn since the last sweep (their deal talked) are shown on their Slack
@@ -262,24 +312,87 @@ impl Sweeper {
     /// Drafts are never forgotten and never sent by waiting: a draft waiting longer than
     /// `review.remind_after_hours` is reminded once a day; with `review.notify =
     /// "daily_digest"` one digest a day (after `review.digest_hour`, local) lists the queue.
-    async fn reminders_and_digest(&self, now: jiff::Timestamp) -> Result<(usize, bool), WorkError> {
+    async fn reminders_and_digest(&self, now: Timestamp) -> Result<(usize, bool), WorkError> {
         let c = &self.core;
         let review = &c.config.review;
         let local = now.to_zoned(c.config.timezone());
         let day = local.date().to_string();
-        let send = |request: DraftRequest, group: String, dedup: String| {
-            let body = serde_json::to_string(&request).expect("serialisable");
-            async move {
-                self.draft_queue
-                    .send(&QueueMessage {
-                        body,
-                        group_id: group,
-                        dedup_id: dedup,
-                    })
-                    .await
-                    .map_err(queue_err)
+        self.queue_weekly_summary(now).await?;
+        if review.notify == crate::config::NotifyMode::DailyDigest {
+            let marker = format!("digest:{day}");
+            // Only with something to list; a draft written by this sweep is in the next one's.
+            let waiting = !c
+                .store
+                .drafts_by_status(DraftStatus::Pending, None, 1)
+                .await?
+                .is_empty();
+            if waiting
+                && local.hour() >= review.digest_hour as i8
+                && c.store.marker(&marker).await?.is_none()
+            {
+                self.send_request(
+                    DraftRequest::Digest { day: day.clone() },
+                    "digest".into(),
+                    short_hash(&["digest", &day]),
+                )
+                .await?;
+                c.store.set_marker(&marker, &now.to_string()).await?;
+                return Ok((0, true));
             }
-        };
+            return Ok((0, false));
+        }
+        if review.remind_after_hours == 0 {
+            return Ok((0, false));
+        }
+        let waited = jiff::SignedDuration::from_hours(review.remind_after_hours as i64);
+        let day_ago = jiff::SignedDuration::from_hours(23);
+        let mut reminded = 0;
+        for d in c
+            .store
+            .drafts_by_status(DraftStatus::Pending, Some(now - waited), PAGE)
+            .await?
+        {
+            if d.notified_at
+                .is_some_and(|at| now.duration_since(at) < day_ago)
+            {
+                continue;
+            }
+            self.send_request(
+                DraftRequest::Remind {
+                    draft_id: d.id.clone(),
+                },
+                keys::queue_group(&d.deal),
+                short_hash(&["remind", &d.id, &day]),
+            )
+            .await?;
+            reminded += 1;
+        }
+        Ok((reminded, false))
+    }
+
+    /// A request to generate-draft, deduplicated by `dedup` within its group.
+    async fn send_request(
+        &self,
+        request: DraftRequest,
+        group: String,
+        dedup: String,
+    ) -> Result<(), WorkError> {
+        let body = serde_json::to_string(&request).expect("serialisable");
+        self.draft_queue
+            .send(&QueueMessage {
+                body,
+                group_id: group,
+                dedup_id: dedup,
+            })
+            .await
+            .map_err(queue_err)
+    }
+
+    /// The weekly summary, once per week, at its day and hour in the founder's time zone.
+    async fn queue_weekly_summary(&self, now: Timestamp) -> Result<(), WorkError> {
+        let c = &self.core;
+        let review = &c.config.review;
+        let local = now.to_zoned(c.config.timezone());
         let summary_on = !review.summary_day.eq_ignore_ascii_case("off");
         // Summaries are due from the first sweep on: a deployment (or a runner) that starts on
         // a Monday after 08:00 sends its first summary the next Monday, not at start-up.
@@ -288,7 +401,7 @@ impl Sweeper {
                 .store
                 .marker(SUMMARIES_SINCE)
                 .await?
-                .and_then(|v| v.parse::<jiff::Timestamp>().ok())
+                .and_then(|v| v.parse::<Timestamp>().ok())
             {
                 Some(t) => t,
                 None => {
@@ -331,7 +444,7 @@ impl Sweeper {
             let week = super::summary::week_label(c, scheduled);
             let marker = format!("summary:queued:{week}");
             if c.store.marker(&marker).await?.is_none() {
-                send(
+                self.send_request(
                     DraftRequest::WeeklySummary { week: week.clone() },
                     "summary".into(),
                     short_hash(&["summary", &week]),
@@ -340,55 +453,6 @@ impl Sweeper {
                 c.store.set_marker(&marker, &now.to_string()).await?;
             }
         }
-        if review.notify == crate::config::NotifyMode::DailyDigest {
-            let marker = format!("digest:{day}");
-            // Only with something to list; a draft written by this sweep is in the next one's.
-            let waiting = !c
-                .store
-                .drafts_by_status(DraftStatus::Pending, None, 1)
-                .await?
-                .is_empty();
-            if waiting
-                && local.hour() >= review.digest_hour as i8
-                && c.store.marker(&marker).await?.is_none()
-            {
-                send(
-                    DraftRequest::Digest { day: day.clone() },
-                    "digest".into(),
-                    short_hash(&["digest", &day]),
-                )
-                .await?;
-                c.store.set_marker(&marker, &now.to_string()).await?;
-                return Ok((0, true));
-            }
-            return Ok((0, false));
-        }
-        if review.remind_after_hours == 0 {
-            return Ok((0, false));
-        }
-        let waited = jiff::SignedDuration::from_hours(review.remind_after_hours as i64);
-        let day_ago = jiff::SignedDuration::from_hours(23);
-        let mut reminded = 0;
-        for d in c
-            .store
-            .drafts_by_status(DraftStatus::Pending, Some(now - waited), PAGE)
-            .await?
-        {
-            if d.notified_at
-                .is_some_and(|at| now.duration_since(at) < day_ago)
-            {
-                continue;
-            }
-            send(
-                DraftRequest::Remind {
-                    draft_id: d.id.clone(),
-                },
-                keys::queue_group(&d.deal),
-                short_hash(&["remind", &d.id, &day]),
-            )
-            .await?;
-            reminded += 1;
-        }
-        Ok((reminded, false))
+        Ok(())
     }
 }
