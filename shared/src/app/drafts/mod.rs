@@ -1,16 +1,19 @@
 //! Generate the draft for a fired trigger from the founder's template, put it in the review
 //! queue, and tell the founder with a signed review link.
 
-use std::collections::BTreeMap;
+mod facts;
+
 use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 use serde_json::json;
 
+use self::facts::call_facts;
+pub use self::facts::{brief_facts, template_facts};
 use super::{audit, draft_id, short_hash, Core, DraftRequest, WorkError};
 use crate::domain::{
-    AuditEntry, AuditKind, Deal, Draft, DraftContext, DraftStatus, Fact, FounderNotification,
+    AuditEntry, AuditKind, Deal, Draft, DraftContext, DraftStatus, FounderNotification,
 };
 use crate::ports::{Notifier, Queue, StoreError};
 use crate::rules;
@@ -72,240 +75,6 @@ impl DraftOutcome {
             DraftOutcome::NothingToDo => tracing::info!("nothing to do"),
         }
     }
-}
-
-/// What a meeting brief says from the deal's timeline, every line naming its source: the last
-/// three interactions, what the prospect wrote, open questions and commitments from notes and
-/// mail, and the stage history.
-pub fn brief_facts(
-    timeline: &[crate::domain::DealEvent],
-    config: &crate::config::Config,
-    now: Timestamp,
-) -> BTreeMap<String, Fact> {
-    use crate::domain::EventKind as K;
-    let tz = config.timezone();
-    let when = |t: Timestamp| super::present::when(t, now, &tz);
-    let line = |e: &crate::domain::DealEvent, text: &str| {
-        format!("- {}: {text} [{} {}]", when(e.occurred_at), e.source, e.id)
-    };
-    let said = |k: &K| match k {
-        K::ProspectReplied { summary }
-        | K::LeadInquiry { summary }
-        | K::CallLogged { summary, .. }
-        | K::OutboundSent { summary }
-        | K::MeetingBooked { summary, .. }
-        | K::ProspectDeclined { summary } => Some(summary.clone()),
-        K::ProposalSent { name, .. } => Some(format!(
-            "proposal sent{}",
-            name.as_ref().map(|n| format!(": {n}")).unwrap_or_default()
-        )),
-        K::FollowUpSent { subject, .. } => Some(format!("follow-up sent: \"{subject}\"")),
-        _ => None,
-    };
-    let recent: Vec<String> = timeline
-        .iter()
-        .rev()
-        .filter_map(|e| said(&e.kind).map(|t| line(e, &t)))
-        .take(3)
-        .collect();
-    let prospect: Vec<String> = timeline
-        .iter()
-        .rev()
-        .filter_map(|e| match &e.kind {
-            K::ProspectReplied { summary } | K::LeadInquiry { summary } => Some(line(e, summary)),
-            _ => None,
-        })
-        .take(3)
-        .collect();
-    // Questions asked and things promised, sentence by sentence, from calls, replies and mail.
-    let mut open = Vec::new();
-    for e in timeline.iter().rev() {
-        let (K::CallLogged { summary: text, .. }
-        | K::ProspectReplied { summary: text }
-        | K::OutboundSent { summary: text }) = &e.kind
-        else {
-            continue;
-        };
-        for sentence in text.split_inclusive(['.', '?', '!', '\n']).map(str::trim) {
-            let lower = sentence.to_lowercase();
-            let promise = [
-                "i'll ",
-                "i will ",
-                "we'll ",
-                "we will ",
-                "will send",
-                "follow up",
-            ]
-            .iter()
-            .any(|p| lower.contains(p));
-            if sentence.ends_with('?') || promise {
-                open.push(line(e, sentence));
-            }
-        }
-        if open.len() >= 5 {
-            break;
-        }
-    }
-    let stages: Vec<String> = timeline
-        .iter()
-        .filter_map(|e| match &e.kind {
-            K::StageChanged { raw_stage } => Some(line(
-                e,
-                &format!(
-                    "stage {}",
-                    config
-                        .canonical_stage(e.source_crm(), raw_stage)
-                        .map_or(raw_stage.clone(), |s| s.as_str().replace('_', " "))
-                ),
-            )),
-            _ => None,
-        })
-        .collect();
-    let none = |v: Vec<String>, empty: &str| {
-        if v.is_empty() {
-            empty.to_string()
-        } else {
-            v.join("\n")
-        }
-    };
-    BTreeMap::from([
-        (
-            "brief.recent".to_string(),
-            Fact::new(none(recent, "nothing recorded yet"), "deal timeline"),
-        ),
-        (
-            "brief.prospect_said".to_string(),
-            Fact::new(
-                none(prospect, "no message from them yet"),
-                "deal timeline: their replies",
-            ),
-        ),
-        (
-            "brief.open_items".to_string(),
-            Fact::new(
-                none(open, "none found in notes or mail"),
-                "deal timeline: call notes and mail",
-            ),
-        ),
-        (
-            "brief.stage_history".to_string(),
-            Fact::new(
-                none(stages, "no stage changes recorded"),
-                "deal timeline: stage changes",
-            ),
-        ),
-    ])
-}
-
-/// What a CRM-update template may say about the call: its notes, the summary to log, the date,
-/// and the next step the notes name.
-fn call_facts(
-    note: &crate::domain::CallNote,
-    update: &crate::domain::CrmUpdate,
-    config: &crate::config::Config,
-) -> BTreeMap<String, Fact> {
-    let source = format!("call notes ({})", note.source);
-    let mut facts = BTreeMap::from([
-        ("call.notes".to_string(), Fact::new(&note.text, &source)),
-        (
-            "call.date".to_string(),
-            Fact::new(
-                note.at
-                    .to_zoned(config.timezone())
-                    .strftime("%a %-d %b %Y")
-                    .to_string(),
-                &source,
-            ),
-        ),
-    ]);
-    facts.insert(
-        "call.summary".into(),
-        Fact::new(
-            update.note.clone().unwrap_or_else(|| note.text.clone()),
-            &source,
-        ),
-    );
-    if let Some(step) = update
-        .changes
-        .iter()
-        .find(|c| c.field == crate::domain::CrmField::NextStep)
-    {
-        facts.insert("call.next_step".into(), Fact::new(&step.to, &step.source));
-    }
-    facts
-}
-
-/// Every fact a template may use, each with its source: the deal's CRM facts, the founder's
-/// config, and figures computed from the timeline.
-pub fn template_facts(
-    deal: &Deal,
-    config: &crate::config::Config,
-    now: Timestamp,
-) -> BTreeMap<String, Fact> {
-    let mut facts = deal.facts.clone();
-    let f = &config.founder;
-    facts.insert(
-        "founder.name".into(),
-        Fact::new(&f.name, "config founder.name"),
-    );
-    facts.insert(
-        "founder.email".into(),
-        Fact::new(&f.email, "config founder.email"),
-    );
-    if let Some(c) = &f.company {
-        facts.insert(
-            "founder.company".into(),
-            Fact::new(c, "config founder.company"),
-        );
-    }
-    if let Some(stage) = deal.stage {
-        let entered = deal.stage_entered_at;
-        facts.insert(
-            "deal.stage".into(),
-            Fact::new(
-                stage.as_str(),
-                format!(
-                    "{} stage {}",
-                    deal.key.crm,
-                    deal.raw_stage.as_deref().unwrap_or("")
-                ),
-            ),
-        );
-        facts.insert(
-            "deal.days_in_stage".into(),
-            Fact::new(
-                (now.duration_since(entered).as_hours() / 24).to_string(),
-                format!("computed: stage entered {entered}"),
-            ),
-        );
-    }
-    if let Some(last) = deal.last_contact_at() {
-        let days = now.duration_since(last).as_hours() / 24;
-        facts.insert(
-            "days_since_last_contact".into(),
-            Fact::new(days.to_string(), format!("computed: last contact {last}")),
-        );
-    }
-    if let Some(i) = &deal.last_interaction {
-        let source = format!("timeline: {} event at {}", i.source, i.at);
-        facts.insert(
-            "last_interaction.summary".into(),
-            Fact::new(&i.summary, source.clone()),
-        );
-        facts.insert(
-            "last_interaction.date".into(),
-            Fact::new(i.at.strftime("%Y-%m-%d").to_string(), source),
-        );
-    }
-    if let Some(at) = deal.proposal_sent_at {
-        facts.entry("proposal.sent_date".into()).or_insert_with(|| {
-            Fact::new(
-                at.strftime("%Y-%m-%d").to_string(),
-                "timeline: proposal sent",
-            )
-        });
-    }
-    facts
 }
 
 impl Drafter {
@@ -428,15 +197,7 @@ impl Drafter {
         let c = &self.core;
         let id = draft_id(&firing);
         if let Some(existing) = c.store.get_draft(&id).await? {
-            match existing.status {
-                DraftStatus::Pending if existing.notified_at.is_none() && self.per_draft() => {
-                    self.notify(existing).await?;
-                }
-                DraftStatus::Brief if existing.notified_at.is_none() => {
-                    self.brief(existing).await?;
-                }
-                _ => {}
-            }
+            self.resume(existing).await?;
             return Ok(DraftOutcome::Existing { draft_id: id });
         }
         let Some(deal) = c.store.get_deal(&firing.deal).await? else {
@@ -486,18 +247,9 @@ impl Drafter {
             let Some(proposal) = c.config.proposal_for(deal.deal_type.as_deref()) else {
                 return self.no_proposal_template(&deal, &firing).await;
             };
-            let rendered = crate::drafting::render_markdown(&proposal.template, &facts);
-            document = Some(super::document::proposal_document(
-                &rendered.subject,
-                &rendered.body,
-                &deal.name,
-                &c.config,
-                now,
-            ));
-            crate::drafting::Rendered {
-                template: format!("{} ({})", proposal.name, rendered.template),
-                ..rendered
-            }
+            let (rendered, doc) = proposal_draft(proposal, &facts, &deal, &c.config, now);
+            document = Some(doc);
+            rendered
         } else {
             c.config
                 .templates
@@ -506,15 +258,7 @@ impl Drafter {
         };
         let mut missing = rendered.missing.clone();
         // A brief goes to the founder; a follow-up to the deal's contact; a CRM update to no one.
-        let to = if firing.trigger.is_internal() {
-            Some(c.config.founder.email.clone())
-        } else if firing.trigger.is_crm_update() {
-            None
-        } else {
-            deal.contact_email
-                .clone()
-                .or_else(|| deal.facts.get("contact.email").map(|f| f.value.clone()))
-        };
+        let to = recipient(&deal, firing.trigger, &c.config);
         if to.is_none() && firing.trigger.writes_to_prospect() {
             missing.push("recipient email (contact.email)".into());
         }
@@ -537,18 +281,7 @@ impl Drafter {
             },
             body: rendered.body,
             missing,
-            context: DraftContext {
-                trigger_label: firing.trigger.label().into(),
-                due_at: firing.due_at,
-                fired_at: firing.fired_at,
-                days_since_last_contact: deal
-                    .last_contact_at()
-                    .map(|t| now.duration_since(t).as_hours() / 24),
-                last_interaction: deal.last_interaction.clone(),
-                facts: rendered.used,
-                stage: deal.stage,
-                template: rendered.template,
-            },
+            context: draft_context(&firing, &deal, rendered.used, rendered.template, now),
             created_at: now,
             notified_at: None,
             snoozed_until: None,
@@ -560,21 +293,7 @@ impl Drafter {
             document,
             writeback: None,
         };
-        if c.store.create_draft(&draft).await? {
-            audit(
-                &*c.audit,
-                AuditEntry {
-                    id: format!("draft-created-{id}"),
-                    ..AuditEntry::new(now, AuditKind::DraftCreated, "generate-draft", json!({
-                        "trigger": draft.trigger, "occurrence": draft.occurrence, "subject": draft.subject,
-                        "body": draft.body, "missing": draft.missing, "template": draft.context.template,
-                    }))
-                }
-                .deal(&draft.deal)
-                .draft(&id),
-            )
-            .await?;
-        }
+        self.record_new(&draft, now).await?;
         let incomplete = draft.is_incomplete();
         if draft.status == DraftStatus::Brief {
             self.brief(draft).await?;
@@ -587,6 +306,42 @@ impl Drafter {
             draft_id: id,
             incomplete,
         })
+    }
+
+    /// Store a new draft and audit it, once (a retried message finds it written).
+    async fn record_new(&self, draft: &Draft, now: Timestamp) -> Result<(), WorkError> {
+        let c = &self.core;
+        let id = &draft.id;
+        if c.store.create_draft(draft).await? {
+            audit(
+                &*c.audit,
+                AuditEntry {
+                    id: format!("draft-created-{id}"),
+                    ..AuditEntry::new(now, AuditKind::DraftCreated, "generate-draft", json!({
+                        "trigger": draft.trigger, "occurrence": draft.occurrence, "subject": draft.subject,
+                        "body": draft.body, "missing": draft.missing, "template": draft.context.template,
+                    }))
+                }
+                .deal(&draft.deal)
+                .draft(id),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// A draft written before (a retried message): tell the founder if that did not happen yet.
+    async fn resume(&self, existing: Draft) -> Result<(), WorkError> {
+        match existing.status {
+            DraftStatus::Pending if existing.notified_at.is_none() && self.per_draft() => {
+                self.notify(existing).await?;
+            }
+            DraftStatus::Brief if existing.notified_at.is_none() => {
+                self.brief(existing).await?;
+            }
+            _ => {}
+        }
+        Ok(())
     }
 
     /// One notification per draft, or a daily digest instead.
@@ -935,66 +690,64 @@ impl Drafter {
     }
 }
 
-#[cfg(test)]
-mod brief_tests {
-    use super::*;
-    use crate::domain::{DealEvent, DealRef, EventKind};
+/// A proposal rendered from the founder's template, and its printable document.
+fn proposal_draft(
+    proposal: &crate::config::ProposalTemplate,
+    facts: &std::collections::BTreeMap<String, crate::domain::Fact>,
+    deal: &Deal,
+    config: &crate::config::Config,
+    now: Timestamp,
+) -> (crate::drafting::Rendered, String) {
+    let rendered = crate::drafting::render_markdown(&proposal.template, facts);
+    let document = super::document::proposal_document(
+        &rendered.subject,
+        &rendered.body,
+        &deal.name,
+        config,
+        now,
+    );
+    let rendered = crate::drafting::Rendered {
+        template: format!("{} ({})", proposal.name, rendered.template),
+        ..rendered
+    };
+    (rendered, document)
+}
 
-    fn ev(id: &str, at: &str, kind: EventKind) -> DealEvent {
-        DealEvent {
-            id: id.into(),
-            deal: DealRef::new("hubspot", "9"),
-            occurred_at: at.parse().unwrap(),
-            source: "hubspot".into(),
-            kind,
-            snapshot: None,
-        }
+/// A brief goes to the founder; a follow-up to the deal's contact; a CRM update to no one.
+fn recipient(
+    deal: &Deal,
+    trigger: crate::domain::TriggerKind,
+    config: &crate::config::Config,
+) -> Option<String> {
+    if trigger.is_internal() {
+        Some(config.founder.email.clone())
+    } else if trigger.is_crm_update() {
+        None
+    } else {
+        deal.contact_email
+            .clone()
+            .or_else(|| deal.facts.get("contact.email").map(|f| f.value.clone()))
     }
+}
 
-    #[test]
-    fn a_brief_quotes_the_timeline_with_sources_questions_and_commitments() {
-        let config = crate::config::Config::bundled().unwrap();
-        let now: Timestamp = "2026-12-10T09:00:00Z".parse().unwrap();
-        let timeline = vec![
-            ev("s1", "2026-11-20T09:00:00Z", EventKind::StageChanged { raw_stage: "qualifiedtobuy".into() }),
-            ev("c1", "2026-11-25T15:00:00Z", EventKind::CallLogged {
-                summary: "Discovery call. Can you share the SOC2 report? I'll send pricing by Friday.".into(),
-                note: None,
-            }),
-            ev("s2", "2026-11-27T09:00:00Z", EventKind::StageChanged { raw_stage: "contractsent".into() }),
-            ev("p1", "2026-11-27T09:05:00Z", EventKind::ProposalSent { document_id: "doc".into(), name: Some("Rollout".into()) }),
-            ev("r1", "2026-12-08T08:00:00Z", EventKind::ProspectReplied {
-                summary: "Reply from dana@acme.example: \"Re: Rollout\" — Looks good. Do you support SSO?".into(),
-            }),
-        ];
-        let f = brief_facts(&timeline, &config, now);
-        let recent = &f["brief.recent"].value;
-        assert_eq!(recent.lines().count(), 3, "{recent}");
-        assert!(
-            recent
-                .lines()
-                .next()
-                .unwrap()
-                .contains("Do you support SSO?"),
-            "newest first: {recent}"
-        );
-        assert!(recent.contains("[hubspot r1]"), "{recent}");
-        let open = &f["brief.open_items"].value;
-        assert!(
-            open.contains("Do you support SSO?")
-                && open.contains("Can you share the SOC2 report?")
-                && open.contains("I'll send pricing by Friday."),
-            "{open}"
-        );
-        assert!(
-            !open.contains("Discovery call."),
-            "only questions and promises: {open}"
-        );
-        let stages = &f["brief.stage_history"].value;
-        assert_eq!(stages.lines().count(), 2, "{stages}");
-        assert!(stages.contains("stage proposal"), "{stages}");
-        assert!(f["brief.prospect_said"].value.contains("Looks good"));
-        let empty = brief_facts(&[], &config, now);
-        assert_eq!(empty["brief.recent"].value, "nothing recorded yet");
+/// Why the draft exists and what it rests on, for the review page.
+fn draft_context(
+    firing: &crate::domain::Firing,
+    deal: &Deal,
+    facts: Vec<crate::domain::FactUse>,
+    template: String,
+    now: Timestamp,
+) -> DraftContext {
+    DraftContext {
+        trigger_label: firing.trigger.label().into(),
+        due_at: firing.due_at,
+        fired_at: firing.fired_at,
+        days_since_last_contact: deal
+            .last_contact_at()
+            .map(|t| now.duration_since(t).as_hours() / 24),
+        last_interaction: deal.last_interaction.clone(),
+        facts,
+        stage: deal.stage,
+        template,
     }
 }
