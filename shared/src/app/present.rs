@@ -160,47 +160,9 @@ pub fn withdrawn(
         .map(|f| f.value.clone())
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| "the prospect".into());
-    // The deal's last interaction, when it is this contact: who it was with, and what was said.
-    let interaction = |at: Timestamp| deal.last_interaction.as_ref().filter(|i| i.at == at);
-    let who = |at: Timestamp, lead: &str| {
-        interaction(at)
-            .and_then(|i| i.summary.strip_prefix(lead))
-            .and_then(|rest| rest.split(": ").next())
-            .map(str::trim)
-            .filter(|w| w.contains('@'))
-            .map(|w| {
-                // The contact by name when the address is theirs.
-                let theirs = deal
-                    .contact_email
-                    .as_deref()
-                    .is_some_and(|c| c.eq_ignore_ascii_case(w));
-                if theirs {
-                    contact.clone()
-                } else {
-                    w.to_string()
-                }
-            })
-            .unwrap_or_else(|| contact.clone())
-    };
-    let said = |at: Timestamp| {
-        interaction(at)
-            .map(|i| {
-                let text = i
-                    .summary
-                    .split_once(": ")
-                    .map_or(i.summary.as_str(), |(_, r)| r);
-                let text = text.rsplit_once(" \u{2014} ").map_or(text, |(_, s)| s);
-                let text = crate::domain::checks::excerpt(text.trim().trim_matches('"'), 120);
-                format!(": \u{201c}{text}\u{201d}")
-            })
-            .unwrap_or_default()
-    };
-    let capital = |s: String| {
-        let mut c = s.chars();
-        c.next()
-            .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
-            .unwrap_or_default()
-    };
+    let who = |at: Timestamp, lead: &str| counterpart(deal, &contact, at, lead);
+    let said = |at: Timestamp| quoted(deal, at);
+    let capital = capitalised;
     let what = this(trigger);
     match stop {
         StopReason::Replied { at }
@@ -263,6 +225,55 @@ pub fn withdrawn(
         }
         other => format!("Not sent: {other} since this draft was written, so it was withdrawn."),
     }
+}
+
+/// The deal's last interaction, when it is the one at `at`.
+fn interaction_at(deal: &Deal, at: Timestamp) -> Option<&crate::domain::Interaction> {
+    deal.last_interaction.as_ref().filter(|i| i.at == at)
+}
+
+/// Who the interaction at `at` was with (its summary starts with `lead` and the address): the
+/// contact by name when the address is theirs, else the address; the contact when unknown.
+fn counterpart(deal: &Deal, contact: &str, at: Timestamp, lead: &str) -> String {
+    interaction_at(deal, at)
+        .and_then(|i| i.summary.strip_prefix(lead))
+        .and_then(|rest| rest.split(": ").next())
+        .map(str::trim)
+        .filter(|w| w.contains('@'))
+        .map(|w| {
+            let theirs = deal
+                .contact_email
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case(w));
+            if theirs {
+                contact.to_string()
+            } else {
+                w.to_string()
+            }
+        })
+        .unwrap_or_else(|| contact.to_string())
+}
+
+/// What was said in the interaction at `at`, quoted and cut to one line (empty when unknown).
+fn quoted(deal: &Deal, at: Timestamp) -> String {
+    interaction_at(deal, at)
+        .map(|i| {
+            let text = i
+                .summary
+                .split_once(": ")
+                .map_or(i.summary.as_str(), |(_, r)| r);
+            let text = text.rsplit_once(" \u{2014} ").map_or(text, |(_, s)| s);
+            let text = crate::domain::checks::excerpt(text.trim().trim_matches('"'), 120);
+            format!(": \u{201c}{text}\u{201d}")
+        })
+        .unwrap_or_default()
+}
+
+fn capitalised(s: String) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

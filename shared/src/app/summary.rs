@@ -165,6 +165,26 @@ pub async fn build(core: &Core) -> Result<WeeklySummary, StoreError> {
     for st in DraftStatus::ALL {
         drafts.extend(core.store.drafts_by_status(st, None, MAX_DRAFTS).await?);
     }
+    let (counts, median) = count_drafts(&drafts, from);
+    Ok(WeeklySummary {
+        week: week_label(core, now),
+        from: from.to_zoned(tz.clone()).strftime("%a %-d %b").to_string(),
+        to: now
+            .to_zoned(tz.clone())
+            .strftime("%a %-d %b %H:%M")
+            .to_string(),
+        generated_at: now,
+        stages: stages.into_values().collect(),
+        open_deals,
+        drafts: counts,
+        median_hours_to_decision: median.map(|h| (h * 10.0).round() / 10.0),
+        won,
+        lost,
+    })
+}
+
+/// The week's drafts by what became of them, and the median hours from draft to decision.
+fn count_drafts(drafts: &[Draft], from: Timestamp) -> (DraftCounts, Option<f64>) {
     let mut counts = DraftCounts::default();
     let mut to_decision = Vec::new();
     for d in drafts.iter().filter(|d| d.status != DraftStatus::Brief) {
@@ -205,21 +225,7 @@ pub async fn build(core: &Core) -> Result<WeeklySummary, StoreError> {
         n if n % 2 == 1 => Some(to_decision[n / 2]),
         n => Some((to_decision[n / 2 - 1] + to_decision[n / 2]) / 2.0),
     };
-    Ok(WeeklySummary {
-        week: week_label(core, now),
-        from: from.to_zoned(tz.clone()).strftime("%a %-d %b").to_string(),
-        to: now
-            .to_zoned(tz.clone())
-            .strftime("%a %-d %b %H:%M")
-            .to_string(),
-        generated_at: now,
-        stages: stages.into_values().collect(),
-        open_deals,
-        drafts: counts,
-        median_hours_to_decision: median.map(|h| (h * 10.0).round() / 10.0),
-        won,
-        lost,
-    })
+    (counts, median)
 }
 
 fn money(value: &BTreeMap<String, f64>) -> String {

@@ -373,6 +373,38 @@ fn describe(e: &CrmError) -> String {
 pub fn call_update(deal: &Deal, note: &CallNote, config: &Config) -> CrmUpdate {
     let tz = config.timezone();
     let call_day = note.at.to_zoned(tz).date();
+    let mut read = read_labelled_lines(note, call_day);
+    // Promising a proposal from the qualified stage moves the deal to the proposal stage.
+    if read.stage.is_none() && deal.stage == Some(Stage::Qualified) {
+        if let Some((step, source)) = &read.next_step {
+            if step.to_lowercase().contains("proposal") {
+                read.stage = Some((
+                    Stage::Proposal,
+                    format!("{source}: the next step is a proposal"),
+                ));
+            }
+        }
+    }
+    let changes = proposed_changes(deal, &read, config);
+    let summary = crate::domain::checks::excerpt(&read.rest.join(" "), 600);
+    CrmUpdate {
+        changes,
+        note: (!summary.is_empty()).then_some(summary),
+    }
+}
+
+/// What labelled lines of call notes say (`Next step:`, `Due:`, `Stage:`, `Budget:`, `Lost
+/// because:`), each with the line it came from; the other lines, for the note.
+struct LabelledNotes<'a> {
+    next_step: Option<(String, String)>,
+    next_date: Option<(Date, String)>,
+    stage: Option<(Stage, String)>,
+    amount: Option<(f64, String)>,
+    reason: Option<(String, String)>,
+    rest: Vec<&'a str>,
+}
+
+fn read_labelled_lines(note: &CallNote, call_day: Date) -> LabelledNotes<'_> {
     let mut next_step: Option<(String, String)> = None;
     let mut next_date: Option<(Date, String)> = None;
     let mut stage: Option<(Stage, String)> = None;
@@ -429,21 +461,23 @@ pub fn call_update(deal: &Deal, note: &CallNote, config: &Config) -> CrmUpdate {
             _ => rest.push(*line),
         }
     }
-    // Promising a proposal from the qualified stage moves the deal to the proposal stage.
-    if stage.is_none() && deal.stage == Some(Stage::Qualified) {
-        if let Some((step, source)) = &next_step {
-            if step.to_lowercase().contains("proposal") {
-                stage = Some((
-                    Stage::Proposal,
-                    format!("{source}: the next step is a proposal"),
-                ));
-            }
-        }
+    LabelledNotes {
+        next_step,
+        next_date,
+        stage,
+        amount,
+        reason,
+        rest,
     }
+}
+
+/// The changes the notes call for, each only where the config allows the field and the CRM
+/// does not have it already.
+fn proposed_changes(deal: &Deal, read: &LabelledNotes<'_>, config: &Config) -> Vec<FieldChange> {
     let mut changes = Vec::new();
     let allow = |f: CrmField| config.writeback.allows(f);
     let current_step = deal.facts.get("deal.next_step").map(|f| f.value.clone());
-    if let Some((step, source)) = next_step.filter(|_| allow(CrmField::NextStep)) {
+    if let Some((step, source)) = read.next_step.clone().filter(|_| allow(CrmField::NextStep)) {
         if current_step.as_deref() != Some(step.as_str()) {
             changes.push(FieldChange {
                 field: CrmField::NextStep,
@@ -454,7 +488,11 @@ pub fn call_update(deal: &Deal, note: &CallNote, config: &Config) -> CrmUpdate {
             });
         }
     }
-    if let Some((date, source)) = next_date.filter(|_| allow(CrmField::NextStepDate)) {
+    if let Some((date, source)) = read
+        .next_date
+        .clone()
+        .filter(|_| allow(CrmField::NextStepDate))
+    {
         changes.push(FieldChange {
             field: CrmField::NextStepDate,
             from: None,
@@ -463,7 +501,7 @@ pub fn call_update(deal: &Deal, note: &CallNote, config: &Config) -> CrmUpdate {
             source,
         });
     }
-    if let Some((target, source)) = stage.filter(|_| allow(CrmField::Stage)) {
+    if let Some((target, source)) = read.stage.clone().filter(|_| allow(CrmField::Stage)) {
         if deal.stage != Some(target) {
             if let Some(raw) = raw_stage_for(config, &deal.key.crm, target) {
                 changes.push(FieldChange {
@@ -476,7 +514,7 @@ pub fn call_update(deal: &Deal, note: &CallNote, config: &Config) -> CrmUpdate {
             }
         }
     }
-    if let Some((value, source)) = amount.filter(|_| allow(CrmField::Amount)) {
+    if let Some((value, source)) = read.amount.clone().filter(|_| allow(CrmField::Amount)) {
         if deal.amount != Some(value) {
             changes.push(FieldChange {
                 field: CrmField::Amount,
@@ -487,7 +525,7 @@ pub fn call_update(deal: &Deal, note: &CallNote, config: &Config) -> CrmUpdate {
             });
         }
     }
-    if let Some((text, source)) = reason.filter(|_| allow(CrmField::CloseReason)) {
+    if let Some((text, source)) = read.reason.clone().filter(|_| allow(CrmField::CloseReason)) {
         changes.push(FieldChange {
             field: CrmField::CloseReason,
             from: None,
@@ -496,11 +534,7 @@ pub fn call_update(deal: &Deal, note: &CallNote, config: &Config) -> CrmUpdate {
             source,
         });
     }
-    let summary = crate::domain::checks::excerpt(&rest.join(" "), 600);
-    CrmUpdate {
-        changes,
-        note: (!summary.is_empty()).then_some(summary),
-    }
+    changes
 }
 
 /// The CRM's own id of a canonical open stage: the first of its ids the config maps there.
