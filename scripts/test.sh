@@ -18,6 +18,10 @@ echo "== shared/src keeps its layers (no import against the order, no cycle)"
 python3 scripts/check-layers.py --self-test
 python3 scripts/check-layers.py
 
+echo "== sizes a newcomer can hold (port traits, functions, files, function mains)"
+python3 scripts/check-sizes.py --self-test
+python3 scripts/check-sizes.py
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "rustfmt: clean"

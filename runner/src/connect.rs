@@ -314,19 +314,7 @@ pub async fn mailbox(
         Destination::Deployment { read, send } => {
             // Each function reads its grant under the same name, from its own secret.
             let client = secrets_client().await;
-            // The OAuth client and the push credentials travel with the grants.
-            let app_keys: &[&str] = match kind {
-                MailboxKind::Gmail => &["GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"],
-                MailboxKind::Outlook => &[
-                    "MICROSOFT_TENANT_ID",
-                    "MICROSOFT_CLIENT_ID",
-                    "MICROSOFT_CLIENT_SECRET",
-                ],
-            };
-            let push_keys: &[&str] = match kind {
-                MailboxKind::Gmail => &["GMAIL_PUSH_TOKEN"],
-                MailboxKind::Outlook => &["OUTLOOK_CLIENT_STATE"],
-            };
+            let (app_keys, push_keys) = travelling_settings(kind);
             let mut read_values = vec![(read_key.to_string(), value(read_key))];
             let mut send_values = vec![(read_key.to_string(), value(send_key))];
             for k in app_keys {
@@ -394,4 +382,23 @@ async fn start_local(name: &str, data: &Path, env: &dyn Fn(&str) -> Option<Strin
 async fn secrets_client() -> aws_sdk_secretsmanager::Client {
     let config = aws_config::load_from_env().await;
     aws_sdk_secretsmanager::Client::new(&config)
+}
+
+/// The OAuth client's settings and the push credentials, which travel with the grants to a
+/// deployment: (both functions', the reader's only).
+fn travelling_settings(kind: MailboxKind) -> (&'static [&'static str], &'static [&'static str]) {
+    match kind {
+        MailboxKind::Gmail => (
+            &["GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET"],
+            &["GMAIL_PUSH_TOKEN"],
+        ),
+        MailboxKind::Outlook => (
+            &[
+                "MICROSOFT_TENANT_ID",
+                "MICROSOFT_CLIENT_ID",
+                "MICROSOFT_CLIENT_SECRET",
+            ],
+            &["OUTLOOK_CLIENT_STATE"],
+        ),
+    }
 }

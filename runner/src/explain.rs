@@ -98,43 +98,7 @@ pub async fn explain(
     let timeline = store.timeline(deal_ref).await.map_err(|e| e.to_string())?;
     let mut out = String::new();
     let w = &mut out;
-    let _ = writeln!(w, "Deal {deal_ref}: {}", deal.name);
-    let stage = deal
-        .stage
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "unmapped".into());
-    let _ = writeln!(
-        w,
-        "  stage {stage} ({}) since {}; amount {}; type {}; status {}",
-        deal.raw_stage.as_deref().unwrap_or("-"),
-        when(deal.stage_entered_at, now),
-        deal.amount
-            .map(|a| format!("{a} {}", deal.currency.as_deref().unwrap_or("")))
-            .unwrap_or_else(|| "-".into())
-            .trim(),
-        deal.deal_type.as_deref().unwrap_or("-"),
-        deal.status.as_deref().unwrap_or("-"),
-    );
-    let _ = writeln!(
-        w,
-        "  contact {}",
-        deal.contact_email.as_deref().unwrap_or("(no email)")
-    );
-    match deal.next_due_at {
-        Some(t) => {
-            let _ = writeln!(w, "  next due {}", when(t, now));
-        }
-        None => {
-            let _ = writeln!(w, "  next due: never (nothing can fire)");
-        }
-    }
-    if let Some(until) = deal.deferred_until.filter(|u| *u > now) {
-        let _ = writeln!(
-            w,
-            "  held back by the draft budget or the per-deal cap until {}",
-            when(until, now)
-        );
-    }
+    write_deal(w, &deal, deal_ref, now);
     let _ = writeln!(w, "\nTimeline (oldest first)");
     for e in &timeline {
         let _ = writeln!(
@@ -215,6 +179,47 @@ pub async fn explain(
         }
     }
     Ok(out)
+}
+
+/// The deal as it stands: stage, amount, contact, when it is next due, and any hold.
+fn write_deal(w: &mut String, deal: &shared::domain::Deal, deal_ref: &DealRef, now: Timestamp) {
+    let _ = writeln!(w, "Deal {deal_ref}: {}", deal.name);
+    let stage = deal
+        .stage
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "unmapped".into());
+    let _ = writeln!(
+        w,
+        "  stage {stage} ({}) since {}; amount {}; type {}; status {}",
+        deal.raw_stage.as_deref().unwrap_or("-"),
+        when(deal.stage_entered_at, now),
+        deal.amount
+            .map(|a| format!("{a} {}", deal.currency.as_deref().unwrap_or("")))
+            .unwrap_or_else(|| "-".into())
+            .trim(),
+        deal.deal_type.as_deref().unwrap_or("-"),
+        deal.status.as_deref().unwrap_or("-"),
+    );
+    let _ = writeln!(
+        w,
+        "  contact {}",
+        deal.contact_email.as_deref().unwrap_or("(no email)")
+    );
+    match deal.next_due_at {
+        Some(t) => {
+            let _ = writeln!(w, "  next due {}", when(t, now));
+        }
+        None => {
+            let _ = writeln!(w, "  next due: never (nothing can fire)");
+        }
+    }
+    if let Some(until) = deal.deferred_until.filter(|u| *u > now) {
+        let _ = writeln!(
+            w,
+            "  held back by the draft budget or the per-deal cap until {}",
+            when(until, now)
+        );
+    }
 }
 
 /// On the runner's store in `data`, or with `aws` on its DynamoDB tables (the runner's clock

@@ -384,86 +384,13 @@ fn main() -> ExitCode {
             port,
             read_secret,
             send_secret,
-        } => match crm {
-            ConnectCrm::Gmail | ConnectCrm::Outlook => {
-                let kind = if matches!(crm, ConnectCrm::Gmail) {
-                    connect::MailboxKind::Gmail
-                } else {
-                    connect::MailboxKind::Outlook
-                };
-                let dest = match (read_secret, send_secret) {
-                    (Some(read), Some(send)) => connect::Destination::Deployment { read, send },
-                    _ => connect::Destination::Local(data),
-                };
-                let env = shared::config::settings::Env::new();
-                let get = |n: &str| env.optional(n);
-                match runtime().block_on(connect::mailbox(kind, port, dest, &get)) {
-                    Ok(lines) => {
-                        for l in lines {
-                            println!("{l}");
-                        }
-                        ExitCode::SUCCESS
-                    }
-                    Err(e) => {
-                        eprintln!("draftgate connect: {e}");
-                        ExitCode::from(1)
-                    }
-                }
-            }
-            _ => match url {
-                Some(url) => connect(crm, &url),
-                None => {
-                    eprintln!("draftgate connect: --url is required for a CRM (the webhook's stack output)");
-                    ExitCode::from(2)
-                }
-            },
-        },
-        Command::Import { data, config } => {
-            let config = std::sync::Arc::new(config_or_exit(config));
-            match runtime().block_on(import::run(&data, config)) {
-                Ok(summary) => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&summary).expect("serialisable")
-                    );
-                    if summary.crms.iter().any(|c| c.error.is_some()) {
-                        ExitCode::from(1)
-                    } else {
-                        ExitCode::SUCCESS
-                    }
-                }
-                Err(e) => {
-                    eprintln!("draftgate import: {e}");
-                    ExitCode::from(2)
-                }
-            }
-        }
+        } => connect_command(crm, url, data, port, read_secret, send_secret),
+        Command::Import { data, config } => import_command(&data, config),
         Command::Replay {
             scenario,
             config,
             json,
-        } => {
-            let config = std::sync::Arc::new(config_or_exit(config));
-            let result = replay::load(&scenario)
-                .and_then(|s| runtime().block_on(replay::replay(&s, config)));
-            match result {
-                Ok(report) if json => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&report).expect("serialisable")
-                    );
-                    ExitCode::SUCCESS
-                }
-                Ok(report) => {
-                    print!("{}", replay::render(&report));
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("draftgate replay: {e}");
-                    ExitCode::from(1)
-                }
-            }
-        }
+        } => replay_command(&scenario, config, json),
         Command::Serve {
             addr,
             data,
@@ -471,40 +398,138 @@ fn main() -> ExitCode {
             no_sample,
             aws,
             dev_routes,
-        } => {
-            // Readable text logs on stderr; stdout carries only the start-up banner.
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| "info".into()),
-                )
-                .with_target(false)
-                .with_writer(std::io::stderr)
-                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-                .init();
-            let config_path = config.or_else(|| {
-                let default = PathBuf::from("config/draftgate.toml");
-                default.exists().then_some(default)
-            });
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
-            let options = serve::ServeOptions {
-                addr,
-                data,
-                config_path,
-                load_sample: !no_sample,
-                aws,
-                dev_routes,
+        } => serve_command(serve::ServeOptions {
+            addr,
+            data,
+            config_path: config,
+            load_sample: !no_sample,
+            aws,
+            dev_routes,
+        }),
+    }
+}
+
+/// `draftgate connect`: a mailbox's grant (Gmail, Outlook), or a CRM's webhook.
+fn connect_command(
+    crm: ConnectCrm,
+    url: Option<String>,
+    data: PathBuf,
+    port: u16,
+    read_secret: Option<String>,
+    send_secret: Option<String>,
+) -> ExitCode {
+    match crm {
+        ConnectCrm::Gmail | ConnectCrm::Outlook => {
+            let kind = if matches!(crm, ConnectCrm::Gmail) {
+                connect::MailboxKind::Gmail
+            } else {
+                connect::MailboxKind::Outlook
             };
-            match runtime.block_on(serve::serve(options)) {
-                Ok(()) => ExitCode::SUCCESS,
+            let dest = match (read_secret, send_secret) {
+                (Some(read), Some(send)) => connect::Destination::Deployment { read, send },
+                _ => connect::Destination::Local(data),
+            };
+            let env = shared::config::settings::Env::new();
+            let get = |n: &str| env.optional(n);
+            match runtime().block_on(connect::mailbox(kind, port, dest, &get)) {
+                Ok(lines) => {
+                    for l in lines {
+                        println!("{l}");
+                    }
+                    ExitCode::SUCCESS
+                }
                 Err(e) => {
-                    eprintln!("draftgate: {e}");
-                    ExitCode::from(78)
+                    eprintln!("draftgate connect: {e}");
+                    ExitCode::from(1)
                 }
             }
+        }
+        _ => {
+            match url {
+                Some(url) => connect(crm, &url),
+                None => {
+                    eprintln!("draftgate connect: --url is required for a CRM (the webhook's stack output)");
+                    ExitCode::from(2)
+                }
+            }
+        }
+    }
+}
+
+/// `draftgate import`: every configured CRM's open deals, once.
+fn import_command(data: &std::path::Path, config: Option<PathBuf>) -> ExitCode {
+    let config = std::sync::Arc::new(config_or_exit(config));
+    match runtime().block_on(import::run(data, config)) {
+        Ok(summary) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&summary).expect("serialisable")
+            );
+            if summary.crms.iter().any(|c| c.error.is_some()) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("draftgate import: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// `draftgate replay`: a scenario through the engine on a simulated clock.
+fn replay_command(scenario: &std::path::Path, config: Option<PathBuf>, json: bool) -> ExitCode {
+    let config = std::sync::Arc::new(config_or_exit(config));
+    let result =
+        replay::load(scenario).and_then(|s| runtime().block_on(replay::replay(&s, config)));
+    match result {
+        Ok(report) if json => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).expect("serialisable")
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            print!("{}", replay::render(&report));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("draftgate replay: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `draftgate serve`: text logs on stderr, the banner on stdout, exit 78 on a refused start.
+fn serve_command(options: serve::ServeOptions) -> ExitCode {
+    // Readable text logs on stderr; stdout carries only the start-up banner.
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let config_path = options.config_path.or_else(|| {
+        let default = PathBuf::from("config/draftgate.toml");
+        default.exists().then_some(default)
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let options = serve::ServeOptions {
+        config_path,
+        ..options
+    };
+    match runtime.block_on(serve::serve(options)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("draftgate: {e}");
+            ExitCode::from(78)
         }
     }
 }

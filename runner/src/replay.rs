@@ -519,7 +519,30 @@ pub async fn replay(scenario: &Scenario, config: Arc<Config>) -> Result<Report, 
         );
     }
     drafts.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
-    for d in &drafts {
+    tally_drafts(&mut report, &mut per_day, &drafts, &events, &config);
+    tally_audit(&engine, &mut report, step).await?;
+    report.per_day = per_day
+        .into_iter()
+        .map(|(date, mut row)| {
+            row.date = date.to_string();
+            row
+        })
+        .collect();
+    Ok(report)
+}
+
+/// Drafts and briefs by day and trigger, decisions, and the checks against the scenario's own
+/// events (drafts on parked deals, drafts in a live conversation).
+fn tally_drafts(
+    report: &mut Report,
+    per_day: &mut BTreeMap<Date, DayRow>,
+    drafts: &[Draft],
+    events: &[DealEvent],
+    config: &Config,
+) {
+    let tz = config.timezone();
+    let day_of = |t: Timestamp| t.to_zoned(tz.clone()).date();
+    for d in drafts {
         let row = per_day.entry(day_of(d.created_at)).or_default();
         if d.status == DraftStatus::Brief {
             report.briefs += 1;
@@ -561,8 +584,14 @@ pub async fn replay(scenario: &Scenario, config: Arc<Config>) -> Result<Report, 
         report.drafts_on_parked_deals += usize::from(parked && d.status != DraftStatus::Brief);
         report.drafts_after_reply += usize::from(conversation_before_drafting(d, &deal_events));
     }
+}
 
-    // Lateness and deferrals from the audit log.
+/// Lateness, deferrals, duplicate drafts and duplicate sends, from the audit log and the outbox.
+async fn tally_audit(
+    engine: &Engine,
+    report: &mut Report,
+    step: SignedDuration,
+) -> Result<(), String> {
     let audit = engine.store.entries(None).await.map_err(err)?;
     let held: std::collections::HashSet<String> = audit
         .iter()
@@ -611,14 +640,7 @@ pub async fn replay(scenario: &Scenario, config: Arc<Config>) -> Result<Report, 
             }
         }
     }
-    report.per_day = per_day
-        .into_iter()
-        .map(|(date, mut row)| {
-            row.date = date.to_string();
-            row
-        })
-        .collect();
-    Ok(report)
+    Ok(())
 }
 
 pub fn render(r: &Report) -> String {
