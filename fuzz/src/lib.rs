@@ -139,7 +139,7 @@ fn world() -> &'static World {
 
 /// One deal and its waiting draft `d1`, so decisions reach the draft.
 async fn seed(store: &Arc<EmbeddedStore>) {
-    use shared::ports::PipelineStore;
+    use shared::ports::{DealStore, DraftStore};
     let key = DealRef::new("hubspot", "1");
     let mut deal = Deal::new(key.clone(), now());
     deal.version = 1;
