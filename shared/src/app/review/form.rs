@@ -199,7 +199,7 @@ pub(super) fn rejection(
         .map(str::trim)
         .filter(|k| !k.is_empty())
         .unwrap_or("other");
-    let Some(kind) = REJECT_REASONS.iter().map(|(k, _)| *k).find(|k| *k == kind) else {
+    let Some(&(kind, label)) = REJECT_REASONS.iter().find(|(k, _)| *k == kind) else {
         return Err(ApiError::BadRequest {
             message: format!("unknown `reason_kind` `{kind}`"),
             detail: json!({ "allowed_reason_kinds": REJECT_REASONS.iter().map(|(k, _)| k).collect::<Vec<_>>() }),
@@ -255,10 +255,6 @@ pub(super) fn rejection(
         }),
         _ => None,
     };
-    let label = REJECT_REASONS
-        .iter()
-        .find(|(k, _)| *k == kind)
-        .map_or(kind, |(_, l)| *l);
     let reason = match &note {
         Some(n) if kind != "other" => format!("{label}: {n}"),
         Some(n) => n.clone(),

@@ -381,23 +381,37 @@ impl Review {
         draft.outgoing = email.clone();
         self.transition(&draft, expected).await?;
         self.queue_writes(&draft, expected, &job).await?;
-        audit(
-            &*c.audit,
-            AuditEntry::new(
-                now,
-                AuditKind::DraftApproved,
-                approver,
-                json!({ "edited": edited, "diff": change, "subject": subject, "crm_changes": changes }),
-            )
-            .deal(&draft.deal)
-            .draft(&draft.id),
+        self.audit_decision(
+            &draft,
+            AuditKind::DraftApproved,
+            approver,
+            now,
+            json!({ "edited": edited, "diff": change, "subject": subject, "crm_changes": changes }),
         )
-        .await
-        .map_err(store_error)?;
+        .await?;
         let Some(email) = email else {
             return Ok(crm_update_approved(&draft, &changes));
         };
         self.deliver(draft, email, approver, Some(expected)).await
+    }
+
+    /// One audit entry about `draft`, by `by`.
+    async fn audit_decision(
+        &self,
+        draft: &Draft,
+        kind: AuditKind,
+        by: &str,
+        at: jiff::Timestamp,
+        detail: Value,
+    ) -> Result<(), ApiError> {
+        audit(
+            &*self.core.audit,
+            AuditEntry::new(at, kind, by, detail)
+                .deal(&draft.deal)
+                .draft(&draft.id),
+        )
+        .await
+        .map_err(store_error)
     }
 
     /// Supersede `draft` when its reason is gone from the deal as it is now (a reply, a held
@@ -435,19 +449,14 @@ impl Review {
                 Some(&c.config.timezone()),
             ));
             self.transition(draft, expected).await?;
-            audit(
-                &*c.audit,
-                AuditEntry::new(
-                    now,
-                    AuditKind::DraftSuperseded,
-                    approver,
-                    json!({ "reason": reason, "words": words }),
-                )
-                .deal(&draft.deal)
-                .draft(&draft.id),
+            self.audit_decision(
+                draft,
+                AuditKind::DraftSuperseded,
+                approver,
+                now,
+                json!({ "reason": reason, "words": words }),
             )
-            .await
-            .map_err(store_error)?;
+            .await?;
             return Err(self.withdrawn(draft, approver, now, words, Some(reason)));
         }
         Ok(())
@@ -499,19 +508,14 @@ impl Review {
                     back.writeback = None;
                     let _ = c.store.update_draft(&back, DraftStatus::Sending).await;
                 }
-                audit(
-                    &*c.audit,
-                    AuditEntry::new(
-                        c.clock.now(),
-                        AuditKind::SendFailed,
-                        approver,
-                        json!({ "error": e.to_string(), "maybe_out": maybe_out }),
-                    )
-                    .deal(&draft.deal)
-                    .draft(&draft.id),
+                self.audit_decision(
+                    &draft,
+                    AuditKind::SendFailed,
+                    approver,
+                    c.clock.now(),
+                    json!({ "error": e.to_string(), "maybe_out": maybe_out }),
                 )
-                .await
-                .map_err(store_error)?;
+                .await?;
                 return Err(send_error(e));
             }
         };
@@ -532,19 +536,14 @@ impl Review {
             // Nowhere to look: sending again could send twice.
             SentLookup::CannotLook => return Err(already_decided(&draft)),
         };
-        audit(
-            &*c.audit,
-            AuditEntry::new(
-                c.clock.now(),
-                kind,
-                approver,
-                json!({ "message_id": found, "rfc_message_id": email.message_id() }),
-            )
-            .deal(&draft.deal)
-            .draft(&draft.id),
+        self.audit_decision(
+            &draft,
+            kind,
+            approver,
+            c.clock.now(),
+            json!({ "message_id": found, "rfc_message_id": email.message_id() }),
         )
-        .await
-        .map_err(store_error)?;
+        .await?;
         match lookup {
             SentLookup::Found(receipt) => self.sent(draft, email, receipt, approver).await,
             _ => self.deliver(draft, email, approver, None).await,
@@ -576,19 +575,8 @@ impl Review {
         // The message is out; if recording that fails the draft stays SENDING, and approving
         // again finds the message in Sent instead of sending it twice.
         self.transition(&draft, DraftStatus::Sending).await?;
-        audit(
-            &*c.audit,
-            AuditEntry::new(
-                now,
-                AuditKind::MessageSent,
-                approver,
-                json!({ "message_id": message_id, "to": to, "subject": subject, "in_reply_to": email.thread.as_ref().and_then(|t| t.message_id.clone()) }),
-            )
-            .deal(&draft.deal)
-            .draft(&draft.id),
-        )
-        .await
-        .map_err(store_error)?;
+        self.audit_decision(&draft, AuditKind::MessageSent, approver, now, json!({ "message_id": message_id, "to": to, "subject": subject, "in_reply_to": email.thread.as_ref().and_then(|t| t.message_id.clone()) }))
+            .await?;
         let snapshot = receipt.conversation.map(|t| DealSnapshot {
             links: vec![crate::domain::mail::thread_link(&t.mailbox, &t.thread_id)],
             conversation: Some(t),
@@ -658,19 +646,14 @@ impl Review {
             diff: None,
         });
         self.transition(&draft, expected).await?;
-        audit(
-            &*c.audit,
-            AuditEntry::new(
-                now,
-                AuditKind::DraftRejected,
-                approver,
-                json!({ "reason": reason, "reason_kind": kind, "note": note, "hold": hold }),
-            )
-            .deal(&draft.deal)
-            .draft(&draft.id),
+        self.audit_decision(
+            &draft,
+            AuditKind::DraftRejected,
+            approver,
+            now,
+            json!({ "reason": reason, "reason_kind": kind, "note": note, "hold": hold }),
         )
-        .await
-        .map_err(store_error)?;
+        .await?;
         let mut effect = "Nothing was sent.".to_string();
         if let Some(hold) = hold {
             effect = format!("Nothing was sent; the deal is {}.", hold.describe());
@@ -724,19 +707,14 @@ impl Review {
         draft.status = DraftStatus::Snoozed;
         draft.snoozed_until = Some(until);
         self.transition(&draft, expected).await?;
-        audit(
-            &*self.core.audit,
-            AuditEntry::new(
-                now,
-                AuditKind::DraftSnoozed,
-                approver,
-                json!({ "until": until, "hours": hours }),
-            )
-            .deal(&draft.deal)
-            .draft(&draft.id),
+        self.audit_decision(
+            &draft,
+            AuditKind::DraftSnoozed,
+            approver,
+            now,
+            json!({ "until": until, "hours": hours }),
         )
-        .await
-        .map_err(store_error)?;
+        .await?;
         Ok(
             json!({ "draft_id": draft.id, "status": "SNOOZED", "snoozed_until": until, "message": format!("Snoozed until {until}; you will be reminded then.") }),
         )
