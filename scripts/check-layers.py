@@ -3,7 +3,7 @@
 
 The layers, lowest first (README, "Code layout"):
 
-    domain  <-  config  <-  rules  <-  ports  <-  app  <-  http / adapters / providers
+    domain  <-  config  <-  rules  <-  ports  <-  app  <-  http / adapters / providers  <-  assembly
 
 (`domain` with its leaf helpers `error`, `secret` and `tokens`; `config` with `drafting`, the
 templates the config carries.)
@@ -32,6 +32,7 @@ LAYERS: list[list[str]] = [
     ["ports"],
     ["app"],
     ["http", "adapters", "providers", "telemetry"],
+    ["assembly"],
 ]
 
 # Peer imports inside one layer that are part of the design, as (from, to).
@@ -50,10 +51,7 @@ PEER_EDGES: set[tuple[str, str]] = {
 
 # Imports against the layers that are known and scheduled to go: each is named with what removes
 # it. They are printed on every run and kept out of the cycle search; a new one still fails.
-KNOWN: dict[tuple[str, str], str] = {
-    ("rules/mod.rs", "crate::providers::WRITABLE_CRMS"): "the provider registry declares write-back",
-    ("app/writeback.rs", "crate::providers::WRITABLE_CRMS"): "the provider registry declares write-back",
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 # Not modules of their own: the crate root.
 ROOT_FILES = {"lib.rs"}

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
 use shared::app::review::Review;
-use shared::app::Core;
+use shared::assembly::{Adapters, Services, Settings};
 use shared::config::{BundledFiles, Config};
 use shared::domain::{
     CallNote, Deal, DealRef, Draft, DraftContext, DraftStatus, Stage, TriggerKind,
@@ -110,28 +110,22 @@ fn world() -> &'static World {
             .unwrap();
         let store = EmbeddedStore::open_in_memory().unwrap();
         let clock = Arc::new(ManualClock::new(now()));
-        let core = Core {
-            config: Arc::new(bundled().clone()),
-            store: store.clone(),
-            audit: store.clone(),
-            clock: clock.clone(),
-        };
         let tokens = TokenSigner::new(Secret::new("fuzz-key"));
         let token = tokens.sign(
             Scope::Draft("d1"),
             &bundled().founder.email,
             now() + jiff::SignedDuration::from_hours(1),
         );
-        let review = Review {
-            core,
-            sender: store.outbox(clock.clone()),
-            notifier: store.outbox(clock),
-            slack_signing_secret: Some(Secret::new(SLACK_SECRET)),
-            events: store.clone(),
-            crm_writes: store.queue("crm-writes"),
-            tokens,
-            public_base_url: "https://hooks.example".into(),
-        };
+        let review = Services::build(
+            Adapters::embedded(&store, clock),
+            Settings {
+                public_base_url: "https://hooks.example".into(),
+                tokens: Some(tokens),
+                slack_signing_secret: Some(Secret::new(SLACK_SECRET)),
+                ..Settings::new(Arc::new(bundled().clone()))
+            },
+        )
+        .review();
         rt.block_on(seed(&store));
         World { rt, review, token }
     })
@@ -242,7 +236,11 @@ pub fn call_notes(data: &[u8]) {
     let mut seen = BTreeMap::new();
     for ch in &update.changes {
         assert!(c.writeback.allows(ch.field));
-        assert!(seen.insert(ch.field, ()).is_none(), "{:?} proposed twice", ch.field);
+        assert!(
+            seen.insert(ch.field, ()).is_none(),
+            "{:?} proposed twice",
+            ch.field
+        );
         assert!(!ch.source.is_empty());
     }
 }
@@ -305,7 +303,8 @@ pub fn mail_headers(data: &[u8]) {
         assert!(!v.contains(breaks), "{v:?}");
     }
     assert!(!h.to.encoded().contains(breaks));
-    let raw = shared::adapters::mailbox::gmail::rfc5322(&email, now()).expect("valid headers write");
+    let raw =
+        shared::adapters::mailbox::gmail::rfc5322(&email, now()).expect("valid headers write");
     let head = raw.split("\r\n\r\n").next().unwrap_or_default();
     // Only CRLF line ends, and no bare CR or LF anywhere in the header block.
     assert!(!head.replace("\r\n", "").contains(['\r', '\n']), "{head}");
@@ -313,8 +312,15 @@ pub fn mail_headers(data: &[u8]) {
     let unfolded = head.replace("\r\n\t", " ").replace("\r\n ", " ");
     let mut seen = BTreeMap::new();
     for line in unfolded.split("\r\n") {
-        let name = line.split(':').next().unwrap_or_default().to_ascii_lowercase();
-        assert!(HEADERS.contains(&name.as_str()), "header {name:?} in\n{head}");
+        let name = line
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        assert!(
+            HEADERS.contains(&name.as_str()),
+            "header {name:?} in\n{head}"
+        );
         *seen.entry(name).or_insert(0) += 1;
     }
     assert!(seen.values().all(|n| *n == 1), "{head}");
@@ -323,7 +329,10 @@ pub fn mail_headers(data: &[u8]) {
         .split("\r\n")
         .find(|l| l.to_ascii_lowercase().starts_with("to:"))
         .unwrap_or_default();
-    assert!(to.trim_end().ends_with(&format!("<{}>", h.to.address)), "{to}");
+    assert!(
+        to.trim_end().ends_with(&format!("<{}>", h.to.address)),
+        "{to}"
+    );
 }
 
 /// The audit proposal with fuzzed deal name, company, first name and amount: the document has
@@ -337,11 +346,17 @@ pub fn proposal_document(data: &[u8]) {
         .template;
     let count = |html: &str| (html.matches("<h").count(), html.matches("<tr>").count());
     let facts = |values: &[String]| -> BTreeMap<String, Fact> {
-        ["deal.name", "contact.company", "contact.first_name", "deal.amount", "founder.name"]
-            .iter()
-            .zip(values)
-            .map(|(k, v)| (k.to_string(), Fact::new(v.clone(), "fuzz")))
-            .collect()
+        [
+            "deal.name",
+            "contact.company",
+            "contact.first_name",
+            "deal.amount",
+            "founder.name",
+        ]
+        .iter()
+        .zip(values)
+        .map(|(k, v)| (k.to_string(), Fact::new(v.clone(), "fuzz")))
+        .collect()
     };
     let baseline = BASELINE.get_or_init(|| {
         let plain = vec!["Acme".to_string(); 5];
@@ -355,5 +370,7 @@ pub fn proposal_document(data: &[u8]) {
     assert!(!html.contains("<a"), "{html}");
     assert!(!html.contains("<img"), "{html}");
     assert!(!html.contains("<script"), "{html}");
-    assert!(!r.subject.contains(['\r', '\n', '\u{2028}', '\u{2029}', '\u{85}']));
+    assert!(!r
+        .subject
+        .contains(['\r', '\n', '\u{2028}', '\u{2029}', '\u{85}']));
 }

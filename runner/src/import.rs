@@ -5,8 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use shared::adapters::embedded::EmbeddedStore;
-use shared::app::sync::{SyncSummary, Syncer};
-use shared::app::Core;
+use shared::app::sync::SyncSummary;
+use shared::assembly::{Adapters, Services, Settings};
 use shared::config::settings::Env;
 use shared::config::Config;
 use shared::providers::CrmApis;
@@ -24,15 +24,7 @@ pub async fn run(data: &Path, config: Arc<Config>) -> Result<SyncSummary, String
     let store = EmbeddedStore::open(data)
         .map_err(|e| format!("cannot open the store in {}: {e}", data.display()))?;
     let clock = runner_clock(&store);
-    let syncer = Syncer {
-        core: Core {
-            config,
-            store: store.clone(),
-            audit: store.clone(),
-            clock,
-        },
-        sources: apis.sources,
-        events: store,
-    };
+    let adapters = Adapters::embedded(&store, clock).with_crm_apis(apis);
+    let syncer = Services::build(adapters, Settings::new(config)).syncer();
     Ok(syncer.run().await)
 }

@@ -12,19 +12,16 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
-use shared::app::drafts::Drafter;
-use shared::app::evaluate::Evaluator;
 use shared::app::review::Review;
 use shared::app::sweep::Sweeper;
-use shared::app::Core;
+use shared::assembly::{Adapters, Services, Settings};
 use shared::config::Config;
 use shared::domain::{
-    DealEvent, DealRef, DealSnapshot, Draft, DraftStatus, EventKind, Fact, TriggerKind,
+    DealEvent, DealRef, DealSnapshot, Draft, DraftStatus, EventKind, EventType, Fact, TriggerKind,
 };
 use shared::drafting::missing_marker;
 use shared::ports::{AuditReader, Clock, DraftStore};
 use shared::providers::intake::{Intake, Summary};
-use shared::providers::Providers;
 use shared::secret::Secret;
 use shared::tokens::{Scope, TokenSigner};
 
@@ -106,8 +103,9 @@ pub struct ScenarioContact {
 #[serde(deny_unknown_fields)]
 pub struct ScenarioEvent {
     pub at: Timestamp,
+    /// The event's type, named as everywhere ([`EventType`]).
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: EventType,
     #[serde(default)]
     pub stage: Option<String>,
     #[serde(default)]
@@ -184,47 +182,47 @@ fn to_kind(deal: &ScenarioDeal, e: &ScenarioEvent, index: usize) -> Result<Event
             deal.id, e.kind
         )
     };
-    Ok(match e.kind.as_str() {
-        "deal_created" => EventKind::DealCreated,
-        "stage_changed" => EventKind::StageChanged {
+    Ok(match e.kind {
+        EventType::DealCreated => EventKind::DealCreated,
+        EventType::StageChanged => EventKind::StageChanged {
             raw_stage: e.stage.clone().ok_or_else(|| need("stage"))?,
         },
-        "status_changed" => EventKind::StatusChanged {
+        EventType::StatusChanged => EventKind::StatusChanged {
             status: e.status.clone().unwrap_or_default(),
         },
-        "proposal_sent" => EventKind::ProposalSent {
+        EventType::ProposalSent => EventKind::ProposalSent {
             document_id: format!("doc-{}-{index}", deal.id),
             name: e.document.clone(),
         },
-        "prospect_replied" => EventKind::ProspectReplied { summary: summary() },
-        "auto_reply" => EventKind::AutoReplyReceived { summary: summary() },
-        "lead_inquiry" => EventKind::LeadInquiry { summary: summary() },
-        "outbound" => EventKind::OutboundSent { summary: summary() },
-        "call_logged" => EventKind::CallLogged {
+        EventType::ProspectReplied => EventKind::ProspectReplied { summary: summary() },
+        EventType::AutoReplyReceived => EventKind::AutoReplyReceived { summary: summary() },
+        EventType::LeadInquiry => EventKind::LeadInquiry { summary: summary() },
+        EventType::OutboundSent => EventKind::OutboundSent { summary: summary() },
+        EventType::CallLogged => EventKind::CallLogged {
             summary: summary(),
             note: e.note.clone(),
         },
-        "meeting_booked" => EventKind::MeetingBooked {
+        EventType::MeetingBooked => EventKind::MeetingBooked {
             summary: summary(),
             starts_at: e.starts_at,
             meeting_id: e.meeting_id.clone(),
         },
-        "meeting_cancelled" => EventKind::MeetingCancelled {
+        EventType::MeetingCancelled => EventKind::MeetingCancelled {
             summary: summary(),
             meeting_id: e.meeting_id.clone(),
         },
-        "quote_sent" => EventKind::QuoteSent {
+        EventType::QuoteSent => EventKind::QuoteSent {
             quote_id: e
                 .quote_id
                 .clone()
                 .unwrap_or_else(|| format!("Q-{}", deal.id)),
             expires_on: e.expires_on.ok_or_else(|| need("expires_on"))?,
         },
-        "prospect_declined" => EventKind::ProspectDeclined { summary: summary() },
-        "deal_deleted" => EventKind::DealDeleted,
+        EventType::ProspectDeclined => EventKind::ProspectDeclined { summary: summary() },
+        EventType::DealDeleted => EventKind::DealDeleted,
         other => {
             return Err(format!(
-                "deal {} event {index}: unknown type `{other}`",
+                "deal {} event {index}: a scenario cannot replay `{other}` events",
                 deal.id
             ))
         }
@@ -347,56 +345,27 @@ impl Engine {
     fn new(config: Arc<Config>) -> Result<Engine, String> {
         let store = EmbeddedStore::open_in_memory().map_err(|e| e.to_string())?;
         let clock = Arc::new(ManualClock::new(Timestamp::UNIX_EPOCH));
-        let core = Core {
-            config: config.clone(),
-            store: store.clone(),
-            audit: store.clone(),
-            clock: clock.clone(),
-        };
-        let evaluate_q = store.queue("evaluate");
         let draft_q = store.queue("drafts");
-        let outbox = store.outbox(clock.clone());
         let tokens = TokenSigner::new(Secret::new("replay"));
-        let base = "http://replay.invalid".to_string();
+        let services = Services::build(
+            Adapters::embedded(&store, clock.clone()),
+            Settings {
+                public_base_url: "http://replay.invalid".into(),
+                tokens: Some(tokens.clone()),
+                ..Settings::new(config.clone())
+            },
+        );
         Ok(Engine {
-            intake: Intake {
-                core: core.clone(),
-                providers: Providers::default(),
-                crm: HashMap::new(),
-                public_base_url: base.clone(),
-                events: store.clone(),
-            },
-            sweeper: Sweeper {
-                core: core.clone(),
-                evaluate_queue: evaluate_q.clone(),
-                draft_queue: draft_q.clone(),
-            },
+            intake: services.intake(),
+            sweeper: services.sweeper(),
             workers: Workers {
-                evaluate_q,
-                draft_q: draft_q.clone(),
-                evaluator: Evaluator {
-                    core: core.clone(),
-                    draft_queue: draft_q,
-                },
+                evaluate_q: store.queue("evaluate"),
+                draft_q,
+                evaluator: services.evaluator(),
                 writeback: None,
-                drafter: Drafter {
-                    core: core.clone(),
-                    notifier: outbox.clone(),
-                    crm_writes: store.queue("crm-writes"),
-                    tokens: tokens.clone(),
-                    public_base_url: base.clone(),
-                },
+                drafter: services.drafter(),
             },
-            review: Review {
-                core,
-                sender: outbox.clone(),
-                notifier: outbox.clone(),
-                slack_signing_secret: None,
-                events: store.clone(),
-                crm_writes: store.queue("crm-writes"),
-                tokens: tokens.clone(),
-                public_base_url: base,
-            },
+            review: services.review(),
             founder: config.founder.email.clone(),
             tokens,
             store,
@@ -787,7 +756,7 @@ mod tests {
                 evs.sort_by_key(|e| e.1);
                 let mut events = vec![ScenarioEvent {
                     at: start(),
-                    kind: "deal_created".into(),
+                    kind: EventType::DealCreated,
                     stage: Some(STAGES[first].into()),
                     summary: None,
                     document: None,
@@ -803,7 +772,7 @@ mod tests {
                     let kind = KINDS[k];
                     events.push(ScenarioEvent {
                         at,
-                        kind: kind.into(),
+                        kind: EventType::parse(kind).unwrap(),
                         stage: (kind == "stage_changed")
                             .then(|| STAGES[n as usize % STAGES.len()].into()),
                         summary: Some(format!("{kind} {n}")),
@@ -887,7 +856,7 @@ mod tests {
         let mut s = scenario(vec![]);
         let ev = |at: &str, kind: &str, stage: Option<&str>, status: Option<&str>| ScenarioEvent {
             at: at.parse().unwrap(),
-            kind: kind.into(),
+            kind: EventType::parse(kind).unwrap(),
             stage: stage.map(Into::into),
             summary: None,
             document: None,

@@ -5,7 +5,7 @@
 use jiff::{SignedDuration, Timestamp};
 use serde::Deserialize;
 use serde_json::json;
-use shared::domain::{DealEvent, DealRef, DealSnapshot, EventKind, Fact};
+use shared::domain::{DealEvent, DealRef, DealSnapshot, EventKind, EventType, Fact};
 use shared::http::{self, ApiError, Response, StatusCode};
 
 const SAMPLE: &str = include_str!("../../examples/sample-pipeline.json");
@@ -46,8 +46,9 @@ pub struct SampleContact {
 #[derive(Deserialize)]
 pub struct SampleEvent {
     pub at_hours: i64,
+    /// The event's type, named as everywhere ([`EventType`]).
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: EventType,
     #[serde(default)]
     pub raw_stage: Option<String>,
     #[serde(default)]
@@ -130,34 +131,34 @@ impl Sample {
             let deal_ref = DealRef::new("hubspot", deal.id.clone());
             for (i, e) in deal.events.iter().enumerate() {
                 let at = now + SignedDuration::from_hours(e.at_hours);
-                let (source, kind) = match e.kind.as_str() {
-                    "deal_created" => ("hubspot", EventKind::DealCreated),
-                    "stage_changed" => (
+                let (source, kind) = match e.kind {
+                    EventType::DealCreated => ("hubspot", EventKind::DealCreated),
+                    EventType::StageChanged => (
                         "hubspot",
                         EventKind::StageChanged {
                             raw_stage: e.raw_stage.clone().unwrap_or_default(),
                         },
                     ),
-                    "proposal_sent" => (
+                    EventType::ProposalSent => (
                         "pandadoc",
                         EventKind::ProposalSent {
                             document_id: format!("sample-{}", deal.id),
                             name: e.document.clone(),
                         },
                     ),
-                    "proposal_viewed" => (
+                    EventType::ProposalViewed => (
                         "pandadoc",
                         EventKind::ProposalViewed {
                             document_id: format!("sample-{}", deal.id),
                         },
                     ),
-                    "prospect_replied" => (
+                    EventType::ProspectReplied => (
                         "inbox",
                         EventKind::ProspectReplied {
                             summary: e.summary.clone().unwrap_or_default(),
                         },
                     ),
-                    "meeting_booked" => (
+                    EventType::MeetingBooked => (
                         "inbox",
                         EventKind::MeetingBooked {
                             summary: e.summary.clone().unwrap_or_default(),
@@ -169,7 +170,7 @@ impl Sample {
                                 .map(|_| format!("sample-meeting-{}-{i}", deal.id)),
                         },
                     ),
-                    "call_logged" => (
+                    EventType::CallLogged => (
                         "hubspot",
                         EventKind::CallLogged {
                             summary: e.summary.clone().unwrap_or_default(),

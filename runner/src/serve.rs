@@ -2,7 +2,6 @@
 //! the store, build the services on the chosen backend, print what runs where, then serve and
 //! work the queues until stopped.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,20 +9,12 @@ use std::time::Duration;
 
 use shared::adapters::clock::OffsetClock;
 use shared::adapters::embedded::EmbeddedStore;
-use shared::app::drafts::Drafter;
-use shared::app::evaluate::Evaluator;
-use shared::app::review::Review;
-use shared::app::sweep::Sweeper;
-use shared::app::sync::Syncer;
-use shared::app::writeback::CrmWriteback;
-use shared::app::Core;
+use shared::assembly::{Adapters, Services, Settings as AssembledSettings};
 use shared::config::settings::Env;
 use shared::config::Config;
 use shared::http;
-use shared::ports::{Clock, CrmClient, CrmWriter, EventPublisher, Notifier, Sender};
+use shared::ports::{Clock, EventPublisher, Notifier, PipelineStore, Sender};
 use shared::providers::hubspot::HubSpotClient;
-use shared::providers::intake::Intake;
-use shared::providers::mail_intake::MailIntake;
 use shared::providers::{CrmApis, Providers};
 use shared::secret::Secret;
 use shared::tokens::TokenSigner;
@@ -254,71 +245,62 @@ fn hubspot_api(settings: &Settings, notes: &mut Notes) -> (String, Secret, Optio
 async fn backend(
     aws: bool,
     env: &Env,
-    config: Arc<Config>,
     clock: Arc<dyn Clock>,
     store: &Arc<EmbeddedStore>,
     notes: &mut Notes,
 ) -> Result<Backend, String> {
     if !aws {
+        let (evaluate_q, draft_q, writes_q) = (
+            store.queue("evaluate"),
+            store.queue("drafts"),
+            store.queue("crm-writes"),
+        );
         return Ok(Backend {
-            core: Core {
-                config,
-                store: store.clone(),
-                audit: store.clone(),
-                clock,
-            },
+            adapters: Adapters::embedded(store, clock),
             audit: store.clone(),
-            evaluate_q: store.queue("evaluate"),
-            draft_q: store.queue("drafts"),
-            writes_q: store.queue("crm-writes"),
-            events: store.clone(),
+            evaluate_q,
+            draft_q,
+            writes_q,
         });
     }
     let b = crate::aws::backend(|name| env.optional(name)).await?;
     for note in &b.notes {
         notes.push(format!("AWS: {note}"));
     }
+    let events: Arc<dyn EventPublisher> = Arc::new(crate::aws::Published {
+        bus: b.bus,
+        local: store.clone(),
+    });
     Ok(Backend {
-        core: Core {
-            config,
-            store: b.store,
-            audit: b.audit.clone(),
-            clock,
+        adapters: Adapters {
+            evaluate_queue: Some(b.evaluate_q.clone()),
+            draft_queue: Some(b.draft_q.clone()),
+            crm_writes: Some(b.writes_q.clone()),
+            events: Some(events),
+            ..Adapters::new(b.store, b.audit.clone(), clock)
         },
         audit: b.audit,
         evaluate_q: b.evaluate_q,
         draft_q: b.draft_q,
         writes_q: b.writes_q,
-        events: Arc::new(crate::aws::Published {
-            bus: b.bus,
-            local: store.clone(),
-        }),
     })
 }
 
 /// The CRM APIs configured in the environment (Pipedrive, …), HubSpot's always (the sample
 /// pipeline's data when no token is set): readers by CRM name, and the same APIs as writers of
 /// approved changes (HubSpot's sample API records them at GET /dev/crm-requests).
-type CrmClients = (
-    CrmApis,
-    HashMap<String, Arc<dyn CrmClient>>,
-    HashMap<String, Arc<dyn CrmWriter>>,
-);
-
-fn crm_apis(env: &Env, hubspot_base: &str, hubspot_token: Secret, notes: &mut Notes) -> CrmClients {
-    let apis = CrmApis::from_settings(|name| env.optional(name));
-    let mut crm: HashMap<String, Arc<dyn CrmClient>> = apis.clients.clone();
-    let hubspot = Arc::new(HubSpotClient::new(hubspot_base, hubspot_token));
-    crm.insert("hubspot".into(), hubspot.clone());
-    let mut writers = apis.writers.clone();
-    writers.insert("hubspot".into(), hubspot);
+fn crm_apis(env: &Env, hubspot_base: &str, hubspot_token: Secret, notes: &mut Notes) -> CrmApis {
+    let mut apis = CrmApis::from_settings(|name| env.optional(name));
     for source in &apis.sources {
         notes.push(format!(
             "{} API configured: POST /dev/sync reads its deals",
             source.crm()
         ));
     }
-    (apis, crm, writers)
+    let hubspot = Arc::new(HubSpotClient::new(hubspot_base, hubspot_token));
+    apis.clients.insert("hubspot".into(), hubspot.clone());
+    apis.writers.insert("hubspot".into(), hubspot);
+    apis
 }
 
 /// The mail sender: the outbox, or with `MAIL_SENDER` the founder's mailbox (each message also
@@ -350,7 +332,7 @@ fn mail_sender(
 /// `SLACK_BOT_TOKEN` and `SLACK_CHANNEL` are set (its buttons answer at /slack/interactivity).
 fn notifier(
     env: &Env,
-    core: &Core,
+    store: Arc<dyn PipelineStore>,
     outbox: Arc<shared::adapters::embedded::Outbox>,
     notes: &mut Notes,
 ) -> Arc<dyn Notifier> {
@@ -368,7 +350,7 @@ fn notifier(
             .unwrap_or_else(|| "https://slack.com/api".into()),
         Secret::new(token),
         channel,
-        core.store.clone(),
+        store,
     );
     Arc::new(shared::adapters::fanout::Fanout(vec![
         outbox,
@@ -392,19 +374,14 @@ async fn build_runner(
     let (hubspot_base, hubspot_token, sample_token) = hubspot_api(settings, notes);
     let clock_port: Arc<dyn Clock> = clock.clone();
     let Backend {
-        core,
+        adapters,
         audit,
         evaluate_q,
         draft_q,
         writes_q,
-        events,
-    } = backend(options.aws, env, config, clock_port.clone(), &store, notes).await?;
+    } = backend(options.aws, env, clock_port.clone(), &store, notes).await?;
     let outbox = store.outbox(clock_port);
-    let (apis, crm, writers) = crm_apis(env, &hubspot_base, hubspot_token, notes);
-    let bus: Arc<dyn EventPublisher> = Arc::new(crate::workers::Bus {
-        events: events.clone(),
-        crm_writes: writes_q.clone(),
-    });
+    let apis = crm_apis(env, &hubspot_base, hubspot_token, notes);
     let tokens_file = crate::connect::TokenFile::load(&options.data)?;
     if !tokens_file.is_empty() {
         notes.push(format!(
@@ -421,60 +398,41 @@ async fn build_runner(
             m.name()
         ));
     }
-    let sender = mail_sender(env, &mail_setting, outbox.clone(), notes)?;
-    let slack_signing_secret = env.optional("SLACK_SIGNING_SECRET").map(Secret::new);
-    let notifier = notifier(env, &core, outbox, notes);
-    Ok(Runner {
-        mail: MailIntake { mailboxes },
-        intake: Intake {
-            core: core.clone(),
-            providers,
-            crm,
-            public_base_url: public_base_url.clone(),
-            events: bus.clone(),
-        },
-        sweeper: Sweeper {
-            core: core.clone(),
-            evaluate_queue: evaluate_q.clone(),
-            draft_queue: draft_q.clone(),
-        },
-        syncer: Syncer {
-            core: core.clone(),
-            sources: apis.sources,
-            events: bus.clone(),
-        },
-        workers: Workers {
-            evaluate_q: evaluate_q.clone(),
-            draft_q: draft_q.clone(),
-            evaluator: Evaluator {
-                core: core.clone(),
-                draft_queue: draft_q.clone(),
-            },
-            drafter: Drafter {
-                core: core.clone(),
-                notifier: notifier.clone(),
-                crm_writes: writes_q.clone(),
-                tokens: settings.tokens.clone(),
-                public_base_url: public_base_url.clone(),
-            },
-            writeback: Some((
-                writes_q.clone(),
-                CrmWriteback {
-                    core: core.clone(),
-                    writers,
-                },
-            )),
-        },
-        review: Review {
-            core,
-            sender,
-            notifier,
-            slack_signing_secret,
+    let events = adapters.events.clone().unwrap_or_else(|| store.clone());
+    let adapters = Adapters {
+        // Won and lost deals also go to the write-back queue, as the template's rule routes them.
+        events: Some(Arc::new(crate::workers::Bus {
             events,
-            crm_writes: writes_q,
-            tokens: settings.tokens.clone(),
+            crm_writes: writes_q.clone(),
+        })),
+        sender: Some(mail_sender(env, &mail_setting, outbox.clone(), notes)?),
+        notifier: Some(notifier(env, adapters.store.clone(), outbox, notes)),
+        mailboxes,
+        ..adapters.with_crm_apis(apis)
+    };
+    let services = Services::build(
+        adapters,
+        AssembledSettings {
             public_base_url: public_base_url.clone(),
+            providers,
+            tokens: Some(settings.tokens.clone()),
+            slack_signing_secret: env.optional("SLACK_SIGNING_SECRET").map(Secret::new),
+            ..AssembledSettings::new(config)
         },
+    );
+    Ok(Runner {
+        mail: services.mail_intake(),
+        intake: services.intake(),
+        sweeper: services.sweeper(),
+        syncer: services.syncer(),
+        workers: Workers {
+            evaluate_q,
+            draft_q,
+            evaluator: services.evaluator(),
+            drafter: services.drafter(),
+            writeback: Some((writes_q, services.writeback())),
+        },
+        review: services.review(),
         store,
         audit,
         clock,

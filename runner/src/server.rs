@@ -15,7 +15,6 @@ use shared::adapters::embedded::EmbeddedStore;
 use shared::app::review::Review;
 use shared::app::sweep::Sweeper;
 use shared::app::sync::Syncer;
-use shared::app::Core;
 use shared::config::Config;
 use shared::http::{self, ApiError, Request, Response, StatusCode};
 use shared::ports::{AuditReader, Clock};
@@ -55,12 +54,13 @@ pub struct Runner {
 
 /// Where the runner keeps the pipeline: the embedded store, or AWS services (`--aws`).
 pub(crate) struct Backend {
-    pub(crate) core: Core,
+    /// The tables, queues and bus as the services' ports.
+    pub(crate) adapters: shared::assembly::Adapters,
     pub(crate) audit: Arc<dyn AuditReader>,
+    /// The same queues as the workers read them.
     pub(crate) evaluate_q: Arc<dyn WorkQueue>,
     pub(crate) draft_q: Arc<dyn WorkQueue>,
     pub(crate) writes_q: Arc<dyn WorkQueue>,
-    pub(crate) events: Arc<dyn shared::ports::EventPublisher>,
 }
 
 pub(crate) fn load_config(path: Option<&PathBuf>) -> Result<Config, String> {

@@ -17,8 +17,7 @@ use jiff::Timestamp;
 use serde_json::json;
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
-use shared::app::review::Review;
-use shared::app::Core;
+use shared::assembly::{Adapters, Services, Settings};
 use shared::config::Config;
 use shared::domain::{
     CallNote, Deal, DealRef, Draft, DraftContext, DraftStatus, Fact, FactUse, Stage, TriggerKind,
@@ -194,7 +193,9 @@ fn deal() -> Deal {
 }
 
 fn rules(c: &mut Criterion) {
-    let config = Config::bundled().unwrap();
+    let mut config = Config::bundled().unwrap();
+    // As the assembled services have it: every CRM the registry writes to.
+    config.writeback.crms = shared::providers::writable_crms();
     let d = deal();
     let at = now();
     let mut g = c.benchmark_group("rules");
@@ -246,21 +247,15 @@ fn review_page(c: &mut Criterion) {
     let clock = Arc::new(ManualClock::new(now()));
     let config = Arc::new(Config::bundled().unwrap());
     let tokens = TokenSigner::new(Secret::new("bench-key"));
-    let review = Review {
-        core: Core {
-            config: config.clone(),
-            store: store.clone(),
-            audit: store.clone(),
-            clock: clock.clone(),
+    let review = Services::build(
+        Adapters::embedded(&store, clock),
+        Settings {
+            public_base_url: "https://hooks.example".into(),
+            tokens: Some(tokens.clone()),
+            ..Settings::new(config.clone())
         },
-        sender: store.outbox(clock.clone()),
-        notifier: store.outbox(clock),
-        slack_signing_secret: None,
-        events: store.clone(),
-        crm_writes: store.queue("crm-writes"),
-        tokens: tokens.clone(),
-        public_base_url: "https://hooks.example".into(),
-    };
+    )
+    .review();
     let d = deal();
     let draft = Draft {
         id: "d1".into(),

@@ -30,7 +30,7 @@ use jiff::{SignedDuration, Timestamp};
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
 use shared::app::sweep::{Sweeper, PAGE};
-use shared::app::Core;
+use shared::assembly::{Adapters, Services, Settings};
 use shared::config::Config;
 use shared::domain::{Deal, DealRef};
 use shared::ports::PipelineStore;
@@ -79,17 +79,15 @@ async fn time_sweep(
     now: Timestamp,
 ) -> (usize, Duration, Duration, Sweeper) {
     let clock = Arc::new(ManualClock::new(now));
-    let core = Core {
-        config: Arc::new(Config::bundled().expect("the bundled config")),
-        store: store.clone(),
-        audit: queues.clone(),
-        clock,
-    };
-    let sweeper = Sweeper {
-        core,
-        evaluate_queue: queues.queue("evaluate"),
-        draft_queue: queues.queue("drafts"),
-    };
+    // The tables read are `store`'s; the audit log and the queues are the embedded store's.
+    let sweeper = Services::build(
+        Adapters {
+            store: store.clone(),
+            ..Adapters::embedded(queues, clock)
+        },
+        Settings::new(Arc::new(Config::bundled().expect("the bundled config"))),
+    )
+    .sweeper();
     let mut reads = Vec::new();
     let mut found = 0;
     for _ in 0..21 {

@@ -3,6 +3,7 @@
 
 pub mod adapters;
 pub mod app;
+pub mod assembly;
 pub mod config;
 pub mod domain;
 pub mod drafting;

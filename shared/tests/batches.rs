@@ -3,7 +3,6 @@
 //! 5 s for its answer; recorded one deal after another, a 100-event batch would pay every
 //! store round trip in sequence.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,10 +13,9 @@ use jiff::Timestamp;
 use serde_json::{json, Value};
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
-use shared::app::Core;
+use shared::assembly::{Adapters, Services, Settings};
 use shared::domain::{AuditEntry, DealRef};
 use shared::ports::{AuditLog, DealStore, StoreError};
-use shared::providers::intake::Intake;
 use shared::providers::signature::hubspot_v3_signature;
 use shared::providers::Providers;
 
@@ -94,18 +92,18 @@ async fn a_batch_records_its_deals_at_once_each_in_order_and_a_redelivery_adds_n
         in_flight: AtomicUsize::new(0),
         peak: AtomicUsize::new(0),
     });
-    let intake = Intake {
-        core: Core {
-            config: Arc::new(shared::config::Config::bundled().unwrap()),
-            store: store.clone(),
+    let intake = Services::build(
+        Adapters {
             audit: audit.clone(),
-            clock: Arc::new(ManualClock::new(now)),
+            ..Adapters::embedded(&store, Arc::new(ManualClock::new(now)))
         },
-        providers: Providers::from_secrets(&[("HUBSPOT_CLIENT_SECRET", HUBSPOT_SECRET)]),
-        crm: HashMap::new(),
-        public_base_url: BASE_URL.into(),
-        events: store.clone(),
-    };
+        Settings {
+            public_base_url: BASE_URL.into(),
+            providers: Providers::from_secrets(&[("HUBSPOT_CLIENT_SECRET", HUBSPOT_SECRET)]),
+            ..Settings::new(Arc::new(shared::config::Config::bundled().unwrap()))
+        },
+    )
+    .intake();
 
     let resp = intake.handle(signed(&batch(now), now)).await;
     assert_eq!(resp.status(), 200, "{:?}", resp.body());

@@ -9,6 +9,7 @@ use jiff::{SignedDuration, Timestamp};
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
 use shared::app::{record_event, Core};
+use shared::assembly::{Adapters, Services, Settings};
 use shared::domain::{DealEvent, DealRef, DealSnapshot, DraftStatus, EventKind};
 use shared::ports::{AuditReader, DealStore, DraftStore};
 use shared::secret::Secret;
@@ -32,12 +33,11 @@ impl World {
         config.limits.daily_draft_budget = budget;
         // Proposal follow-ups only: deals entering the stage get no proposal drafted here.
         config.proposals.clear();
-        let core = Core {
-            config: Arc::new(config),
-            store: store.clone(),
-            audit: store.clone(),
-            clock: clock.clone(),
-        };
+        let core = Services::build(
+            Adapters::embedded(&store, clock.clone()),
+            Settings::new(Arc::new(config)),
+        )
+        .core();
         World { store, clock, core }
     }
 

@@ -23,11 +23,8 @@ use serde_json::json;
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::{EmbeddedQueue, EmbeddedStore, MAX_RECEIVES};
 use shared::app::batch::{process, Message};
-use shared::app::drafts::Drafter;
-use shared::app::evaluate::Evaluator;
-use shared::app::review::Review;
-use shared::app::sweep::Sweeper;
 use shared::app::Core;
+use shared::assembly::{Adapters, Services, Settings};
 use shared::domain::{
     AuditEntry, Deal, DealEvent, DealRef, DomainEvent, Draft, DraftStatus, Firing,
     FounderNotification, OutboundEmail, SentReceipt,
@@ -38,7 +35,6 @@ use shared::ports::{
     NotifyError, PublishError, Queue, QueueConsumer, QueueError, QueueMessage, Recorded, SendError,
     Sender, SentLookup, StoreError,
 };
-use shared::providers::intake::Intake;
 use shared::providers::signature::draftgate_signature;
 use shared::providers::Providers;
 use shared::secret::Secret;
@@ -469,6 +465,8 @@ struct World {
     store: Arc<EmbeddedStore>,
     clock: Arc<ManualClock>,
     dice: Arc<Dice>,
+    /// Every service on the faulty tables, the embedded queues and outbox as they are.
+    services: Services,
     core: Core,
     tokens: TokenSigner,
     evaluate_q: Arc<EmbeddedQueue>,
@@ -486,20 +484,58 @@ impl World {
         });
         let mut config = shared::config::Config::bundled().unwrap();
         config.limits.daily_draft_budget = 10_000;
-        World {
-            core: Core {
-                config: Arc::new(config),
+        let tokens = TokenSigner::new(Secret::new("faults-key"));
+        let services = Services::build(
+            Adapters {
                 store: faulty.clone(),
                 audit: faulty,
-                clock: clock.clone(),
+                ..Adapters::embedded(&store, clock.clone())
             },
-            tokens: TokenSigner::new(Secret::new("faults-key")),
+            Settings {
+                tokens: Some(tokens.clone()),
+                ..Settings::new(Arc::new(config))
+            },
+        );
+        World {
+            core: services.core(),
+            services,
+            tokens,
             evaluate_q: store.queue("evaluate"),
             draft_q: store.queue("drafts"),
             store,
             clock,
             dice,
         }
+    }
+
+    /// The services on `adapters`, with these providers, and links to `public_base_url`.
+    fn assemble(
+        &self,
+        adapters: Adapters,
+        providers: Providers,
+        public_base_url: &str,
+    ) -> Services {
+        Services::build(
+            adapters,
+            Settings {
+                providers,
+                public_base_url: public_base_url.into(),
+                ..self.services.settings().clone()
+            },
+        )
+    }
+
+    /// The adapters every service starts from: the faulty tables, the embedded queues and
+    /// outbox.
+    fn adapters(&self) -> Adapters {
+        self.services.adapters().clone()
+    }
+
+    fn faulty_bus(&self) -> Arc<FaultyBus> {
+        Arc::new(FaultyBus {
+            inner: self.store.clone(),
+            dice: self.dice.clone(),
+        })
     }
 
     fn faulty(&self, q: &Arc<EmbeddedQueue>) -> Arc<FaultyQueue> {
@@ -606,16 +642,16 @@ impl World {
 #[tokio::test]
 async fn a_fifth_of_all_calls_failing_loses_nothing_and_doubles_nothing() {
     let w = World::new(0x5eed_0001);
-    let intake = Intake {
-        core: w.core.clone(),
-        providers: Providers::build(&["generic"], |_| Some(Secret::new(SECRET))),
-        crm: HashMap::new(),
-        public_base_url: "https://hooks.example".into(),
-        events: Arc::new(FaultyBus {
-            inner: w.store.clone(),
-            dice: w.dice.clone(),
-        }),
-    };
+    let intake = w
+        .assemble(
+            Adapters {
+                events: Some(w.faulty_bus()),
+                ..w.adapters()
+            },
+            Providers::build(&["generic"], |_| Some(Secret::new(SECRET))),
+            "https://hooks.example",
+        )
+        .intake();
 
     // Webhooks: each delivered until answered 200, as the providers retry a 5xx; every one is
     // delivered once more after that (a provider's own duplicate).
@@ -656,11 +692,15 @@ async fn a_fifth_of_all_calls_failing_loses_nothing_and_doubles_nothing() {
     // 73 hours on, the follow-ups: the sweep retried until it runs (the scheduler retries),
     // evaluations and drafts through batches that report their failures.
     w.clock.advance(SignedDuration::from_hours(73));
-    let sweeper = Sweeper {
-        core: w.core.clone(),
-        evaluate_queue: w.faulty(&w.evaluate_q),
-        draft_queue: w.faulty(&w.draft_q),
-    };
+    let sweeper = Services::build(
+        Adapters {
+            evaluate_queue: Some(w.faulty(&w.evaluate_q)),
+            draft_queue: Some(w.faulty(&w.draft_q)),
+            ..w.adapters()
+        },
+        w.services.settings().clone(),
+    )
+    .sweeper();
     let mut sweeps = 0;
     loop {
         sweeps += 1;
@@ -670,10 +710,14 @@ async fn a_fifth_of_all_calls_failing_loses_nothing_and_doubles_nothing() {
             }
         }
         // Each run enqueues what is due; evaluation clears a deal's due time.
-        let evaluator = Evaluator {
-            core: w.core.clone(),
-            draft_queue: w.faulty(&w.draft_q),
-        };
+        let evaluator = Services::build(
+            Adapters {
+                draft_queue: Some(w.faulty(&w.draft_q)),
+                ..w.adapters()
+            },
+            w.services.settings().clone(),
+        )
+        .evaluator();
         w.drain(&w.evaluate_q, |b| {
             let e = &evaluator;
             async move { e.handle(&b).await }
@@ -683,13 +727,20 @@ async fn a_fifth_of_all_calls_failing_loses_nothing_and_doubles_nothing() {
         assert!(sweeps < 200, "the sweep keeps finding due deals");
     }
     let mail = w.mail();
-    let drafter = Drafter {
-        core: w.core.clone(),
-        notifier: mail.clone(),
-        crm_writes: w.faulty(&w.store.queue("crm-writes")),
-        tokens: w.tokens.clone(),
-        public_base_url: "https://review.example".into(),
-    };
+    // The approval path's services: the notifier and mail sender, the bus and the CRM write
+    // queue failing too.
+    let approvals = w.assemble(
+        Adapters {
+            sender: Some(mail.clone()),
+            notifier: Some(mail),
+            events: Some(w.faulty_bus()),
+            crm_writes: Some(w.faulty(&w.store.queue("crm-writes"))),
+            ..w.adapters()
+        },
+        Providers::default(),
+        "https://review.example",
+    );
+    let drafter = approvals.drafter();
     let (mut dead_lettered, mut reported) = (0, 0);
     loop {
         let (_, failed) = w
@@ -738,19 +789,7 @@ async fn a_fifth_of_all_calls_failing_loses_nothing_and_doubles_nothing() {
     w.dice.on.store(true, Ordering::Relaxed);
 
     // Approvals: the founder presses approve until the page says it worked.
-    let review = Review {
-        core: w.core.clone(),
-        sender: mail.clone(),
-        notifier: mail,
-        slack_signing_secret: None,
-        events: Arc::new(FaultyBus {
-            inner: w.store.clone(),
-            dice: w.dice.clone(),
-        }),
-        crm_writes: w.faulty(&w.store.queue("crm-writes")),
-        tokens: w.tokens.clone(),
-        public_base_url: "https://review.example".into(),
-    };
+    let review = approvals.review();
     let founder = w.core.config.founder.email.clone();
     let mut approval_errors = 0;
     for d in &drafts {
@@ -834,10 +873,7 @@ async fn a_fifth_of_all_calls_failing_loses_nothing_and_doubles_nothing() {
 async fn a_poison_message_reaches_the_dead_letter_queue_and_its_batch_neighbours_are_handled() {
     let w = World::new(0x5eed_0002);
     w.dice.on.store(false, Ordering::Relaxed);
-    let evaluator = Evaluator {
-        core: w.core.clone(),
-        draft_queue: w.draft_q.clone(),
-    };
+    let evaluator = w.services.evaluator();
     let good = serde_json::to_string(&shared::app::EvaluateRequest {
         deal: DealRef::new("notion", "absent"),
         due_at: None,
@@ -923,13 +959,16 @@ async fn every_accepted_event_has_exactly_one_audit_entry_whatever_fails() {
         if with_crm_api {
             crm.insert("notion".into(), Arc::new(KnowsEveryDeal));
         }
-        let intake = Intake {
-            core: w.core.clone(),
-            providers: Providers::build(&["generic"], |_| Some(Secret::new(SECRET))),
-            crm,
-            public_base_url: "https://hooks.example".into(),
-            events: w.store.clone(),
-        };
+        let intake = w
+            .assemble(
+                Adapters {
+                    crm_clients: crm,
+                    ..w.adapters()
+                },
+                Providers::build(&["generic"], |_| Some(Secret::new(SECRET))),
+                "https://hooks.example",
+            )
+            .intake();
         let mut retried = 0;
         for i in 0..EVENTS {
             for _delivery in 0..2 {

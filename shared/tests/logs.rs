@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -16,11 +15,9 @@ use sha2::Sha256;
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
 use shared::adapters::telemetry::Capture;
-use shared::app::review::Review;
-use shared::app::Core;
+use shared::assembly::{Adapters, Services, Settings};
 use shared::domain::DraftStatus;
 use shared::ports::{Clock, DraftStore};
-use shared::providers::intake::Intake;
 use shared::providers::Providers;
 use shared::secret::Secret;
 use shared::tokens::{Scope, TokenSigner};
@@ -65,34 +62,23 @@ async fn a_whole_flow_logs_json_with_its_spans_and_never_a_secret_token_or_body(
 
     let store = EmbeddedStore::open_in_memory().unwrap();
     let clock = Arc::new(ManualClock::new("2026-03-02T10:50:00Z".parse().unwrap()));
-    let core = Core {
-        config: Arc::new(shared::config::Config::bundled().unwrap()),
-        store: store.clone(),
-        audit: store.clone(),
-        clock: clock.clone(),
-    };
-    let intake = Intake {
-        core: core.clone(),
-        providers: Providers::from_secrets(&[
-            ("HUBSPOT_CLIENT_SECRET", HUBSPOT_SECRET),
-            ("INBOX_WEBHOOK_SECRET", INBOX_SECRET),
-            ("GENERIC_WEBHOOK_SECRET", GENERIC_SECRET),
-        ]),
-        crm: HashMap::new(),
-        public_base_url: "https://hooks.example".into(),
-        events: store.clone(),
-    };
     let tokens = TokenSigner::new(Secret::new(SIGNING_KEY));
-    let review = Review {
-        core: core.clone(),
-        sender: store.outbox(clock.clone()),
-        notifier: store.outbox(clock.clone()),
-        slack_signing_secret: None,
-        events: store.clone(),
-        crm_writes: store.queue("crm-writes"),
-        tokens: tokens.clone(),
-        public_base_url: "https://hooks.example".into(),
-    };
+    let services = Services::build(
+        Adapters::embedded(&store, clock.clone()),
+        Settings {
+            public_base_url: "https://hooks.example".into(),
+            providers: Providers::from_secrets(&[
+                ("HUBSPOT_CLIENT_SECRET", HUBSPOT_SECRET),
+                ("INBOX_WEBHOOK_SECRET", INBOX_SECRET),
+                ("GENERIC_WEBHOOK_SECRET", GENERIC_SECRET),
+            ]),
+            tokens: Some(tokens.clone()),
+            ..Settings::new(Arc::new(shared::config::Config::bundled().unwrap()))
+        },
+    );
+    let core = services.core();
+    let intake = services.intake();
+    let review = services.review();
     let mut secrets: Vec<String> = vec![
         GENERIC_SECRET.into(),
         INBOX_SECRET.into(),

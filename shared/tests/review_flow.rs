@@ -11,8 +11,9 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::Value;
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
+use shared::app::record_event;
 use shared::app::review::Review;
-use shared::app::{record_event, Core};
+use shared::assembly::{Adapters, Services, Settings};
 use shared::domain::{DealEvent, DealRef, DealSnapshot, Draft, DraftStatus, EventKind, Fact};
 use shared::ports::{AuditReader, Bookkeeping, Clock, DealStore, DraftStore};
 use shared::secret::Secret;
@@ -21,7 +22,7 @@ use shared::tokens::{Scope, TokenSigner};
 struct World {
     store: Arc<EmbeddedStore>,
     clock: Arc<ManualClock>,
-    core: Core,
+    services: Services,
     review: Review,
     tokens: TokenSigner,
 }
@@ -46,27 +47,20 @@ impl World {
         let clock = Arc::new(ManualClock::new(t("2026-03-02T09:00:00Z")));
         let mut config = shared::config::Config::bundled().unwrap();
         tweak(&mut config);
-        let core = Core {
-            config: Arc::new(config),
-            store: store.clone(),
-            audit: store.clone(),
-            clock: clock.clone(),
-        };
         let tokens = TokenSigner::new(Secret::new("test-key"));
-        let review = Review {
-            core: core.clone(),
-            sender: store.outbox(clock.clone()),
-            notifier: store.outbox(clock.clone()),
-            slack_signing_secret: None,
-            events: store.clone(),
-            crm_writes: store.queue("crm-writes"),
-            tokens: tokens.clone(),
-            public_base_url: "http://localhost".into(),
-        };
+        let services = Services::build(
+            Adapters::embedded(&store, clock.clone()),
+            Settings {
+                public_base_url: "http://localhost".into(),
+                tokens: Some(tokens.clone()),
+                ..Settings::new(Arc::new(config))
+            },
+        );
+        let review = services.review();
         let w = World {
             store,
             clock,
-            core,
+            services,
             review,
             tokens,
         };
@@ -108,15 +102,32 @@ impl World {
             kind,
             snapshot,
         };
-        let c = &self.core;
+        let c = self.services.core();
         record_event(&*c.store, &*c.audit, &c.config, &*c.clock, &e, "test")
             .await
             .unwrap();
     }
 
+    /// The review page and approvals sending through `sender` instead of the outbox.
+    #[cfg(feature = "ses")]
+    fn sending_with(&mut self, sender: Arc<dyn shared::ports::Sender>) {
+        let adapters = Adapters {
+            sender: Some(sender),
+            ..self.services.adapters().clone()
+        };
+        self.services = Services::build(adapters, self.services.settings().clone());
+        self.review = self.services.review();
+    }
+
     /// Sweep, evaluate and draft, as the queues would.
     async fn run_pipeline(&self) {
-        support::sweep_and_drain(&self.core, &self.store, &self.clock, &self.tokens).await;
+        support::sweep_and_drain(
+            &self.services.core(),
+            &self.store,
+            &self.clock,
+            &self.tokens,
+        )
+        .await;
     }
 
     async fn drafted(&self) -> Draft {
@@ -460,7 +471,7 @@ async fn pending(w: &World) -> Vec<Draft> {
 }
 
 fn stops(w: &World, deal: &shared::domain::Deal) -> Vec<String> {
-    shared::rules::evaluate(deal, &w.core.config, w.clock.now())
+    shared::rules::evaluate(deal, &w.services.core().config, w.clock.now())
         .triggers
         .into_iter()
         .filter_map(|t| match t.state {
@@ -789,7 +800,7 @@ async fn the_daily_digest_replaces_per_draft_notifications() {
     // this sweep goes into the next sweep's digest.
     let d = w.drafted().await;
     assert!(founder_notes(&w).is_empty(), "no per-draft notification");
-    let summary = support::sweep_and_drain(&w.core, &w.store, &w.clock, &w.tokens).await;
+    let summary = support::sweep_and_drain(&w.services.core(), &w.store, &w.clock, &w.tokens).await;
     assert!(summary.digest, "{summary:?}");
     let notes = founder_notes(&w);
     assert_eq!(notes.len(), 1, "{notes:?}");
@@ -849,7 +860,7 @@ mod ses_sends {
         let mut w = World::new("Acme", Some("Jane")).await;
         let sender = SesSender::new(ses(server), Some("draftgate-sends".into()))
             .finding_sends_in(w.store.clone());
-        w.review.sender = Arc::new(sender);
+        w.sending_with(Arc::new(sender));
         w
     }
 
@@ -1004,7 +1015,7 @@ mod ses_sends {
             .mount(&server)
             .await;
         let mut w = World::new("Acme", Some("Jane")).await;
-        w.review.sender = Arc::new(SesSender::new(ses(&server), None));
+        w.sending_with(Arc::new(SesSender::new(ses(&server), None)));
         let d = w.drafted().await;
         let (code, _) = w.post(&d.id, &[("action", "approve")]).await;
         assert_eq!(code, 503);
@@ -1187,7 +1198,7 @@ async fn a_draft_whose_prospect_replied_unnoticed_is_withdrawn_at_approval_in_wo
 async fn the_weekly_summary_is_on_by_default_and_starts_the_monday_after_start_up() {
     // Monday 2 March 2026, 10:00 in Berlin: after the 08:00 summary time.
     let w = World::new("Acme", Some("Jane")).await;
-    assert_eq!(w.core.config.review.summary_day, "monday");
+    assert_eq!(w.services.core().config.review.summary_day, "monday");
     let summaries = |w: &World| {
         w.store
             .outbox_entries()

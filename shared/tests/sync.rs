@@ -11,10 +11,10 @@ use jiff::{SignedDuration, Timestamp};
 use serde_json::{json, Value};
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
-use shared::app::sync::Syncer;
 use shared::app::Core;
+use shared::assembly::{Adapters, Services, Settings};
 use shared::domain::{DealRef, DraftStatus, Stage};
-use shared::ports::{Bookkeeping, DealStore, DraftStore};
+use shared::ports::{Bookkeeping, CrmSource, DealStore, DraftStore};
 use shared::providers::pipedrive::PipedriveApi;
 use shared::secret::Secret;
 use shared::tokens::TokenSigner;
@@ -90,30 +90,41 @@ async fn pipedrive(server: &MockServer) {
 struct World {
     store: Arc<EmbeddedStore>,
     clock: Arc<ManualClock>,
+    services: Services,
     core: Core,
 }
 
 fn world() -> World {
     let store = EmbeddedStore::open_in_memory().unwrap();
     let clock = Arc::new(ManualClock::new(t(NOW)));
-    let core = Core {
-        config: Arc::new(shared::config::Config::bundled().unwrap()),
-        store: store.clone(),
-        audit: store.clone(),
-        clock: clock.clone(),
-    };
-    World { store, clock, core }
+    let services = Services::build(
+        Adapters::embedded(&store, clock.clone()),
+        Settings::new(Arc::new(shared::config::Config::bundled().unwrap())),
+    );
+    let core = services.core();
+    World {
+        store,
+        clock,
+        services,
+        core,
+    }
 }
 
-fn syncer(w: &World, server: &MockServer) -> Syncer {
-    Syncer {
-        core: w.core.clone(),
-        sources: vec![Arc::new(PipedriveApi::new(
-            &server.uri(),
-            Secret::new("pd-token"),
-        ))],
-        events: w.store.clone(),
-    }
+/// `w`'s services, the scheduled sync reading `source`.
+fn reading(w: &World, source: Arc<dyn CrmSource>) -> Services {
+    let adapters = Adapters {
+        crm_sources: vec![source],
+        ..w.services.adapters().clone()
+    };
+    Services::build(adapters, w.services.settings().clone())
+}
+
+/// `w`'s services, the scheduled sync reading the Pipedrive API at `server`.
+fn reading_pipedrive(w: &World, server: &MockServer) -> Services {
+    reading(
+        w,
+        Arc::new(PipedriveApi::new(&server.uri(), Secret::new("pd-token"))),
+    )
 }
 
 #[tokio::test]
@@ -122,7 +133,7 @@ async fn a_first_sync_makes_idle_deals_known_and_a_second_changes_nothing() {
     pipedrive(&server).await;
     let w = world();
 
-    let first = syncer(&w, &server).run().await;
+    let first = reading_pipedrive(&w, &server).syncer().run().await;
     let s = &first.crms[0];
     assert_eq!(
         (s.mode.as_str(), s.pages, s.deals, s.error.as_deref()),
@@ -190,7 +201,7 @@ async fn a_first_sync_makes_idle_deals_known_and_a_second_changes_nothing() {
         .mount(&server)
         .await;
     w.clock.advance(SignedDuration::from_mins(15));
-    let second = syncer(&w, &server).run().await;
+    let second = reading_pipedrive(&w, &server).syncer().run().await;
     let s = &second.crms[0];
     assert_eq!(s.mode, "since 2026-03-05T16:00:00Z", "{second:?}");
     assert_eq!(
@@ -220,7 +231,7 @@ async fn a_rate_limited_page_waits_for_retry_after_and_then_succeeds() {
         .await;
     let w = world();
     let started = std::time::Instant::now();
-    let summary = syncer(&w, &server).run().await;
+    let summary = reading_pipedrive(&w, &server).syncer().run().await;
     assert_eq!(summary.crms[0].error, None, "{summary:?}");
     assert!(
         started.elapsed() >= std::time::Duration::from_secs(1),
@@ -263,7 +274,7 @@ async fn a_crm_that_stays_down_changes_nothing_and_keeps_the_watermark() {
         .with_priority(2)
         .mount(&server)
         .await;
-    let summary = syncer(&w, &server).run().await;
+    let summary = reading_pipedrive(&w, &server).syncer().run().await;
     let s = &summary.crms[0];
     assert!(
         s.error.as_deref().is_some_and(|e| e.contains("503")),
@@ -275,7 +286,7 @@ async fn a_crm_that_stays_down_changes_nothing_and_keeps_the_watermark() {
         "the watermark did not move"
     );
     // What page 1 recorded is true and stays (each event is idempotent); the retry re-reads it.
-    let again = syncer(&w, &server).run().await;
+    let again = reading_pipedrive(&w, &server).syncer().run().await;
     assert!(again.crms[0].error.is_some());
     assert_eq!(
         again.crms[0].recorded, 0,
@@ -347,14 +358,11 @@ async fn a_hubspot_sync_searches_open_deals_then_changes_and_makes_idle_ones_due
         .mount(&server)
         .await;
     let w = world();
-    let syncer = Syncer {
-        core: w.core.clone(),
-        sources: vec![Arc::new(HubSpotClient::new(
-            &server.uri(),
-            Secret::new("pat"),
-        ))],
-        events: w.store.clone(),
-    };
+    let syncer = reading(
+        &w,
+        Arc::new(HubSpotClient::new(&server.uri(), Secret::new("pat"))),
+    )
+    .syncer();
     let first = syncer.run().await;
     assert_eq!(
         (first.crms[0].deals, first.crms[0].error.as_deref()),
@@ -439,14 +447,11 @@ async fn a_close_sync_reads_active_opportunities_with_their_leads_activities() {
         .mount(&server)
         .await;
     let w = world();
-    let syncer = Syncer {
-        core: w.core.clone(),
-        sources: vec![Arc::new(CloseApi::new(
-            &server.uri(),
-            Secret::new("close-key"),
-        ))],
-        events: w.store.clone(),
-    };
+    let syncer = reading(
+        &w,
+        Arc::new(CloseApi::new(&server.uri(), Secret::new("close-key"))),
+    )
+    .syncer();
     let first = syncer.run().await;
     let s = &first.crms[0];
     assert_eq!(
@@ -541,15 +546,15 @@ async fn a_salesforce_sync_queries_open_opportunities_then_changes_and_renews_it
         .mount(&server)
         .await;
     let w = world();
-    let syncer = Syncer {
-        core: w.core.clone(),
-        sources: vec![Arc::new(SalesforceApi::new(
+    let syncer = reading(
+        &w,
+        Arc::new(SalesforceApi::new(
             &server.uri(),
             Secret::new("sf-client"),
             Secret::new("sf-secret"),
-        ))],
-        events: w.store.clone(),
-    };
+        )),
+    )
+    .syncer();
     let first = syncer.run().await;
     assert_eq!(
         (

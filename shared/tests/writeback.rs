@@ -15,6 +15,7 @@ use shared::adapters::embedded::EmbeddedStore;
 use shared::app::review::Review;
 use shared::app::writeback::CrmWriteback;
 use shared::app::Core;
+use shared::assembly::{Adapters, Services, Settings};
 use shared::domain::{
     CallNote, CrmField, Deal, DealRef, DraftStatus, Fact, FieldChange, Stage, TriggerKind,
     WritebackStatus,
@@ -298,29 +299,23 @@ impl World {
         let clock = Arc::new(ManualClock::new(t("2026-11-26T16:00:00Z")));
         let mut config = shared::config::Config::bundled().unwrap();
         config.writeback.fields = CrmField::ALL.to_vec();
-        let core = Core {
-            config: Arc::new(config),
-            store: store.clone(),
-            audit: store.clone(),
-            clock: clock.clone(),
-        };
         let tokens = TokenSigner::new(Secret::new("test-key"));
-        let review = Review {
-            core: core.clone(),
-            sender: store.outbox(clock.clone()),
-            notifier: store.outbox(clock.clone()),
-            slack_signing_secret: None,
-            events: store.clone(),
-            crm_writes: store.queue("crm-writes"),
-            tokens: tokens.clone(),
-            public_base_url: "http://localhost".into(),
-        };
         let writer: Arc<dyn CrmWriter> =
             Arc::new(HubSpotClient::new(&server.uri(), Secret::new("pat")));
-        let worker = CrmWriteback {
-            core: core.clone(),
-            writers: HashMap::from([("hubspot".to_string(), writer)]),
-        };
+        let services = Services::build(
+            Adapters {
+                crm_writers: HashMap::from([("hubspot".to_string(), writer)]),
+                ..Adapters::embedded(&store, clock.clone())
+            },
+            Settings {
+                public_base_url: "http://localhost".into(),
+                tokens: Some(tokens.clone()),
+                ..Settings::new(Arc::new(config))
+            },
+        );
+        let core = services.core();
+        let review = services.review();
+        let worker = services.writeback();
         (
             World {
                 store,

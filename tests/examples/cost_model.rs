@@ -36,17 +36,11 @@ use shared::adapters::aws::{
     SqsQueue,
 };
 use shared::adapters::clock::ManualClock;
-use shared::app::drafts::Drafter;
-use shared::app::evaluate::Evaluator;
-use shared::app::review::Review;
 use shared::app::ses_sends;
-use shared::app::sweep::Sweeper;
-use shared::app::writeback::CrmWriteback;
-use shared::app::Core;
+use shared::assembly::{Adapters, Services, Settings};
 use shared::domain::DraftStatus;
-use shared::ports::{Clock, CrmWriter, DraftStore, QueueConsumer};
+use shared::ports::{Clock, CrmWriter, DraftStore, Notifier, QueueConsumer};
 use shared::providers::hubspot::HubSpotClient;
-use shared::providers::intake::Intake;
 use shared::providers::signature::draftgate_signature;
 use shared::providers::Providers;
 use shared::secret::Secret;
@@ -151,63 +145,39 @@ async fn main() {
         dynamo.clone(),
         setting("PIPELINE_TABLE"),
     ));
-    let core = Core {
-        config: Arc::new(config),
-        store: store.clone(),
-        audit: Arc::new(DynamoAuditLog::new(dynamo, setting("AUDIT_TABLE"))),
-        clock: clock.clone(),
-    };
     let queue = |name: &str| Arc::new(SqsQueue::new(sqs.clone(), setting(name)));
     let (evaluate_q, draft_q, writes_q) = (
         queue("EVALUATE_QUEUE_URL"),
         queue("DRAFT_QUEUE_URL"),
         queue("CRM_WRITE_QUEUE_URL"),
     );
-    let events = Arc::new(EventBridgePublisher::new(
-        aws_sdk_eventbridge::Client::new(&sdk),
-        setting("EVENT_BUS_NAME"),
-        "draftgate",
+    let notifier: Arc<dyn Notifier> = Arc::new(SnsEmailNotifier::new(
+        aws_sdk_sns::Client::new(&sdk),
+        setting("FOUNDER_TOPIC_ARN"),
     ));
+    let adapters = Adapters {
+        evaluate_queue: Some(evaluate_q.clone()),
+        draft_queue: Some(draft_q.clone()),
+        crm_writes: Some(writes_q.clone()),
+        events: Some(Arc::new(EventBridgePublisher::new(
+            aws_sdk_eventbridge::Client::new(&sdk),
+            setting("EVENT_BUS_NAME"),
+            "draftgate",
+        ))),
+        sender: Some(Arc::new(SesSender::new(ses, None))),
+        notifier: Some(notifier),
+        ..Adapters::new(
+            store.clone(),
+            Arc::new(DynamoAuditLog::new(dynamo, setting("AUDIT_TABLE"))),
+            clock.clone(),
+        )
+    };
     let tokens = TokenSigner::new(Secret::new("cost-model-signing-key"));
-    let base = "https://review.example".to_string();
-    let intake = Intake {
-        core: core.clone(),
+    let settings = Settings {
+        public_base_url: "https://review.example".to_string(),
         providers: Providers::build(&["generic"], |_| Some(Secret::new(SECRET))),
-        crm: HashMap::new(),
-        public_base_url: base.clone(),
-        events: events.clone(),
-    };
-    let sweeper = Sweeper {
-        core: core.clone(),
-        evaluate_queue: evaluate_q.clone(),
-        draft_queue: draft_q.clone(),
-    };
-    let evaluator = Evaluator {
-        core: core.clone(),
-        draft_queue: draft_q.clone(),
-    };
-    let drafter = Drafter {
-        core: core.clone(),
-        notifier: Arc::new(SnsEmailNotifier::new(
-            aws_sdk_sns::Client::new(&sdk),
-            setting("FOUNDER_TOPIC_ARN"),
-        )),
-        crm_writes: writes_q.clone(),
-        tokens: tokens.clone(),
-        public_base_url: base.clone(),
-    };
-    let review = Review {
-        core: core.clone(),
-        sender: Arc::new(SesSender::new(ses, None)),
-        notifier: Arc::new(SnsEmailNotifier::new(
-            aws_sdk_sns::Client::new(&sdk),
-            setting("FOUNDER_TOPIC_ARN"),
-        )),
-        slack_signing_secret: None,
-        events,
-        crm_writes: writes_q.clone(),
-        tokens: tokens.clone(),
-        public_base_url: base,
+        tokens: Some(tokens.clone()),
+        ..Settings::new(Arc::new(config))
     };
     let hubspot = MockServer::start().await;
     Mock::given(method("POST"))
@@ -228,10 +198,20 @@ async fn main() {
         .await;
     let writer: Arc<dyn CrmWriter> =
         Arc::new(HubSpotClient::new(&hubspot.uri(), Secret::new("token")));
-    let writeback = CrmWriteback {
-        core: core.clone(),
-        writers: HashMap::from([("hubspot".to_string(), writer)]),
-    };
+    let services = Services::build(
+        Adapters {
+            crm_writers: HashMap::from([("hubspot".to_string(), writer)]),
+            ..adapters
+        },
+        settings,
+    );
+    let core = services.core();
+    let intake = services.intake();
+    let sweeper = services.sweeper();
+    let evaluator = services.evaluator();
+    let drafter = services.drafter();
+    let review = services.review();
+    let writeback = services.writeback();
     counter.reset().await;
 
     // Webhooks: each deal is created, then a proposal goes out to its buyer (the common case:

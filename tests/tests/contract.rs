@@ -1121,6 +1121,7 @@ mod aws_only {
 
     use aws_sdk_dynamodb::types::AttributeValue;
     use shared::adapters::aws::{EventBridgePublisher, SesSender, SnsEmailNotifier};
+    use shared::assembly::{Adapters, Services, Settings};
     use shared::domain::{DomainEvent, FounderNotification, OutboundEmail};
     use shared::ports::keys;
     use shared::ports::{EventPublisher, Notifier, QueueError, SendError, Sender};
@@ -1552,17 +1553,20 @@ mod aws_only {
         let store = shared::adapters::embedded::EmbeddedStore::open_in_memory().unwrap();
         let crm = Arc::new(RecordingCrm::default());
         let writer: Arc<dyn shared::ports::CrmWriter> = crm.clone();
-        let worker = shared::app::writeback::CrmWriteback {
-            core: shared::app::Core {
-                config: Arc::new(shared::config::Config::bundled().unwrap()),
-                store: store.clone(),
-                audit: store.clone(),
-                clock: Arc::new(shared::adapters::clock::ManualClock::new(
-                    "2026-11-26T10:00:00Z".parse().unwrap(),
-                )),
+        let worker = Services::build(
+            Adapters {
+                crm_writers: std::collections::HashMap::from([("hubspot".to_string(), writer)]),
+                ..Adapters::new(
+                    store.clone(),
+                    store.clone(),
+                    Arc::new(shared::adapters::clock::ManualClock::new(
+                        "2026-11-26T10:00:00Z".parse().unwrap(),
+                    )),
+                )
             },
-            writers: std::collections::HashMap::from([("hubspot".to_string(), writer)]),
-        };
+            Settings::new(Arc::new(shared::config::Config::bundled().unwrap())),
+        )
+        .writeback();
         worker.handle(&bodies[0]).await.unwrap();
         worker.handle(&bodies[0]).await.unwrap();
         let logged = crm.0.lock().unwrap();
@@ -1838,20 +1842,36 @@ mod aws_only {
     /// from Slack buttons: the conditional writes let exactly one send.
     #[tokio::test]
     async fn fifty_simultaneous_approvals_from_page_and_slack_send_once_on_dynamodb() {
-        use shared::app::review::Review;
         use shared::signing::slack_signature;
         use shared::tokens::{Scope, TokenSigner};
 
         let fx = aws_fixture().await;
         let now = Timestamp::now();
         let clock = Arc::new(shared::adapters::clock::ManualClock::new(now));
-        let config = Arc::new(shared::config::Config::bundled().unwrap());
-        let core = shared::app::Core {
-            config: config.clone(),
-            store: fx.ports.pipeline.clone(),
-            audit: fx.ports.audit.clone(),
-            clock: clock.clone(),
-        };
+        let sender = Arc::new(CountingSender(Default::default()));
+        let signing = "slack-signing-secret";
+        let tokens = TokenSigner::new(Secret::new("race-key"));
+        let services = Services::build(
+            Adapters {
+                sender: Some(sender.clone()),
+                notifier: Some(Arc::new(shared::adapters::fanout::Fanout(Vec::new()))),
+                events: Some(Arc::new(NoEvents)),
+                crm_writes: Some(Arc::new(Accepting)),
+                ..Adapters::new(
+                    fx.ports.pipeline.clone(),
+                    fx.ports.audit.clone(),
+                    clock.clone(),
+                )
+            },
+            Settings {
+                public_base_url: "https://hooks.example".into(),
+                tokens: Some(tokens.clone()),
+                slack_signing_secret: Some(Secret::new(signing)),
+                ..Settings::new(Arc::new(shared::config::Config::bundled().unwrap()))
+            },
+        );
+        let core = services.core();
+        let config = core.config.clone();
         let sent_at = now - SignedDuration::from_hours(80);
         let deal = DealRef::new("hubspot", "42");
         let event = DealEvent {
@@ -1881,19 +1901,7 @@ mod aws_only {
         d.missing.clear();
         assert!(core.store.create_draft(&d).await.unwrap());
 
-        let sender = Arc::new(CountingSender(Default::default()));
-        let signing = "slack-signing-secret";
-        let tokens = TokenSigner::new(Secret::new("race-key"));
-        let review = Arc::new(Review {
-            core,
-            sender: sender.clone(),
-            notifier: Arc::new(shared::adapters::fanout::Fanout(Vec::new())),
-            slack_signing_secret: Some(Secret::new(signing)),
-            events: Arc::new(NoEvents),
-            crm_writes: Arc::new(Accepting),
-            tokens: tokens.clone(),
-            public_base_url: "https://hooks.example".into(),
-        });
+        let review = Arc::new(services.review());
         let token = tokens.sign(
             Scope::Draft("d-race"),
             "alex@northwind.example",

@@ -17,10 +17,9 @@ use serde_json::{json, Value};
 use shared::adapters::aws::{DynamoAuditLog, DynamoPipelineStore};
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
-use shared::app::Core;
+use shared::assembly::{Adapters, Services, Settings};
 use shared::domain::DealRef;
 use shared::ports::{AuditReader, Clock, DealStore};
-use shared::providers::intake::Intake;
 use shared::providers::signature::draftgate_signature;
 use shared::providers::Providers;
 use shared::secret::Secret;
@@ -88,18 +87,19 @@ async fn dynamodb_failing_a_fifth_of_requests_loses_and_doubles_no_event() {
     crm.insert("notion".into(), Arc::new(KnowsEveryDeal));
     let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
     let local = EmbeddedStore::open_in_memory().unwrap();
-    let intake = Intake {
-        core: Core {
-            config: Arc::new(shared::config::Config::bundled().unwrap()),
-            store: store.clone(),
-            audit: audit.clone(),
-            clock: clock.clone(),
+    let intake = Services::build(
+        Adapters {
+            crm_clients: crm,
+            events: Some(local),
+            ..Adapters::new(store.clone(), audit.clone(), clock.clone())
         },
-        providers: Providers::build(&["generic"], |_| Some(Secret::new(SECRET))),
-        crm,
-        public_base_url: "https://hooks.example".into(),
-        events: local,
-    };
+        Settings {
+            public_base_url: "https://hooks.example".into(),
+            providers: Providers::build(&["generic"], |_| Some(Secret::new(SECRET))),
+            ..Settings::new(Arc::new(shared::config::Config::bundled().unwrap()))
+        },
+    )
+    .intake();
     // Only this test's tables: the other tests share the emulator.
     let prefix = table.trim_end_matches("-pipeline").to_string();
     faults(

@@ -17,6 +17,7 @@ use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
 use shared::app::evaluate::Evaluator;
 use shared::app::{record_event, Core, EvaluateRequest};
+use shared::assembly::{Adapters, Services, Settings};
 use shared::domain::{
     DealEvent, DealRef, DealSnapshot, Draft, DraftContext, DraftStatus, EventKind, Fact,
     TriggerKind,
@@ -156,17 +157,16 @@ async fn evaluating_a_deal_reads_the_same_with_10_or_10000_drafts_waiting_elsewh
     let mut config = shared::config::Config::bundled().unwrap();
     config.limits.daily_draft_budget = 100;
     config.limits.per_deal_open_drafts = 1;
-    let core = Core {
-        config: Arc::new(config),
-        store: store.clone(),
-        audit: audit.clone(),
-        clock: clock.clone(),
-    };
     let local = EmbeddedStore::open_in_memory().unwrap();
-    let evaluator = Evaluator {
-        core: core.clone(),
-        draft_queue: local.queue("drafts"),
-    };
+    let services = Services::build(
+        Adapters {
+            draft_queue: Some(local.queue("drafts")),
+            ..Adapters::new(store.clone(), audit.clone(), clock.clone())
+        },
+        Settings::new(Arc::new(config)),
+    );
+    let core = services.core();
+    let evaluator = services.evaluator();
     let at = clock.now() - SignedDuration::from_hours(1);
     let (small, large) = (
         due_deal(&core, "small").await,

@@ -18,11 +18,9 @@ use jiff::SignedDuration;
 use serde_json::{json, Value};
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
-use shared::app::drafts::Drafter;
-use shared::app::evaluate::Evaluator;
 use shared::app::review::Review;
-use shared::app::sweep::Sweeper;
 use shared::app::{record_event, Core};
+use shared::assembly::{Adapters, Services, Settings};
 use shared::domain::{DealEvent, DealRef, DealSnapshot, Draft, DraftStatus, EventKind, Fact};
 use shared::ports::{AuditLog, AuditReader, Clock, PipelineStore, QueueConsumer};
 use shared::providers::intake::Intake;
@@ -68,6 +66,7 @@ async fn dynamodb() -> Backend {
 
 /// The services over one backend; queues and the outbox are local (what is raced is the store).
 struct World {
+    services: Services,
     core: Core,
     clock: Arc<ManualClock>,
     local: Arc<EmbeddedStore>,
@@ -80,41 +79,45 @@ impl World {
         let clock = Arc::new(ManualClock::new(jiff::Timestamp::now()));
         let mut config = shared::config::Config::bundled().unwrap();
         config.limits.daily_draft_budget = 1_000;
-        World {
-            core: Core {
-                config: Arc::new(config),
+        let local = EmbeddedStore::open_in_memory().unwrap();
+        let tokens = TokenSigner::new(Secret::new("races-key"));
+        let services = Services::build(
+            Adapters {
                 store: b.store,
                 audit: b.audit,
-                clock: clock.clone(),
+                ..Adapters::embedded(&local, clock.clone())
             },
+            Settings {
+                public_base_url: "https://review.example".into(),
+                providers: Providers::build(&["generic"], |_| Some(Secret::new(SECRET))),
+                tokens: Some(tokens.clone()),
+                ..Settings::new(Arc::new(config))
+            },
+        );
+        World {
+            core: services.core(),
+            services,
             clock,
-            local: EmbeddedStore::open_in_memory().unwrap(),
-            tokens: TokenSigner::new(Secret::new("races-key")),
+            local,
+            tokens,
             audit: b.audit_reader,
         }
     }
 
+    /// The webhook intake: the providers call the hooks host, not the review host.
     fn intake(&self) -> Intake {
-        Intake {
-            core: self.core.clone(),
-            providers: Providers::build(&["generic"], |_| Some(Secret::new(SECRET))),
-            crm: HashMap::new(),
-            public_base_url: "https://hooks.example".into(),
-            events: self.local.clone(),
-        }
+        Services::build(
+            self.services.adapters().clone(),
+            Settings {
+                public_base_url: "https://hooks.example".into(),
+                ..self.services.settings().clone()
+            },
+        )
+        .intake()
     }
 
     fn review(&self) -> Review {
-        Review {
-            core: self.core.clone(),
-            sender: self.local.outbox(self.clock.clone()),
-            notifier: self.local.outbox(self.clock.clone()),
-            slack_signing_secret: None,
-            events: self.local.clone(),
-            crm_writes: self.local.queue("crm-writes"),
-            tokens: self.tokens.clone(),
-            public_base_url: "https://review.example".into(),
-        }
+        self.services.review()
     }
 
     /// Proposals sent to `deals` buyers, 73 hours ago: one pending follow-up draft each.
@@ -152,29 +155,13 @@ impl World {
         self.clock.advance(SignedDuration::from_hours(73));
         let evaluate_q = self.local.queue("evaluate");
         let draft_q = self.local.queue("drafts");
-        Sweeper {
-            core: c.clone(),
-            evaluate_queue: evaluate_q.clone(),
-            draft_queue: draft_q.clone(),
-        }
-        .run()
-        .await
-        .unwrap();
-        let evaluator = Evaluator {
-            core: c.clone(),
-            draft_queue: draft_q.clone(),
-        };
+        self.services.sweeper().run().await.unwrap();
+        let evaluator = self.services.evaluator();
         for d in evaluate_q.receive(1000).await.unwrap() {
             evaluator.handle(&d.body).await.unwrap();
             evaluate_q.ack(&d.receipt).await.unwrap();
         }
-        let drafter = Drafter {
-            core: c.clone(),
-            notifier: self.local.outbox(self.clock.clone()),
-            crm_writes: self.local.queue("crm-writes"),
-            tokens: self.tokens.clone(),
-            public_base_url: "https://review.example".into(),
-        };
+        let drafter = self.services.drafter();
         for d in draft_q.receive(1000).await.unwrap() {
             drafter.handle(&d.body).await.unwrap();
             draft_q.ack(&d.receipt).await.unwrap();

@@ -40,15 +40,13 @@ pub async fn handle(intake: &Intake, event: LambdaEvent<Value>) -> Result<Value,
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::sync::Arc;
 
     use shared::adapters::clock::ManualClock;
     use shared::adapters::embedded::EmbeddedStore;
-    use shared::app::Core;
+    use shared::assembly::{Adapters, Services, Settings};
     use shared::domain::{DealRef, Stage};
     use shared::ports::DealStore;
-    use shared::providers::Providers;
 
     use super::*;
 
@@ -65,18 +63,12 @@ mod tests {
     }
 
     fn intake(store: &Arc<EmbeddedStore>) -> Intake {
-        Intake {
-            core: Core {
-                config: Arc::new(shared::config::Config::bundled().unwrap()),
-                store: store.clone(),
-                audit: store.clone(),
-                clock: Arc::new(ManualClock::new("2024-11-21T10:06:00Z".parse().unwrap())),
-            },
-            providers: Providers::default(),
-            crm: HashMap::new(),
-            public_base_url: String::new(),
-            events: store.clone(),
-        }
+        let clock = Arc::new(ManualClock::new("2024-11-21T10:06:00Z".parse().unwrap()));
+        Services::build(
+            Adapters::embedded(store, clock),
+            Settings::new(Arc::new(shared::config::Config::bundled().unwrap())),
+        )
+        .intake()
     }
 
     #[tokio::test]

@@ -3,13 +3,9 @@
 
 mod handler;
 
-use std::collections::HashMap;
-
 use lambda_runtime::{run, service_fn, Error};
-use shared::adapters::aws::wiring;
+use shared::assembly::{wiring, Adapters, Services};
 use shared::config::settings::Env;
-use shared::providers::intake::Intake;
-use shared::providers::Providers;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -21,14 +17,11 @@ async fn main() -> Result<(), Error> {
 
     // Events on the bus are authenticated by IAM (the rule), not by a webhook secret.
     // Won and lost deals are announced on the bus (EVENT_BUS_NAME).
-    let events = wiring::event_bus(&start, bus.clone());
-    let intake = start.live(move |core| Intake {
-        core,
-        providers: Providers::default(),
-        crm: HashMap::new(),
-        public_base_url: String::new(),
-        events: events.clone(),
-    });
+    let adapters = Adapters {
+        events: Some(wiring::event_bus(&start, bus)),
+        ..start.adapters()
+    };
+    let intake = start.live(adapters, start.settings(), Services::intake);
     run(service_fn(move |event| {
         let intake = intake.clone();
         async move { handler::handle(&*intake.get().await, event).await }

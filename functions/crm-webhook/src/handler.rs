@@ -25,7 +25,7 @@ mod tests {
     use async_trait::async_trait;
     use shared::adapters::clock::ManualClock;
     use shared::adapters::embedded::EmbeddedStore;
-    use shared::app::Core;
+    use shared::assembly::{Adapters, Services, Settings};
     use shared::domain::{DealRef, DealSnapshot, EventKind, Stage};
     use shared::ports::{AuditReader, CrmClient, CrmError};
     use shared::providers::intake::Intake;
@@ -51,37 +51,48 @@ mod tests {
     }
 
     fn intake(store: &Arc<EmbeddedStore>) -> Intake {
+        intake_at(
+            store,
+            jiff::Timestamp::from_millisecond(1732183513000 + 2_000).unwrap(),
+            shared::config::Config::bundled().unwrap(),
+        )
+    }
+
+    /// The intake on `store`, its clock standing at `now`, on `config`.
+    fn intake_at(
+        store: &Arc<EmbeddedStore>,
+        now: jiff::Timestamp,
+        config: shared::config::Config,
+    ) -> Intake {
         let mut crm: HashMap<String, Arc<dyn CrmClient>> = HashMap::new();
         crm.insert("hubspot".into(), Arc::new(StubCrm));
-        Intake {
-            core: Core {
-                config: Arc::new(shared::config::Config::bundled().unwrap()),
-                store: store.clone(),
-                audit: store.clone(),
-                clock: Arc::new(ManualClock::new(
-                    jiff::Timestamp::from_millisecond(1732183513000 + 2_000).unwrap(),
-                )),
+        Services::build(
+            Adapters {
+                crm_clients: crm,
+                ..Adapters::embedded(store, Arc::new(ManualClock::new(now)))
             },
-            providers: Providers::from_secrets(&[
-                (
-                    "HUBSPOT_CLIENT_SECRET",
-                    "0c8f3b6e-5d2a-4f71-9b3e-8a1d2c4e6f70",
-                ),
-                ("INBOX_WEBHOOK_SECRET", "dev-inbox-secret"),
-                ("PIPEDRIVE_WEBHOOK_USER", "dev-pipedrive-user"),
-                ("PIPEDRIVE_WEBHOOK_PASSWORD", "dev-pipedrive-password"),
-                (
-                    "CLOSE_WEBHOOK_KEY",
-                    "058bfb6a3d8cfdc4da7c3be5901b16ae11da982b46a25fb2cd7016e97a140a1c",
-                ),
-                ("SALESFORCE_PATH_TOKEN", "9f2c7e1a4b"),
-                ("SALESFORCE_ORG_ID", "00D5g000004ABCDEA4"),
-                ("GENERIC_WEBHOOK_SECRET", "dev-generic-secret"),
-            ]),
-            crm,
-            public_base_url: "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com".into(),
-            events: store.clone(),
-        }
+            Settings {
+                public_base_url: "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com".into(),
+                providers: Providers::from_secrets(&[
+                    (
+                        "HUBSPOT_CLIENT_SECRET",
+                        "0c8f3b6e-5d2a-4f71-9b3e-8a1d2c4e6f70",
+                    ),
+                    ("INBOX_WEBHOOK_SECRET", "dev-inbox-secret"),
+                    ("PIPEDRIVE_WEBHOOK_USER", "dev-pipedrive-user"),
+                    ("PIPEDRIVE_WEBHOOK_PASSWORD", "dev-pipedrive-password"),
+                    (
+                        "CLOSE_WEBHOOK_KEY",
+                        "058bfb6a3d8cfdc4da7c3be5901b16ae11da982b46a25fb2cd7016e97a140a1c",
+                    ),
+                    ("SALESFORCE_PATH_TOKEN", "9f2c7e1a4b"),
+                    ("SALESFORCE_ORG_ID", "00D5g000004ABCDEA4"),
+                    ("GENERIC_WEBHOOK_SECRET", "dev-generic-secret"),
+                ]),
+                ..Settings::new(Arc::new(config))
+            },
+        )
+        .intake()
     }
 
     fn sample_event() -> Request {
@@ -111,10 +122,6 @@ mod tests {
     /// An intake whose clock stands two seconds after the draftgate samples were signed, on
     /// the bundled config plus the Notion stage mapping the generic sample uses.
     fn draftgate_intake(store: &Arc<EmbeddedStore>) -> Intake {
-        let mut intake = intake(store);
-        intake.core.clock = Arc::new(ManualClock::new(
-            jiff::Timestamp::from_second(SAMPLE_SIGNED_AT + 2).unwrap(),
-        ));
         let mut text = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../config/draftgate.toml"
@@ -123,11 +130,12 @@ mod tests {
         if !text.contains("[stages.notion]") {
             text.push_str("\n[stages.notion]\n\"Lead\" = \"qualified\"\n\"Proposal sent\" = \"proposal\"\n\"Negotiation\" = \"negotiating\"\n\"Won\" = \"closed_won\"\n\"Lost\" = \"closed_lost\"\n");
         }
-        intake.core.config = Arc::new(
+        intake_at(
+            store,
+            jiff::Timestamp::from_second(SAMPLE_SIGNED_AT + 2).unwrap(),
             shared::config::Config::parse("draftgate.toml", &text, &shared::config::BundledFiles)
                 .unwrap(),
-        );
-        intake
+        )
     }
 
     async fn answer(intake: &Intake, req: Request) -> (u16, serde_json::Value) {

@@ -4,10 +4,8 @@
 mod handler;
 
 use lambda_http::{run, service_fn, Error};
-use shared::adapters::aws::wiring;
+use shared::assembly::{wiring, Adapters, Settings};
 use shared::config::settings::Env;
-use shared::providers::intake::Intake;
-use shared::providers::mail_intake::MailIntake;
 use shared::providers::{CrmApis, Providers};
 use shared::secret::Secret;
 
@@ -29,30 +27,34 @@ async fn main() -> Result<(), Error> {
     let public_base_url = env.required("PUBLIC_BASE_URL");
     // A provider without its secret answers 401 "not configured".
     let providers = Providers::build(PROVIDERS, |spec| env.optional(spec.env).map(Secret::new));
-    // Deal details from each CRM's API whose token is set (HubSpot, Pipedrive).
-    let crm = CrmApis::from_settings(|name| env.optional(name)).clients;
+    // Deal details from each CRM's API whose token is set.
+    let apis = CrmApis::from_settings(|name| env.optional(name));
     // The founder's mailbox (Gmail / Outlook pushes), from its read grant's secret.
     let grants = wiring::mailbox_grants(&start, &env, "MAILBOX_READ_SECRET_ARN").await;
     let get = |name: &str| env.optional(name).or_else(|| grants.get(name).cloned());
-    let mail = std::sync::Arc::new(MailIntake {
-        mailboxes: shared::adapters::mailbox::readers(&get, &public_base_url),
-    });
+    let mailboxes = shared::adapters::mailbox::readers(&get, &public_base_url);
     let bus = env.required("EVENT_BUS_NAME");
     env.finish_or_exit();
 
     // Won and lost deals are announced on the bus (EVENT_BUS_NAME).
-    let events = wiring::event_bus(&start, bus.clone());
-    let intake = start.live(move |core| Intake {
-        core,
-        providers: providers.clone(),
-        crm: crm.clone(),
-        public_base_url: public_base_url.clone(),
-        events: events.clone(),
-    });
+    let adapters = Adapters {
+        events: Some(wiring::event_bus(&start, bus)),
+        crm_clients: apis.clients,
+        mailboxes,
+        ..start.adapters()
+    };
+    let settings = Settings {
+        public_base_url,
+        providers,
+        ..start.settings()
+    };
+    let services = start.live(adapters, settings, |s| (s.intake(), s.mail_intake()));
     run(service_fn(move |req| {
-        let intake = intake.clone();
-        let mail = mail.clone();
-        async move { handler::handle(&*intake.get().await, &mail, req).await }
+        let services = services.clone();
+        async move {
+            let services = services.get().await;
+            handler::handle(&services.0, &services.1, req).await
+        }
     }))
     .await
 }

@@ -21,7 +21,7 @@ mod tests {
     use async_trait::async_trait;
     use shared::adapters::clock::ManualClock;
     use shared::adapters::embedded::EmbeddedStore;
-    use shared::app::Core;
+    use shared::assembly::{Adapters, Services, Settings};
     use shared::domain::FieldChange;
     use shared::ports::{Activity, CrmError, CrmWriter};
 
@@ -70,18 +70,18 @@ mod tests {
             fail: AtomicUsize::new(1),
             logged: AtomicUsize::new(0),
         });
-        let writer = CrmWriteback {
-            core: Core {
-                config: Arc::new(shared::config::Config::bundled().unwrap()),
-                store: store.clone(),
-                audit: store.clone(),
-                clock: Arc::new(ManualClock::new("2026-11-26T10:00:00Z".parse().unwrap())),
+        let clock = Arc::new(ManualClock::new("2026-11-26T10:00:00Z".parse().unwrap()));
+        let writer = Services::build(
+            Adapters {
+                crm_writers: HashMap::from([("hubspot".to_string(), {
+                    let w: Arc<dyn CrmWriter> = crm.clone();
+                    w
+                })]),
+                ..Adapters::embedded(&store, clock)
             },
-            writers: HashMap::from([("hubspot".to_string(), {
-                let w: Arc<dyn CrmWriter> = crm.clone();
-                w
-            })]),
-        };
+            Settings::new(Arc::new(shared::config::Config::bundled().unwrap())),
+        )
+        .writeback();
         let out = handle(&writer, event()).await.unwrap();
         assert_eq!(
             out.batch_item_failures.len(),

@@ -6,8 +6,7 @@
 mod handler;
 
 use lambda_runtime::{run, service_fn, Error};
-use shared::adapters::aws::wiring;
-use shared::app::writeback::CrmWriteback;
+use shared::assembly::{wiring, Adapters, Services};
 use shared::config::settings::Env;
 use shared::providers::CrmApis;
 
@@ -19,10 +18,11 @@ async fn main() -> Result<(), Error> {
     let apis = CrmApis::from_settings(|name| env.optional(name));
     env.finish_or_exit();
 
-    let writer = start.live(move |core| CrmWriteback {
-        core,
-        writers: apis.writers.clone(),
-    });
+    let adapters = Adapters {
+        crm_writers: apis.writers,
+        ..start.adapters()
+    };
+    let writer = start.live(adapters, start.settings(), Services::writeback);
     run(service_fn(move |event| {
         let writer = writer.clone();
         async move { handler::handle(&*writer.get().await, event).await }

@@ -18,12 +18,21 @@ mod tests {
 
     use shared::adapters::clock::ManualClock;
     use shared::adapters::embedded::EmbeddedStore;
-    use shared::app::Core;
+    use shared::assembly::{Adapters, Services, Settings};
     use shared::domain::{Deal, DealRef, Stage};
     use shared::ports::QueueConsumer;
 
     use super::*;
     use shared::ports::DealStore;
+
+    /// The evaluator on the embedded store (its `drafts` queue), its clock standing at `now`.
+    fn evaluator(store: &Arc<EmbeddedStore>, now: jiff::Timestamp) -> Evaluator {
+        Services::build(
+            Adapters::embedded(store, Arc::new(ManualClock::new(now))),
+            Settings::new(Arc::new(shared::config::Config::bundled().unwrap())),
+        )
+        .evaluator()
+    }
 
     fn event() -> LambdaEvent<SqsEvent> {
         let raw = std::fs::read_to_string(concat!(
@@ -48,15 +57,7 @@ mod tests {
         deal.proposal_sent_at = Some(sent);
         store.put_deal(&deal).await.unwrap();
         let drafts = store.queue("drafts");
-        let evaluator = Evaluator {
-            core: Core {
-                config: Arc::new(shared::config::Config::bundled().unwrap()),
-                store: store.clone(),
-                audit: store.clone(),
-                clock: Arc::new(ManualClock::new("2024-11-24T10:15:00Z".parse().unwrap())),
-            },
-            draft_queue: drafts.clone(),
-        };
+        let evaluator = evaluator(&store, "2024-11-24T10:15:00Z".parse().unwrap());
         let first = handle(&evaluator, event()).await.unwrap();
         assert!(first.batch_item_failures.is_empty());
         let second = handle(&evaluator, event()).await.unwrap();
@@ -71,15 +72,7 @@ mod tests {
     #[tokio::test]
     async fn an_unreadable_message_is_reported_as_a_batch_item_failure() {
         let store = EmbeddedStore::open_in_memory().unwrap();
-        let evaluator = Evaluator {
-            core: Core {
-                config: Arc::new(shared::config::Config::bundled().unwrap()),
-                store: store.clone(),
-                audit: store.clone(),
-                clock: Arc::new(ManualClock::new(jiff::Timestamp::UNIX_EPOCH)),
-            },
-            draft_queue: store.queue("drafts"),
-        };
+        let evaluator = evaluator(&store, jiff::Timestamp::UNIX_EPOCH);
         let mut e = event();
         e.payload.records[0].body = Some("not json".into());
         let out = handle(&evaluator, e).await.unwrap();

@@ -2,13 +2,9 @@
 
 mod handler;
 
-use std::sync::Arc;
-
 use lambda_runtime::{run, service_fn, Error};
-use shared::adapters::aws::{wiring, SqsQueue};
-use shared::app::evaluate::Evaluator;
+use shared::assembly::{wiring, Adapters, Services};
 use shared::config::settings::Env;
-use shared::ports::Queue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -18,14 +14,11 @@ async fn main() -> Result<(), Error> {
     let draft_queue = env.required("DRAFT_QUEUE_URL");
     env.finish_or_exit();
 
-    let draft_queue: Arc<dyn Queue> = Arc::new(SqsQueue::new(
-        aws_sdk_sqs::Client::new(&start.sdk),
-        draft_queue,
-    ));
-    let evaluator = start.live(move |core| Evaluator {
-        core,
-        draft_queue: draft_queue.clone(),
-    });
+    let adapters = Adapters {
+        draft_queue: Some(wiring::queue(&start, draft_queue)),
+        ..start.adapters()
+    };
+    let evaluator = start.live(adapters, start.settings(), Services::evaluator);
     run(service_fn(move |event| {
         let evaluator = evaluator.clone();
         async move { handler::handle(&*evaluator.get().await, event).await }

@@ -19,7 +19,7 @@ mod tests {
     use async_trait::async_trait;
     use shared::adapters::clock::ManualClock;
     use shared::adapters::embedded::EmbeddedStore;
-    use shared::app::Core;
+    use shared::assembly::{Adapters, Services, Settings};
     use shared::domain::{Deal, DealRef, DraftStatus, Fact, FounderNotification, Stage};
     use shared::ports::{Notifier, NotifyError};
     use shared::secret::Secret;
@@ -53,18 +53,18 @@ mod tests {
         );
         store.put_deal(&deal).await.unwrap();
         let clock = Arc::new(ManualClock::new("2024-11-24T10:20:00Z".parse().unwrap()));
-        let drafter = Drafter {
-            core: Core {
-                config: Arc::new(shared::config::Config::bundled().unwrap()),
-                store: store.clone(),
-                audit: store.clone(),
-                clock: clock.clone(),
+        let drafter = Services::build(
+            Adapters {
+                notifier: Some(notifier),
+                ..Adapters::embedded(&store, clock)
             },
-            notifier,
-            crm_writes: store.queue("crm-writes"),
-            tokens: TokenSigner::new(Secret::new("k")),
-            public_base_url: "https://example.invalid".into(),
-        };
+            Settings {
+                public_base_url: "https://example.invalid".into(),
+                tokens: Some(TokenSigner::new(Secret::new("k"))),
+                ..Settings::new(Arc::new(shared::config::Config::bundled().unwrap()))
+            },
+        )
+        .drafter();
         (store, drafter)
     }
 

@@ -3,8 +3,8 @@
 mod handler;
 
 use lambda_runtime::{run, service_fn, Error};
-use shared::adapters::aws::wiring::{self, NotifierSettings, Notifies};
-use shared::app::drafts::Drafter;
+use shared::assembly::wiring::{self, NotifierSettings, Notifies};
+use shared::assembly::{Adapters, Services, Settings};
 use shared::config::settings::Env;
 use shared::tokens::TokenSigner;
 
@@ -13,21 +13,21 @@ async fn main() -> Result<(), Error> {
     wiring::init_logs();
     let mut env = Env::new();
     let start = wiring::start(&mut env).await;
-    let public_base_url = env.required("PUBLIC_BASE_URL");
-    let tokens = TokenSigner::new(env.secret("DRAFTGATE_SIGNING_KEY"));
+    let settings = Settings {
+        public_base_url: env.required("PUBLIC_BASE_URL"),
+        tokens: Some(TokenSigner::new(env.secret("DRAFTGATE_SIGNING_KEY"))),
+        ..start.settings()
+    };
     let crm_writes = env.required("CRM_WRITE_QUEUE_URL");
     let notifier = NotifierSettings::read(&mut env, Notifies::Drafts);
     env.finish_or_exit();
 
-    let notifier = notifier.build(&start);
-    let crm_writes = wiring::queue(&start, crm_writes);
-    let drafter = start.live(move |core| Drafter {
-        core,
-        notifier: notifier.clone(),
-        crm_writes: crm_writes.clone(),
-        tokens: tokens.clone(),
-        public_base_url: public_base_url.clone(),
-    });
+    let adapters = Adapters {
+        notifier: Some(notifier.build(&start)),
+        crm_writes: Some(wiring::queue(&start, crm_writes)),
+        ..start.adapters()
+    };
+    let drafter = start.live(adapters, settings, Services::drafter);
     run(service_fn(move |event| {
         let drafter = drafter.clone();
         async move { handler::handle(&*drafter.get().await, event).await }

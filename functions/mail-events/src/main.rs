@@ -7,7 +7,8 @@ mod handler;
 use std::sync::Arc;
 
 use lambda_runtime::{run, service_fn, Error};
-use shared::adapters::aws::{load_sdk_config, wiring, DynamoPipelineStore};
+use shared::adapters::aws::{load_sdk_config, DynamoPipelineStore};
+use shared::assembly::wiring;
 use shared::config::settings::Env;
 use shared::ports::PipelineStore;
 

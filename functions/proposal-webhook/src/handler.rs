@@ -10,12 +10,11 @@ pub async fn handle(intake: &Intake, req: Request) -> Result<Response<Body>, Err
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
     use std::sync::Arc;
 
     use shared::adapters::clock::ManualClock;
     use shared::adapters::embedded::EmbeddedStore;
-    use shared::app::Core;
+    use shared::assembly::{Adapters, Services, Settings};
     use shared::domain::DealRef;
     use shared::ports::DealStore;
     use shared::providers::intake::Intake;
@@ -24,21 +23,19 @@ mod tests {
     use super::*;
 
     fn intake(store: &Arc<EmbeddedStore>) -> Intake {
-        Intake {
-            core: Core {
-                config: Arc::new(shared::config::Config::bundled().unwrap()),
-                store: store.clone(),
-                audit: store.clone(),
-                clock: Arc::new(ManualClock::new("2024-11-21T10:05:00Z".parse().unwrap())),
+        let clock = Arc::new(ManualClock::new("2024-11-21T10:05:00Z".parse().unwrap()));
+        Services::build(
+            Adapters::embedded(store, clock),
+            Settings {
+                public_base_url: "https://example.invalid".into(),
+                providers: Providers::from_secrets(&[(
+                    "PANDADOC_WEBHOOK_KEY",
+                    "f3b1e8c2a9d64b7e9c0a5d2e1f4b7c8a",
+                )]),
+                ..Settings::new(Arc::new(shared::config::Config::bundled().unwrap()))
             },
-            providers: Providers::from_secrets(&[(
-                "PANDADOC_WEBHOOK_KEY",
-                "f3b1e8c2a9d64b7e9c0a5d2e1f4b7c8a",
-            )]),
-            crm: HashMap::new(),
-            public_base_url: "https://example.invalid".into(),
-            events: store.clone(),
-        }
+        )
+        .intake()
     }
 
     fn sample_event() -> Request {

@@ -14,7 +14,7 @@ mod tests {
 
     use shared::adapters::clock::ManualClock;
     use shared::adapters::embedded::EmbeddedStore;
-    use shared::app::Core;
+    use shared::assembly::{Adapters, Services, Settings};
     use shared::secret::Secret;
     use shared::tokens::TokenSigner;
 
@@ -22,21 +22,15 @@ mod tests {
 
     fn review(store: &Arc<EmbeddedStore>, now: &str) -> Review {
         let clock = Arc::new(ManualClock::new(now.parse().unwrap()));
-        Review {
-            core: Core {
-                config: Arc::new(shared::config::Config::bundled().unwrap()),
-                store: store.clone(),
-                audit: store.clone(),
-                clock: clock.clone(),
+        Services::build(
+            Adapters::embedded(store, clock),
+            Settings {
+                public_base_url: "https://example.invalid".into(),
+                tokens: Some(TokenSigner::new(Secret::new("dev-signing-key-not-secret"))),
+                ..Settings::new(Arc::new(shared::config::Config::bundled().unwrap()))
             },
-            sender: store.outbox(clock.clone()),
-            notifier: store.outbox(clock),
-            slack_signing_secret: None,
-            events: store.clone(),
-            crm_writes: store.queue("crm-writes"),
-            tokens: TokenSigner::new(Secret::new("dev-signing-key-not-secret")),
-            public_base_url: "https://example.invalid".into(),
-        }
+        )
+        .review()
     }
 
     fn sample_event() -> Request {

@@ -21,7 +21,7 @@ mod tests {
 
     use shared::adapters::clock::ManualClock;
     use shared::adapters::embedded::EmbeddedStore;
-    use shared::app::Core;
+    use shared::assembly::{Adapters, Services, Settings};
     use shared::domain::{Deal, DealRef};
     use shared::ports::QueueConsumer;
 
@@ -42,16 +42,11 @@ mod tests {
             store.put_deal(&d).await.unwrap();
         }
         let evaluate = store.queue("evaluate");
-        let sweeper = Sweeper {
-            core: Core {
-                config: Arc::new(shared::config::Config::bundled().unwrap()),
-                store: store.clone(),
-                audit: store.clone(),
-                clock: Arc::new(ManualClock::new(now)),
-            },
-            evaluate_queue: evaluate.clone(),
-            draft_queue: store.queue("drafts"),
-        };
+        let sweeper = Services::build(
+            Adapters::embedded(&store, Arc::new(ManualClock::new(now))),
+            Settings::new(Arc::new(shared::config::Config::bundled().unwrap())),
+        )
+        .sweeper();
         let raw = std::fs::read_to_string(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/../../events/sweep-due/scheduled.json"

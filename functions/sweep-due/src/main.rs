@@ -2,13 +2,9 @@
 
 mod handler;
 
-use std::sync::Arc;
-
 use lambda_runtime::{run, service_fn, Error};
-use shared::adapters::aws::{wiring, SqsQueue};
-use shared::app::sweep::Sweeper;
+use shared::assembly::{wiring, Adapters, Services};
 use shared::config::settings::Env;
-use shared::ports::Queue;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -19,14 +15,12 @@ async fn main() -> Result<(), Error> {
     let draft_queue = env.required("DRAFT_QUEUE_URL");
     env.finish_or_exit();
 
-    let sqs = aws_sdk_sqs::Client::new(&start.sdk);
-    let evaluate_queue: Arc<dyn Queue> = Arc::new(SqsQueue::new(sqs.clone(), evaluate_queue));
-    let draft_queue: Arc<dyn Queue> = Arc::new(SqsQueue::new(sqs, draft_queue));
-    let sweeper = start.live(move |core| Sweeper {
-        core,
-        evaluate_queue: evaluate_queue.clone(),
-        draft_queue: draft_queue.clone(),
-    });
+    let adapters = Adapters {
+        evaluate_queue: Some(wiring::queue(&start, evaluate_queue)),
+        draft_queue: Some(wiring::queue(&start, draft_queue)),
+        ..start.adapters()
+    };
+    let sweeper = start.live(adapters, start.settings(), Services::sweeper);
     run(service_fn(move |event| {
         let sweeper = sweeper.clone();
         async move { handler::handle(&*sweeper.get().await, event).await }

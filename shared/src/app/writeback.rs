@@ -58,14 +58,10 @@ impl WriteJob {
     }
 }
 
-/// Whether draftgate writes to this deal's CRM at all.
-pub fn writable(deal: &DealRef) -> bool {
-    crate::providers::WRITABLE_CRMS.contains(&deal.crm.as_str())
-}
-
-/// Put `job` on the write-back queue (nothing when it has nothing to write).
-pub async fn enqueue(queue: &dyn Queue, job: &WriteJob) -> Result<(), QueueError> {
-    if job.ops.is_empty() || !writable(&job.deal) {
+/// Put `job` on the write-back queue (nothing when it has nothing to write, or its CRM is not
+/// one draftgate writes to).
+pub async fn enqueue(queue: &dyn Queue, config: &Config, job: &WriteJob) -> Result<(), QueueError> {
+    if job.ops.is_empty() || !config.writeback.writes_to(&job.deal.crm) {
         return Ok(());
     }
     queue.send(&job.message()).await

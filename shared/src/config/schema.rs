@@ -42,6 +42,10 @@ pub struct Writeback {
     /// Log follow-ups sent, briefs delivered, call notes and outcomes on the deal's record.
     #[serde(default = "yes")]
     pub log_activities: bool,
+    /// The CRMs draftgate can write to: not read from the file; the assembly fills it from the
+    /// provider registry (empty: nothing is written anywhere).
+    #[serde(skip)]
+    pub crms: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -53,6 +57,7 @@ impl Default for Writeback {
         Writeback {
             fields: Vec::new(),
             log_activities: true,
+            crms: Vec::new(),
         }
     }
 }
@@ -60,6 +65,11 @@ impl Default for Writeback {
 impl Writeback {
     pub fn allows(&self, field: CrmField) -> bool {
         self.fields.contains(&field)
+    }
+
+    /// Whether draftgate writes to `crm` at all.
+    pub fn writes_to(&self, crm: &str) -> bool {
+        self.crms.iter().any(|c| c == crm)
     }
 }
 

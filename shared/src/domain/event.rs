@@ -138,30 +138,153 @@ impl Hold {
     }
 }
 
-impl EventKind {
-    pub fn label(&self) -> &'static str {
+/// The kinds of [`EventKind`] without their fields: the one vocabulary of event type names.
+/// Every route and file that names an event type (the generic and inbox webhooks, replay
+/// scenarios, the sample pipeline) reads it into this enum, so a name means the same everywhere;
+/// the serde names are the tags `EventKind` is stored with. The aliases are the shorter names
+/// some formats use (`reply`, `outbound`, `auto_reply`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    DealCreated,
+    StageChanged,
+    PropertyChanged,
+    DealDeleted,
+    DealUpdated,
+    ProposalSent,
+    ProposalViewed,
+    ProposalCompleted,
+    #[serde(alias = "reply")]
+    ProspectReplied,
+    #[serde(alias = "auto_reply")]
+    AutoReplyReceived,
+    LeadInquiry,
+    #[serde(alias = "outbound")]
+    OutboundSent,
+    MeetingBooked,
+    MeetingCancelled,
+    CallLogged,
+    QuoteSent,
+    ProspectDeclined,
+    StatusChanged,
+    FollowUpSent,
+    FounderHold,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 20] = [
+        EventType::DealCreated,
+        EventType::StageChanged,
+        EventType::PropertyChanged,
+        EventType::DealDeleted,
+        EventType::DealUpdated,
+        EventType::ProposalSent,
+        EventType::ProposalViewed,
+        EventType::ProposalCompleted,
+        EventType::ProspectReplied,
+        EventType::AutoReplyReceived,
+        EventType::LeadInquiry,
+        EventType::OutboundSent,
+        EventType::MeetingBooked,
+        EventType::MeetingCancelled,
+        EventType::CallLogged,
+        EventType::QuoteSent,
+        EventType::ProspectDeclined,
+        EventType::StatusChanged,
+        EventType::FollowUpSent,
+        EventType::FounderHold,
+    ];
+
+    /// The type's name (as stored, and as the webhooks and files write it).
+    pub fn as_str(self) -> &'static str {
         match self {
-            EventKind::DealCreated => "deal_created",
-            EventKind::StageChanged { .. } => "stage_changed",
-            EventKind::PropertyChanged { .. } => "property_changed",
-            EventKind::DealDeleted => "deal_deleted",
-            EventKind::DealUpdated => "deal_updated",
-            EventKind::ProposalSent { .. } => "proposal_sent",
-            EventKind::ProposalViewed { .. } => "proposal_viewed",
-            EventKind::ProposalCompleted { .. } => "proposal_completed",
-            EventKind::ProspectReplied { .. } => "prospect_replied",
-            EventKind::AutoReplyReceived { .. } => "auto_reply_received",
-            EventKind::LeadInquiry { .. } => "lead_inquiry",
-            EventKind::OutboundSent { .. } => "outbound_sent",
-            EventKind::MeetingBooked { .. } => "meeting_booked",
-            EventKind::MeetingCancelled { .. } => "meeting_cancelled",
-            EventKind::CallLogged { .. } => "call_logged",
-            EventKind::QuoteSent { .. } => "quote_sent",
-            EventKind::ProspectDeclined { .. } => "prospect_declined",
-            EventKind::StatusChanged { .. } => "status_changed",
-            EventKind::FollowUpSent { .. } => "follow_up_sent",
-            EventKind::FounderHold { .. } => "founder_hold",
+            EventType::DealCreated => "deal_created",
+            EventType::StageChanged => "stage_changed",
+            EventType::PropertyChanged => "property_changed",
+            EventType::DealDeleted => "deal_deleted",
+            EventType::DealUpdated => "deal_updated",
+            EventType::ProposalSent => "proposal_sent",
+            EventType::ProposalViewed => "proposal_viewed",
+            EventType::ProposalCompleted => "proposal_completed",
+            EventType::ProspectReplied => "prospect_replied",
+            EventType::AutoReplyReceived => "auto_reply_received",
+            EventType::LeadInquiry => "lead_inquiry",
+            EventType::OutboundSent => "outbound_sent",
+            EventType::MeetingBooked => "meeting_booked",
+            EventType::MeetingCancelled => "meeting_cancelled",
+            EventType::CallLogged => "call_logged",
+            EventType::QuoteSent => "quote_sent",
+            EventType::ProspectDeclined => "prospect_declined",
+            EventType::StatusChanged => "status_changed",
+            EventType::FollowUpSent => "follow_up_sent",
+            EventType::FounderHold => "founder_hold",
         }
+    }
+
+    /// A type by one of its names (canonical or alias); `None` for anything else.
+    pub fn parse(name: &str) -> Option<EventType> {
+        serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
+    }
+
+    /// The shorter name a type is also read from (the serde alias).
+    pub fn alias(self) -> Option<&'static str> {
+        match self {
+            EventType::ProspectReplied => Some("reply"),
+            EventType::AutoReplyReceived => Some("auto_reply"),
+            EventType::OutboundSent => Some("outbound"),
+            _ => None,
+        }
+    }
+
+    /// `types`' names, for an error message ("expected one of …").
+    pub fn names(types: &[EventType]) -> String {
+        types
+            .iter()
+            .map(|t| match t.alias() {
+                Some(alias) => format!("{alias} ({})", t.as_str()),
+                None => t.as_str().to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl EventKind {
+    /// The event's type.
+    pub fn event_type(&self) -> EventType {
+        match self {
+            EventKind::DealCreated => EventType::DealCreated,
+            EventKind::StageChanged { .. } => EventType::StageChanged,
+            EventKind::PropertyChanged { .. } => EventType::PropertyChanged,
+            EventKind::DealDeleted => EventType::DealDeleted,
+            EventKind::DealUpdated => EventType::DealUpdated,
+            EventKind::ProposalSent { .. } => EventType::ProposalSent,
+            EventKind::ProposalViewed { .. } => EventType::ProposalViewed,
+            EventKind::ProposalCompleted { .. } => EventType::ProposalCompleted,
+            EventKind::ProspectReplied { .. } => EventType::ProspectReplied,
+            EventKind::AutoReplyReceived { .. } => EventType::AutoReplyReceived,
+            EventKind::LeadInquiry { .. } => EventType::LeadInquiry,
+            EventKind::OutboundSent { .. } => EventType::OutboundSent,
+            EventKind::MeetingBooked { .. } => EventType::MeetingBooked,
+            EventKind::MeetingCancelled { .. } => EventType::MeetingCancelled,
+            EventKind::CallLogged { .. } => EventType::CallLogged,
+            EventKind::QuoteSent { .. } => EventType::QuoteSent,
+            EventKind::ProspectDeclined { .. } => EventType::ProspectDeclined,
+            EventKind::StatusChanged { .. } => EventType::StatusChanged,
+            EventKind::FollowUpSent { .. } => EventType::FollowUpSent,
+            EventKind::FounderHold { .. } => EventType::FounderHold,
+        }
+    }
+
+    /// The event's type name, as stored.
+    pub fn label(&self) -> &'static str {
+        self.event_type().as_str()
     }
 }
 
@@ -184,4 +307,52 @@ pub struct DealEvent {
 pub struct DomainEvent {
     pub detail_type: String,
     pub detail: serde_json::Value,
+}
+
+#[cfg(test)]
+mod vocabulary_tests {
+    use super::*;
+
+    #[test]
+    fn each_type_name_is_its_serde_name_and_the_tag_its_kind_is_stored_with() {
+        for t in EventType::ALL {
+            assert_eq!(serde_json::to_value(t).unwrap(), t.as_str());
+            assert_eq!(EventType::parse(t.as_str()), Some(t));
+            if let Some(alias) = t.alias() {
+                assert_eq!(EventType::parse(alias), Some(t));
+            }
+        }
+        // A kind serialises with the tag its type names (so stored events still read).
+        let kinds = [
+            EventKind::DealCreated,
+            EventKind::AutoReplyReceived {
+                summary: "x".into(),
+            },
+            EventKind::OutboundSent {
+                summary: "x".into(),
+            },
+            EventKind::CallLogged {
+                summary: "x".into(),
+                note: None,
+            },
+            EventKind::StageChanged {
+                raw_stage: "s".into(),
+            },
+        ];
+        for k in kinds {
+            assert_eq!(serde_json::to_value(&k).unwrap()["type"], k.label());
+        }
+    }
+
+    #[test]
+    fn the_short_names_some_formats_use_mean_the_same_types() {
+        assert_eq!(EventType::parse("reply"), Some(EventType::ProspectReplied));
+        assert_eq!(EventType::parse("outbound"), Some(EventType::OutboundSent));
+        assert_eq!(
+            EventType::parse("auto_reply"),
+            Some(EventType::AutoReplyReceived)
+        );
+        assert_eq!(EventType::parse("Reply"), None);
+        assert_eq!(EventType::parse("nudge"), None);
+    }
 }

@@ -28,6 +28,7 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         dev: "646576636c6f73656b6579646576636c6f73656b6579646576636c6f73656b65",
     }],
     build: webhook,
+    writes_back: true,
     #[cfg(feature = "http-client")]
     api: Some(api),
 };

@@ -10,23 +10,24 @@ use crate::providers::{Parsed, Provider, ProviderSpec, SecretSpec};
 use crate::secret::Secret;
 use serde_json::Value;
 
-use crate::domain::{DealEvent, DealSnapshot, EventKind, Fact};
+use crate::domain::{DealEvent, DealSnapshot, EventKind, EventType, Fact};
 use crate::providers::fields::{self, Obj};
 use crate::providers::ParseError;
 
 pub const MAX_BATCH: usize = 100;
-pub const TYPES: [&str; 11] = [
-    "deal_created",
-    "stage_changed",
-    "status_changed",
-    "proposal_sent",
-    "call_logged",
-    "quote_sent",
-    "prospect_replied",
-    "meeting_booked",
-    "meeting_cancelled",
-    "prospect_declined",
-    "deal_deleted",
+/// The event types this webhook takes (named as everywhere, see [`EventType`]).
+pub const TYPES: [EventType; 11] = [
+    EventType::DealCreated,
+    EventType::StageChanged,
+    EventType::StatusChanged,
+    EventType::ProposalSent,
+    EventType::CallLogged,
+    EventType::QuoteSent,
+    EventType::ProspectReplied,
+    EventType::MeetingBooked,
+    EventType::MeetingCancelled,
+    EventType::ProspectDeclined,
+    EventType::DealDeleted,
 ];
 
 pub const SPEC: ProviderSpec = ProviderSpec {
@@ -36,6 +37,7 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         dev: "dev-generic-secret",
     }],
     build: webhook,
+    writes_back: false,
     #[cfg(feature = "http-client")]
     api: None,
 };
@@ -85,13 +87,13 @@ pub fn parse_batch(body: &[u8]) -> Result<Vec<DealEvent>, ParseError> {
 fn parse_event(index: usize, value: &Value) -> Result<DealEvent, ParseError> {
     let e = Obj::new(format!("event {index}"), value)?;
     let id = e.id("id")?;
-    let kind = e.str("type")?;
-    if !TYPES.contains(&kind.as_str()) {
+    let name = e.str("type")?;
+    let Some(kind) = EventType::parse(&name).filter(|t| TYPES.contains(t)) else {
         return Err(e.error(format!(
-            "unknown type `{kind}`; expected one of {}",
-            TYPES.join(", ")
+            "unknown type `{name}`; expected one of {}",
+            EventType::names(&TYPES)
         )));
-    }
+    };
     let occurred_at = e.timestamp("occurred_at")?;
     let deal_obj = e.obj("deal")?;
     let deal = fields::deal_ref(&deal_obj)?;
@@ -101,46 +103,46 @@ fn parse_event(index: usize, value: &Value) -> Result<DealEvent, ParseError> {
     let summary_or = |default: &str| -> Result<String, ParseError> {
         Ok(e.opt_str("summary")?.unwrap_or_else(|| default.to_string()))
     };
-    let kind = match kind.as_str() {
-        "deal_created" => EventKind::DealCreated,
-        "deal_deleted" => EventKind::DealDeleted,
+    let kind = match kind {
+        EventType::DealCreated => EventKind::DealCreated,
+        EventType::DealDeleted => EventKind::DealDeleted,
         // A stage id the config does not map is recorded and reported (audit log, the
         // founder's next notification), the same way on every route.
-        "stage_changed" => EventKind::StageChanged {
+        EventType::StageChanged => EventKind::StageChanged {
             raw_stage: e.str("stage")?,
         },
-        "status_changed" => EventKind::StatusChanged {
+        EventType::StatusChanged => EventKind::StatusChanged {
             status: e.str_allow_empty("status")?,
         },
-        "proposal_sent" => EventKind::ProposalSent {
+        EventType::ProposalSent => EventKind::ProposalSent {
             // A proposal without an id of its own is named by its event.
             document_id: optional_id(&e, "proposal_id")?.unwrap_or_else(|| id.clone()),
             name: e.opt_str("proposal_name")?,
         },
-        "call_logged" => EventKind::CallLogged {
+        EventType::CallLogged => EventKind::CallLogged {
             summary: e.str("summary")?,
             note: e.opt_str("note")?,
         },
-        "quote_sent" => EventKind::QuoteSent {
+        EventType::QuoteSent => EventKind::QuoteSent {
             quote_id: e.id("quote_id")?,
             expires_on: e.date("expires_on")?,
         },
-        "prospect_replied" => EventKind::ProspectReplied {
+        EventType::ProspectReplied => EventKind::ProspectReplied {
             summary: summary_or("Prospect replied")?,
         },
-        "meeting_booked" => EventKind::MeetingBooked {
+        EventType::MeetingBooked => EventKind::MeetingBooked {
             summary: summary_or("Meeting booked")?,
             starts_at: e.opt_timestamp("starts_at")?,
             meeting_id: optional_id(&e, "meeting_id")?,
         },
-        "meeting_cancelled" => EventKind::MeetingCancelled {
+        EventType::MeetingCancelled => EventKind::MeetingCancelled {
             summary: summary_or("Meeting cancelled")?,
             meeting_id: optional_id(&e, "meeting_id")?,
         },
-        "prospect_declined" => EventKind::ProspectDeclined {
+        EventType::ProspectDeclined => EventKind::ProspectDeclined {
             summary: summary_or("Prospect declined")?,
         },
-        _ => unreachable!("checked against TYPES"),
+        other => unreachable!("{other} is not among TYPES, checked above"),
     };
     e.finish()?;
     Ok(DealEvent {

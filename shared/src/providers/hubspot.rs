@@ -20,6 +20,7 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         dev: "dev-hubspot-client-secret",
     }],
     build: webhook,
+    writes_back: true,
     #[cfg(feature = "http-client")]
     api: Some(api),
 };

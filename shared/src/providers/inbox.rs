@@ -16,18 +16,20 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::domain::mail::auto_reply_signal;
-use crate::domain::{DealEvent, DealSnapshot, EventKind, Fact};
+use crate::domain::{DealEvent, DealSnapshot, EventKind, EventType, Fact};
 use crate::providers::fields::{self, Obj};
 use crate::providers::ParseError;
 
 pub const SOURCE: &str = "inbox";
 pub const MAX_BATCH: usize = 100;
-pub const TYPES: [&str; 5] = [
-    "reply",
-    "meeting_booked",
-    "meeting_cancelled",
-    "outbound",
-    "lead_inquiry",
+/// The event types this webhook takes (named as everywhere, see [`EventType`]; the inbox's
+/// documents write `reply` and `outbound`).
+pub const TYPES: [EventType; 5] = [
+    EventType::ProspectReplied,
+    EventType::MeetingBooked,
+    EventType::MeetingCancelled,
+    EventType::OutboundSent,
+    EventType::LeadInquiry,
 ];
 /// How much of a message's snippet a summary quotes.
 const SNIPPET_CHARS: usize = 160;
@@ -39,6 +41,7 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         dev: "dev-inbox-secret",
     }],
     build: webhook,
+    writes_back: false,
     #[cfg(feature = "http-client")]
     api: None,
 };
@@ -88,14 +91,20 @@ pub fn parse(body: &[u8]) -> Result<Vec<DealEvent>, ParseError> {
 fn parse_event(index: usize, value: &Value) -> Result<DealEvent, ParseError> {
     let e = Obj::new(format!("event {index}"), value)?;
     let id = e.id("id")?;
-    let kind = e.str("type")?;
+    let name = e.str("type")?;
+    let Some(kind) = EventType::parse(&name).filter(|t| TYPES.contains(t)) else {
+        return Err(e.error(format!(
+            "unknown type `{name}`; expected one of {}",
+            EventType::names(&TYPES)
+        )));
+    };
     let deal_obj = e.obj("deal")?;
     let deal = fields::deal_ref(&deal_obj)?;
     deal_obj.finish()?;
 
     let mut snapshot = None;
-    let (occurred_at, kind) = match kind.as_str() {
-        "reply" | "lead_inquiry" => {
+    let (occurred_at, kind) = match kind {
+        EventType::ProspectReplied | EventType::LeadInquiry => {
             let from = e.str("from")?;
             let from = fields::email_address(&e, "from", &from)?;
             let subject = e.str_allow_empty("subject")?;
@@ -103,7 +112,7 @@ fn parse_event(index: usize, value: &Value) -> Result<DealEvent, ParseError> {
             let received_at = e.timestamp("received_at")?;
             let flagged = e.opt_bool("auto_reply")?;
             let headers = headers(&e)?;
-            let lead = if kind == "lead_inquiry" {
+            let lead = if kind == EventType::LeadInquiry {
                 let contact = e.opt_obj("contact")?;
                 let snap = lead_snapshot(&from, contact.as_ref(), &id)?;
                 if let Some(c) = contact {
@@ -131,7 +140,7 @@ fn parse_event(index: usize, value: &Value) -> Result<DealEvent, ParseError> {
             };
             (received_at, event_kind)
         }
-        "outbound" => {
+        EventType::OutboundSent => {
             let to = e.str("to")?;
             let to = fields::email_address(&e, "to", &to)?;
             let subject = e.str_allow_empty("subject")?;
@@ -143,7 +152,7 @@ fn parse_event(index: usize, value: &Value) -> Result<DealEvent, ParseError> {
                 },
             )
         }
-        "meeting_booked" => {
+        EventType::MeetingBooked => {
             let meeting_id = e.id("meeting_id")?;
             let starts_at = e.timestamp("starts_at")?;
             let title = e.opt_str("title")?;
@@ -161,7 +170,7 @@ fn parse_event(index: usize, value: &Value) -> Result<DealEvent, ParseError> {
                 },
             )
         }
-        "meeting_cancelled" => {
+        EventType::MeetingCancelled => {
             let meeting_id = e.id("meeting_id")?;
             let title = e.opt_str("title")?;
             let occurred_at = e.timestamp("occurred_at")?;
@@ -177,12 +186,7 @@ fn parse_event(index: usize, value: &Value) -> Result<DealEvent, ParseError> {
                 },
             )
         }
-        other => {
-            return Err(e.error(format!(
-                "unknown type `{other}`; expected one of {}",
-                TYPES.join(", ")
-            )))
-        }
+        other => unreachable!("{other} is not among TYPES, checked above"),
     };
     e.finish()?;
     Ok(DealEvent {
@@ -404,7 +408,7 @@ mod tests {
             (json!({"type": "reply"}), "event 0: `id` is required"),
             (
                 json!({"id": "1", "type": "bounce", "deal": {"crm": "hubspot", "id": "1"}}),
-                "unknown type `bounce`; expected one of reply, meeting_booked",
+                "unknown type `bounce`; expected one of reply (prospect_replied), meeting_booked",
             ),
             (
                 json!({"id": "1", "type": "reply", "deal": {"crm": "HubSpot", "id": "1"}}),

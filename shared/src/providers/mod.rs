@@ -144,6 +144,9 @@ pub struct ProviderSpec {
     pub name: &'static str,
     pub secrets: &'static [SecretSpec],
     pub build: fn(Vec<Secret>) -> Arc<dyn Provider>,
+    /// Approved changes and activities are written back to this CRM (its API has a writer):
+    /// draftgate proposes CRM diffs only for these.
+    pub writes_back: bool,
     /// The CRM's API (deal details, the sync, write-back), when draftgate has a client for it.
     #[cfg(feature = "http-client")]
     pub api: Option<ApiFromSettings>,
@@ -278,8 +281,15 @@ pub struct CrmApis {
     pub writers: std::collections::HashMap<String, Arc<dyn crate::ports::CrmWriter>>,
 }
 
-/// The CRMs draftgate can write approved changes back to (diffs are proposed only for these).
-pub const WRITABLE_CRMS: [&str; 4] = ["hubspot", "pipedrive", "close", "salesforce"];
+/// The CRMs draftgate can write approved changes back to, in registry order (the assembly puts
+/// them in the config, where the rules read them).
+pub fn writable_crms() -> Vec<String> {
+    REGISTRY
+        .iter()
+        .filter(|s| s.writes_back)
+        .map(|s| s.name.to_string())
+        .collect()
+}
 
 #[cfg(feature = "http-client")]
 impl CrmApis {
@@ -328,9 +338,9 @@ mod tests {
             assert!(apis.clients.contains_key(*crm), "{crm}");
             assert!(apis.writers.contains_key(*crm), "{crm}");
             // Write-back is proposed for exactly the CRMs draftgate has a writer for.
-            assert!(WRITABLE_CRMS.contains(crm), "{crm}");
+            assert!(writable_crms().iter().any(|w| w == crm), "{crm}");
         }
-        assert_eq!(WRITABLE_CRMS.len(), with_api.len());
+        assert_eq!(writable_crms(), with_api);
         assert_eq!(
             apis.sources.iter().map(|s| s.crm()).collect::<Vec<_>>(),
             with_api

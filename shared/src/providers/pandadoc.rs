@@ -19,6 +19,7 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         dev: "dev-pandadoc-key",
     }],
     build: webhook,
+    writes_back: false,
     #[cfg(feature = "http-client")]
     api: None,
 };

@@ -468,9 +468,7 @@ fn call_notes(
             at: note.at,
         });
     }
-    if !crate::providers::WRITABLE_CRMS.contains(&deal.key.crm.as_str())
-        || (wb.fields.is_empty() && !wb.log_activities)
-    {
+    if !wb.writes_to(&deal.key.crm) || (wb.fields.is_empty() && !wb.log_activities) {
         return Err(StopReason::NotWritable {
             crm: deal.key.crm.clone(),
         });

@@ -6,10 +6,9 @@ use std::sync::Arc;
 use shared::adapters::clock::ManualClock;
 use shared::adapters::embedded::EmbeddedStore;
 use shared::app::batch::{process, Message};
-use shared::app::drafts::Drafter;
-use shared::app::evaluate::Evaluator;
-use shared::app::sweep::{SweepSummary, Sweeper};
+use shared::app::sweep::SweepSummary;
 use shared::app::Core;
+use shared::assembly::{Adapters, Services, Settings};
 use shared::ports::{Delivery, QueueConsumer};
 use shared::tokens::TokenSigner;
 
@@ -21,25 +20,24 @@ pub async fn sweep_and_drain(
 ) -> SweepSummary {
     let evaluate_q = store.queue("evaluate");
     let draft_q = store.queue("drafts");
-    let summary = Sweeper {
-        core: core.clone(),
-        evaluate_queue: evaluate_q.clone(),
-        draft_queue: draft_q.clone(),
-    }
-    .run()
-    .await
-    .unwrap();
-    let evaluator = Evaluator {
-        core: core.clone(),
-        draft_queue: draft_q.clone(),
-    };
-    let drafter = Drafter {
-        core: core.clone(),
-        notifier: store.outbox(clock.clone()),
-        crm_writes: store.queue("crm-writes"),
-        tokens: tokens.clone(),
-        public_base_url: "http://localhost".into(),
-    };
+    // The queue functions' services: `core`'s tables, clock and config, the embedded queues,
+    // and the outbox (on `clock`) as the founder's notifier.
+    let services = Services::build(
+        Adapters {
+            store: core.store.clone(),
+            audit: core.audit.clone(),
+            clock: core.clock.clone(),
+            ..Adapters::embedded(store, clock.clone())
+        },
+        Settings {
+            public_base_url: "http://localhost".into(),
+            tokens: Some(tokens.clone()),
+            ..Settings::new(core.config.clone())
+        },
+    );
+    let summary = services.sweeper().run().await.unwrap();
+    let evaluator = services.evaluator();
+    let drafter = services.drafter();
     // As Lambda's SQS trigger delivers them: a batch, each message in its own span.
     let deliveries = evaluate_q.receive(100).await.unwrap();
     let failed = process(&messages(&deliveries), |body| evaluator.handle(body)).await;

@@ -27,8 +27,6 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use crate::error::{CallFailed, Cause};
 
 /// The shared SDK configuration: region, credentials and endpoint from the environment.
-pub mod wiring;
-
 pub async fn load_sdk_config() -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .load()

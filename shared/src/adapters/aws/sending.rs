@@ -4,12 +4,11 @@
 
 use std::sync::Arc;
 
-use super::wiring::Start;
 use super::SesSender;
 use crate::adapters::mailbox::MailSender;
 use crate::config::settings::Env;
 use crate::domain::{OutboundEmail, SentReceipt};
-use crate::ports::{SendError, Sender, SentLookup};
+use crate::ports::{PipelineStore, SendError, Sender, SentLookup};
 
 /// What the sender settings say, checked: read before `env.finish_or_exit()`, built after.
 pub struct SenderSettings {
@@ -22,8 +21,8 @@ pub struct SenderSettings {
 impl SenderSettings {
     /// `MAIL_SENDER` (ses | gmail | outlook), `SES_CONFIGURATION_SET`, `SES_SEND_EVENTS`,
     /// `SENDER_ADDRESS` (must be the config's `founder.from`) and `MAILBOX_SEND_SECRET_ARN`;
-    /// each problem is reported on `env`.
-    pub fn read(env: &mut Env, start: &Start) -> SenderSettings {
+    /// each problem is reported on `env`. `from` is the config's `founder.from`.
+    pub fn read(env: &mut Env, from: &str) -> SenderSettings {
         let configuration_set = env.optional("SES_CONFIGURATION_SET");
         // The configuration set publishes SES's Send events, which mail-events records: an
         // approval whose send had no answer can then tell whether SES accepted the message.
@@ -45,7 +44,6 @@ impl SenderSettings {
         // The role may only send from the template's SenderAddress: catch a config that
         // disagrees at start instead of as an access-denied error on the first approval.
         if let Some(sender) = env.optional("SENDER_ADDRESS") {
-            let from = &start.core.config.founder.from;
             if !from
                 .to_ascii_lowercase()
                 .contains(&sender.to_ascii_lowercase())
@@ -77,16 +75,18 @@ impl SenderSettings {
         }
     }
 
-    /// The sender these settings name (no network at start).
-    pub fn build(self, start: &Start) -> Arc<dyn Sender> {
+    /// The sender these settings name (no network at start); SES finds its own sends in
+    /// `store` when `SES_SEND_EVENTS=on`.
+    pub fn build(
+        self,
+        sdk: &aws_config::SdkConfig,
+        store: Arc<dyn PipelineStore>,
+    ) -> Arc<dyn Sender> {
         match self.kind {
             MailSender::Ses => {
-                let ses = SesSender::new(
-                    aws_sdk_sesv2::Client::new(&start.sdk),
-                    self.configuration_set,
-                );
+                let ses = SesSender::new(aws_sdk_sesv2::Client::new(sdk), self.configuration_set);
                 Arc::new(if self.send_events {
-                    ses.finding_sends_in(start.core.store.clone())
+                    ses.finding_sends_in(store)
                 } else {
                     ses
                 })
@@ -94,7 +94,7 @@ impl SenderSettings {
             kind => Arc::new(GrantSender {
                 kind,
                 secret: self.send_secret.unwrap_or_default(),
-                client: aws_sdk_secretsmanager::Client::new(&start.sdk),
+                client: aws_sdk_secretsmanager::Client::new(sdk),
                 built: tokio::sync::OnceCell::new(),
             }),
         }

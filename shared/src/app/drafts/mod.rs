@@ -579,7 +579,7 @@ impl Drafter {
             }),
             &[],
         );
-        super::writeback::enqueue(&*self.crm_writes, &job)
+        super::writeback::enqueue(&*self.crm_writes, &self.core.config, &job)
             .await
             .map_err(|e| WorkError::Retryable(Box::new(e)))?;
         draft.notified_at = Some(now);

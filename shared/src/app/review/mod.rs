@@ -341,7 +341,7 @@ impl Review {
             }),
             &changes,
         );
-        let writes = !job.ops.is_empty() && super::writeback::writable(&draft.deal);
+        let writes = !job.ops.is_empty() && self.core.config.writeback.writes_to(&draft.deal.crm);
         if writes {
             draft.writeback = Some(Writeback {
                 status: WritebackStatus::Queued,
@@ -471,7 +471,8 @@ impl Review {
         back_to: DraftStatus,
         job: &super::writeback::WriteJob,
     ) -> Result<(), ApiError> {
-        let Err(e) = super::writeback::enqueue(&*self.crm_writes, job).await else {
+        let Err(e) = super::writeback::enqueue(&*self.crm_writes, &self.core.config, job).await
+        else {
             return Ok(());
         };
         tracing::warn!(error = %Chain(&e), "the CRM write-back queue is unavailable; decision undone");

@@ -32,6 +32,7 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         },
     ],
     build: webhook,
+    writes_back: true,
     #[cfg(feature = "http-client")]
     api: Some(api),
 };

@@ -1,18 +1,21 @@
 //! Start-up wiring shared by every function's `main.rs`: logs, config, the Pipeline and Audit
-//! tables. Each function adds its own clients and builds its service through [`Start::live`].
+//! tables. Each function adds its own adapters and settings and runs its service through
+//! [`Start::live`].
 
 use std::sync::Arc;
 
 use jiff::SignedDuration;
 
-use super::{load_sdk_config, DynamoAuditLog, DynamoPipelineStore};
+use super::live::Live;
+use super::{Adapters, Services, Settings};
+use crate::adapters::aws::{load_sdk_config, DynamoAuditLog, DynamoPipelineStore};
 use crate::adapters::clock::SystemClock;
 use crate::adapters::s3_config::{self, S3ConfigSource};
-use crate::app::live::{ConfigSource, Live};
-use crate::app::Core;
+use crate::app::live::ConfigSource;
 use crate::config::settings::{refuse_to_start, Env};
 use crate::config::Config;
 use crate::error::Chain;
+use crate::ports::{AuditLog, PipelineStore};
 
 /// How often a warm function checks for a newer config unless `DRAFTGATE_CONFIG_REFRESH_SECONDS`
 /// says otherwise (0: only at start).
@@ -25,8 +28,10 @@ pub fn init_logs() {
 
 /// What every function starts from.
 pub struct Start {
-    pub core: Core,
     pub sdk: aws_config::SdkConfig,
+    pub config: Arc<Config>,
+    pub store: Arc<dyn PipelineStore>,
+    audit: Arc<dyn AuditLog>,
     source: Option<Arc<dyn ConfigSource>>,
     refresh: SignedDuration,
 }
@@ -80,14 +85,10 @@ pub async fn start(env: &mut Env) -> Start {
     if env.optional("DRAFTGATE_WARM_CONNECTIONS").as_deref() != Some("0") {
         warm(&dynamo, &pipeline_table).await;
     }
-    let core = Core {
+    Start {
         config: Arc::new(config),
         store: Arc::new(DynamoPipelineStore::new(dynamo.clone(), pipeline_table)),
         audit: Arc::new(DynamoAuditLog::new(dynamo, audit_table)),
-        clock: Arc::new(SystemClock),
-    };
-    Start {
-        core,
         sdk,
         source,
         refresh: SignedDuration::from_secs(refresh),
@@ -116,11 +117,32 @@ async fn warm(dynamo: &aws_sdk_dynamodb::Client, table: &str) {
 }
 
 impl Start {
-    /// The function's service, rebuilt on each newer valid config.
-    pub fn live<S>(&self, build: impl Fn(Core) -> S + Send + Sync + 'static) -> Arc<Live<S>> {
+    /// The tables and the system clock; a function adds the rest it needs.
+    pub fn adapters(&self) -> Adapters {
+        Adapters::new(
+            self.store.clone(),
+            self.audit.clone(),
+            Arc::new(SystemClock),
+        )
+    }
+
+    /// The config; a function adds the settings it reads.
+    pub fn settings(&self) -> Settings {
+        Settings::new(self.config.clone())
+    }
+
+    /// The function's service (`build` takes it from the assembled services, e.g.
+    /// `Services::intake`), rebuilt on each newer valid config.
+    pub fn live<S>(
+        &self,
+        adapters: Adapters,
+        settings: Settings,
+        build: impl Fn(&Services) -> S + Send + Sync + 'static,
+    ) -> Arc<Live<S>> {
+        let services = Services::build(adapters, settings);
         Arc::new(match &self.source {
-            Some(source) => Live::reloading(self.core.clone(), build, source.clone(), self.refresh),
-            None => Live::fixed(self.core.clone(), build),
+            Some(source) => Live::reloading(services, build, source.clone(), self.refresh),
+            None => Live::fixed(services, build),
         })
     }
 }
@@ -149,7 +171,7 @@ pub async fn mailbox_grants(
 
 /// The bus domain events go to (`draft.sent`, `deal.won`, `deal.lost`), source `draftgate`.
 pub fn event_bus(start: &Start, bus: String) -> Arc<dyn crate::ports::EventPublisher> {
-    Arc::new(super::EventBridgePublisher::new(
+    Arc::new(crate::adapters::aws::EventBridgePublisher::new(
         aws_sdk_eventbridge::Client::new(&start.sdk),
         bus,
         "draftgate",
@@ -158,7 +180,7 @@ pub fn event_bus(start: &Start, bus: String) -> Arc<dyn crate::ports::EventPubli
 
 /// A queue by its URL (one SQS client per call; each function builds its queues once).
 pub fn queue(start: &Start, url: String) -> Arc<dyn crate::ports::Queue> {
-    Arc::new(super::SqsQueue::new(
+    Arc::new(crate::adapters::aws::SqsQueue::new(
         aws_sdk_sqs::Client::new(&start.sdk),
         url,
     ))
@@ -228,7 +250,7 @@ impl NotifierSettings {
         use crate::secret::Secret;
         let mut channels: Vec<Arc<dyn crate::ports::Notifier>> = Vec::new();
         let email = |arn: String| {
-            Arc::new(super::SnsEmailNotifier::new(
+            Arc::new(crate::adapters::aws::SnsEmailNotifier::new(
                 aws_sdk_sns::Client::new(&start.sdk),
                 arn,
             ))
@@ -247,7 +269,7 @@ impl NotifierSettings {
                 &self.slack_api,
                 Secret::new(token),
                 channel,
-                start.core.store.clone(),
+                start.store.clone(),
             ))),
             None => {
                 if let Some(url) = self.slack_webhook {
