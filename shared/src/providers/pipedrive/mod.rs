@@ -674,6 +674,8 @@ pub use client::PipedriveApi;
 
 #[cfg(feature = "http-client")]
 mod client;
+#[cfg(feature = "http-client")]
+mod writer;
 
 #[cfg(test)]
 mod tests {
