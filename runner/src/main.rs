@@ -97,8 +97,10 @@ enum Command {
     /// redirect) for a read grant and a send grant, save them (the runner's data directory, or
     /// the deployment's secrets), and start the watch.
     Connect {
-        #[arg(value_enum)]
-        crm: ConnectCrm,
+        /// A CRM whose registry entry has a connect step (pipedrive, close), or a mailbox
+        /// (gmail, outlook).
+        #[arg(value_parser = connect_targets())]
+        crm: String,
         /// CRMs: the webhook URL, the stack output `PipedriveWebhookUrl` or `CloseWebhookUrl`.
         #[arg(long)]
         url: Option<String>,
@@ -142,19 +144,20 @@ enum Command {
     },
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum ConnectCrm {
-    /// PIPEDRIVE_API_TOKEN, PIPEDRIVE_API_BASE_URL (your company domain),
-    /// PIPEDRIVE_WEBHOOK_USER and PIPEDRIVE_WEBHOOK_PASSWORD (the webhook's Basic credentials).
-    Pipedrive,
-    /// CLOSE_API_KEY (and CLOSE_API_BASE_URL, default https://api.close.com).
-    Close,
-    /// GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET (a Desktop-app OAuth client); GMAIL_PUBSUB_TOPIC
-    /// and GMAIL_PUSH_TOKEN to start the watch.
-    Gmail,
-    /// MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET, MICROSOFT_TENANT_ID; OUTLOOK_CLIENT_STATE
-    /// and PUBLIC_BASE_URL to subscribe.
-    Outlook,
+/// What `draftgate connect` takes: each CRM the provider registry can connect (with the
+/// settings it needs), and the two mailboxes.
+fn connect_targets() -> clap::builder::PossibleValuesParser {
+    use clap::builder::PossibleValue;
+    let mut targets: Vec<PossibleValue> = shared::providers::connectable()
+        .map(|(name, step)| PossibleValue::new(name).help(step.help))
+        .collect();
+    targets.push(PossibleValue::new("gmail").help(
+        "GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET (a Desktop-app OAuth client); GMAIL_PUBSUB_TOPIC and GMAIL_PUSH_TOKEN to start the watch",
+    ));
+    targets.push(PossibleValue::new("outlook").help(
+        "MICROSOFT_CLIENT_ID, MICROSOFT_CLIENT_SECRET, MICROSOFT_TENANT_ID; OUTLOOK_CLIENT_STATE and PUBLIC_BASE_URL to subscribe",
+    ));
+    clap::builder::PossibleValuesParser::new(targets)
 }
 
 #[derive(Subcommand)]
@@ -223,60 +226,18 @@ fn config_push(file: &std::path::Path, to: &str) -> ExitCode {
     }
 }
 
-fn connect(crm: ConnectCrm, url: &str) -> ExitCode {
-    use shared::secret::Secret;
+fn connect(crm: &str, url: &str) -> ExitCode {
     let env = shared::config::settings::Env::new();
-    let need = |names: &[&str]| -> Result<Vec<String>, String> {
-        let missing: Vec<&str> = names
-            .iter()
-            .copied()
-            .filter(|n| env.optional(n).is_none())
-            .collect();
-        if missing.is_empty() {
-            Ok(names.iter().filter_map(|n| env.optional(n)).collect())
-        } else {
-            Err(format!("set {}", missing.join(", ")))
-        }
-    };
     if !url.starts_with("https://") && !url.starts_with("http://") {
         eprintln!("draftgate connect: --url must be the webhook's full URL (a stack output)");
         return ExitCode::from(2);
     }
-    let result = match crm {
-        ConnectCrm::Pipedrive => need(&[
-            "PIPEDRIVE_API_TOKEN",
-            "PIPEDRIVE_API_BASE_URL",
-            "PIPEDRIVE_WEBHOOK_USER",
-            "PIPEDRIVE_WEBHOOK_PASSWORD",
-        ])
-        .and_then(|v| {
-            let api = shared::providers::pipedrive::PipedriveApi::new(&v[1], Secret::new(&v[0]));
-            runtime()
-                .block_on(api.connect(url, &Secret::new(&v[2]), &Secret::new(&v[3])))
-                .map_err(|e| shared::error::Chain(&e).to_string())
-        }),
-        ConnectCrm::Close => need(&["CLOSE_API_KEY"]).and_then(|v| {
-            let base = env
-                .optional("CLOSE_API_BASE_URL")
-                .unwrap_or_else(|| "https://api.close.com".into());
-            let api = shared::providers::close::CloseApi::new(&base, Secret::new(&v[0]));
-            runtime()
-                .block_on(api.connect(url))
-                .map_err(|e| shared::error::Chain(&e).to_string())
-                .map(|(mut lines, key)| {
-                    if let Some(key) = key {
-                        lines.push(format!(
-                            "signing key (shown once): put it in the deployment's secret as CLOSE_WEBHOOK_KEY: {key}"
-                        ));
-                    }
-                    lines
-                })
-        }),
-        ConnectCrm::Gmail | ConnectCrm::Outlook => {
-            Err("mailboxes connect through the consent flow, not a webhook URL".into())
-        }
+    let Some((_, step)) = shared::providers::connectable().find(|(name, _)| *name == crm) else {
+        eprintln!("draftgate connect: {crm} has no connect step");
+        return ExitCode::from(2);
     };
-    match result {
+    let get = |name: &str| env.optional(name);
+    match runtime().block_on(step.run_with(&get, url)) {
         Ok(lines) => {
             for l in lines {
                 println!("{l}");
@@ -411,16 +372,16 @@ fn main() -> ExitCode {
 
 /// `draftgate connect`: a mailbox's grant (Gmail, Outlook), or a CRM's webhook.
 fn connect_command(
-    crm: ConnectCrm,
+    crm: String,
     url: Option<String>,
     data: PathBuf,
     port: u16,
     read_secret: Option<String>,
     send_secret: Option<String>,
 ) -> ExitCode {
-    match crm {
-        ConnectCrm::Gmail | ConnectCrm::Outlook => {
-            let kind = if matches!(crm, ConnectCrm::Gmail) {
+    match crm.as_str() {
+        "gmail" | "outlook" => {
+            let kind = if crm == "gmail" {
                 connect::MailboxKind::Gmail
             } else {
                 connect::MailboxKind::Outlook
@@ -446,7 +407,7 @@ fn connect_command(
         }
         _ => {
             match url {
-                Some(url) => connect(crm, &url),
+                Some(url) => connect(&crm, &url),
                 None => {
                     eprintln!("draftgate connect: --url is required for a CRM (the webhook's stack output)");
                     ExitCode::from(2)

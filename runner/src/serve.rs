@@ -347,7 +347,7 @@ fn notifier(
     ));
     let bot = shared::adapters::slack::SlackBot::new(
         &env.optional("SLACK_API_BASE_URL")
-            .unwrap_or_else(|| "https://slack.com/api".into()),
+            .unwrap_or_else(|| shared::adapters::slack::SLACK_API.into()),
         Secret::new(token),
         channel,
         store,

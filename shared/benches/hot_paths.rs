@@ -195,7 +195,7 @@ fn deal() -> Deal {
 fn rules(c: &mut Criterion) {
     let mut config = Config::bundled().unwrap();
     // As the assembled services have it: every CRM the registry writes to.
-    config.writeback.crms = shared::providers::writable_crms();
+    config.crms = shared::providers::crm_traits();
     let d = deal();
     let at = now();
     let mut g = c.benchmark_group("rules");

@@ -6,18 +6,8 @@ mod handler;
 use lambda_http::{run, service_fn, Error};
 use shared::assembly::{wiring, Adapters, Settings};
 use shared::config::settings::Env;
-use shared::providers::{CrmApis, Providers};
+use shared::providers::{CrmApis, Providers, SourceKind};
 use shared::secret::Secret;
-
-/// The webhook routes this function serves (PandaDoc has its own function).
-const PROVIDERS: &[&str] = &[
-    "hubspot",
-    "pipedrive",
-    "close",
-    "salesforce",
-    "inbox",
-    "generic",
-];
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -26,7 +16,9 @@ async fn main() -> Result<(), Error> {
     let start = wiring::start(&mut env).await;
     let public_base_url = env.required("PUBLIC_BASE_URL");
     // A provider without its secret answers 401 "not configured".
-    let providers = Providers::build(PROVIDERS, |spec| env.optional(spec.env).map(Secret::new));
+    // The CRMs, the inbox and the generic webhook (PandaDoc has its own function).
+    let routes = Providers::names_of(&[SourceKind::Crm, SourceKind::Inbox, SourceKind::Generic]);
+    let providers = Providers::build(&routes, |spec| env.optional(spec.env).map(Secret::new));
     // Deal details from each CRM's API whose token is set.
     let apis = CrmApis::from_settings(|name| env.optional(name));
     // The founder's mailbox (Gmail / Outlook pushes), from its read grant's secret.

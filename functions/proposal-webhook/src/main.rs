@@ -5,7 +5,7 @@ mod handler;
 use lambda_http::{run, service_fn, Error};
 use shared::assembly::{wiring, Adapters, Services, Settings};
 use shared::config::settings::Env;
-use shared::providers::Providers;
+use shared::providers::{Providers, SourceKind};
 use shared::secret::Secret;
 
 #[tokio::main]
@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     let start = wiring::start(&mut env).await;
     let settings = Settings {
         public_base_url: env.required("PUBLIC_BASE_URL"),
-        providers: Providers::build(&["pandadoc"], |spec| {
+        providers: Providers::build(&Providers::names_of(&[SourceKind::Proposal]), |spec| {
             env.optional(spec.env).map(Secret::new)
         }),
         ..start.settings()

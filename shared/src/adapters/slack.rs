@@ -84,6 +84,9 @@ fn marker(draft_id: &str) -> String {
     format!("slack:msg:{draft_id}")
 }
 
+/// Slack's Web API, unless `SLACK_API_BASE_URL` says otherwise.
+pub const SLACK_API: &str = "https://slack.com/api";
+
 /// draftgate's Slack bot: posts drafts with buttons and shows each decision on its message.
 pub struct SlackBot {
     api: String,

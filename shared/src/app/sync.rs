@@ -165,7 +165,11 @@ impl Syncer {
                 s.deals += 1;
                 newest = newest.max(Some(d.updated_at));
                 for event in deal_events(crm, d) {
-                    if let Some(why) = crate::domain::checks::event_problem(&event, c.clock.now()) {
+                    if let Some(why) = crate::domain::checks::event_problem(
+                        &event,
+                        c.clock.now(),
+                        c.config.crms.numeric_ids(&event.deal.crm),
+                    ) {
                         tracing::warn!(event = %event.id, %why, "synced event not recorded");
                         continue;
                     }

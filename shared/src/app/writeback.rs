@@ -61,7 +61,7 @@ impl WriteJob {
 /// Put `job` on the write-back queue (nothing when it has nothing to write, or its CRM is not
 /// one draftgate writes to).
 pub async fn enqueue(queue: &dyn Queue, config: &Config, job: &WriteJob) -> Result<(), QueueError> {
-    if job.ops.is_empty() || !config.writeback.writes_to(&job.deal.crm) {
+    if job.ops.is_empty() || !config.crms.writes_to(&job.deal.crm) {
         return Ok(());
     }
     queue.send(&job.message()).await

@@ -275,15 +275,15 @@ impl Services {
     }
 }
 
-/// The config with what the provider registry can do filled in (the CRMs draftgate can write
-/// approved changes to), so the rules and use cases read it from the config alone.
+/// The config with what the provider registry says of the CRMs filled in (which are written
+/// back to, whose ids are numbers), so the rules and use cases read it from the config alone.
 fn capable(config: &Arc<Config>) -> Arc<Config> {
-    let writable = crate::providers::writable_crms();
-    if config.writeback.crms == writable {
+    let crms = crate::providers::crm_traits();
+    if config.crms == crms {
         return config.clone();
     }
     let mut config = Config::clone(config);
-    config.writeback.crms = writable;
+    config.crms = crms;
     Arc::new(config)
 }
 
@@ -302,18 +302,17 @@ mod tests {
     }
 
     #[test]
-    fn the_config_of_assembled_services_names_the_crms_the_registry_can_write_to() {
+    fn the_config_of_assembled_services_says_what_the_registry_says_of_each_crm() {
         let s = services(|a| a);
+        let crms = &s.core().config.crms;
         assert_eq!(
-            s.core().config.writeback.crms,
+            crms.writable,
             ["hubspot", "pipedrive", "close", "salesforce"]
         );
+        assert_eq!(crms.numeric_ids, ["hubspot", "pipedrive"]);
         // A config pushed later gets the same.
         let next = s.with_config(Arc::new(Config::bundled().unwrap()));
-        assert_eq!(
-            next.core().config.writeback.crms,
-            s.core().config.writeback.crms
-        );
+        assert_eq!(next.core().config.crms, s.core().config.crms);
     }
 
     #[test]

@@ -226,7 +226,7 @@ impl NotifierSettings {
             .zip(env.optional("SLACK_CHANNEL"));
         let slack_api = env
             .optional("SLACK_API_BASE_URL")
-            .unwrap_or_else(|| "https://slack.com/api".into());
+            .unwrap_or_else(|| crate::adapters::slack::SLACK_API.into());
         if role == Notifies::Drafts
             && topic.is_none()
             && slack_webhook.is_none()

@@ -167,6 +167,7 @@ impl Config {
             templates,
             writeback: raw.writeback,
             proposals,
+            crms: Default::default(),
         })
     }
 }

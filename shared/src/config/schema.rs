@@ -30,6 +30,30 @@ pub struct Config {
     pub writeback: Writeback,
     /// Proposal templates by engagement type (deal type), for the proposal-draft trigger.
     pub proposals: Vec<ProposalTemplate>,
+    /// What the provider registry says of the CRMs: not read from the file; the assembly fills
+    /// it (a config read on its own knows no CRM: nothing is written back anywhere).
+    pub crms: CrmTraits,
+}
+
+/// What draftgate knows of the CRMs it reads, from the provider registry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrmTraits {
+    /// The CRMs approved changes are written back to.
+    pub writable: Vec<String>,
+    /// The CRMs whose deal ids are numbers (anything else names no deal of theirs).
+    pub numeric_ids: Vec<String>,
+}
+
+impl CrmTraits {
+    /// Whether draftgate writes to `crm` at all.
+    pub fn writes_to(&self, crm: &str) -> bool {
+        self.writable.iter().any(|c| c == crm)
+    }
+
+    /// Whether `crm`'s deal ids are numbers.
+    pub fn numeric_ids(&self, crm: &str) -> bool {
+        self.numeric_ids.iter().any(|c| c == crm)
+    }
 }
 
 /// What draftgate may write to a CRM (only ever after a person's approval).
@@ -42,10 +66,6 @@ pub struct Writeback {
     /// Log follow-ups sent, briefs delivered, call notes and outcomes on the deal's record.
     #[serde(default = "yes")]
     pub log_activities: bool,
-    /// The CRMs draftgate can write to: not read from the file; the assembly fills it from the
-    /// provider registry (empty: nothing is written anywhere).
-    #[serde(skip)]
-    pub crms: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -57,7 +77,6 @@ impl Default for Writeback {
         Writeback {
             fields: Vec::new(),
             log_activities: true,
-            crms: Vec::new(),
         }
     }
 }
@@ -65,11 +84,6 @@ impl Default for Writeback {
 impl Writeback {
     pub fn allows(&self, field: CrmField) -> bool {
         self.fields.contains(&field)
-    }
-
-    /// Whether draftgate writes to `crm` at all.
-    pub fn writes_to(&self, crm: &str) -> bool {
-        self.crms.iter().any(|c| c == crm)
     }
 }
 

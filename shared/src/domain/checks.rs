@@ -44,14 +44,11 @@ pub fn path_segment(id: &str) -> String {
     }
 }
 
-/// CRMs whose deal ids are numbers.
-const NUMERIC_IDS: [&str; 2] = ["hubspot", "pipedrive"];
-
 /// Why a deal reference cannot be recorded, if it cannot: the CRM name is a lowercase word; the
 /// id is 1 to [`MAX_ID_LEN`] characters with no control character, whitespace or URL syntax
-/// (`/ ? # % \`), is not made of dots only, and is a number for CRMs whose ids are numbers. An
-/// id ends up in CRM API paths and in storage keys.
-pub fn deal_ref_problem(deal: &DealRef) -> Option<String> {
+/// (`/ ? # % \`), is not made of dots only, and is a number when `numeric_id` (the CRM's ids
+/// are numbers, as its registry entry says). An id ends up in CRM API paths and in storage keys.
+pub fn deal_ref_problem(deal: &DealRef, numeric_id: bool) -> Option<String> {
     let crm = &deal.crm;
     let crm_ok = !crm.is_empty()
         && crm.len() <= MAX_CRM_LEN
@@ -79,7 +76,7 @@ pub fn deal_ref_problem(deal: &DealRef) -> Option<String> {
             shown()
         ));
     }
-    if NUMERIC_IDS.contains(&crm.as_str()) && !id.chars().all(|c| c.is_ascii_digit()) {
+    if numeric_id && !id.chars().all(|c| c.is_ascii_digit()) {
         return Some(format!("{crm} deal ids are numbers; got `{}`", shown()));
     }
     None
@@ -88,8 +85,8 @@ pub fn deal_ref_problem(deal: &DealRef) -> Option<String> {
 /// Why an event, from whatever route, cannot be recorded, naming the field: its deal
 /// reference, a time outside [`FIRST_YEAR`]..=[`LAST_YEAR`] or more than a day after `now`, an
 /// amount outside 0 to [`MAX_AMOUNT`].
-pub fn event_problem(e: &DealEvent, now: Timestamp) -> Option<String> {
-    deal_ref_problem(&e.deal).or_else(|| values_problem(e, now))
+pub fn event_problem(e: &DealEvent, now: Timestamp, numeric_id: bool) -> Option<String> {
+    deal_ref_problem(&e.deal, numeric_id).or_else(|| values_problem(e, now))
 }
 
 /// [`event_problem`] but for its deal reference: for an event that names something linked to

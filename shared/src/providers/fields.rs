@@ -241,7 +241,7 @@ pub fn deal_ref(obj: &Obj<'_>) -> Result<DealRef, ParseError> {
     }
     let id = obj.id("id")?;
     let deal = DealRef::new(crm, id);
-    match deal_ref_problem(&deal) {
+    match deal_ref_problem(&deal, super::numeric_ids(&deal.crm)) {
         Some(p) => Err(obj.error(p)),
         None => Ok(deal),
     }

@@ -32,14 +32,19 @@ pub const TYPES: [EventType; 11] = [
 
 pub const SPEC: ProviderSpec = ProviderSpec {
     name: "generic",
+    kind: super::SourceKind::Generic,
     secrets: &[SecretSpec {
         env: "GENERIC_WEBHOOK_SECRET",
         dev: "dev-generic-secret",
     }],
     build: webhook,
+    document_deal_key: None,
     writes_back: false,
+    numeric_ids: false,
     #[cfg(feature = "http-client")]
     api: None,
+    #[cfg(feature = "http-client")]
+    connect: None,
 };
 
 fn webhook(secrets: Vec<Secret>) -> Arc<dyn Provider> {

@@ -36,14 +36,19 @@ const SNIPPET_CHARS: usize = 160;
 
 pub const SPEC: ProviderSpec = ProviderSpec {
     name: "inbox",
+    kind: super::SourceKind::Inbox,
     secrets: &[SecretSpec {
         env: "INBOX_WEBHOOK_SECRET",
         dev: "dev-inbox-secret",
     }],
     build: webhook,
+    document_deal_key: None,
     writes_back: false,
+    numeric_ids: false,
     #[cfg(feature = "http-client")]
     api: None,
+    #[cfg(feature = "http-client")]
+    connect: None,
 };
 
 fn webhook(secrets: Vec<Secret>) -> Arc<dyn Provider> {

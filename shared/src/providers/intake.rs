@@ -133,7 +133,7 @@ impl Intake {
         let all = parsed
             .events
             .iter()
-            .map(|e| event_problem(e, incoming.now))
+            .map(|e| event_problem(e, incoming.now, super::numeric_ids(&e.deal.crm)))
             .chain(
                 parsed
                     .referenced

@@ -20,6 +20,11 @@ pub struct MailIntake {
     pub mailboxes: Vec<Arc<dyn MailboxSource>>,
 }
 
+/// Why an event from the mailbox cannot be recorded, if it cannot.
+fn problem(e: &crate::domain::DealEvent, now: jiff::Timestamp) -> Option<String> {
+    crate::domain::checks::event_problem(e, now, super::numeric_ids(&e.deal.crm))
+}
+
 fn mail_error(e: MailError) -> ApiError {
     ApiError::Transient(Box::new(e))
 }
@@ -118,10 +123,10 @@ impl MailIntake {
         let (events, broken): (Vec<_>, Vec<_>) = matched
             .events
             .into_iter()
-            .partition(|e| crate::domain::checks::event_problem(e, now).is_none());
+            .partition(|e| problem(e, now).is_none());
         let mut ignored = matched.ignored;
         for e in broken {
-            let why = crate::domain::checks::event_problem(&e, now).unwrap_or_default();
+            let why = problem(&e, now).unwrap_or_default();
             tracing::warn!(event = %e.id, %why, "mail not recorded");
             ignored.push(format!("{}: {why}", e.id));
         }

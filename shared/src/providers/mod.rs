@@ -138,18 +138,97 @@ pub struct SecretSpec {
     pub dev: &'static str,
 }
 
-/// A registry entry: how to build a provider's webhook from its secrets, and for a CRM with an
-/// API, how to build that from settings.
+/// What a source is, which decides the function that serves its route: `crm-webhook` serves
+/// the CRMs, the inbox and the generic webhook; PandaDoc's proposals have their own function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceKind {
+    Crm,
+    Proposal,
+    Inbox,
+    Generic,
+}
+
+/// A registry entry: everything draftgate knows of one source, and what it can do. The webhook
+/// (route name, secrets, how to build it) always; for a CRM with an API, how to build that
+/// from settings (deal details, the sync, write-back) and how `draftgate connect` sets up its
+/// webhook; the key proposal documents name its deals with.
 pub struct ProviderSpec {
     pub name: &'static str,
+    pub kind: SourceKind,
     pub secrets: &'static [SecretSpec],
     pub build: fn(Vec<Secret>) -> Arc<dyn Provider>,
+    /// The key of a proposal document's metadata that holds this CRM's deal id
+    /// (`hubspot_deal_id`), if documents name its deals that way.
+    pub document_deal_key: Option<&'static str>,
     /// Approved changes and activities are written back to this CRM (its API has a writer):
     /// draftgate proposes CRM diffs only for these.
     pub writes_back: bool,
+    /// The CRM's deal ids are numbers: an id that is not one names no deal of its.
+    pub numeric_ids: bool,
     /// The CRM's API (deal details, the sync, write-back), when draftgate has a client for it.
     #[cfg(feature = "http-client")]
     pub api: Option<ApiFromSettings>,
+    /// `draftgate connect <name>`: checks the API credentials and subscribes the webhook.
+    #[cfg(feature = "http-client")]
+    pub connect: Option<ConnectStep>,
+}
+
+/// How `draftgate connect <name>` sets up a CRM: the settings it needs, and the step itself
+/// (given the settings and the webhook URL; it prints what it did, line by line).
+#[cfg(feature = "http-client")]
+pub struct ConnectStep {
+    /// What to set, for `--help`.
+    pub help: &'static str,
+    /// Settings that must all be set (their names).
+    pub needs: &'static [&'static str],
+    pub run: ConnectFn,
+}
+
+/// A connect step's body: settings (read by name) and the webhook URL.
+#[cfg(feature = "http-client")]
+pub type ConnectFn = fn(&dyn Fn(&str) -> Option<String>, String) -> ConnectFuture;
+
+/// A connect step under way: the lines to print, or why it failed.
+#[cfg(feature = "http-client")]
+pub type ConnectFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Vec<String>, String>> + Send>>;
+
+#[cfg(feature = "http-client")]
+impl ConnectStep {
+    /// Run the step when every setting it needs is set; "set A, B" otherwise.
+    pub async fn run_with(
+        &self,
+        get: &dyn Fn(&str) -> Option<String>,
+        url: &str,
+    ) -> Result<Vec<String>, String> {
+        let missing: Vec<&str> = self
+            .needs
+            .iter()
+            .copied()
+            .filter(|n| get(n).is_none())
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!("set {}", missing.join(", ")));
+        }
+        (self.run)(get, url.to_string()).await
+    }
+}
+
+/// The CRMs `draftgate connect` can set up, with their specs.
+#[cfg(feature = "http-client")]
+pub fn connectable() -> impl Iterator<Item = (&'static str, &'static ConnectStep)> {
+    REGISTRY
+        .iter()
+        .filter_map(|s| s.connect.as_ref().map(|c| (s.name, c)))
+}
+
+/// The deal a proposal document's metadata names, by each CRM's `document_deal_key`, in
+/// registry order.
+pub fn document_deal(find: impl Fn(&str) -> Option<String>) -> Option<crate::domain::DealRef> {
+    REGISTRY.iter().find_map(|s| {
+        let id = find(s.document_deal_key?)?;
+        Some(crate::domain::DealRef::new(s.name, id))
+    })
 }
 
 /// A CRM's API as draftgate uses it: one client that reads deals, writes approved changes and
@@ -241,6 +320,15 @@ impl Providers {
         REGISTRY.iter().map(|s| s.name).collect()
     }
 
+    /// The route names of the sources of these kinds.
+    pub fn names_of(kinds: &[SourceKind]) -> Vec<&'static str> {
+        REGISTRY
+            .iter()
+            .filter(|s| kinds.contains(&s.kind))
+            .map(|s| s.name)
+            .collect()
+    }
+
     pub fn get(&self, name: &str) -> Lookup {
         if let Some(p) = self.enabled.iter().find(|p| p.name() == name) {
             return Lookup::Enabled(p.clone());
@@ -281,12 +369,29 @@ pub struct CrmApis {
     pub writers: std::collections::HashMap<String, Arc<dyn crate::ports::CrmWriter>>,
 }
 
-/// The CRMs draftgate can write approved changes back to, in registry order (the assembly puts
-/// them in the config, where the rules read them).
+/// The CRMs draftgate can write approved changes back to, in registry order.
 pub fn writable_crms() -> Vec<String> {
+    names_where(|s| s.writes_back)
+}
+
+/// Whether `crm`'s deal ids are numbers (by its registry entry).
+pub fn numeric_ids(crm: &str) -> bool {
+    spec(crm).is_some_and(|s| s.numeric_ids)
+}
+
+/// What the registry says of the CRMs, as the config carries it (the assembly puts it there,
+/// where the rules and use cases read it).
+pub fn crm_traits() -> crate::config::CrmTraits {
+    crate::config::CrmTraits {
+        writable: writable_crms(),
+        numeric_ids: names_where(|s| s.numeric_ids),
+    }
+}
+
+fn names_where(keep: impl Fn(&ProviderSpec) -> bool) -> Vec<String> {
     REGISTRY
         .iter()
-        .filter(|s| s.writes_back)
+        .filter(|s| keep(s))
         .map(|s| s.name.to_string())
         .collect()
 }
@@ -308,9 +413,63 @@ impl CrmApis {
     }
 }
 
+#[cfg(test)]
+mod registry_tests {
+    use super::*;
+
+    #[test]
+    fn each_function_serves_the_sources_of_its_kinds() {
+        assert_eq!(
+            Providers::names_of(&[SourceKind::Crm, SourceKind::Inbox, SourceKind::Generic]),
+            [
+                "hubspot",
+                "pipedrive",
+                "close",
+                "salesforce",
+                "inbox",
+                "generic"
+            ]
+        );
+        assert_eq!(Providers::names_of(&[SourceKind::Proposal]), ["pandadoc"]);
+    }
+
+    #[test]
+    fn a_document_names_its_deal_by_the_key_its_crm_declares() {
+        let meta = |key: &str, value: &str| {
+            let (key, value) = (key.to_string(), value.to_string());
+            move |k: &str| (k == key).then(|| value.clone())
+        };
+        assert_eq!(
+            document_deal(meta("pipedrive_deal_id", "77")),
+            Some(crate::domain::DealRef::new("pipedrive", "77"))
+        );
+        assert_eq!(
+            document_deal(meta("hubspot_deal_id", "9")),
+            Some(crate::domain::DealRef::new("hubspot", "9"))
+        );
+        assert_eq!(document_deal(meta("close_deal_id", "9")), None);
+    }
+}
+
 #[cfg(all(test, feature = "http-client"))]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_connect_step_names_every_setting_it_still_needs_and_calls_nothing() {
+        let names: Vec<&str> = connectable().map(|(n, _)| n).collect();
+        assert_eq!(names, ["pipedrive", "close"]);
+        let (_, pipedrive) = connectable().next().unwrap();
+        let only_token = |n: &str| (n == "PIPEDRIVE_API_TOKEN").then(|| "t".to_string());
+        let err = pipedrive
+            .run_with(&only_token, "https://hooks.example/webhooks/pipedrive")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "set PIPEDRIVE_API_BASE_URL, PIPEDRIVE_WEBHOOK_USER, PIPEDRIVE_WEBHOOK_PASSWORD"
+        );
+    }
 
     #[test]
     fn each_crm_api_in_the_registry_is_built_from_its_own_settings_and_is_writable() {

@@ -14,14 +14,19 @@ pub const SOURCE: &str = "pandadoc";
 
 pub const SPEC: ProviderSpec = ProviderSpec {
     name: SOURCE,
+    kind: super::SourceKind::Proposal,
     secrets: &[SecretSpec {
         env: "PANDADOC_WEBHOOK_KEY",
         dev: "dev-pandadoc-key",
     }],
     build: webhook,
+    document_deal_key: None,
     writes_back: false,
+    numeric_ids: false,
     #[cfg(feature = "http-client")]
     api: None,
+    #[cfg(feature = "http-client")]
+    connect: None,
 };
 
 fn webhook(secrets: Vec<Secret>) -> Arc<dyn Provider> {
@@ -102,14 +107,11 @@ fn meta_str(meta: &serde_json::Map<String, serde_json::Value>, key: &str) -> Opt
     }
 }
 
-/// The deal a document belongs to, from its metadata: `hubspot_deal_id`, `pipedrive_deal_id`,
-/// or `draftgate_deal` = `<crm>:<id>`.
+/// The deal a document belongs to, from its metadata: the key each CRM's registry entry names
+/// (`hubspot_deal_id`, `pipedrive_deal_id`), or `draftgate_deal` = `<crm>:<id>`.
 fn deal_of(meta: &serde_json::Map<String, serde_json::Value>) -> Option<DealRef> {
-    if let Some(id) = meta_str(meta, "hubspot_deal_id") {
-        return Some(DealRef::new("hubspot", id));
-    }
-    if let Some(id) = meta_str(meta, "pipedrive_deal_id") {
-        return Some(DealRef::new("pipedrive", id));
+    if let Some(deal) = super::document_deal(|key| meta_str(meta, key)) {
+        return Some(deal);
     }
     let (crm, id) = meta_str(meta, "draftgate_deal")?
         .split_once(':')

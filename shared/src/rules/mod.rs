@@ -468,7 +468,7 @@ fn call_notes(
             at: note.at,
         });
     }
-    if !wb.writes_to(&deal.key.crm) || (wb.fields.is_empty() && !wb.log_activities) {
+    if !config.crms.writes_to(&deal.key.crm) || (wb.fields.is_empty() && !wb.log_activities) {
         return Err(StopReason::NotWritable {
             crm: deal.key.crm.clone(),
         });

@@ -341,7 +341,7 @@ impl Review {
             }),
             &changes,
         );
-        let writes = !job.ops.is_empty() && self.core.config.writeback.writes_to(&draft.deal.crm);
+        let writes = !job.ops.is_empty() && self.core.config.crms.writes_to(&draft.deal.crm);
         if writes {
             draft.writeback = Some(Writeback {
                 status: WritebackStatus::Queued,

@@ -17,27 +17,63 @@ use crate::secret::Secret;
 use crate::signing::SignatureError;
 
 pub const CRM: &str = "close";
+/// Close's API, unless `CLOSE_API_BASE_URL` says otherwise.
+#[cfg(feature = "http-client")]
+const API_BASE: &str = "https://api.close.com";
+
 /// Seconds a signed request stays valid.
 const MAX_AGE_SECS: i64 = 300;
 
 pub const SPEC: ProviderSpec = ProviderSpec {
     name: CRM,
+    kind: super::SourceKind::Crm,
     secrets: &[SecretSpec {
         env: "CLOSE_WEBHOOK_KEY",
         // 32 bytes, hex: Close's signature keys have this shape.
         dev: "646576636c6f73656b6579646576636c6f73656b6579646576636c6f73656b65",
     }],
     build: webhook,
+    document_deal_key: None,
     writes_back: true,
+    numeric_ids: false,
     #[cfg(feature = "http-client")]
     api: Some(api),
+    #[cfg(feature = "http-client")]
+    connect: Some(CONNECT),
 };
+
+/// `draftgate connect close`: checks the key, subscribes the webhook (unless subscribed) and
+/// shows its signing key once.
+#[cfg(feature = "http-client")]
+const CONNECT: super::ConnectStep = super::ConnectStep {
+    help: "CLOSE_API_KEY (and CLOSE_API_BASE_URL, default https://api.close.com)",
+    needs: &["CLOSE_API_KEY"],
+    run: connect,
+};
+
+#[cfg(feature = "http-client")]
+fn connect(get: &dyn Fn(&str) -> Option<String>, url: String) -> super::ConnectFuture {
+    let base = get("CLOSE_API_BASE_URL").unwrap_or_else(|| API_BASE.into());
+    let api = CloseApi::new(&base, Secret::new(get("CLOSE_API_KEY").unwrap_or_default()));
+    Box::pin(async move {
+        let (mut lines, key) = api
+            .connect(&url)
+            .await
+            .map_err(|e| crate::error::Chain(&e).to_string())?;
+        if let Some(key) = key {
+            lines.push(format!(
+                "signing key (shown once): put it in the deployment's secret as CLOSE_WEBHOOK_KEY: {key}"
+            ));
+        }
+        Ok(lines)
+    })
+}
 
 /// The CRM's API from its settings.
 #[cfg(feature = "http-client")]
 fn api(get: &dyn Fn(&str) -> Option<String>) -> Option<super::CrmApi> {
     let key = get("CLOSE_API_KEY")?;
-    let base = get("CLOSE_API_BASE_URL").unwrap_or_else(|| "https://api.close.com".into());
+    let base = get("CLOSE_API_BASE_URL").unwrap_or_else(|| API_BASE.into());
     Some(super::CrmApi::of(Arc::new(CloseApi::new(
         &base,
         Secret::new(key),

@@ -15,14 +15,19 @@ pub const CRM: &str = "hubspot";
 
 pub const SPEC: ProviderSpec = ProviderSpec {
     name: CRM,
+    kind: super::SourceKind::Crm,
     secrets: &[SecretSpec {
         env: "HUBSPOT_CLIENT_SECRET",
         dev: "dev-hubspot-client-secret",
     }],
     build: webhook,
+    document_deal_key: Some("hubspot_deal_id"),
     writes_back: true,
+    numeric_ids: true,
     #[cfg(feature = "http-client")]
     api: Some(api),
+    #[cfg(feature = "http-client")]
+    connect: None,
 };
 
 /// The CRM's API from its settings.

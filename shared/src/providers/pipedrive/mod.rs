@@ -21,6 +21,7 @@ pub const CRM: &str = "pipedrive";
 
 pub const SPEC: ProviderSpec = ProviderSpec {
     name: CRM,
+    kind: super::SourceKind::Crm,
     secrets: &[
         SecretSpec {
             env: "PIPEDRIVE_WEBHOOK_USER",
@@ -32,10 +33,44 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         },
     ],
     build: webhook,
+    document_deal_key: Some("pipedrive_deal_id"),
     writes_back: true,
+    numeric_ids: true,
     #[cfg(feature = "http-client")]
     api: Some(api),
+    #[cfg(feature = "http-client")]
+    connect: Some(CONNECT),
 };
+
+/// `draftgate connect pipedrive`: checks the token, subscribes the webhook with its Basic
+/// credentials (unless subscribed), and lists the stage ids to map.
+#[cfg(feature = "http-client")]
+const CONNECT: super::ConnectStep = super::ConnectStep {
+    help: "PIPEDRIVE_API_TOKEN, PIPEDRIVE_API_BASE_URL (your company domain), PIPEDRIVE_WEBHOOK_USER and PIPEDRIVE_WEBHOOK_PASSWORD (the webhook's Basic credentials)",
+    needs: &[
+        "PIPEDRIVE_API_TOKEN",
+        "PIPEDRIVE_API_BASE_URL",
+        "PIPEDRIVE_WEBHOOK_USER",
+        "PIPEDRIVE_WEBHOOK_PASSWORD",
+    ],
+    run: connect,
+};
+
+#[cfg(feature = "http-client")]
+fn connect(get: &dyn Fn(&str) -> Option<String>, url: String) -> super::ConnectFuture {
+    let setting = |name: &str| Secret::new(get(name).unwrap_or_default());
+    let base = get("PIPEDRIVE_API_BASE_URL").unwrap_or_default();
+    let api = PipedriveApi::new(&base, setting("PIPEDRIVE_API_TOKEN"));
+    let (user, password) = (
+        setting("PIPEDRIVE_WEBHOOK_USER"),
+        setting("PIPEDRIVE_WEBHOOK_PASSWORD"),
+    );
+    Box::pin(async move {
+        api.connect(&url, &user, &password)
+            .await
+            .map_err(|e| crate::error::Chain(&e).to_string())
+    })
+}
 
 /// The CRM's API from its settings.
 #[cfg(feature = "http-client")]

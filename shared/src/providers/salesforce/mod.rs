@@ -25,6 +25,7 @@ const MAX_NOTIFICATIONS: usize = 100;
 
 pub const SPEC: ProviderSpec = ProviderSpec {
     name: CRM,
+    kind: super::SourceKind::Crm,
     secrets: &[
         SecretSpec {
             env: "SALESFORCE_PATH_TOKEN",
@@ -36,9 +37,13 @@ pub const SPEC: ProviderSpec = ProviderSpec {
         },
     ],
     build: webhook,
+    document_deal_key: None,
     writes_back: true,
+    numeric_ids: false,
     #[cfg(feature = "http-client")]
     api: Some(api),
+    #[cfg(feature = "http-client")]
+    connect: None,
 };
 
 /// The CRM's API from its settings.
