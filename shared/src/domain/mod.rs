@@ -8,6 +8,7 @@ pub mod deal;
 pub mod draft;
 pub mod email;
 pub mod event;
+pub mod grounding;
 pub mod headers;
 pub mod mail;
 pub mod time;
