@@ -226,16 +226,57 @@ fn config_push(file: &std::path::Path, to: &str) -> ExitCode {
     }
 }
 
+/// Whether `url` can be given to a CRM as draftgate's webhook: https (http only to this
+/// machine), a host, no credentials or fragment, and the CRM's own route.
+fn webhook_url_problem(crm: &str, url: &str) -> Result<(), String> {
+    if url.len() > 2048 || url.chars().any(char::is_control) {
+        return Err(
+            "must be one URL of at most 2048 characters, without control characters".into(),
+        );
+    }
+    let parsed = url::Url::parse(url)
+        .map_err(|e| format!("must be the webhook's full URL (a stack output): {e}"))?;
+    let loopback = parsed.host_str() == Some("localhost")
+        || parsed
+            .host_str()
+            .and_then(|h| h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok())
+            .is_some_and(|ip| ip.is_loopback());
+    match parsed.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(
+                "must be https (the CRM would send its webhook credentials in the clear)".into(),
+            )
+        }
+        other => return Err(format!("must be https, not {other}")),
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("names no host".into());
+    }
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err("must not carry a user name or password".into());
+    }
+    if parsed.fragment().is_some() {
+        return Err("must not have a #fragment".into());
+    }
+    let route = format!("/webhooks/{crm}");
+    if !parsed.path().ends_with(&route) {
+        return Err(format!("must be {crm}'s webhook URL, ending in {route}"));
+    }
+    Ok(())
+}
+
 fn connect(crm: &str, url: &str) -> ExitCode {
     let env = shared::config::settings::Env::new();
-    if !url.starts_with("https://") && !url.starts_with("http://") {
-        eprintln!("draftgate connect: --url must be the webhook's full URL (a stack output)");
-        return ExitCode::from(2);
-    }
     let Some((_, step)) = shared::providers::connectable().find(|(name, _)| *name == crm) else {
         eprintln!("draftgate connect: {crm} has no connect step");
         return ExitCode::from(2);
     };
+    if let Err(why) = webhook_url_problem(crm, url) {
+        eprintln!("draftgate connect: --url {why}");
+        return ExitCode::from(2);
+    }
     let get = |name: &str| env.optional(name);
     match runtime().block_on(step.run_with(&get, url)) {
         Ok(lines) => {
@@ -491,6 +532,45 @@ fn serve_command(options: serve::ServeOptions) -> ExitCode {
         Err(e) => {
             eprintln!("draftgate: {e}");
             ExitCode::from(78)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::webhook_url_problem;
+
+    #[test]
+    fn a_webhook_url_is_the_crms_own_route_over_https_with_nothing_hidden_in_it() {
+        let ok = "https://abc.execute-api.eu-west-1.amazonaws.com/webhooks/pipedrive";
+        assert_eq!(webhook_url_problem("pipedrive", ok), Ok(()));
+        assert_eq!(
+            webhook_url_problem("close", "http://127.0.0.1:8080/webhooks/close"),
+            Ok(())
+        );
+        for (bad, why) in [
+            ("http://hooks.example/webhooks/pipedrive", "must be https"),
+            (
+                "ftp://hooks.example/webhooks/pipedrive",
+                "must be https, not ftp",
+            ),
+            (
+                "https://alice:s3cret@hooks.example/webhooks/pipedrive",
+                "user name or password",
+            ),
+            ("https://hooks.example/webhooks/pipedrive#x", "#fragment"),
+            (
+                "https://hooks.example/webhooks/close",
+                "ending in /webhooks/pipedrive",
+            ),
+            (
+                "https://hooks.example/webhooks/pipedrive\r\nX-Evil: 1",
+                "control characters",
+            ),
+            ("hooks.example/webhooks/pipedrive", "full URL"),
+        ] {
+            let err = webhook_url_problem("pipedrive", bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
         }
     }
 }

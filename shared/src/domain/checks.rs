@@ -76,8 +76,11 @@ pub fn deal_ref_problem(deal: &DealRef, numeric_id: bool) -> Option<String> {
             shown()
         ));
     }
-    if numeric_id && !id.chars().all(|c| c.is_ascii_digit()) {
-        return Some(format!("{crm} deal ids are numbers; got `{}`", shown()));
+    if numeric_id && (!id.chars().all(|c| c.is_ascii_digit()) || id.chars().all(|c| c == '0')) {
+        return Some(format!(
+            "{crm} deal ids are positive numbers; got `{}`",
+            shown()
+        ));
     }
     None
 }

@@ -125,9 +125,13 @@ impl Intake {
         if provider.media_type() == "application/json" {
             http::require_unique_json_keys(req.body())?;
         }
-        let parsed = provider
+        let mut parsed = provider
             .parse(&incoming)
             .map_err(|e| ApiError::bad_request(e.0))?;
+        // One deal, one id: `00123` on one route is `123` on another.
+        for e in &mut parsed.events {
+            super::canonical_id(&mut e.deal);
+        }
         // The same checks whatever the provider: ids, times and amounts a deal can hold.
         use crate::domain::checks::{event_problem, values_problem};
         let all = parsed

@@ -222,13 +222,17 @@ pub fn connectable() -> impl Iterator<Item = (&'static str, &'static ConnectStep
         .filter_map(|s| s.connect.as_ref().map(|c| (s.name, c)))
 }
 
-/// The deal a proposal document's metadata names, by each CRM's `document_deal_key`, in
-/// registry order.
-pub fn document_deal(find: impl Fn(&str) -> Option<String>) -> Option<crate::domain::DealRef> {
-    REGISTRY.iter().find_map(|s| {
-        let id = find(s.document_deal_key?)?;
-        Some(crate::domain::DealRef::new(s.name, id))
-    })
+/// Every deal a proposal document's metadata names, by each CRM's `document_deal_key`, in
+/// registry order (ids in their one form).
+pub fn document_deals(find: impl Fn(&str) -> Option<String>) -> Vec<crate::domain::DealRef> {
+    REGISTRY
+        .iter()
+        .filter_map(|s| {
+            let mut deal = crate::domain::DealRef::new(s.name, find(s.document_deal_key?)?);
+            canonical_id(&mut deal);
+            Some(deal)
+        })
+        .collect()
 }
 
 /// A CRM's API as draftgate uses it: one client that reads deals, writes approved changes and
@@ -379,6 +383,19 @@ pub fn numeric_ids(crm: &str) -> bool {
     spec(crm).is_some_and(|s| s.numeric_ids)
 }
 
+/// A numeric id in its one form: without leading zeros (`00123` names deal `123`, as the CRM's
+/// own webhook says it). Anything else is left for the checks to refuse.
+pub fn canonical_id(deal: &mut crate::domain::DealRef) {
+    if numeric_ids(&deal.crm) && deal.id.len() > 1 && deal.id.bytes().all(|b| b.is_ascii_digit()) {
+        let bare = deal.id.trim_start_matches('0');
+        deal.id = if bare.is_empty() {
+            "0".into()
+        } else {
+            bare.into()
+        };
+    }
+}
+
 /// What the registry says of the CRMs, as the config carries it (the assembly puts it there,
 /// where the rules and use cases read it).
 pub fn crm_traits() -> crate::config::CrmTraits {
@@ -440,14 +457,28 @@ mod registry_tests {
             move |k: &str| (k == key).then(|| value.clone())
         };
         assert_eq!(
-            document_deal(meta("pipedrive_deal_id", "77")),
-            Some(crate::domain::DealRef::new("pipedrive", "77"))
+            document_deals(meta("pipedrive_deal_id", "0077")),
+            [crate::domain::DealRef::new("pipedrive", "77")]
         );
         assert_eq!(
-            document_deal(meta("hubspot_deal_id", "9")),
-            Some(crate::domain::DealRef::new("hubspot", "9"))
+            document_deals(meta("hubspot_deal_id", "9")),
+            [crate::domain::DealRef::new("hubspot", "9")]
         );
-        assert_eq!(document_deal(meta("close_deal_id", "9")), None);
+        assert_eq!(document_deals(meta("close_deal_id", "9")), []);
+    }
+
+    #[test]
+    fn a_numeric_id_has_one_form_and_other_ids_are_left_as_they_are() {
+        let one = |crm: &str, id: &str| {
+            let mut d = crate::domain::DealRef::new(crm, id);
+            canonical_id(&mut d);
+            d.id
+        };
+        assert_eq!(one("hubspot", "000123"), "123");
+        assert_eq!(one("pipedrive", "0004321"), "4321");
+        assert_eq!(one("hubspot", "000"), "0");
+        assert_eq!(one("hubspot", "12a"), "12a");
+        assert_eq!(one("close", "0012"), "0012");
     }
 }
 

@@ -108,15 +108,40 @@ fn meta_str(meta: &serde_json::Map<String, serde_json::Value>, key: &str) -> Opt
 }
 
 /// The deal a document belongs to, from its metadata: the key each CRM's registry entry names
-/// (`hubspot_deal_id`, `pipedrive_deal_id`), or `draftgate_deal` = `<crm>:<id>`.
-fn deal_of(meta: &serde_json::Map<String, serde_json::Value>) -> Option<DealRef> {
-    if let Some(deal) = super::document_deal(|key| meta_str(meta, key)) {
-        return Some(deal);
+/// (`hubspot_deal_id`, `pipedrive_deal_id`), or `draftgate_deal` = `<crm>:<id>`. Keys that name
+/// different deals name none: the document is refused rather than filed on a guess.
+fn deal_of(
+    i: usize,
+    meta: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<DealRef>, ParseError> {
+    let mut deals = super::document_deals(|key| meta_str(meta, key));
+    if let Some((crm, id)) = meta_str(meta, "draftgate_deal").and_then(|v| {
+        v.split_once(':')
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+    }) {
+        let mut deal = DealRef::new(crm, id);
+        super::canonical_id(&mut deal);
+        deals.push(deal);
     }
-    let (crm, id) = meta_str(meta, "draftgate_deal")?
-        .split_once(':')
-        .map(|(a, b)| (a.to_string(), b.to_string()))?;
-    Some(DealRef::new(crm, id))
+    let mut unique: Vec<DealRef> = Vec::new();
+    for d in deals {
+        if !unique.contains(&d) {
+            unique.push(d);
+        }
+    }
+    match unique.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        several => Err(ParseError(format!(
+            "notification {i}: metadata names {} different deals ({}); name one",
+            several.len(),
+            several
+                .iter()
+                .map(|d| format!("{}:{}", d.crm, d.id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 /// The grand total, when it is an amount.
@@ -170,7 +195,7 @@ pub fn parse_batch(body: &[u8], now: jiff::Timestamp) -> Result<Parsed, ParseErr
                 continue;
             }
         };
-        let Some(deal) = deal_of(&doc.metadata) else {
+        let Some(deal) = deal_of(i, &doc.metadata)? else {
             batch.ignored.push(format!(
                 "{}: metadata names no deal (hubspot_deal_id, pipedrive_deal_id or draftgate_deal)",
                 doc.id
@@ -283,6 +308,24 @@ mod tests {
         let b = parse_batch(body, jiff::Timestamp::UNIX_EPOCH).unwrap();
         assert!(b.events.is_empty());
         assert!(b.ignored[0].contains("names no deal"));
+    }
+
+    #[test]
+    fn metadata_naming_two_different_deals_is_refused_and_one_deal_named_twice_is_fine() {
+        let doc = |meta: &str| {
+            format!(
+                r#"[{{"event":"document_state_changed","data":{{"id":"d1","status":"document.sent","metadata":{meta}}}}}]"#
+            )
+        };
+        let two = doc(r#"{"hubspot_deal_id":"7009","draftgate_deal":"hubspot:7010"}"#);
+        let e = parse_batch(two.as_bytes(), jiff::Timestamp::UNIX_EPOCH).unwrap_err();
+        assert!(
+            e.0.contains("names 2 different deals (hubspot:7009, hubspot:7010)"),
+            "{e:?}"
+        );
+        let same = doc(r#"{"pipedrive_deal_id":"0042","draftgate_deal":"pipedrive:42"}"#);
+        let b = parse_batch(same.as_bytes(), jiff::Timestamp::UNIX_EPOCH).unwrap();
+        assert_eq!(b.events[0].deal, DealRef::new("pipedrive", "42"));
     }
 
     #[test]
