@@ -594,17 +594,8 @@ impl Check<'_> {
 
     /// `[review]`: the summary's day and hour, the digest's hour.
     fn review(&mut self, review: &ReviewSettings) {
-        const DAYS: [&str; 8] = [
-            "off",
-            "monday",
-            "tuesday",
-            "wednesday",
-            "thursday",
-            "friday",
-            "saturday",
-            "sunday",
-        ];
-        if !DAYS.contains(&review.summary_day.to_ascii_lowercase().as_str())
+        let day = review.summary_day.to_ascii_lowercase();
+        if !(day == "off" || crate::domain::time::WEEKDAYS.contains(&day.as_str()))
             || review.summary_hour > 23
         {
             self.push(

@@ -22,6 +22,8 @@ use std::collections::BTreeSet;
 use std::sync::OnceLock;
 
 use jiff::civil::{Date, Weekday};
+
+use super::time::WEEKDAYS;
 use regex::Regex;
 
 /// What kind of claim a draft made.
@@ -497,15 +499,6 @@ const MONTHS: [&str; 12] = [
     "october",
     "november",
     "december",
-];
-const WEEKDAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
 ];
 /// Capitalised words a follow-up uses that name nobody.
 const COMMON: [&str; 24] = [

@@ -3,6 +3,17 @@
 
 use jiff::Timestamp;
 
+/// The weekdays' names, Monday first, in lower case.
+pub const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
 /// A timestamp as a fixed-width UTC string, so lexical order is time order.
 pub fn sortable(ts: Timestamp) -> String {
     let mut out = String::with_capacity(24);
