@@ -217,13 +217,27 @@ async fn report_unmapped_stage(
     let (Some(raw), None) = (&deal.raw_stage, deal.stage) else {
         return Ok(());
     };
+    // Only an event that says the stage reports it: a reply on a deal in an unmapped stage is
+    // not a new finding.
+    let says_stage = matches!(event.kind, crate::domain::EventKind::StageChanged { .. })
+        || event
+            .snapshot
+            .as_ref()
+            .is_some_and(|s| s.raw_stage.is_some());
+    if !says_stage {
+        return Ok(());
+    }
     let crm = event.source_crm();
     let hint = config.unmapped_stage_hint(crm, raw);
     tracing::warn!(stage = %raw, crm, deal = %deal.key, "stage not mapped in the config");
     audit(
         log,
         AuditEntry {
-            id: format!("stage-unmapped-{}", short_hash(&[&event.id])),
+            // Once per deal and stage, however often the stage is repeated.
+            id: format!(
+                "stage-unmapped-{}",
+                short_hash(&[&deal.key.crm, &deal.key.id, raw])
+            ),
             at: event.occurred_at,
             kind: AuditKind::StageUnmapped,
             actor: event.source.clone(),
@@ -369,4 +383,56 @@ pub struct Core {
     pub store: Arc<dyn PipelineStore>,
     pub audit: Arc<dyn AuditLog>,
     pub clock: Arc<dyn Clock>,
+}
+
+#[cfg(all(test, feature = "embedded"))]
+mod tests {
+    use super::*;
+    use crate::adapters::clock::ManualClock;
+    use crate::adapters::embedded::EmbeddedStore;
+    use crate::domain::{DealRef, DealSnapshot, EventKind};
+    use crate::ports::AuditReader;
+
+    #[tokio::test]
+    async fn an_unmapped_stage_is_reported_once_not_on_every_later_event() {
+        let store = EmbeddedStore::open_in_memory().unwrap();
+        let clock = ManualClock::new("2026-03-02T09:00:00Z".parse().unwrap());
+        let config = Config::bundled().unwrap();
+        let deal = DealRef::new("notion", "n1");
+        let event = |id: &str, kind: EventKind, stage: Option<&str>| DealEvent {
+            id: id.into(),
+            deal: deal.clone(),
+            occurred_at: "2026-03-02T08:00:00Z".parse().unwrap(),
+            source: "notion via generic webhook".into(),
+            kind,
+            snapshot: stage.map(|s| DealSnapshot {
+                raw_stage: Some(s.into()),
+                ..DealSnapshot::default()
+            }),
+        };
+        let stage = || EventKind::StageChanged {
+            raw_stage: "Bogus".into(),
+        };
+        let reply = || EventKind::ProspectReplied {
+            summary: "Thanks".into(),
+        };
+        for e in [
+            event("1", stage(), None),
+            event("2", reply(), None),
+            event("3", reply(), None),
+            event("4", stage(), Some("Bogus")),
+        ] {
+            record_event(&*store, &*store, &config, &clock, &e, "test")
+                .await
+                .unwrap();
+        }
+        let unmapped = store
+            .entries(Some(&deal))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == AuditKind::StageUnmapped)
+            .count();
+        assert_eq!(unmapped, 1);
+    }
 }

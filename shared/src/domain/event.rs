@@ -236,12 +236,21 @@ impl EventType {
         }
     }
 
+    /// Why `name` is not one of `types`, for an error message.
+    pub fn refusal(name: &str, types: &[EventType]) -> String {
+        let list = EventType::names(types);
+        match EventType::parse(name) {
+            Some(t) => format!("type `{t}` is not taken by this webhook; expected one of {list}"),
+            None => format!("unknown type `{name}`; expected one of {list}"),
+        }
+    }
+
     /// `types`' names, for an error message ("expected one of …").
     pub fn names(types: &[EventType]) -> String {
         types
             .iter()
             .map(|t| match t.alias() {
-                Some(alias) => format!("{alias} ({})", t.as_str()),
+                Some(alias) => format!("{} (or {alias})", t.as_str()),
                 None => t.as_str().to_string(),
             })
             .collect::<Vec<_>>()

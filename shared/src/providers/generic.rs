@@ -94,10 +94,7 @@ fn parse_event(index: usize, value: &Value) -> Result<DealEvent, ParseError> {
     let id = e.id("id")?;
     let name = e.str("type")?;
     let Some(kind) = EventType::parse(&name).filter(|t| TYPES.contains(t)) else {
-        return Err(e.error(format!(
-            "unknown type `{name}`; expected one of {}",
-            EventType::names(&TYPES)
-        )));
+        return Err(e.error(EventType::refusal(&name, &TYPES)));
     };
     let occurred_at = e.timestamp("occurred_at")?;
     let deal_obj = e.obj("deal")?;
@@ -411,6 +408,16 @@ mod tests {
             "{err}"
         );
         assert!(err.ends_with("deal_deleted"), "{err}");
+    }
+
+    #[test]
+    fn a_type_another_webhook_takes_is_named_as_such() {
+        let body = json!({"events": [event("outbound", json!({}))]});
+        let err = parse(body).unwrap_err().0;
+        assert!(
+            err.starts_with("event 0: type `outbound_sent` is not taken by this webhook;"),
+            "{err}"
+        );
     }
 
     #[test]

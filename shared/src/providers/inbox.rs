@@ -98,10 +98,7 @@ fn parse_event(index: usize, value: &Value) -> Result<DealEvent, ParseError> {
     let id = e.id("id")?;
     let name = e.str("type")?;
     let Some(kind) = EventType::parse(&name).filter(|t| TYPES.contains(t)) else {
-        return Err(e.error(format!(
-            "unknown type `{name}`; expected one of {}",
-            EventType::names(&TYPES)
-        )));
+        return Err(e.error(EventType::refusal(&name, &TYPES)));
     };
     let deal_obj = e.obj("deal")?;
     let deal = fields::deal_ref(&deal_obj)?;
@@ -413,7 +410,7 @@ mod tests {
             (json!({"type": "reply"}), "event 0: `id` is required"),
             (
                 json!({"id": "1", "type": "bounce", "deal": {"crm": "hubspot", "id": "1"}}),
-                "unknown type `bounce`; expected one of reply (prospect_replied), meeting_booked",
+                "unknown type `bounce`; expected one of prospect_replied (or reply), meeting_booked",
             ),
             (
                 json!({"id": "1", "type": "reply", "deal": {"crm": "HubSpot", "id": "1"}}),
