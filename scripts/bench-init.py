@@ -244,6 +244,8 @@ def main():
                     "serve --tls-dir), trusted through SSL_CERT_FILE and AWS_CA_BUNDLE")
     ap.add_argument("--python", default=str(ROOT / "target" / "bench-venv" / "bin" / "python"))
     ap.add_argument("--json", help="also write the figures here")
+    ap.add_argument("--only", help="comma-separated functions to measure (the floors and the "
+                    "Python row are always measured); default: every function")
     args = ap.parse_args()
 
     env_base = dict(ENV, PATH=os.environ.get("PATH", ""))
@@ -262,7 +264,14 @@ def main():
     env_base["AWS_LAMBDA_RUNTIME_API"] = f"127.0.0.1:{server.server_address[1]}"
 
     rows = []
-    names = FUNCTIONS + FLOORS + ([WARM_ROW, COLD_ROW] if args.env_file else []) + [PYTHON_ROW]
+    functions = FUNCTIONS
+    if args.only:
+        wanted = [n.strip() for n in args.only.split(",") if n.strip()]
+        unknown = [n for n in wanted if n not in FUNCTIONS]
+        if unknown:
+            ap.error(f"no such function: {', '.join(unknown)}")
+        functions = wanted
+    names = functions + FLOORS + ([WARM_ROW, COLD_ROW] if args.env_file else []) + [PYTHON_ROW]
     for name in names:
         binary, extra = VARIANTS.get(name, (name, {}))
         env_row = dict(env_base, **extra)

@@ -161,6 +161,7 @@ async fn seed(store: &Arc<EmbeddedStore>) {
             facts: vec![],
             stage: Some(Stage::Proposal),
             template: "t".into(),
+            model: None,
         },
         created_at: now(),
         notified_at: None,

@@ -398,6 +398,13 @@ async fn build_runner(
             m.name()
         ));
     }
+    let drafting = shared::assembly::draft_writer(&|name| env.optional(name))?;
+    if let Some((writer, _)) = &drafting {
+        notes.push(format!(
+            "drafts are written by the model {} (DRAFTING_ENGINE=openai); every fact is checked, and the template's draft stands when one does not pass",
+            writer.model()
+        ));
+    }
     let events = adapters.events.clone().unwrap_or_else(|| store.clone());
     let adapters = Adapters {
         // Won and lost deals also go to the write-back queue, as the template's rule routes them.
@@ -408,6 +415,7 @@ async fn build_runner(
         sender: Some(mail_sender(env, &mail_setting, outbox.clone(), notes)?),
         notifier: Some(notifier(env, adapters.store.clone(), outbox, notes)),
         mailboxes,
+        writer: drafting.as_ref().map(|(writer, _)| writer.clone()),
         ..adapters.with_crm_apis(apis)
     };
     let services = Services::build(
@@ -417,6 +425,7 @@ async fn build_runner(
             providers,
             tokens: Some(settings.tokens.clone()),
             slack_signing_secret: env.optional("SLACK_SIGNING_SECRET").map(Secret::new),
+            model_max_tokens: drafting.map_or(shared::assembly::DEFAULT_MODEL_MAX_TOKENS, |d| d.1),
             ..AssembledSettings::new(config)
         },
     );

@@ -281,6 +281,7 @@ fn review_page(c: &mut Criterion) {
             }],
             stage: Some(Stage::Proposal),
             template: "templates/proposal_no_reply.txt".into(),
+            model: None,
         },
         created_at: now(),
         notified_at: None,

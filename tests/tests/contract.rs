@@ -156,6 +156,7 @@ fn draft(id: &str, status: DraftStatus, created_at: Timestamp) -> Draft {
             }],
             stage: Some(Stage::Proposal),
             template: "proposal_no_reply/default".into(),
+            model: None,
         },
         created_at,
         notified_at: None,

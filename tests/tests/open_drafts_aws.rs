@@ -61,6 +61,7 @@ fn waiting(id: String, deal: DealRef, at: Timestamp) -> Draft {
             facts: Vec::new(),
             stage: None,
             template: "proposal_no_reply/default".into(),
+            model: None,
         },
         created_at: at,
         notified_at: None,

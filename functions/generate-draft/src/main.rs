@@ -20,12 +20,23 @@ async fn main() -> Result<(), Error> {
     };
     let crm_writes = env.required("CRM_WRITE_QUEUE_URL");
     let notifier = NotifierSettings::read(&mut env, Notifies::Drafts);
+    // The founder's model, if drafts are written by one (DRAFTING_ENGINE).
+    let drafting = shared::assembly::draft_writer(&|name| env.optional(name));
+    let drafting = drafting.unwrap_or_else(|e| {
+        env.problem(e);
+        None
+    });
     env.finish_or_exit();
 
     let adapters = Adapters {
         notifier: Some(notifier.build(&start)),
         crm_writes: Some(wiring::queue(&start, crm_writes)),
+        writer: drafting.as_ref().map(|(writer, _)| writer.clone()),
         ..start.adapters()
+    };
+    let settings = Settings {
+        model_max_tokens: drafting.map_or(settings.model_max_tokens, |d| d.1),
+        ..settings
     };
     let drafter = start.live(adapters, settings, Services::drafter);
     run(service_fn(move |event| {

@@ -12,6 +12,8 @@ pub mod lambda;
 pub mod lambda_sqs;
 #[cfg(feature = "mailbox")]
 pub mod mailbox;
+#[cfg(feature = "http-client")]
+pub mod openai;
 #[cfg(feature = "s3-config")]
 pub mod s3_config;
 #[cfg(feature = "secrets")]

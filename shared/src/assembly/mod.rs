@@ -25,8 +25,8 @@ use crate::app::writeback::CrmWriteback;
 use crate::app::Core;
 use crate::config::Config;
 use crate::ports::{
-    AuditLog, Clock, CrmClient, CrmSource, CrmWriter, EventPublisher, Notifier, PipelineStore,
-    Queue, Sender,
+    AuditLog, Clock, CrmClient, CrmSource, CrmWriter, DraftWriter, EventPublisher, Notifier,
+    PipelineStore, Queue, Sender,
 };
 use crate::providers::intake::Intake;
 use crate::providers::mail_intake::MailIntake;
@@ -63,6 +63,8 @@ pub struct Adapters {
     pub crm_sources: Vec<Arc<dyn CrmSource>>,
     /// The founder's mailbox APIs (Gmail, Outlook pushes).
     pub mailboxes: Vec<Arc<dyn MailboxSource>>,
+    /// The founder's model, when drafts are written by one.
+    pub writer: Option<Arc<dyn DraftWriter>>,
 }
 
 impl Adapters {
@@ -86,6 +88,7 @@ impl Adapters {
             crm_writers: HashMap::new(),
             crm_sources: Vec::new(),
             mailboxes: Vec::new(),
+            writer: None,
         }
     }
 
@@ -131,7 +134,12 @@ pub struct Settings {
     pub tokens: Option<TokenSigner>,
     /// Verifies `POST /slack/interactivity`; `None` refuses it.
     pub slack_signing_secret: Option<Secret>,
+    /// The most a model may write for one draft (tokens).
+    pub model_max_tokens: u32,
 }
+
+/// A follow-up is a few hundred words at most.
+pub const DEFAULT_MODEL_MAX_TOKENS: u32 = 600;
 
 impl Settings {
     /// `config`, and nothing else set.
@@ -142,7 +150,52 @@ impl Settings {
             providers: Providers::default(),
             tokens: None,
             slack_signing_secret: None,
+            model_max_tokens: DEFAULT_MODEL_MAX_TOKENS,
         }
+    }
+}
+
+/// A model to write drafts, and the most it may write for one (tokens).
+pub type Drafting = (Arc<dyn DraftWriter>, u32);
+
+/// The founder's model as `DRAFTING_ENGINE` names it, with the token cap per draft:
+/// `template` (or unset): none, the templates write every draft; `openai`: the OpenAI-compatible
+/// endpoint at `OPENAI_BASE_URL` (`…/v1`), model `DRAFTING_MODEL`, key `OPENAI_API_KEY` if the
+/// endpoint wants one, `DRAFTING_TIMEOUT_SECONDS` (default 20) and `DRAFTING_MAX_TOKENS`
+/// (default 600).
+#[cfg(feature = "http-client")]
+pub fn draft_writer(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<Drafting>, String> {
+    let number = |name: &str, default: u64, max: u64| -> Result<u64, String> {
+        match get(name) {
+            None => Ok(default),
+            Some(v) => v
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+                .ok_or_else(|| format!("{name} must be a whole number from 1 to {max}, got `{v}`")),
+        }
+    };
+    match get("DRAFTING_ENGINE").as_deref().map(str::trim) {
+        None | Some("") | Some("template") => Ok(None),
+        Some("openai") => {
+            let base = get("OPENAI_BASE_URL").ok_or("DRAFTING_ENGINE=openai needs OPENAI_BASE_URL (e.g. http://127.0.0.1:11434/v1)")?;
+            if !(base.starts_with("https://") || base.starts_with("http://")) {
+                return Err(format!("OPENAI_BASE_URL must be an http(s) URL, got `{base}`"));
+            }
+            let model = get("DRAFTING_MODEL").ok_or("DRAFTING_ENGINE=openai needs DRAFTING_MODEL (the model's name at the endpoint)")?;
+            let timeout = number("DRAFTING_TIMEOUT_SECONDS", 20, 300)?;
+            let max_tokens = number("DRAFTING_MAX_TOKENS", u64::from(DEFAULT_MODEL_MAX_TOKENS), 8192)?;
+            let writer = crate::adapters::openai::OpenAiWriter::new(
+                &base,
+                get("OPENAI_API_KEY").map(Secret::new),
+                &model,
+                std::time::Duration::from_secs(timeout),
+            );
+            Ok(Some((Arc::new(writer), max_tokens as u32)))
+        }
+        Some("bedrock") => Err("DRAFTING_ENGINE=bedrock is not in this version yet: use openai (any OpenAI-compatible endpoint) or template".into()),
+        Some(other) => Err(format!("DRAFTING_ENGINE must be template or openai, got `{other}`")),
     }
 }
 
@@ -251,6 +304,8 @@ impl Services {
             crm_writes: need(&self.adapters.crm_writes, "drafting", "a CRM write queue"),
             tokens: self.tokens("drafting"),
             public_base_url: self.settings.public_base_url.clone(),
+            writer: self.adapters.writer.clone(),
+            max_tokens: self.settings.model_max_tokens,
         }
     }
 

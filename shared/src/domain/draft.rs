@@ -84,6 +84,24 @@ pub struct DraftContext {
     pub facts: Vec<FactUse>,
     pub stage: Option<Stage>,
     pub template: String,
+    /// The model asked to write this draft, when one was: whether its draft is the one shown,
+    /// or why it was set aside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelUse>,
+}
+
+/// What a model did for a draft.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelUse {
+    pub model: String,
+    /// The model's draft is the one shown (every fact in it checked); `false`: the template's.
+    pub written: bool,
+    /// Why the model's draft was set aside, in words for the founder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// Tokens in and out, when the endpoint said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
 }
 
 /// The reasons a rejection may give, each with its effect on the deal.

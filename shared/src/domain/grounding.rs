@@ -59,7 +59,7 @@ pub fn unsourced(text: &str, trusted: &[&str], prospect: &[&str]) -> Vec<Unsourc
         found.push(Unsourced {
             kind,
             text: text.trim().to_string(),
-        })
+        });
     };
     // Links and addresses first: their digits and capitals are not numbers or names.
     for m in re(&URL).find_iter(text) {
@@ -117,10 +117,8 @@ pub fn unsourced(text: &str, trusted: &[&str], prospect: &[&str]) -> Vec<Unsourc
     blank(&mut rest, &PERCENT);
     for m in re(&PHONE).find_iter(&rest.clone()) {
         let digits: String = m.as_str().chars().filter(char::is_ascii_digit).collect();
-        if digits.len() >= 7 {
-            if !known.digits.iter().any(|s| s.contains(&digits)) {
-                flag(ClaimKind::Phone, m.as_str());
-            }
+        if digits.len() >= 7 && !known.digits.iter().any(|s| s.contains(&digits)) {
+            flag(ClaimKind::Phone, m.as_str());
         }
     }
     blank_phones(&mut rest);

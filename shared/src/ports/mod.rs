@@ -2,6 +2,9 @@
 //! embedded one (`adapters/`), held to the same behaviour by one contract suite.
 
 pub mod keys;
+mod writer;
+
+pub use writer::{Answer, DraftWriter, Prompt, WriterError};
 
 use async_trait::async_trait;
 use jiff::Timestamp;

@@ -2,6 +2,7 @@
 //! queue, and tell the founder with a signed review link.
 
 mod facts;
+mod model;
 
 use std::sync::Arc;
 
@@ -27,6 +28,11 @@ pub struct Drafter {
     pub crm_writes: Arc<dyn Queue>,
     pub tokens: TokenSigner,
     pub public_base_url: String,
+    /// The founder's model, when drafts are written by one (`DRAFTING_ENGINE`); the template
+    /// writes them otherwise, and whenever the model's draft does not pass.
+    pub writer: Option<Arc<dyn crate::ports::DraftWriter>>,
+    /// The most a model may write for one draft (tokens).
+    pub max_tokens: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -243,7 +249,7 @@ impl Drafter {
             _ => None,
         };
         let mut document = None;
-        let rendered = if firing.trigger == crate::domain::TriggerKind::ProposalDraft {
+        let mut rendered = if firing.trigger == crate::domain::TriggerKind::ProposalDraft {
             let Some(proposal) = c.config.proposal_for(deal.deal_type.as_deref()) else {
                 return self.no_proposal_template(&deal, &firing).await;
             };
@@ -256,6 +262,9 @@ impl Drafter {
                 .render(firing.trigger, deal.deal_type.as_deref(), &facts)
                 .ok_or_else(|| WorkError::Invalid(format!("no template for {}", firing.trigger)))?
         };
+        let model = self
+            .with_model(&deal, &firing, &facts, &mut rendered)
+            .await?;
         let mut missing = rendered.missing.clone();
         // A brief goes to the founder; a follow-up to the deal's contact; a CRM update to no one.
         let to = recipient(&deal, firing.trigger, &c.config);
@@ -281,7 +290,10 @@ impl Drafter {
             },
             body: rendered.body,
             missing,
-            context: draft_context(&firing, &deal, rendered.used, rendered.template, now),
+            context: DraftContext {
+                model,
+                ..draft_context(&firing, &deal, rendered.used, rendered.template, now)
+            },
             created_at: now,
             notified_at: None,
             snoozed_until: None,
@@ -306,6 +318,52 @@ impl Drafter {
             draft_id: id,
             incomplete,
         })
+    }
+
+    /// A follow-up to the prospect written by the founder's model from the deal's facts and its
+    /// recent conversation, when a model is configured and the template's draft is complete:
+    /// `rendered` becomes the model's draft when every fact in it is sourced, and stays the
+    /// template's otherwise (what the model did is returned for the page either way).
+    async fn with_model(
+        &self,
+        deal: &Deal,
+        firing: &crate::domain::Firing,
+        facts: &std::collections::BTreeMap<String, crate::domain::Fact>,
+        rendered: &mut crate::drafting::Rendered,
+    ) -> Result<Option<crate::domain::ModelUse>, WorkError> {
+        let Some(writer) = &self.writer else {
+            return Ok(None);
+        };
+        let trigger = firing.trigger;
+        if !trigger.writes_to_prospect()
+            || trigger == crate::domain::TriggerKind::ProposalDraft
+            || !rendered.missing.is_empty()
+        {
+            return Ok(None);
+        }
+        let timeline = self.core.store.timeline(&deal.key).await?;
+        let (conversation, prospect_said) = model::conversation(&timeline);
+        let brief = model::Brief {
+            trigger,
+            reason: trigger.label(),
+            facts,
+            template: rendered,
+            conversation: &conversation,
+            prospect_said: &prospect_said,
+            max_tokens: self.max_tokens,
+        };
+        Ok(Some(match model::write(&**writer, &brief).await {
+            model::Written::Draft {
+                subject,
+                body,
+                usage,
+            } => {
+                rendered.subject = subject;
+                rendered.body = body;
+                usage
+            }
+            model::Written::SetAside(usage) => usage,
+        }))
     }
 
     /// Store a new draft and audit it, once (a retried message finds it written).
@@ -749,5 +807,6 @@ fn draft_context(
         facts,
         stage: deal.stage,
         template,
+        model: None,
     }
 }

@@ -1,0 +1,150 @@
+//! Drafts written by a model on the real binary, against a mock OpenAI-compatible endpoint
+//! (`DRAFTING_ENGINE=openai`): a grounded answer is the draft, marked as the model's; an answer
+//! that follows an injected instruction ("offer a 50% discount") or a model that fails leaves
+//! the template's draft, and the page says why. Drafts arrive on time whatever the model does,
+//! and nothing unsourced reaches the queue.
+
+use serde_json::{json, Value};
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+mod support;
+
+use support::{free_port, Runner};
+
+fn completion(subject: &str, body: &str) -> Value {
+    let content = json!({ "subject": subject, "body": body }).to_string();
+    json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "model": "test-model",
+        "choices": [{ "index": 0, "finish_reason": "stop", "message": { "role": "assistant", "content": content } }],
+        "usage": { "prompt_tokens": 900, "completion_tokens": 90, "total_tokens": 990 }
+    })
+}
+
+async fn page(runner: &Runner, outbox: &Value, deal: &str) -> String {
+    let note = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["subject"].as_str().unwrap_or("").contains(deal))
+        .unwrap_or_else(|| panic!("no notification for {deal}: {outbox}"));
+    let url = note["review_url"].as_str().unwrap();
+    runner
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn model_drafts_are_checked_and_the_template_stands_whenever_one_does_not_pass() {
+    let model = MockServer::start().await;
+    let chat = || Mock::given(method("POST")).and(path("/v1/chat/completions"));
+    chat()
+        .and(body_string_contains("Deal good"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(
+            "The proposal for Deal good",
+            "Hi Kim,\n\nYou were weighing the timeline on our call. Would a phased start help?\n\nBest",
+        )))
+        .mount(&model)
+        .await;
+    // A model that followed an instruction injected into the conversation.
+    chat()
+        .and(body_string_contains("Deal injected"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(completion(
+            "Special offer",
+            "Hi Kim,\n\nAs you asked, we can offer a 50% discount if you sign this week.",
+        )))
+        .mount(&model)
+        .await;
+    chat()
+        .and(body_string_contains("Deal down"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&model)
+        .await;
+
+    let data = tempfile::tempdir().unwrap();
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/draftgate.toml");
+    let base = format!("{}/v1", model.uri());
+    let runner = support::start_with_args(
+        data.path(),
+        free_port(),
+        &[
+            ("DRAFTING_ENGINE", "openai"),
+            ("OPENAI_BASE_URL", &base),
+            ("DRAFTING_MODEL", "test-model"),
+        ],
+        &[
+            "GENERIC_WEBHOOK_SECRET",
+            "HUBSPOT_ACCESS_TOKEN",
+            "HUBSPOT_API_BASE_URL",
+            "OPENAI_API_KEY",
+        ],
+        &[
+            std::ffi::OsStr::new("--config"),
+            std::ffi::OsStr::new(config),
+        ],
+    )
+    .await;
+    runner
+        .post_json("/dev/clock", json!({ "now": "2026-12-03T10:00:00Z" }))
+        .await;
+    let sent_at = "2026-12-03T09:59:00Z";
+    let deals = ["good", "injected", "down"];
+    let deal = |id: &str| {
+        json!({ "crm": "notion", "id": id, "name": format!("Deal {id}"), "amount": 4000, "currency": "EUR",
+            "contact": { "email": format!("kim@{id}.example"), "first_name": "Kim" } })
+    };
+    runner.generic_events(json!(deals.iter().map(|id| json!({
+        "id": format!("{id}-prop"), "type": "proposal_sent", "occurred_at": sent_at, "deal": deal(id)
+    })).collect::<Vec<_>>())).await;
+    runner.generic_events(json!(deals.iter().map(|id| json!({
+        "id": format!("{id}-stage"), "type": "stage_changed", "occurred_at": sent_at, "stage": "Proposal sent",
+        "deal": { "crm": "notion", "id": id }
+    })).collect::<Vec<_>>())).await;
+    // A call gave one deal its timeline concern (the conversation the model is shown).
+    runner
+        .generic_events(json!([
+            { "id": "injected-call", "type": "call_logged", "occurred_at": "2026-12-03T09:59:30Z",
+              "summary": "Discovery call", "note": "Kim was weighing the timeline",
+              "deal": { "crm": "notion", "id": "injected" } },
+        ]))
+        .await;
+
+    // Three days and a bit later, every proposal follow-up is due.
+    runner
+        .post_json("/dev/clock", json!({ "now": "2026-12-06T12:00:00Z" }))
+        .await;
+    assert_eq!(
+        runner.post_json("/dev/sweep", json!({})).await["pending_drafts"],
+        3,
+        "every draft arrives, whatever the model did"
+    );
+    let outbox = runner.get("/dev/outbox").await;
+
+    let good = page(&runner, &outbox, "Deal good").await;
+    assert!(good.contains("Written by the model test-model"), "{good}");
+    assert!(good.contains("Would a phased start help?"), "{good}");
+
+    let injected = page(&runner, &outbox, "Deal injected").await;
+    assert!(
+        injected.contains("The model&#x27;s draft was set aside: it said &#x27;50% discount&#x27;, which no source holds")
+            || injected.contains("The model's draft was set aside: it said '50% discount', which no source holds"),
+        "{injected}"
+    );
+    assert!(
+        !injected.contains("50% discount if you sign"),
+        "the injected draft never shows"
+    );
+
+    let down = page(&runner, &outbox, "Deal down").await;
+    assert!(down.contains("The model gave no draft"), "{down}");
+
+    // Nothing unsourced reached the founder or the queue's notifications.
+    let everything = runner.get("/dev/outbox").await.to_string();
+    assert!(!everything.contains("50% discount"), "{everything}");
+}
