@@ -9,8 +9,26 @@ use async_trait::async_trait;
 use serde_json::{json, Value};
 
 use crate::ports::{Answer, DraftWriter, Prompt, WriterError};
-use crate::providers::api::{backoff, retry_after, shared_http};
+use crate::providers::api::{backoff, retry_after};
 use crate::secret::Secret;
+
+/// The largest answer read (bytes): a follow-up's JSON is a few kilobytes.
+const MAX_ANSWER: usize = 256 * 1024;
+
+/// The model's HTTP client: built once, and never following a redirect (the prompt holds the
+/// deal's facts and conversation, for this endpoint only).
+fn model_http() -> reqwest::Client {
+    static HTTP: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    HTTP.get_or_init(|| {
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("draftgate")
+            .build()
+            .expect("a TLS client builds")
+    })
+    .clone()
+}
 
 pub struct OpenAiWriter {
     base_url: String,
@@ -55,13 +73,22 @@ impl DraftWriter for OpenAiWriter {
         &self.model
     }
 
+    /// One answer within the time limit, retries and waits included.
     async fn write(&self, prompt: &Prompt) -> Result<Answer, WriterError> {
+        tokio::time::timeout(self.timeout, self.attempts(prompt))
+            .await
+            .unwrap_or(Err(WriterError::Timeout))
+    }
+}
+
+impl OpenAiWriter {
+    async fn attempts(&self, prompt: &Prompt) -> Result<Answer, WriterError> {
         let url = format!("{}/chat/completions", self.base_url);
         let body = self.body(prompt);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let mut request = shared_http().post(&url).timeout(self.timeout).json(&body);
+            let mut request = model_http().post(&url).json(&body);
             if let Some(key) = &self.key {
                 request = request.bearer_auth(key.expose());
             }
@@ -92,14 +119,35 @@ impl DraftWriter for OpenAiWriter {
             if !status.is_success() {
                 return Err(WriterError::Failed(format!("HTTP {}", status.as_u16())));
             }
-            let value: Value = match response.json().await {
-                Ok(v) => v,
-                Err(e) if e.is_timeout() => return Err(WriterError::Timeout),
-                Err(_) => return Err(WriterError::Failed("the answer is not JSON".into())),
-            };
+            let bytes = read_capped(response).await?;
+            let value: Value = serde_json::from_slice(&bytes)
+                .map_err(|_| WriterError::Failed("the answer is not JSON".into()))?;
             return answer(&value);
         }
     }
+}
+
+/// The answer's bytes, refusing one larger than [`MAX_ANSWER`] before reading it all.
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, WriterError> {
+    let too_big = || WriterError::Failed(format!("the answer is larger than {MAX_ANSWER} bytes"));
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER as u64)
+    {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|_| WriterError::Failed("the answer broke off".into()))?
+    {
+        if bytes.len() + chunk.len() > MAX_ANSWER {
+            return Err(too_big());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
 }
 
 /// `choices[0].message.content`, with the usage counts.
@@ -192,6 +240,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_huge_answer_or_a_redirect_is_refused_without_following_it() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/huge/chat/completions"))
+            .respond_with(ResponseTemplate::new(200).set_body_string("x".repeat(MAX_ANSWER + 1)))
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .and(path("/moved/chat/completions"))
+            .respond_with(
+                ResponseTemplate::new(307).insert_header("location", "http://127.0.0.1:9/steal"),
+            )
+            .mount(&server)
+            .await;
+        let at = |p: &str| {
+            OpenAiWriter::new(
+                &format!("{}/{p}", server.uri()),
+                None,
+                "m",
+                Duration::from_secs(5),
+            )
+        };
+        let huge = at("huge").write(&prompt()).await.unwrap_err();
+        assert!(huge.to_string().contains("larger than"), "{huge}");
+        let moved = at("moved").write(&prompt()).await.unwrap_err();
+        assert_eq!(moved.to_string(), "the model call failed: HTTP 307");
+    }
+
+    #[tokio::test]
     async fn a_throttle_is_waited_out_then_the_answer_taken() {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
@@ -228,23 +305,26 @@ mod tests {
             .respond_with(ResponseTemplate::new(500))
             .mount(&server)
             .await;
-        let at = |p: &str| {
+        let at = |p: &str, ms: u64| {
             OpenAiWriter::new(
                 &format!("{}/{p}", server.uri()),
                 None,
                 "m",
-                Duration::from_millis(300),
+                Duration::from_millis(ms),
             )
         };
         assert!(matches!(
-            at("slow").write(&prompt()).await,
+            at("slow", 300).write(&prompt()).await,
             Err(WriterError::Timeout)
         ));
         assert!(matches!(
-            at("empty").write(&prompt()).await,
+            at("empty", 300).write(&prompt()).await,
             Err(WriterError::Empty)
         ));
-        let down = at("down").write(&prompt()).await.unwrap_err();
+        let down = at("down", 5000).write(&prompt()).await.unwrap_err();
         assert_eq!(down.to_string(), "the model call failed: HTTP 500");
+        // Retries and waits count against the one time limit.
+        let hurried = at("down", 300).write(&prompt()).await.unwrap_err();
+        assert!(matches!(hurried, WriterError::Timeout), "{hurried}");
     }
 }

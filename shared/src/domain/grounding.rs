@@ -38,6 +38,11 @@ pub enum ClaimKind {
     Link,
     Phone,
     Name,
+    /// Words that make an offer or a number without digits (`discount`, `free`, `fifty`).
+    Offer,
+    /// Characters that hide or disguise text (zero-width, direction overrides, fullwidth or
+    /// superscript digits, control characters): no draft needs them.
+    Disguise,
 }
 
 /// A claim no source holds, as the draft wrote it.
@@ -61,27 +66,34 @@ pub fn unsourced(text: &str, trusted: &[&str], prospect: &[&str]) -> Vec<Unsourc
             text: text.trim().to_string(),
         });
     };
+    if let Some(c) = text.chars().find(|c| disguising(*c)) {
+        flag(ClaimKind::Disguise, &format!("U+{:04X}", u32::from(c)));
+    }
     // Links and addresses first: their digits and capitals are not numbers or names.
     for m in re(&URL).find_iter(text) {
         let link = m
             .as_str()
             .trim_end_matches(['.', ',', ';', ':', '!', '?', ')']);
-        let bare = link.trim_end_matches('/').to_lowercase();
-        if !known.lower.iter().any(|s| s.contains(&bare)) {
+        if !known.links.contains(&link_key(link)) {
             flag(ClaimKind::Link, link);
         }
     }
     blank(&mut rest, &URL);
     for m in re(&EMAIL).find_iter(&rest.clone()) {
-        if !known
-            .lower
-            .iter()
-            .any(|s| s.contains(&m.as_str().to_lowercase()))
-        {
+        if !known.emails.contains(&m.as_str().to_lowercase()) {
             flag(ClaimKind::Email, m.as_str());
         }
     }
     blank(&mut rest, &EMAIL);
+    for m in re(&DOMAIN).find_iter(&rest.clone()) {
+        let link = m
+            .as_str()
+            .trim_end_matches(['.', ',', ';', ':', '!', '?', ')']);
+        if !known.links.contains(&link_key(link)) {
+            flag(ClaimKind::Link, link);
+        }
+    }
+    blank(&mut rest, &DOMAIN);
     // Dates, then times, amounts and percentages, then phone numbers, then any other number.
     for d in dates(&rest) {
         if !heard.holds_date(&d) {
@@ -117,7 +129,12 @@ pub fn unsourced(text: &str, trusted: &[&str], prospect: &[&str]) -> Vec<Unsourc
     blank(&mut rest, &PERCENT);
     for m in re(&PHONE).find_iter(&rest.clone()) {
         let digits: String = m.as_str().chars().filter(char::is_ascii_digit).collect();
-        if digits.len() >= 7 && !known.digits.iter().any(|s| s.contains(&digits)) {
+        // The same number, or the same without its country code.
+        let held = known
+            .phones
+            .iter()
+            .any(|p| *p == digits || (digits.len() >= 9 && p.ends_with(&digits)));
+        if digits.len() >= 7 && !held {
             flag(ClaimKind::Phone, m.as_str());
         }
     }
@@ -136,13 +153,30 @@ pub fn unsourced(text: &str, trusted: &[&str], prospect: &[&str]) -> Vec<Unsourc
             flag(ClaimKind::Name, &shown);
         }
     }
+    // Offers and numbers in words, unless a claim above already names them.
+    for w in re(&WORD).find_iter(&rest.clone()) {
+        let word = w.as_str().to_lowercase();
+        let named = found.iter().any(|u| u.text.to_lowercase().contains(&word));
+        if OFFER_WORDS.contains(&word.as_str())
+            && !named
+            && !known.lower.iter().any(|s| has_word(s, &word))
+        {
+            found.push(Unsourced {
+                kind: ClaimKind::Offer,
+                text: w.as_str().to_string(),
+            });
+        }
+    }
     found
 }
 
 /// What the sources hold, normalised once.
 struct Known {
     lower: Vec<String>,
-    digits: Vec<String>,
+    /// Links, addresses and phone numbers (digits only) the sources hold, exactly.
+    links: BTreeSet<String>,
+    emails: BTreeSet<String>,
+    phones: Vec<String>,
     numbers: Vec<f64>,
     percents: Vec<f64>,
     dates: Vec<FoundDate>,
@@ -154,10 +188,9 @@ impl Known {
     fn of(sources: &[&str]) -> Known {
         let mut known = Known {
             lower: sources.iter().map(|s| s.to_lowercase()).collect(),
-            digits: sources
-                .iter()
-                .map(|s| s.chars().filter(char::is_ascii_digit).collect())
-                .collect(),
+            links: BTreeSet::new(),
+            emails: BTreeSet::new(),
+            phones: Vec::new(),
             numbers: Vec::new(),
             percents: Vec::new(),
             dates: Vec::new(),
@@ -165,6 +198,12 @@ impl Known {
             words: BTreeSet::new(),
         };
         for s in sources {
+            for m in re(&URL).find_iter(s).chain(re(&DOMAIN).find_iter(s)) {
+                known.links.insert(link_key(m.as_str()));
+            }
+            for m in re(&EMAIL).find_iter(s) {
+                known.emails.insert(m.as_str().to_lowercase());
+            }
             known.dates.extend(dates(s));
             for c in re(&TIME).captures_iter(s) {
                 known.times.extend(minutes(&c));
@@ -175,10 +214,23 @@ impl Known {
                     known.times.insert(h * 60 + m);
                 }
             }
+            // Numbers as the source states them: not the parts of its dates and times.
+            let mut plain = s.to_string();
+            blank(&mut plain, &URL);
+            blank(&mut plain, &EMAIL);
+            blank_dates(&mut plain);
+            blank(&mut plain, &ISO_TIME);
+            blank(&mut plain, &TIME);
+            for m in re(&PHONE).find_iter(&plain) {
+                let digits: String = m.as_str().chars().filter(char::is_ascii_digit).collect();
+                if digits.len() >= 7 {
+                    known.phones.push(digits);
+                }
+            }
             for m in re(&MONEY)
-                .find_iter(s)
-                .chain(re(&NUMBER).find_iter(s))
-                .chain(re(&PERCENT).find_iter(s))
+                .find_iter(&plain)
+                .chain(re(&NUMBER).find_iter(&plain))
+                .chain(re(&PERCENT).find_iter(&plain))
             {
                 known.numbers.extend(amount(m.as_str()));
             }
@@ -222,6 +274,38 @@ impl Known {
             }
         })
     }
+}
+
+/// Characters no follow-up needs, which hide or disguise what it says: control characters
+/// other than line breaks and tabs, format characters (zero-width, direction overrides, the
+/// byte-order mark), fullwidth forms, and digits that are not ASCII (superscript, other
+/// scripts).
+fn disguising(c: char) -> bool {
+    let code = u32::from(c);
+    (c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+        || matches!(code, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0x00AD | 0x180E | 0xFF01..=0xFF5E)
+        || (c.is_numeric() && !c.is_ascii_digit())
+}
+
+/// A link as compared: lower case, without its scheme, `www.` or a trailing slash.
+fn link_key(link: &str) -> String {
+    let l = link
+        .trim_end_matches(['.', ',', ';', ':', '!', '?', ')'])
+        .to_lowercase();
+    let l = l
+        .strip_prefix("https://")
+        .or_else(|| l.strip_prefix("http://"))
+        .unwrap_or(&l);
+    l.strip_prefix("www.")
+        .unwrap_or(l)
+        .trim_end_matches('/')
+        .to_string()
+}
+
+fn has_word(text: &str, word: &str) -> bool {
+    re(&WORD)
+        .find_iter(text)
+        .any(|w| w.as_str().eq_ignore_ascii_case(word))
 }
 
 fn same(a: f64, b: f64) -> bool {
@@ -478,6 +562,22 @@ fn blank_phones(text: &mut String) {
         .into_owned();
 }
 
+/// `text` with anything spelled like a `<data>` or `</data>` tag made harmless (`[data]`,
+/// `[/data]`), so quoted outside text cannot open or close a quote in a prompt.
+pub fn unquote_tags(text: &str) -> String {
+    re(&DATA_TAG)
+        .replace_all(text, |c: &regex::Captures<'_>| {
+            if c[0].contains('/') {
+                "[/data]"
+            } else {
+                "[data]"
+            }
+        })
+        .into_owned()
+}
+
+static DATA_TAG: Pattern = (OnceLock::new(), r"(?i)<\s*/?\s*data\s*/?\s*>");
+
 type Pattern = (OnceLock<Regex>, &'static str);
 
 fn re(p: &'static Pattern) -> &'static Regex {
@@ -498,6 +598,34 @@ const MONTHS: [&str; 12] = [
     "november",
     "december",
 ];
+/// Words that offer something or state a number without digits: a source must say them.
+const OFFER_WORDS: [&str; 24] = [
+    "discount",
+    "discounts",
+    "discounted",
+    "free",
+    "rebate",
+    "refund",
+    "waive",
+    "waived",
+    "coupon",
+    "promo",
+    "half",
+    "percent",
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "sixty",
+    "seventy",
+    "eighty",
+    "ninety",
+    "hundred",
+    "thousand",
+    "million",
+    "billion",
+];
+
 /// Capitalised words a follow-up uses that name nobody.
 const COMMON: [&str; 24] = [
     "hi", "hello", "hey", "dear", "thanks", "thank", "best", "regards", "cheers", "kind", "warm",
@@ -507,6 +635,12 @@ const COMMON: [&str; 24] = [
 static URL: Pattern = (
     OnceLock::new(),
     r"(?i)\b(?:https?://|www\.)[^\s<>()\[\]{}]+",
+);
+/// A link written without `http` or `www`: a domain with a path, or with a common top-level
+/// domain.
+static DOMAIN: Pattern = (
+    OnceLock::new(),
+    r"(?i)\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:[a-z]{2,}/[^\s<>()\[\]{}]*|(?:com|net|org|io|co|me|ai|app|dev|biz|info|xyz|link|page|site|online|shop|pay|example)\b)",
 );
 static EMAIL: Pattern = (
     OnceLock::new(),
@@ -661,6 +795,44 @@ mod tests {
             ["https://evil.example/pay"]
         );
         assert_eq!(claims("call me on +44 20 7946 0958"), ["+44 20 7946 0958"]);
+    }
+
+    #[test]
+    fn disguised_text_and_offers_without_digits_are_claims_too() {
+        for text in [
+            "a \u{ff15}\u{ff10}% discount",
+            "a \u{2075}\u{2070}% saving",
+            "pay at billing\u{200b}@evil.example",
+            "see \u{202e}elpmaxe.live//:sptth\u{202c}",
+            "bell \u{7}",
+        ] {
+            let found = unsourced(text, &FACTS, &[]);
+            assert!(
+                found.iter().any(|u| u.kind == ClaimKind::Disguise),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            claims("fifty percent off and three months free"),
+            ["fifty", "percent", "free"]
+        );
+        assert_eq!(
+            claims("pay at paypal.me/alexrivera today"),
+            ["paypal.me/alexrivera"]
+        );
+        assert_eq!(
+            claims("see evil-pay.example for details"),
+            ["evil-pay.example"]
+        );
+        // Exactly the sources' links, addresses and phone numbers, not parts of them.
+        assert_eq!(
+            claims("write to e.doe@acme.example"),
+            ["e.doe@acme.example"]
+        );
+        assert_eq!(claims("see northwind.example/work"), Vec::<String>::new());
+        assert_eq!(claims("call (415) 555-0132"), Vec::<String>::new());
+        // An amount is not grounded by the digits of a date.
+        assert_eq!(claims("a €2026 bonus"), ["€2026 bonus"]);
     }
 
     #[test]
