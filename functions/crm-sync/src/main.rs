@@ -5,7 +5,7 @@
 mod handler;
 
 use lambda_runtime::{run, service_fn, Error};
-use shared::assembly::{wiring, Adapters, Services, Settings};
+use shared::assembly::{wiring, Adapters, Settings};
 use shared::config::settings::Env;
 use shared::providers::CrmApis;
 
@@ -33,13 +33,17 @@ async fn main() -> Result<(), Error> {
         public_base_url,
         ..start.settings()
     };
-    let services = start.live(adapters, settings, Services::clone);
+    // Built once per config, not per run.
+    let services = start.live(adapters, settings, |s| {
+        (s.syncer(), s.intake(), s.mail_intake())
+    });
     run(service_fn(move |event| {
         let services = services.clone();
         async move {
             let services = services.get().await;
-            let mailboxes = services.mail_intake().upkeep(&services.intake()).await;
-            handler::handle(&services.syncer(), mailboxes, event).await
+            let (syncer, intake, mail) = &*services;
+            let mailboxes = mail.upkeep(intake).await;
+            handler::handle(syncer, mailboxes, event).await
         }
     }))
     .await

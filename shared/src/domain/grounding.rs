@@ -157,10 +157,7 @@ pub fn unsourced(text: &str, trusted: &[&str], prospect: &[&str]) -> Vec<Unsourc
     for w in re(&WORD).find_iter(&rest.clone()) {
         let word = w.as_str().to_lowercase();
         let named = found.iter().any(|u| u.text.to_lowercase().contains(&word));
-        if OFFER_WORDS.contains(&word.as_str())
-            && !named
-            && !known.lower.iter().any(|s| has_word(s, &word))
-        {
+        if OFFER_WORDS.contains(&word.as_str()) && !named && !known.words.contains(&word) {
             found.push(Unsourced {
                 kind: ClaimKind::Offer,
                 text: w.as_str().to_string(),
@@ -172,7 +169,6 @@ pub fn unsourced(text: &str, trusted: &[&str], prospect: &[&str]) -> Vec<Unsourc
 
 /// What the sources hold, normalised once.
 struct Known {
-    lower: Vec<String>,
     /// Links, addresses and phone numbers (digits only) the sources hold, exactly.
     links: BTreeSet<String>,
     emails: BTreeSet<String>,
@@ -187,7 +183,6 @@ struct Known {
 impl Known {
     fn of(sources: &[&str]) -> Known {
         let mut known = Known {
-            lower: sources.iter().map(|s| s.to_lowercase()).collect(),
             links: BTreeSet::new(),
             emails: BTreeSet::new(),
             phones: Vec::new(),
@@ -300,12 +295,6 @@ fn link_key(link: &str) -> String {
         .unwrap_or(l)
         .trim_end_matches('/')
         .to_string()
-}
-
-fn has_word(text: &str, word: &str) -> bool {
-    re(&WORD)
-        .find_iter(text)
-        .any(|w| w.as_str().eq_ignore_ascii_case(word))
 }
 
 fn same(a: f64, b: f64) -> bool {
