@@ -398,11 +398,14 @@ async fn build_runner(
             m.name()
         ));
     }
-    let drafting = shared::assembly::draft_writer(&|name| env.optional(name))?;
-    if let Some((writer, _)) = &drafting {
+    let drafting = shared::assembly::DraftingSetup::read(&config, &|name| env.optional(name))?;
+    let writer = drafting.writer().await?;
+    if let Some(writer) = &writer {
         notes.push(format!(
-            "drafts are written by the model {} (DRAFTING_ENGINE=openai); every fact is checked, and the template's draft stands when one does not pass",
-            writer.model()
+            "drafts are written by the model {} ([drafting] engine = {}, at most {} calls a day); every fact is checked, and the template's draft stands when one does not pass",
+            writer.model(),
+            drafting.drafting.engine.name(),
+            drafting.drafting.daily_calls,
         ));
     }
     let events = adapters.events.clone().unwrap_or_else(|| store.clone());
@@ -415,7 +418,7 @@ async fn build_runner(
         sender: Some(mail_sender(env, &mail_setting, outbox.clone(), notes)?),
         notifier: Some(notifier(env, adapters.store.clone(), outbox, notes)),
         mailboxes,
-        writer: drafting.as_ref().map(|(writer, _)| writer.clone()),
+        writer,
         ..adapters.with_crm_apis(apis)
     };
     let services = Services::build(
@@ -425,7 +428,7 @@ async fn build_runner(
             providers,
             tokens: Some(settings.tokens.clone()),
             slack_signing_secret: env.optional("SLACK_SIGNING_SECRET").map(Secret::new),
-            model_max_tokens: drafting.map_or(shared::assembly::DEFAULT_MODEL_MAX_TOKENS, |d| d.1),
+            drafting: drafting.drafting,
             ..AssembledSettings::new(config)
         },
     );

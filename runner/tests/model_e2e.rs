@@ -21,6 +21,29 @@ fn completion(subject: &str, body: &str) -> Value {
     })
 }
 
+/// The runner on the shipped config, with `env` set and no CRM or model credentials inherited.
+async fn start(data: &std::path::Path, env: &[(&str, &str)]) -> Runner {
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/draftgate.toml");
+    support::start_with_args(
+        data,
+        free_port(),
+        env,
+        &[
+            "GENERIC_WEBHOOK_SECRET",
+            "HUBSPOT_ACCESS_TOKEN",
+            "HUBSPOT_API_BASE_URL",
+            "OPENAI_API_KEY",
+            "AWS_PROFILE",
+            "AWS_SESSION_TOKEN",
+        ],
+        &[
+            std::ffi::OsStr::new("--config"),
+            std::ffi::OsStr::new(config),
+        ],
+    )
+    .await
+}
+
 async fn page(runner: &Runner, outbox: &Value, deal: &str) -> String {
     let note = outbox
         .as_array()
@@ -68,25 +91,13 @@ async fn model_drafts_are_checked_and_the_template_stands_whenever_one_does_not_
         .await;
 
     let data = tempfile::tempdir().unwrap();
-    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/draftgate.toml");
     let base = format!("{}/v1", model.uri());
-    let runner = support::start_with_args(
+    let runner = start(
         data.path(),
-        free_port(),
         &[
             ("DRAFTING_ENGINE", "openai"),
             ("OPENAI_BASE_URL", &base),
             ("DRAFTING_MODEL", "test-model"),
-        ],
-        &[
-            "GENERIC_WEBHOOK_SECRET",
-            "HUBSPOT_ACCESS_TOKEN",
-            "HUBSPOT_API_BASE_URL",
-            "OPENAI_API_KEY",
-        ],
-        &[
-            std::ffi::OsStr::new("--config"),
-            std::ffi::OsStr::new(config),
         ],
     )
     .await;
@@ -147,4 +158,123 @@ async fn model_drafts_are_checked_and_the_template_stands_whenever_one_does_not_
     // Nothing unsourced reached the founder or the queue's notifications.
     let everything = runner.get("/dev/outbox").await.to_string();
     assert!(!everything.contains("50% discount"), "{everything}");
+
+    // The week's summary counts what the model did: three calls, the tokens two answers
+    // reported, one draft written, one set aside, one fallback.
+    runner
+        .post_json("/dev/clock", json!({ "now": "2026-12-07T07:30:00Z" }))
+        .await;
+    runner.post_json("/dev/sweep", json!({})).await;
+    let outbox = runner.get("/dev/outbox").await;
+    let summary = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| {
+            n["subject"]
+                .as_str()
+                .unwrap_or("")
+                .contains("week 2026-W50")
+        })
+        .unwrap_or_else(|| panic!("no weekly summary: {outbox}"));
+    let text = summary["body"].as_str().unwrap();
+    assert!(
+        text.contains("Model: 3 calls, 1980 tokens; 1 drafts written (0 approved unedited), 1 set aside for an unsourced claim, 1 fallbacks to the template, 0 over the daily cap"),
+        "{text}"
+    );
+}
+
+/// A Converse answer as Bedrock serves it.
+fn converse(subject: &str, body: &str) -> Value {
+    let text = json!({ "subject": subject, "body": body }).to_string();
+    json!({
+        "output": { "message": { "role": "assistant", "content": [{ "text": text }] } },
+        "stopReason": "end_turn",
+        "usage": { "inputTokens": 950, "outputTokens": 70, "totalTokens": 1020 },
+        "metrics": { "latencyMs": 900 }
+    })
+}
+
+#[tokio::test]
+async fn bedrock_writes_through_its_guardrail_and_the_daily_cap_leaves_the_rest_to_the_templates() {
+    let bedrock = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/model/anthropic.claude-3-haiku-20240307-v1%3A0/converse",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(converse(
+            "The proposal",
+            "Hi Kim,\n\nIs the proposal still a priority for this quarter?\n\nBest",
+        )))
+        .expect(1)
+        .mount(&bedrock)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/guardrail/gr-draft/version/2/apply"))
+        .and(body_string_contains("grounding_source"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "usage": { "topicPolicyUnits": 1, "contentPolicyUnits": 0, "wordPolicyUnits": 0,
+                "sensitiveInformationPolicyUnits": 0, "sensitiveInformationPolicyFreeUnits": 0,
+                "contextualGroundingPolicyUnits": 1 },
+            "action": "NONE", "outputs": [], "assessments": []
+        })))
+        .expect(1)
+        .mount(&bedrock)
+        .await;
+
+    let data = tempfile::tempdir().unwrap();
+    let endpoint = bedrock.uri();
+    let runner = start(
+        data.path(),
+        &[
+            ("DRAFTING_ENGINE", "bedrock"),
+            ("DRAFTING_MODEL", "anthropic.claude-3-haiku-20240307-v1:0"),
+            ("DRAFTING_GUARDRAIL_ID", "gr-draft"),
+            ("DRAFTING_GUARDRAIL_VERSION", "2"),
+            ("DRAFTING_DAILY_CALLS", "1"),
+            ("BEDROCK_ENDPOINT_URL", &endpoint),
+            ("AWS_ACCESS_KEY_ID", "AKIDTEST"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("AWS_REGION", "eu-west-1"),
+        ],
+    )
+    .await;
+    runner
+        .post_json("/dev/clock", json!({ "now": "2026-12-03T10:00:00Z" }))
+        .await;
+    let deals = ["one", "two"];
+    runner
+        .generic_events(json!(deals.iter().map(|id| json!({
+        "id": format!("{id}-prop"), "type": "proposal_sent", "occurred_at": "2026-12-03T09:59:00Z",
+        "deal": { "crm": "notion", "id": id, "name": format!("Deal {id}"),
+            "contact": { "email": format!("kim@{id}.example"), "first_name": "Kim" } }
+    })).collect::<Vec<_>>()))
+        .await;
+    runner
+        .generic_events(json!(deals.iter().map(|id| json!({
+        "id": format!("{id}-stage"), "type": "stage_changed", "occurred_at": "2026-12-03T09:59:00Z",
+        "stage": "Proposal sent", "deal": { "crm": "notion", "id": id }
+    })).collect::<Vec<_>>()))
+        .await;
+    runner
+        .post_json("/dev/clock", json!({ "now": "2026-12-06T12:00:00Z" }))
+        .await;
+    assert_eq!(
+        runner.post_json("/dev/sweep", json!({})).await["pending_drafts"],
+        2
+    );
+    let outbox = runner.get("/dev/outbox").await;
+    let pages = [
+        page(&runner, &outbox, "Deal one").await,
+        page(&runner, &outbox, "Deal two").await,
+    ];
+    let written = pages
+        .iter()
+        .filter(|p| p.contains("Written by the model anthropic.claude-3-haiku-20240307-v1:0"))
+        .count();
+    let capped = pages
+        .iter()
+        .filter(|p| p.contains("The model was not asked: today"))
+        .count();
+    assert_eq!((written, capped), (1, 1), "{pages:?}");
 }

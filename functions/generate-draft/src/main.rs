@@ -4,7 +4,7 @@ mod handler;
 
 use lambda_runtime::{run, service_fn, Error};
 use shared::assembly::wiring::{self, NotifierSettings, Notifies};
-use shared::assembly::{Adapters, Services, Settings};
+use shared::assembly::{Adapters, DraftingSetup, Services, Settings};
 use shared::config::settings::Env;
 use shared::tokens::TokenSigner;
 
@@ -20,22 +20,30 @@ async fn main() -> Result<(), Error> {
     };
     let crm_writes = env.required("CRM_WRITE_QUEUE_URL");
     let notifier = NotifierSettings::read(&mut env, Notifies::Drafts);
-    // The founder's model, if drafts are written by one (DRAFTING_ENGINE).
-    let drafting = shared::assembly::draft_writer(&|name| env.optional(name));
-    let drafting = drafting.unwrap_or_else(|e| {
-        env.problem(e);
-        None
-    });
+    // The founder's model, if drafts are written by one ([drafting], DRAFTING_ENGINE).
+    let (drafting, writer) = match DraftingSetup::read(&settings.config, &|n| env.optional(n)) {
+        Ok(setup) => match setup.writer().await {
+            Ok(writer) => (setup.drafting, writer),
+            Err(e) => {
+                env.problem(e);
+                (setup.drafting, None)
+            }
+        },
+        Err(e) => {
+            env.problem(e);
+            (Default::default(), None)
+        }
+    };
     env.finish_or_exit();
 
     let adapters = Adapters {
         notifier: Some(notifier.build(&start)),
         crm_writes: Some(wiring::queue(&start, crm_writes)),
-        writer: drafting.as_ref().map(|(writer, _)| writer.clone()),
+        writer,
         ..start.adapters()
     };
     let settings = Settings {
-        model_max_tokens: drafting.map_or(settings.model_max_tokens, |d| d.1),
+        drafting,
         ..settings
     };
     let drafter = start.live(adapters, settings, Services::drafter);

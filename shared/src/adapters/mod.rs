@@ -2,6 +2,8 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(feature = "bedrock")]
+pub mod bedrock;
 pub mod clock;
 #[cfg(feature = "embedded")]
 pub mod embedded;

@@ -194,6 +194,7 @@ mod tests {
         Prompt {
             system: "Write a follow-up.".into(),
             user: "Facts: …".into(),
+            grounding: "deal.name: Acme".into(),
             max_tokens: 400,
         }
     }

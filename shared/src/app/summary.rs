@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::Core;
-use crate::domain::{DecisionAction, Draft, DraftStatus, Stage, TriggerKind};
+use crate::domain::{DecisionAction, Draft, DraftStatus, ModelOutcome, Stage, TriggerKind};
 use crate::ports::StoreError;
 
 /// The latest summary, kept for the page.
@@ -59,6 +59,61 @@ pub struct DraftCounts {
     pub superseded: usize,
     pub snoozed: usize,
     pub waiting_now: usize,
+    /// What the founder's model did for the week's drafts (all zero without one).
+    #[serde(default)]
+    pub model: ModelCounts,
+}
+
+/// The model's week: calls made, tokens, and how each turn ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelCounts {
+    pub calls: usize,
+    pub tokens: u64,
+    /// Its draft was the one shown.
+    pub written: usize,
+    /// Of those, approved without an edit.
+    pub approved_unedited: usize,
+    /// Set aside: a claim no source holds, or the guardrail stopped it.
+    pub refused: usize,
+    /// No usable answer (error, timeout, throttling, not a draft): the template wrote.
+    pub fallbacks: usize,
+    /// Not asked: the day's calls were spent.
+    pub capped: usize,
+}
+
+impl ModelCounts {
+    fn count(&mut self, draft: &Draft) {
+        let Some(m) = &draft.context.model else {
+            return;
+        };
+        self.tokens += m.tokens.unwrap_or(0);
+        if m.outcome != ModelOutcome::Capped {
+            self.calls += 1;
+        }
+        match m.outcome {
+            ModelOutcome::Written => {
+                self.written += 1;
+                let unedited = draft
+                    .decision
+                    .as_ref()
+                    .is_some_and(|x| x.action == DecisionAction::Approve && !x.edited);
+                self.approved_unedited += usize::from(unedited);
+            }
+            ModelOutcome::Refused => self.refused += 1,
+            ModelOutcome::Failed => self.fallbacks += 1,
+            ModelOutcome::Capped => self.capped += 1,
+        }
+    }
+
+    /// The summary's line, or nothing when no model was asked this week.
+    fn line(&self) -> Option<String> {
+        (self.calls + self.capped > 0).then(|| {
+            format!(
+                "Model: {} calls, {} tokens; {} drafts written ({} approved unedited), {} set aside for an unsourced claim, {} fallbacks to the template, {} over the daily cap\n",
+                self.calls, self.tokens, self.written, self.approved_unedited, self.refused, self.fallbacks, self.capped
+            )
+        })
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -190,6 +245,7 @@ fn count_drafts(drafts: &[Draft], from: Timestamp) -> (DraftCounts, Option<f64>)
     for d in drafts.iter().filter(|d| d.status != DraftStatus::Brief) {
         if d.created_at >= from {
             counts.created += 1;
+            counts.model.count(d);
         }
         match d.status {
             DraftStatus::Pending => counts.waiting_now += 1,
@@ -285,6 +341,9 @@ impl WeeklySummary {
         }
         if let Some(h) = self.median_hours_to_decision {
             t.push_str(&format!("Median time to a decision: {h} hours\n"));
+        }
+        if let Some(line) = c.model.line() {
+            t.push_str(&line);
         }
         t.push_str(&format!("\nWon this week: {}\n", self.won.len()));
         for d in &self.won {

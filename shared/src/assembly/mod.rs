@@ -23,7 +23,7 @@ use crate::app::sweep::Sweeper;
 use crate::app::sync::Syncer;
 use crate::app::writeback::CrmWriteback;
 use crate::app::Core;
-use crate::config::Config;
+use crate::config::{Config, Drafting, Engine};
 use crate::ports::{
     AuditLog, Clock, CrmClient, CrmSource, CrmWriter, DraftWriter, EventPublisher, Notifier,
     PipelineStore, Queue, Sender,
@@ -134,68 +134,84 @@ pub struct Settings {
     pub tokens: Option<TokenSigner>,
     /// Verifies `POST /slack/interactivity`; `None` refuses it.
     pub slack_signing_secret: Option<Secret>,
-    /// The most a model may write for one draft (tokens).
-    pub model_max_tokens: u32,
+    /// Who writes the drafts: the config's `[drafting]` with the environment's overrides
+    /// ([`DraftingSetup::read`]), read when the deployment starts.
+    pub drafting: Drafting,
 }
-
-/// A follow-up is a few hundred words at most.
-pub const DEFAULT_MODEL_MAX_TOKENS: u32 = 600;
 
 impl Settings {
     /// `config`, and nothing else set.
     pub fn new(config: Arc<Config>) -> Settings {
         Settings {
-            config,
             public_base_url: String::new(),
             providers: Providers::default(),
             tokens: None,
             slack_signing_secret: None,
-            model_max_tokens: DEFAULT_MODEL_MAX_TOKENS,
+            drafting: config.drafting.clone(),
+            config,
         }
     }
 }
 
-/// A model to write drafts, and the most it may write for one (tokens).
-pub type Drafting = (Arc<dyn DraftWriter>, u32);
+/// The founder's model, as the config's `[drafting]` and the environment name it: the settings,
+/// and what building the writer needs from the environment (read before anything is awaited).
+pub struct DraftingSetup {
+    pub drafting: Drafting,
+    openai_key: Option<Secret>,
+    bedrock_endpoint: Option<String>,
+}
 
-/// The founder's model as `DRAFTING_ENGINE` names it, with the token cap per draft:
-/// `template` (or unset): none, the templates write every draft; `openai`: the OpenAI-compatible
-/// endpoint at `OPENAI_BASE_URL` (`…/v1`), model `DRAFTING_MODEL`, key `OPENAI_API_KEY` if the
-/// endpoint wants one, `DRAFTING_TIMEOUT_SECONDS` (default 20) and `DRAFTING_MAX_TOKENS`
-/// (default 600).
-#[cfg(feature = "http-client")]
-pub fn draft_writer(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<Drafting>, String> {
-    let number = |name: &str, default: u64, max: u64| -> Result<u64, String> {
-        match get(name) {
-            None => Ok(default),
-            Some(v) => v
-                .trim()
-                .parse::<u64>()
-                .ok()
-                .filter(|n| (1..=max).contains(n))
-                .ok_or_else(|| format!("{name} must be a whole number from 1 to {max}, got `{v}`")),
-        }
-    };
-    match get("DRAFTING_ENGINE").as_deref().map(str::trim) {
-        None | Some("") | Some("template") => Ok(None),
-        Some("openai") => {
-            let base = get("OPENAI_BASE_URL").ok_or("DRAFTING_ENGINE=openai needs OPENAI_BASE_URL (e.g. http://127.0.0.1:11434/v1)")?;
-            if !(base.starts_with("https://") || base.starts_with("http://")) {
-                return Err(format!("OPENAI_BASE_URL must be an http(s) URL, got `{base}`"));
-            }
-            let model = get("DRAFTING_MODEL").ok_or("DRAFTING_ENGINE=openai needs DRAFTING_MODEL (the model's name at the endpoint)")?;
-            let timeout = number("DRAFTING_TIMEOUT_SECONDS", 20, 300)?;
-            let max_tokens = number("DRAFTING_MAX_TOKENS", u64::from(DEFAULT_MODEL_MAX_TOKENS), 8192)?;
-            let writer = crate::adapters::openai::OpenAiWriter::new(
-                &base,
-                get("OPENAI_API_KEY").map(Secret::new),
+impl DraftingSetup {
+    /// `[drafting]` with the environment's overrides (`DRAFTING_ENGINE`, `DRAFTING_MODEL`,
+    /// `OPENAI_BASE_URL`, …), checked; `OPENAI_API_KEY` if the endpoint wants one, and
+    /// `BEDROCK_ENDPOINT_URL` to point Bedrock calls elsewhere (a mock, a VPC endpoint).
+    pub fn read(config: &Config, get: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
+        Ok(DraftingSetup {
+            drafting: config.drafting.with_env(get)?,
+            openai_key: get("OPENAI_API_KEY").map(Secret::new),
+            bedrock_endpoint: get("BEDROCK_ENDPOINT_URL"),
+        })
+    }
+
+    /// The writer the settings name (`None`: the templates write every draft). Built once, at
+    /// start; Bedrock's client reads the region and credentials from the environment.
+    pub async fn writer(&self) -> Result<Option<Arc<dyn DraftWriter>>, String> {
+        let d = &self.drafting;
+        let model = d.model.clone().unwrap_or_default();
+        let timeout = std::time::Duration::from_secs(u64::from(d.timeout_seconds));
+        match d.engine {
+            Engine::Template => Ok(None),
+            #[cfg(feature = "http-client")]
+            Engine::Openai => Ok(Some(Arc::new(crate::adapters::openai::OpenAiWriter::new(
+                d.base_url.as_deref().unwrap_or_default(),
+                self.openai_key.clone(),
                 &model,
-                std::time::Duration::from_secs(timeout),
-            );
-            Ok(Some((Arc::new(writer), max_tokens as u32)))
+                timeout,
+            )))),
+            #[cfg(feature = "bedrock")]
+            Engine::Bedrock => {
+                use crate::adapters::bedrock::{BedrockWriter, Guardrail};
+                let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                    .load()
+                    .await;
+                let guardrail = d.guardrail_id.clone().map(|id| Guardrail {
+                    id,
+                    version: d.guardrail_version.clone().unwrap_or_default(),
+                });
+                Ok(Some(Arc::new(BedrockWriter::new(
+                    &sdk,
+                    self.bedrock_endpoint.as_deref(),
+                    &model,
+                    guardrail,
+                    timeout,
+                ))))
+            }
+            #[allow(unreachable_patterns)]
+            other => Err(format!(
+                "[drafting] engine = \"{}\" is not in this build",
+                other.name()
+            )),
         }
-        Some("bedrock") => Err("DRAFTING_ENGINE=bedrock is not in this version yet: use openai (any OpenAI-compatible endpoint) or template".into()),
-        Some(other) => Err(format!("DRAFTING_ENGINE must be template or openai, got `{other}`")),
     }
 }
 
@@ -305,7 +321,7 @@ impl Services {
             tokens: self.tokens("drafting"),
             public_base_url: self.settings.public_base_url.clone(),
             writer: self.adapters.writer.clone(),
-            max_tokens: self.settings.model_max_tokens,
+            drafting: self.settings.drafting.clone(),
         }
     }
 

@@ -3,6 +3,7 @@
 //! line and problem.
 
 mod bundle;
+mod drafting;
 mod files;
 mod parse;
 mod schema;
@@ -11,6 +12,7 @@ pub mod settings;
 use std::fmt;
 
 pub use bundle::*;
+pub use drafting::*;
 pub use files::*;
 pub use schema::*;
 

@@ -43,6 +43,8 @@ struct RawConfig {
     writeback: Writeback,
     #[serde(default)]
     proposals: Vec<RawProposal>,
+    #[serde(default)]
+    drafting: Drafting,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -139,6 +141,9 @@ impl Config {
         let lead_max_follow_ups = c.lead_max_follow_ups(&raw.triggers);
         c.distinct_stage_ids(&raw.stages);
         c.limits(&raw.limits);
+        for problem in raw.drafting.problems() {
+            c.push(None, problem);
+        }
         let mut templates = c.templates(&raw.templates, files);
         let proposals = c.proposals(&raw.proposals, files);
         c.every_trigger_has_a_template(&mut templates, &raw.templates);
@@ -167,6 +172,7 @@ impl Config {
             templates,
             writeback: raw.writeback,
             proposals,
+            drafting: raw.drafting,
             crms: Default::default(),
         })
     }

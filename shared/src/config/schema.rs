@@ -30,6 +30,8 @@ pub struct Config {
     pub writeback: Writeback,
     /// Proposal templates by engagement type (deal type), for the proposal-draft trigger.
     pub proposals: Vec<ProposalTemplate>,
+    /// Who writes the drafts (`[drafting]`): the templates, or the founder's model.
+    pub drafting: super::Drafting,
     /// What the provider registry says of the CRMs: not read from the file; the assembly fills
     /// it (a config read on its own knows no CRM: nothing is written back anywhere).
     pub crms: CrmTraits,

@@ -96,12 +96,29 @@ pub struct ModelUse {
     pub model: String,
     /// The model's draft is the one shown (every fact in it checked); `false`: the template's.
     pub written: bool,
+    #[serde(default)]
+    pub outcome: ModelOutcome,
     /// Why the model's draft was set aside, in words for the founder.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// Tokens in and out, when the endpoint said.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<u64>,
+}
+
+/// How a model's turn at a draft ended (counted in the weekly summary).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ModelOutcome {
+    /// Its draft is the one shown.
+    Written,
+    /// Its draft said something no source holds, or the guardrail stopped it.
+    Refused,
+    /// No usable answer: an error, a timeout, throttling, or not a draft.
+    #[default]
+    Failed,
+    /// Not asked: the day's model calls were spent.
+    Capped,
 }
 
 /// The reasons a rejection may give, each with its effect on the deal.

@@ -102,6 +102,9 @@ const SUMMARY: &str = r#"<nav class="small"><a href="{{ queue_url }}">← Drafts
 <dt>Rejected</dt><dd>{{ s.drafts.rejected }}{% for k, n in s.drafts.rejected_by_reason|items %}{% if loop.first %}: {% else %}, {% endif %}{{ k|replace("_", " ") }} {{ n }}{% endfor %}</dd>
 <dt>Superseded</dt><dd>{{ s.drafts.superseded }}</dd><dt>Waiting now</dt><dd>{{ s.drafts.waiting_now }}</dd>
 <dt>Median time to a decision</dt><dd>{% if median is not none %}{{ median }} hours{% else %}no decisions this week{% endif %}</dd></dl>
+{% set m = s.drafts.model %}{% if m.calls or m.capped %}<h2>Your model this week</h2>
+<dl id="model"><dt>Calls</dt><dd>{{ m.calls }} ({{ m.tokens }} tokens)</dd><dt>Drafts it wrote</dt><dd>{{ m.written }} ({{ m.approved_unedited }} approved unedited)</dd>
+<dt>Set aside for an unsourced claim</dt><dd>{{ m.refused }}</dd><dt>Fallbacks to the template</dt><dd>{{ m.fallbacks }}</dd><dt>Over the daily cap</dt><dd>{{ m.capped }}</dd></dl>{% endif %}
 <h2>Won this week</h2>
 {% for d in s.won %}<div class="card"><span class="deal">{{ d.name }}</span> <span class="muted small">{{ d.closed }}</span></div>{% else %}<p>None.</p>{% endfor %}
 <h2>Lost this week: post-mortem</h2>

@@ -12,6 +12,9 @@ pub struct Prompt {
     pub system: String,
     /// The brief and the data, each piece of outside text quoted as data.
     pub user: String,
+    /// What the answer may rest on, as plain text (the facts and the founder's side of the
+    /// conversation): the grounding source a guardrail checks the answer against.
+    pub grounding: String,
     pub max_tokens: u32,
 }
 
@@ -32,6 +35,8 @@ pub enum WriterError {
     Throttled,
     #[error("the model answered nothing")]
     Empty,
+    #[error("the guardrail stopped the model's answer: {0}")]
+    Refused(String),
     #[error("the model call failed: {0}")]
     Failed(String),
 }

@@ -3,6 +3,7 @@
 
 mod facts;
 mod model;
+pub mod voice;
 
 use std::sync::Arc;
 
@@ -28,11 +29,11 @@ pub struct Drafter {
     pub crm_writes: Arc<dyn Queue>,
     pub tokens: TokenSigner,
     pub public_base_url: String,
-    /// The founder's model, when drafts are written by one (`DRAFTING_ENGINE`); the template
+    /// The founder's model, when drafts are written by one (`[drafting]`); the template
     /// writes them otherwise, and whenever the model's draft does not pass.
     pub writer: Option<Arc<dyn crate::ports::DraftWriter>>,
-    /// The most a model may write for one draft (tokens).
-    pub max_tokens: u32,
+    /// The model's caps: tokens per draft, calls per day.
+    pub drafting: crate::config::Drafting,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -341,8 +342,28 @@ impl Drafter {
         {
             return Ok(None);
         }
-        let timeline = self.core.store.timeline(&deal.key).await?;
+        let c = &self.core;
+        // One call per draft a day at most: a retried message holds the slot it took.
+        let day = format!(
+            "model:{}",
+            crate::app::evaluate::budget_day(&c.config, c.clock.now())
+        );
+        let cap = self.drafting.daily_calls;
+        if !c.store.claim_budget(&day, &draft_id(firing), cap).await? {
+            tracing::info!(cap, "the day's model calls are spent: the template writes");
+            return Ok(Some(crate::domain::ModelUse {
+                model: writer.model().to_string(),
+                written: false,
+                outcome: crate::domain::ModelOutcome::Capped,
+                note: Some(format!(
+                    "The model was not asked: today's {cap} model calls are spent ([drafting] daily_calls). This is the template's draft."
+                )),
+                tokens: None,
+            }));
+        }
+        let timeline = c.store.timeline(&deal.key).await?;
         let (conversation, prospect_said) = model::conversation(&timeline);
+        let voice = voice::examples(&*c.store).await?;
         let brief = model::Brief {
             trigger,
             reason: trigger.label(),
@@ -350,7 +371,8 @@ impl Drafter {
             template: rendered,
             conversation: &conversation,
             prospect_said: &prospect_said,
-            max_tokens: self.max_tokens,
+            voice: &voice,
+            max_tokens: self.drafting.max_tokens,
         };
         Ok(Some(match model::write(&**writer, &brief).await {
             model::Written::Draft {

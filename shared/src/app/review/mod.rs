@@ -617,6 +617,10 @@ impl Review {
         {
             tracing::warn!(draft_id = %draft.id, error = %e, "sent, but publishing draft.sent failed");
         }
+        // What the founder approves, as sent, is how the founder writes: the model's examples.
+        if let Err(e) = crate::app::drafts::voice::remember(&*c.store, &email.body).await {
+            tracing::warn!(draft_id = %draft.id, error = %e, "sent, but keeping it as a voice example failed");
+        }
         Ok(
             json!({ "draft_id": draft.id, "status": "SENT", "message_id": message_id, "edited": edited, "message": format!("Sent to {to}.") }),
         )

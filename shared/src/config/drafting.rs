@@ -1,0 +1,244 @@
+//! `[drafting]`: who writes the drafts. `template` (the default) fills in the founder's
+//! templates, with no model anywhere; `bedrock` asks a model on Amazon Bedrock in the account the
+//! stack runs in; `openai` asks any OpenAI-compatible chat-completions endpoint. The environment
+//! overrides the file (`DRAFTING_ENGINE`, `DRAFTING_MODEL`, …), so a deployment can switch the
+//! engine without a config push.
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    #[default]
+    Template,
+    Bedrock,
+    Openai,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Template => "template",
+            Engine::Bedrock => "bedrock",
+            Engine::Openai => "openai",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Engine> {
+        match text.trim() {
+            "" | "template" => Some(Engine::Template),
+            "bedrock" => Some(Engine::Bedrock),
+            "openai" => Some(Engine::Openai),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Drafting {
+    #[serde(default)]
+    pub engine: Engine,
+    /// Bedrock: the model or inference-profile id; openai: the model's name at the endpoint.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// openai: the endpoint, ending in `/v1` (`{base_url}/chat/completions` is called).
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// bedrock: a Bedrock Guardrail applied to every answer (with its version).
+    #[serde(default)]
+    pub guardrail_id: Option<String>,
+    #[serde(default)]
+    pub guardrail_version: Option<String>,
+    /// The most a model may write for one draft (tokens).
+    #[serde(default = "default_max_tokens")]
+    pub max_tokens: u32,
+    /// One draft's time limit, retries included (seconds).
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u32,
+    /// Model calls per day (the founder's local day); past it, the templates write.
+    #[serde(default = "default_daily_calls")]
+    pub daily_calls: u32,
+}
+
+fn default_max_tokens() -> u32 {
+    600
+}
+fn default_timeout() -> u32 {
+    20
+}
+fn default_daily_calls() -> u32 {
+    200
+}
+
+impl Default for Drafting {
+    fn default() -> Self {
+        Drafting {
+            engine: Engine::Template,
+            model: None,
+            base_url: None,
+            guardrail_id: None,
+            guardrail_version: None,
+            max_tokens: default_max_tokens(),
+            timeout_seconds: default_timeout(),
+            daily_calls: default_daily_calls(),
+        }
+    }
+}
+
+/// The environment variables that override `[drafting]`, with the field each sets.
+pub const DRAFTING_ENV: [(&str, &str); 8] = [
+    ("DRAFTING_ENGINE", "engine"),
+    ("DRAFTING_MODEL", "model"),
+    ("OPENAI_BASE_URL", "base_url"),
+    ("DRAFTING_GUARDRAIL_ID", "guardrail_id"),
+    ("DRAFTING_GUARDRAIL_VERSION", "guardrail_version"),
+    ("DRAFTING_MAX_TOKENS", "max_tokens"),
+    ("DRAFTING_TIMEOUT_SECONDS", "timeout_seconds"),
+    ("DRAFTING_DAILY_CALLS", "daily_calls"),
+];
+
+impl Drafting {
+    /// What is wrong with these settings, in words naming the setting (empty: nothing).
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let engine = self.engine.name();
+        let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+        if self.engine != Engine::Template && !set(&self.model) {
+            out.push(format!(
+                "[drafting] engine = \"{engine}\" needs a model (`model`, or DRAFTING_MODEL)"
+            ));
+        }
+        match (self.engine, self.base_url.as_deref()) {
+            (Engine::Openai, None) => out.push(
+                "[drafting] engine = \"openai\" needs base_url (or OPENAI_BASE_URL), e.g. http://127.0.0.1:11434/v1".into(),
+            ),
+            (Engine::Openai, Some(url))
+                if !(url.starts_with("http://") || url.starts_with("https://"))
+                    || url.contains(char::is_whitespace) =>
+            {
+                out.push(format!("[drafting] base_url must be an http(s) URL, got `{url}`"));
+            }
+            _ => {}
+        }
+        if set(&self.guardrail_id) != set(&self.guardrail_version) {
+            out.push("[drafting] guardrail_id and guardrail_version go together".into());
+        }
+        if set(&self.guardrail_id) && self.engine != Engine::Bedrock {
+            out.push(format!(
+                "[drafting] a guardrail applies with engine = \"bedrock\" only (engine is \"{engine}\")"
+            ));
+        }
+        for (name, value, max) in [
+            ("max_tokens", self.max_tokens, 8192),
+            ("timeout_seconds", self.timeout_seconds, 300),
+            ("daily_calls", self.daily_calls, 100_000),
+        ] {
+            if !(1..=max).contains(&value) {
+                out.push(format!(
+                    "[drafting] {name} must be from 1 to {max}, got {value}"
+                ));
+            }
+        }
+        out
+    }
+
+    /// These settings with the environment's overrides ([`DRAFTING_ENV`]), checked.
+    pub fn with_env(&self, get: &dyn Fn(&str) -> Option<String>) -> Result<Drafting, String> {
+        let mut d = self.clone();
+        let number = |name: &str, value: &str| -> Result<u32, String> {
+            value
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| format!("{name} must be a whole number, got `{value}`"))
+        };
+        for (name, field) in DRAFTING_ENV {
+            let Some(value) = get(name) else { continue };
+            let text = || Some(value.trim().to_string()).filter(|v| !v.is_empty());
+            match field {
+                "engine" => {
+                    d.engine = Engine::parse(&value).ok_or_else(|| {
+                        format!("{name} must be template, bedrock or openai, got `{value}`")
+                    })?;
+                }
+                "model" => d.model = text(),
+                "base_url" => d.base_url = text(),
+                "guardrail_id" => d.guardrail_id = text(),
+                "guardrail_version" => d.guardrail_version = text(),
+                "max_tokens" => d.max_tokens = number(name, &value)?,
+                "timeout_seconds" => d.timeout_seconds = number(name, &value)?,
+                _ => d.daily_calls = number(name, &value)?,
+            }
+        }
+        match d.problems().as_slice() {
+            [] => Ok(d),
+            problems => Err(problems.join("; ")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_and_the_result_is_checked() {
+        let file: Drafting = toml::from_str(
+            "engine = \"bedrock\"\nmodel = \"anthropic.claude-3-haiku-20240307-v1:0\"\ndaily_calls = 50",
+        )
+        .unwrap();
+        assert!(file.problems().is_empty());
+        let d = file
+            .with_env(&env(&[
+                ("DRAFTING_ENGINE", "openai"),
+                ("DRAFTING_MODEL", "llama3.2"),
+                ("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1"),
+            ]))
+            .unwrap();
+        assert_eq!(
+            (d.engine, d.model.as_deref(), d.daily_calls, d.max_tokens),
+            (Engine::Openai, Some("llama3.2"), 50, 600)
+        );
+        let e = file
+            .with_env(&env(&[("DRAFTING_ENGINE", "openai")]))
+            .unwrap_err();
+        assert!(e.contains("needs base_url"), "{e}");
+        let e = Drafting::default()
+            .with_env(&env(&[("DRAFTING_ENGINE", "gpt")]))
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "DRAFTING_ENGINE must be template, bedrock or openai, got `gpt`"
+        );
+        let e = file
+            .with_env(&env(&[("DRAFTING_DAILY_CALLS", "0")]))
+            .unwrap_err();
+        assert_eq!(e, "[drafting] daily_calls must be from 1 to 100000, got 0");
+    }
+
+    #[test]
+    fn a_guardrail_needs_bedrock_and_both_its_parts() {
+        let d: Drafting = toml::from_str(
+            "engine = \"openai\"\nmodel = \"m\"\nbase_url = \"ftp://x\"\nguardrail_id = \"g1\"",
+        )
+        .unwrap();
+        let p = d.problems().join("\n");
+        assert!(p.contains("base_url must be an http(s) URL"), "{p}");
+        assert!(
+            p.contains("guardrail_id and guardrail_version go together"),
+            "{p}"
+        );
+        assert!(p.contains("engine = \"bedrock\" only"), "{p}");
+        assert!(toml::from_str::<Drafting>("engine = \"claude\"").is_err());
+        assert!(Drafting::default().problems().is_empty());
+    }
+}
