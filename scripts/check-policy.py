@@ -2,6 +2,8 @@
 """The security promises of template.yaml, checked on the template itself:
 
 - only the approval function (review-api) can send mail (SES) or read the mailbox send grant;
+- only the drafting function (generate-draft) may call Bedrock, and only the model and guardrail
+  the stack's parameters name;
 - the audit table is append-only: every statement naming it allows dynamodb:PutItem and nothing else;
 - no statement grants a wildcard resource (`*`, or an ARN ending in `*`);
 - every queue has a dead-letter queue (or is one), and every dead-letter queue has an alarm;
@@ -23,6 +25,9 @@ sys.path.insert(0, str(ROOT / "infra"))
 from emulator import load_template  # noqa: E402
 
 SENDER = "ReviewApiFunction"
+DRAFTER = "GenerateDraftFunction"
+# The Bedrock resources the drafting function may use: the parameters' model and guardrail.
+BEDROCK_PARAMETERS = {"DraftingModel", "DraftingGuardrailId"}
 # The functions whose every request must carry its sender's signature: the only ones that may
 # have a public function URL (WebhookEndpoint=FunctionUrl).
 PUBLIC_WEBHOOKS = {"CrmWebhookFunction", "ProposalWebhookFunction"}
@@ -38,7 +43,12 @@ def statements(fn: dict):
             # A SAM policy template would hide its actions from these checks.
             yield {"Sid": "policy-template", "Action": ["*"], "Resource": [repr(policy)]}
             continue
-        yield from as_list(policy["Statement"])
+        for st in as_list(policy["Statement"]):
+            # A statement under a condition is checked as if the condition held.
+            if isinstance(st, dict) and "Fn::If" in st:
+                st = st["Fn::If"][1]
+            if isinstance(st, dict) and "Action" in st:
+                yield st
 
 
 def names(value) -> set:
@@ -96,6 +106,19 @@ def check(t: dict) -> list:
         if name != SENDER and "MAILBOX_SEND_SECRET_ARN" in env:
             problems.append(f"{name} is given the send grant's secret")
     results.append(("only review-api can send mail or read the mailbox send grant", problems))
+
+    problems = []
+    for name, fn in fns.items():
+        for st in statements(fn):
+            actions = [a.lower() for a in as_list(st.get("Action", []))]
+            if not any(a.startswith("bedrock:") or a == "*" for a in actions):
+                continue
+            if name != DRAFTER:
+                problems.append(f"{name} may call Bedrock ({st.get('Sid')})")
+            for r in as_list(st.get("Resource")):
+                if not names(r) & BEDROCK_PARAMETERS:
+                    problems.append(f"{name} {st.get('Sid')}: Bedrock on {text_of(r) or r}, not the drafting model or guardrail")
+    results.append(("only generate-draft may call Bedrock, on the drafting model and guardrail only", problems))
 
     problems = []
     for name, fn in fns.items():
@@ -197,6 +220,8 @@ def self_test(t: dict) -> int:
 
     broken.append(mutate(add_statement("GenerateDraftFunction", {"Sid": "X", "Effect": "Allow", "Action": "ses:SendRawEmail", "Resource": "arn:aws:ses:eu-west-1:1:identity/a"})))
     broken.append(mutate(add_statement("CrmSyncFunction", {"Sid": "X", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": {"Ref": "MailboxSendSecret"}})))
+    broken.append(mutate(add_statement("ReviewApiFunction", {"Sid": "X", "Effect": "Allow", "Action": "bedrock:InvokeModel", "Resource": {"Fn::Sub": "arn:aws:bedrock:${AWS::Region}::foundation-model/${DraftingModel}"}})))
+    broken.append(mutate(add_statement("GenerateDraftFunction", {"Sid": "X", "Effect": "Allow", "Action": "bedrock:InvokeModel", "Resource": {"Fn::Sub": "arn:aws:bedrock:${AWS::Region}::foundation-model/anthropic.claude-v2"}})))
     broken.append(mutate(add_statement("CrmWebhookFunction", {"Sid": "X", "Effect": "Allow", "Action": ["dynamodb:PutItem", "dynamodb:UpdateItem"], "Resource": {"Fn::GetAtt": ["AuditTable", "Arn"]}})))
     broken.append(mutate(add_statement("SweepDueFunction", {"Sid": "X", "Effect": "Allow", "Action": "sqs:SendMessage", "Resource": "*"})))
 
@@ -221,7 +246,8 @@ def self_test(t: dict) -> int:
         del res["CrmWebhookFunctionUrlInvokePermission"]["Properties"]["InvokedViaFunctionUrl"]
     broken.append(mutate(direct_invoke))
     expected = [
-        "only review-api", "only review-api", "the audit table", "no wildcard",
+        "only review-api", "only review-api", "only generate-draft may call Bedrock",
+        "only generate-draft may call Bedrock", "the audit table", "no wildcard",
         "every queue has a DLQ", "every queue has a DLQ", "SQS-fed functions",
         "only the webhook functions", "only the webhook functions",
     ]

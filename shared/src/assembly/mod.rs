@@ -168,8 +168,10 @@ impl DraftingSetup {
     pub fn read(config: &Config, get: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
         Ok(DraftingSetup {
             drafting: config.drafting.with_env(get)?,
-            openai_key: get("OPENAI_API_KEY").map(Secret::new),
-            bedrock_endpoint: get("BEDROCK_ENDPOINT_URL"),
+            openai_key: get("OPENAI_API_KEY")
+                .filter(|k| !k.trim().is_empty())
+                .map(Secret::new),
+            bedrock_endpoint: get("BEDROCK_ENDPOINT_URL").filter(|u| !u.trim().is_empty()),
         })
     }
 

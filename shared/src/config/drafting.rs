@@ -143,7 +143,8 @@ impl Drafting {
         out
     }
 
-    /// These settings with the environment's overrides ([`DRAFTING_ENV`]), checked.
+    /// These settings with the environment's overrides ([`DRAFTING_ENV`]; an empty value
+    /// overrides nothing), checked.
     pub fn with_env(&self, get: &dyn Fn(&str) -> Option<String>) -> Result<Drafting, String> {
         let mut d = self.clone();
         let number = |name: &str, value: &str| -> Result<u32, String> {
@@ -153,8 +154,12 @@ impl Drafting {
                 .map_err(|_| format!("{name} must be a whole number, got `{value}`"))
         };
         for (name, field) in DRAFTING_ENV {
-            let Some(value) = get(name) else { continue };
-            let text = || Some(value.trim().to_string()).filter(|v| !v.is_empty());
+            // Unset or empty: the file's setting stands (a stack passes every parameter, empty
+            // when the founder chose none).
+            let Some(value) = get(name).filter(|v| !v.trim().is_empty()) else {
+                continue;
+            };
+            let text = || Some(value.trim().to_string());
             match field {
                 "engine" => {
                     d.engine = Engine::parse(&value).ok_or_else(|| {
@@ -208,6 +213,10 @@ mod tests {
             (d.engine, d.model.as_deref(), d.daily_calls, d.max_tokens),
             (Engine::Openai, Some("llama3.2"), 50, 600)
         );
+        let same = file
+            .with_env(&env(&[("DRAFTING_ENGINE", ""), ("DRAFTING_MODEL", " ")]))
+            .unwrap();
+        assert_eq!(same, file, "empty values override nothing");
         let e = file
             .with_env(&env(&[("DRAFTING_ENGINE", "openai")]))
             .unwrap_err();

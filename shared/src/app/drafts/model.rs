@@ -404,6 +404,40 @@ mod tests {
         assert!(matches!(run(Ok(fenced)).await, Written::Draft { .. }));
     }
 
+    #[tokio::test]
+    async fn voice_examples_shape_the_prompt_but_ground_no_fact() {
+        let (facts, template) = (facts(), template());
+        let voice = [
+            "Hey Sam, quick one: does the $9,000 pilot for Globex still work? Cheers, Alex"
+                .to_string(),
+        ];
+        let brief = Brief {
+            trigger: TriggerKind::CallNoNextStep,
+            reason: "no next step 24 h after the call",
+            facts: &facts,
+            template: &template,
+            conversation: &[],
+            prospect_said: &[],
+            voice: &voice,
+            max_tokens: 400,
+        };
+        let p = prompt(&brief);
+        assert!(p.user.contains("voice only, not facts"), "{}", p.user);
+        assert!(p.user.contains("propose one specific next step"));
+        assert!(
+            !p.grounding.contains("Globex"),
+            "voice is no grounding source"
+        );
+        assert!(p.grounding.contains("deal.amount: 48000 USD"));
+        let copied = r#"{"subject": "Quick one", "body": "Hey Jane, does the $9,000 pilot still work? Cheers, Alex"}"#;
+        let Written::SetAside(u) = write(&Canned(Ok(copied)), &brief).await else {
+            panic!("a fact from a voice example passed")
+        };
+        assert_eq!(u.outcome, ModelOutcome::Refused);
+        let note = u.note.unwrap();
+        assert!(note.contains("9,000"), "{note}");
+    }
+
     #[test]
     fn outside_text_is_quoted_as_data_and_cannot_close_the_quote() {
         let (facts, mut template) = (facts(), template());

@@ -33,3 +33,20 @@ pub async fn examples(store: &dyn PipelineStore) -> Result<Vec<String>, StoreErr
         .and_then(|text| serde_json::from_str::<Vec<String>>(&text).ok())
         .unwrap_or_default())
 }
+
+#[cfg(all(test, feature = "embedded"))]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_last_three_sends_are_kept_newest_first_each_once_and_trimmed() {
+        let store = crate::adapters::embedded::EmbeddedStore::open_in_memory().unwrap();
+        assert!(examples(&*store).await.unwrap().is_empty());
+        for body in ["one", "two", "three", "two", "four", "  "] {
+            remember(&*store, body).await.unwrap();
+        }
+        assert_eq!(examples(&*store).await.unwrap(), ["four", "two", "three"]);
+        remember(&*store, &"x".repeat(5000)).await.unwrap();
+        assert_eq!(examples(&*store).await.unwrap()[0].len(), MAX_CHARS);
+    }
+}
