@@ -235,6 +235,30 @@ fn drafting(c: &mut Criterion) {
     g.bench_function("call notes into a CRM update", |b| {
         b.iter(|| shared::app::writeback::call_update(&d, &note, &config))
     });
+    // A model's follow-up checked against the deal's facts, twelve conversation lines and the
+    // template: the work draftgate adds around a model call.
+    let rendered = config
+        .templates
+        .render(TriggerKind::ProposalNoReply, Some("newbusiness"), &facts)
+        .unwrap();
+    let conversation: Vec<String> = (0..12)
+        .map(|i| format!("2026-12-0{} call: Pricing walkthrough {i}. Notes: they worry about downtime in March and want a phased start for the 40 person team", i % 9 + 1))
+        .collect();
+    let mut trusted: Vec<&str> = facts.values().map(|f| f.value.as_str()).collect();
+    trusted.extend([rendered.subject.as_str(), rendered.body.as_str()]);
+    trusted.extend(conversation.iter().map(String::as_str));
+    let answer = format!(
+        "Following up on the proposal\nHi {first},\n\nWhen we last spoke you mentioned downtime in March and a phased start for the 40 person team. \
+         The proposal for {deal} covers both: we can start with one team and move the rest once the first is live. \
+         Would a short call this week help to settle the timing?\n\nBest,\n{founder}",
+        first = facts["contact.first_name"].value,
+        deal = facts["deal.name"].value,
+        founder = facts["founder.name"].value,
+    );
+    assert!(shared::domain::grounding::unsourced(&answer, &trusted, &[]).is_empty());
+    g.bench_function("grounding check of a model's follow-up", |b| {
+        b.iter(|| shared::domain::grounding::unsourced(&answer, &trusted, &[]))
+    });
     g.finish();
 }
 

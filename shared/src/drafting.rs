@@ -9,6 +9,10 @@ use minijinja::{Environment, UndefinedBehavior, Value};
 
 use crate::domain::{Fact, FactUse, TriggerKind};
 
+/// Variables a template may use that are often absent: where there is none the text stands as
+/// if the variable were empty (`{% if last_call.topic %}…{% endif %}`), and the draft is complete.
+pub const OPTIONAL_VARIABLES: &[&str] = &["last_call.topic", "prospect.last_question"];
+
 /// What stands in the text where a fact is missing.
 pub fn missing_marker(variable: &str) -> String {
     format!("[[missing: {variable}]]")
@@ -430,6 +434,9 @@ fn render_with(
                     source: fact.source.clone(),
                 });
                 insert_json(&mut ctx, var, as_text(var, &fact.value));
+            }
+            None if OPTIONAL_VARIABLES.contains(&var.as_str()) => {
+                insert_json(&mut ctx, var, String::new());
             }
             None => {
                 missing.push(var.clone());

@@ -185,6 +185,8 @@ pub const KNOWN_VARIABLES: &[&str] = &[
     "call.summary",
     "call.date",
     "call.next_step",
+    "last_call.topic",
+    "prospect.last_question",
 ];
 
 #[derive(Debug, Clone, Deserialize)]

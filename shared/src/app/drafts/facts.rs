@@ -241,6 +241,55 @@ pub fn template_facts(
     facts
 }
 
+/// The longest question of the prospect's a template quotes (characters).
+const MAX_QUESTION: usize = 160;
+
+/// What the shipped templates say of the last conversation, when there was one (both optional:
+/// a template reads naturally without them): `last_call.topic`, the latest call's summary, and
+/// `prospect.last_question`, the last question in the prospect's latest message.
+pub fn conversation_facts(timeline: &[crate::domain::DealEvent]) -> BTreeMap<String, Fact> {
+    use crate::domain::EventKind as K;
+    let mut facts = BTreeMap::new();
+    let source = |e: &crate::domain::DealEvent, what: &str| {
+        format!("timeline: {what} from {} at {}", e.source, e.occurred_at)
+    };
+    if let Some((e, summary)) = timeline.iter().rev().find_map(|e| match &e.kind {
+        K::CallLogged { summary, .. } if !summary.trim().is_empty() => Some((e, summary)),
+        _ => None,
+    }) {
+        facts.insert(
+            "last_call.topic".into(),
+            Fact::new(crate::domain::headers::one_line(summary), source(e, "call")),
+        );
+    }
+    if let Some((e, text)) = timeline.iter().rev().find_map(|e| match &e.kind {
+        K::ProspectReplied { summary } | K::LeadInquiry { summary } => Some((e, summary)),
+        _ => None,
+    }) {
+        if let Some(question) = last_question(text) {
+            facts.insert(
+                "prospect.last_question".into(),
+                Fact::new(question, source(e, "the prospect's message")),
+            );
+        }
+    }
+    facts
+}
+
+/// The last sentence ending in a question mark, if it is short enough to quote.
+fn last_question(text: &str) -> Option<String> {
+    let text = crate::domain::headers::one_line(text);
+    let end = text.rfind('?')?;
+    let before = &text[..end];
+    let start = before
+        .rfind(['.', '!', '?', '\n', '“', '"', ':'])
+        .map_or(0, |i| {
+            i + before[i..].chars().next().map_or(1, char::len_utf8)
+        });
+    let question = text[start..=end].trim().to_string();
+    (question.chars().count() > 3 && question.chars().count() <= MAX_QUESTION).then_some(question)
+}
+
 #[cfg(test)]
 mod brief_tests {
     use super::*;
@@ -302,5 +351,26 @@ mod brief_tests {
         assert!(f["brief.prospect_said"].value.contains("Looks good"));
         let empty = brief_facts(&[], &config, now);
         assert_eq!(empty["brief.recent"].value, "nothing recorded yet");
+    }
+
+    #[test]
+    fn the_last_call_and_the_prospects_last_question_are_read_from_the_timeline() {
+        let timeline = [
+            ev("c1", "2026-12-01T10:00:00Z", EventKind::CallLogged { summary: "Intro call".into(), note: None }),
+            ev("c2", "2026-12-02T10:00:00Z", EventKind::CallLogged { summary: "Pricing walkthrough".into(), note: Some("n".into()) }),
+            ev("r1", "2026-12-03T10:00:00Z", EventKind::ProspectReplied { summary: "Reply from kim@acme.example: “Thanks. Could we start with one team first? Talk soon.”".into() }),
+        ];
+        let f = conversation_facts(&timeline);
+        assert_eq!(f["last_call.topic"].value, "Pricing walkthrough");
+        assert_eq!(
+            f["prospect.last_question"].value,
+            "Could we start with one team first?"
+        );
+        assert!(f["prospect.last_question"]
+            .source
+            .starts_with("timeline: the prospect's message"));
+        assert!(!conversation_facts(&timeline[..2]).contains_key("prospect.last_question"));
+        assert_eq!(last_question(&format!("{}?", "a".repeat(200))), None);
+        assert!(conversation_facts(&[]).is_empty());
     }
 }

@@ -36,6 +36,13 @@ pub struct Drafter {
     pub drafting: crate::config::Drafting,
 }
 
+/// A draft's facts by variable, the timeline read for them, and a call's CRM update.
+type Gathered = (
+    std::collections::BTreeMap<String, crate::domain::Fact>,
+    Vec<crate::domain::DealEvent>,
+    Option<crate::domain::CrmUpdate>,
+);
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum DraftOutcome {
@@ -234,21 +241,7 @@ impl Drafter {
                 reason: stop.to_string(),
             });
         }
-        let mut facts = template_facts(&deal, &c.config, now);
-        if firing.trigger.is_internal() {
-            // A brief before a call: what the timeline says, each line with its source.
-            let timeline = c.store.timeline(&deal.key).await?;
-            facts.extend(brief_facts(&timeline, &c.config, now));
-        }
-        // A call's notes: the CRM update they call for, and the notes to log.
-        let crm_update = match (&deal.last_call_note, firing.trigger) {
-            (Some(note), crate::domain::TriggerKind::CallNotes) => {
-                let update = super::writeback::call_update(&deal, note, &c.config);
-                facts.extend(call_facts(note, &update, &c.config));
-                Some(update)
-            }
-            _ => None,
-        };
+        let (facts, timeline, crm_update) = self.facts(&deal, firing.trigger, now).await?;
         let mut document = None;
         let mut rendered = if firing.trigger == crate::domain::TriggerKind::ProposalDraft {
             let Some(proposal) = c.config.proposal_for(deal.deal_type.as_deref()) else {
@@ -264,7 +257,7 @@ impl Drafter {
                 .ok_or_else(|| WorkError::Invalid(format!("no template for {}", firing.trigger)))?
         };
         let model = self
-            .with_model(&deal, &firing, &facts, &mut rendered)
+            .with_model(&firing, &facts, &timeline, &mut rendered)
             .await?;
         let mut missing = rendered.missing.clone();
         // A brief goes to the founder; a follow-up to the deal's contact; a CRM update to no one.
@@ -321,15 +314,49 @@ impl Drafter {
         })
     }
 
+    /// What a draft is written from: the deal's facts (with a brief's timeline lines, or the
+    /// last conversation for a follow-up), the timeline read for them, and a call's CRM update.
+    async fn facts(
+        &self,
+        deal: &Deal,
+        trigger: crate::domain::TriggerKind,
+        now: Timestamp,
+    ) -> Result<Gathered, WorkError> {
+        let c = &self.core;
+        let mut facts = template_facts(deal, &c.config, now);
+        let timeline = if trigger.is_internal() || trigger.writes_to_prospect() {
+            c.store.timeline(&deal.key).await?
+        } else {
+            Vec::new()
+        };
+        if trigger.is_internal() {
+            // A brief before a call: what the timeline says, each line with its source.
+            facts.extend(brief_facts(&timeline, &c.config, now));
+        } else {
+            // The last call and the prospect's last question, for the templates that use them.
+            facts.extend(facts::conversation_facts(&timeline));
+        }
+        // A call's notes: the CRM update they call for, and the notes to log.
+        let crm_update = match (&deal.last_call_note, trigger) {
+            (Some(note), crate::domain::TriggerKind::CallNotes) => {
+                let update = super::writeback::call_update(deal, note, &c.config);
+                facts.extend(call_facts(note, &update, &c.config));
+                Some(update)
+            }
+            _ => None,
+        };
+        Ok((facts, timeline, crm_update))
+    }
+
     /// A follow-up to the prospect written by the founder's model from the deal's facts and its
     /// recent conversation, when a model is configured and the template's draft is complete:
     /// `rendered` becomes the model's draft when every fact in it is sourced, and stays the
     /// template's otherwise (what the model did is returned for the page either way).
     async fn with_model(
         &self,
-        deal: &Deal,
         firing: &crate::domain::Firing,
         facts: &std::collections::BTreeMap<String, crate::domain::Fact>,
+        timeline: &[crate::domain::DealEvent],
         rendered: &mut crate::drafting::Rendered,
     ) -> Result<Option<crate::domain::ModelUse>, WorkError> {
         let Some(writer) = &self.writer else {
@@ -361,8 +388,7 @@ impl Drafter {
                 tokens: None,
             }));
         }
-        let timeline = c.store.timeline(&deal.key).await?;
-        let (conversation, prospect_said) = model::conversation(&timeline);
+        let (conversation, prospect_said) = model::conversation(timeline);
         let voice = voice::examples(&*c.store).await?;
         let brief = model::Brief {
             trigger,
@@ -379,9 +405,11 @@ impl Drafter {
                 subject,
                 body,
                 usage,
+                used,
             } => {
                 rendered.subject = subject;
                 rendered.body = body;
+                rendered.used = used;
                 usage
             }
             model::Written::SetAside(usage) => usage,

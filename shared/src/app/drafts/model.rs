@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use crate::domain::grounding::unsourced;
-use crate::domain::{DealEvent, EventKind, Fact, ModelOutcome, ModelUse, TriggerKind};
+use crate::domain::{DealEvent, EventKind, Fact, FactUse, ModelOutcome, ModelUse, TriggerKind};
 use crate::drafting::Rendered;
 use crate::ports::{DraftWriter, Prompt};
 
@@ -40,6 +40,8 @@ pub(crate) enum Written {
         subject: String,
         body: String,
         usage: ModelUse,
+        /// The facts its text uses, with their sources, for the page.
+        used: Vec<FactUse>,
     },
     SetAside(ModelUse),
 }
@@ -157,12 +159,29 @@ fn ask(trigger: TriggerKind) -> &'static str {
     }
 }
 
+/// The template's subject and body without the prospect's words it quotes.
+fn founders_template(brief: &Brief<'_>) -> String {
+    let mut text = format!("{}\n{}", brief.template.subject, brief.template.body);
+    for (_, f) in brief.facts.iter().filter(|(name, _)| is_prospects(name)) {
+        if !f.value.is_empty() {
+            text = text.replace(f.value.as_str(), "");
+        }
+    }
+    text
+}
+
+/// Facts that are the prospect's own words.
+fn is_prospects(name: &str) -> bool {
+    name.starts_with("prospect.")
+}
+
 /// The grounding source a guardrail checks an answer against: the facts, the founder's side
 /// of the conversation and the template (not the prospect's words, which ground no claim).
 fn grounding(brief: &Brief<'_>) -> String {
     let mut out: Vec<String> = brief
         .facts
         .iter()
+        .filter(|(name, _)| !is_prospects(name))
         .map(|(name, fact)| format!("{name}: {}", fact.value))
         .collect();
     out.extend(
@@ -172,8 +191,7 @@ fn grounding(brief: &Brief<'_>) -> String {
             .filter(|c| !brief.prospect_said.contains(c))
             .cloned(),
     );
-    out.push(brief.template.subject.clone());
-    out.push(brief.template.body.clone());
+    out.push(founders_template(brief));
     out.join("\n")
 }
 
@@ -217,19 +235,32 @@ pub(crate) async fn write(writer: &dyn DraftWriter, brief: &Brief<'_>) -> Writte
             tokens,
         );
     };
-    let mut trusted: Vec<&str> = brief.facts.values().map(|f| f.value.as_str()).collect();
-    trusted.push(&brief.template.subject);
-    trusted.push(&brief.template.body);
-    // The timeline's summaries are draftgate's and the CRM's words about the deal; what the
-    // prospect wrote is a source only for what they said.
-    let founder_side: Vec<&str> = brief
-        .conversation
+    // What the prospect wrote grounds only what they said: their words among the facts (a
+    // question a template quotes) are theirs, and are taken out of the template's text too.
+    let template = founders_template(brief);
+    let mut trusted: Vec<&str> = brief
+        .facts
         .iter()
-        .filter(|c| !brief.prospect_said.contains(c))
-        .map(String::as_str)
+        .filter(|(name, _)| !is_prospects(name))
+        .map(|(_, f)| f.value.as_str())
         .collect();
-    trusted.extend(founder_side);
-    let prospect: Vec<&str> = brief.prospect_said.iter().map(String::as_str).collect();
+    trusted.push(&template);
+    // The timeline's summaries are draftgate's and the CRM's words about the deal.
+    trusted.extend(
+        brief
+            .conversation
+            .iter()
+            .filter(|c| !brief.prospect_said.contains(c))
+            .map(String::as_str),
+    );
+    let mut prospect: Vec<&str> = brief.prospect_said.iter().map(String::as_str).collect();
+    prospect.extend(
+        brief
+            .facts
+            .iter()
+            .filter(|(name, _)| is_prospects(name))
+            .map(|(_, f)| f.value.as_str()),
+    );
     let text = format!("{}\n{}", shape.subject, shape.body);
     if let Some(first) = unsourced(&text, &trusted, &prospect).first() {
         return set_aside(
@@ -242,6 +273,7 @@ pub(crate) async fn write(writer: &dyn DraftWriter, brief: &Brief<'_>) -> Writte
         );
     }
     Written::Draft {
+        used: used(brief, &text),
         subject: crate::domain::headers::subject(&shape.subject),
         body: shape.body.trim().to_string(),
         usage: ModelUse {
@@ -252,6 +284,33 @@ pub(crate) async fn write(writer: &dyn DraftWriter, brief: &Brief<'_>) -> Writte
             tokens,
         },
     }
+}
+
+/// The facts whose values a checked draft's text holds, and the conversation it was written
+/// from, each with its source.
+fn used(brief: &Brief<'_>, text: &str) -> Vec<FactUse> {
+    let text = text.to_lowercase();
+    let mut out: Vec<FactUse> = brief
+        .facts
+        .iter()
+        .filter(|(_, f)| {
+            let v = f.value.trim().to_lowercase();
+            v.chars().count() >= 2 && text.contains(&v)
+        })
+        .map(|(name, f)| FactUse {
+            variable: name.clone(),
+            value: f.value.clone(),
+            source: f.source.clone(),
+        })
+        .collect();
+    if let Some(last) = brief.conversation.last() {
+        out.push(FactUse {
+            variable: "conversation".into(),
+            value: format!("{} entries, the latest: {last}", brief.conversation.len()),
+            source: "the deal's timeline".into(),
+        });
+    }
+    out
 }
 
 /// `{"subject": …, "body": …}`, alone or in a Markdown code fence; both must say something and
@@ -345,10 +404,17 @@ mod tests {
             subject,
             body,
             usage,
+            used,
         } = w
         else {
             panic!("set aside")
         };
+        let names: Vec<&str> = used.iter().map(|u| u.variable.as_str()).collect();
+        assert_eq!(
+            names,
+            ["contact.first_name", "founder.name", "conversation"]
+        );
+        assert_eq!(used[2].source, "the deal's timeline");
         assert_eq!(subject, "The 6 week timeline");
         assert!(body.starts_with("Hi Jane,"));
         assert_eq!((usage.written, usage.tokens), (true, Some(780)));
@@ -436,6 +502,34 @@ mod tests {
         assert_eq!(u.outcome, ModelOutcome::Refused);
         let note = u.note.unwrap();
         assert!(note.contains("9,000"), "{note}");
+    }
+
+    #[tokio::test]
+    async fn the_prospects_question_quoted_by_the_template_grounds_no_offer() {
+        let mut facts = facts();
+        let asked = "Could you do a 50% discount for a 2 year deal?";
+        facts.insert(
+            "prospect.last_question".into(),
+            Fact::new(asked, "timeline: the prospect's message"),
+        );
+        let mut template = template();
+        template.body = format!("Hi Jane, you had asked: \"{asked}\" Alex");
+        let brief = Brief {
+            trigger: TriggerKind::ProposalNoReply,
+            reason: "r",
+            facts: &facts,
+            template: &template,
+            conversation: &[],
+            prospect_said: &[],
+            voice: &[],
+            max_tokens: 400,
+        };
+        assert!(!prompt(&brief).grounding.contains("50%"));
+        let offer = r#"{"subject": "Hi", "body": "Hi Jane, yes: a 50% discount for a 2 year deal works. Alex"}"#;
+        let Written::SetAside(u) = write(&Canned(Ok(offer)), &brief).await else {
+            panic!("the prospect's ask became an offer")
+        };
+        assert_eq!(u.outcome, ModelOutcome::Refused);
     }
 
     #[test]
