@@ -278,3 +278,66 @@ async fn bedrock_writes_through_its_guardrail_and_the_daily_cap_leaves_the_rest_
         .count();
     assert_eq!((written, capped), (1, 1), "{pages:?}");
 }
+
+#[tokio::test]
+async fn free_call_notes_become_a_crm_update_through_the_model_checked_against_the_notes() {
+    let model = MockServer::start().await;
+    let reading = json!({
+        "attendees": ["Pepper", "Happy Hogan"],
+        "discussed": "Pepper needs the workshop before the January kick-off.",
+        "next_step": "Pepper reviews the plan with her team",
+        "next_step_date_words": "by next Tuesday",
+        "stage": "proposal", "stage_words": "ready for a proposal",
+        "amount_words": "budget is around 24k"
+    })
+    .to_string();
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_string_contains("The call's notes"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "choices": [{ "index": 0, "finish_reason": "stop", "message": { "role": "assistant", "content": reading } }],
+            "usage": { "prompt_tokens": 400, "completion_tokens": 80 }
+        })))
+        .expect(1)
+        .mount(&model)
+        .await;
+    let data = tempfile::tempdir().unwrap();
+    let base = format!("{}/v1", model.uri());
+    let runner = start(
+        data.path(),
+        &[
+            ("DRAFTING_ENGINE", "openai"),
+            ("OPENAI_BASE_URL", &base),
+            ("DRAFTING_MODEL", "test-model"),
+        ],
+    )
+    .await;
+    let now = runner.now().await;
+    let earlier = (now - jiff::SignedDuration::from_hours(2)).to_string();
+    let call = (now - jiff::SignedDuration::from_mins(5)).to_string();
+    runner.generic_events(json!([
+        { "id": "s1", "type": "stage_changed", "occurred_at": earlier, "stage": "qualifiedtobuy",
+          "deal": { "crm": "hubspot", "id": "9006", "name": "Stark Industries - Onboarding workshop",
+                    "contact": { "email": "pepper@stark.example", "first_name": "Pepper" } } },
+        { "id": "s2", "type": "call_logged", "occurred_at": call, "deal": { "crm": "hubspot", "id": "9006" },
+          "summary": "Onboarding call",
+          "note": "Good call with Pepper. She needs the workshop before the January kick-off. They are ready for a proposal and the budget is around 24k. Pepper reviews the plan with her team by next Tuesday." },
+    ]))
+    .await;
+    runner.post_json("/dev/sweep", json!({})).await;
+    let outbox = runner.get("/dev/outbox").await;
+    let html = page(&runner, &outbox, "Stark Industries").await;
+    for text in [
+        "The model test-model read the call",
+        "Pepper reviews the plan with her team",
+        "by next Tuesday",
+        "proposal (contractsent)",
+        "Attendees: Pepper.",
+    ] {
+        assert!(html.contains(text), "{text} in {html}");
+    }
+    assert!(
+        !html.contains("Happy Hogan"),
+        "a name the notes do not hold"
+    );
+}

@@ -242,10 +242,13 @@ pub async fn build(core: &Core) -> Result<WeeklySummary, StoreError> {
 fn count_drafts(drafts: &[Draft], from: Timestamp) -> (DraftCounts, Option<f64>) {
     let mut counts = DraftCounts::default();
     let mut to_decision = Vec::new();
+    // The model's turns count on every draft, briefs included.
+    for d in drafts.iter().filter(|d| d.created_at >= from) {
+        counts.model.count(d);
+    }
     for d in drafts.iter().filter(|d| d.status != DraftStatus::Brief) {
         if d.created_at >= from {
             counts.created += 1;
-            counts.model.count(d);
         }
         match d.status {
             DraftStatus::Pending => counts.waiting_now += 1,

@@ -367,9 +367,141 @@ fn describe(e: &CrmError) -> String {
 /// state, and the notes themselves as the deal's note. Every value comes from the notes' own
 /// text and names that line as its source; only fields the config allows are proposed.
 pub fn call_update(deal: &Deal, note: &CallNote, config: &Config) -> CrmUpdate {
+    call_update_read(deal, note, config, None)
+}
+
+/// What a model read in free-text call notes. It only points at the notes' own words; draftgate
+/// turns them into values with the same readers as labelled lines (a date from `date_words`,
+/// an amount from `amount_words`), and keeps nothing whose words the notes do not hold.
+#[derive(Debug, Default, Clone, PartialEq, Deserialize)]
+pub struct NotesReading {
+    /// The people on the call, as the notes name them.
+    #[serde(default)]
+    pub attendees: Vec<String>,
+    /// What was discussed, in a sentence or two.
+    #[serde(default)]
+    pub discussed: Option<String>,
+    #[serde(default)]
+    pub next_step: Option<String>,
+    /// The notes' words that say when the next step is ("by Friday", "2026-12-11").
+    #[serde(default)]
+    pub next_step_date_words: Option<String>,
+    /// qualified | proposal | negotiating, with the notes' words that say so.
+    #[serde(default)]
+    pub stage: Option<String>,
+    #[serde(default)]
+    pub stage_words: Option<String>,
+    /// The notes' words that state the deal's value ("budget is around 24k").
+    #[serde(default)]
+    pub amount_words: Option<String>,
+}
+
+/// The longest next step or summary kept from a model's reading (characters).
+const MAX_READ: usize = 300;
+
+/// `words`, when the notes hold them (case and spacing aside).
+fn quoted<'a>(notes: &str, words: Option<&'a str>) -> Option<&'a str> {
+    let squash = |t: &str| {
+        t.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase()
+    };
+    let w = words?.trim();
+    (w.chars().count() >= 2 && squash(notes).contains(&squash(w))).then_some(w)
+}
+
+/// Fill what labelled lines did not say from a model's reading, keeping only what the notes'
+/// own words hold (labelled lines always win).
+fn apply_reading(read: &mut LabelledNotes<'_>, note: &CallNote, call_day: Date, r: &NotesReading) {
+    let text = note.text.as_str();
+    let from = |w: &str| {
+        format!(
+            "call notes: '{}' ({})",
+            crate::domain::headers::one_line(w),
+            note.source
+        )
+    };
+    let grounded = |t: &str| {
+        !t.trim().is_empty()
+            && t.chars().count() <= MAX_READ
+            && crate::domain::grounding::unsourced(t, &[text], &[]).is_empty()
+    };
+    if read.next_step.is_none() {
+        if let Some(step) = r.next_step.as_deref().filter(|s| grounded(s)) {
+            let step = crate::domain::headers::one_line(step);
+            read.next_step = Some((
+                step.clone(),
+                format!(
+                    "call notes, as read by the model, every fact in it checked against them ({})",
+                    note.source
+                ),
+            ));
+        }
+    }
+    if read.next_date.is_none() {
+        if let Some(w) = quoted(text, r.next_step_date_words.as_deref()) {
+            if let Some(d) = date_in(w, call_day) {
+                read.next_date = Some((d, from(w)));
+            }
+        }
+    }
+    if read.stage.is_none() {
+        if let (Some(stage), Some(w)) = (
+            r.stage.as_deref().and_then(stage_named),
+            quoted(text, r.stage_words.as_deref()),
+        ) {
+            read.stage = Some((stage, from(w)));
+        }
+    }
+    if read.amount.is_none() {
+        if let Some(w) = quoted(text, r.amount_words.as_deref()) {
+            if let Some(n) = money(w) {
+                read.amount = Some((n, from(w)));
+            }
+        }
+    }
+}
+
+/// The note logged on the deal: who was on the call and what was discussed, as a model read
+/// them (each name held by the notes, the summary checked against them), then the notes.
+fn read_note(note: &CallNote, r: &NotesReading, rest: &str) -> String {
+    let text = note.text.as_str();
+    let mut out = Vec::new();
+    let names: Vec<String> = r
+        .attendees
+        .iter()
+        .filter_map(|a| quoted(text, Some(a)))
+        .map(crate::domain::headers::one_line)
+        .collect();
+    if !names.is_empty() {
+        out.push(format!("Attendees: {}.", names.join(", ")));
+    }
+    if let Some(d) = r.discussed.as_deref().filter(|d| {
+        d.chars().count() <= MAX_READ
+            && !d.trim().is_empty()
+            && crate::domain::grounding::unsourced(d, &[text], &[]).is_empty()
+    }) {
+        out.push(crate::domain::headers::one_line(d));
+    }
+    out.push(rest.to_string());
+    out.join(" ")
+}
+
+/// [`call_update`], with what a model read in free-text notes filling what labelled lines do
+/// not say.
+pub fn call_update_read(
+    deal: &Deal,
+    note: &CallNote,
+    config: &Config,
+    reading: Option<&NotesReading>,
+) -> CrmUpdate {
     let tz = config.timezone();
     let call_day = note.at.to_zoned(tz).date();
     let mut read = read_labelled_lines(note, call_day);
+    if let Some(r) = reading {
+        apply_reading(&mut read, note, call_day, r);
+    }
     // Promising a proposal from the qualified stage moves the deal to the proposal stage.
     if read.stage.is_none() && deal.stage == Some(Stage::Qualified) {
         if let Some((step, source)) = &read.next_step {
@@ -382,7 +514,12 @@ pub fn call_update(deal: &Deal, note: &CallNote, config: &Config) -> CrmUpdate {
         }
     }
     let changes = proposed_changes(deal, &read, config);
-    let summary = crate::domain::checks::excerpt(&read.rest.join(" "), 600);
+    let rest = read.rest.join(" ");
+    let rest = match reading {
+        Some(r) => read_note(note, r, &rest),
+        None => rest,
+    };
+    let summary = crate::domain::checks::excerpt(rest.trim(), 600);
     CrmUpdate {
         changes,
         note: (!summary.is_empty()).then_some(summary),
@@ -642,6 +779,59 @@ mod tests {
             text: text.into(),
             source: "hubspot call-1".into(),
         }
+    }
+
+    #[test]
+    fn a_models_reading_of_free_notes_keeps_only_what_the_notes_words_hold() {
+        let text = "Good call with Dana Whitfield and Raj from Acme.\nThey are ready for a proposal and the budget is around 24k.\nDana will review it with legal by next Tuesday.";
+        let reading = NotesReading {
+            attendees: vec!["Dana Whitfield".into(), "Raj".into(), "Tom Hanks".into()],
+            discussed: Some("Acme is ready for a proposal; budget around 24k.".into()),
+            next_step: Some("Dana will review it with legal".into()),
+            next_step_date_words: Some("by next Tuesday".into()),
+            stage: Some("proposal".into()),
+            stage_words: Some("ready for a proposal".into()),
+            amount_words: Some("budget is around 24k".into()),
+        };
+        let u = call_update_read(&deal(), &note(text), &config(), Some(&reading));
+        let by: HashMap<CrmField, &FieldChange> = u.changes.iter().map(|c| (c.field, c)).collect();
+        assert_eq!(by[&CrmField::NextStep].to, "Dana will review it with legal");
+        // Our reader, not the model, turns the words into a date: Tuesday after Thu 26 Nov.
+        assert_eq!(by[&CrmField::NextStepDate].to, "2026-12-01");
+        assert!(by[&CrmField::NextStepDate]
+            .source
+            .contains("'by next Tuesday'"));
+        assert_eq!(by[&CrmField::Stage].to, "contractsent");
+        assert_eq!(by[&CrmField::Amount].to, "24000");
+        let logged = u.note.unwrap();
+        assert!(
+            logged.starts_with("Attendees: Dana Whitfield, Raj. Acme is ready"),
+            "{logged}"
+        );
+        assert!(
+            !logged.contains("Tom Hanks"),
+            "a name the notes do not hold"
+        );
+
+        // Words the notes do not hold, an invented amount, a stage with no words: nothing.
+        let invented = NotesReading {
+            next_step: Some("Send the 30% discount offer".into()),
+            next_step_date_words: Some("on 2026-12-24".into()),
+            stage: Some("negotiating".into()),
+            stage_words: Some("they want to negotiate".into()),
+            amount_words: Some("budget is 90k".into()),
+            discussed: Some("They agreed to 90000 EUR.".into()),
+            ..NotesReading::default()
+        };
+        let u = call_update_read(&deal(), &note(text), &config(), Some(&invented));
+        assert!(u.changes.is_empty(), "{:?}", u.changes);
+        assert!(!u.note.unwrap().contains("90000"));
+        // Labelled lines win over the reading.
+        let labelled = "Next step: call Raj\nDue: 2026-12-03";
+        let u = call_update_read(&deal(), &note(labelled), &config(), Some(&reading));
+        let by: HashMap<CrmField, &FieldChange> = u.changes.iter().map(|c| (c.field, c)).collect();
+        assert_eq!(by[&CrmField::NextStep].to, "call Raj");
+        assert_eq!(by[&CrmField::NextStepDate].to, "2026-12-03");
     }
 
     #[test]

@@ -157,7 +157,9 @@ impl Settings {
 /// and what building the writer needs from the environment (read before anything is awaited).
 pub struct DraftingSetup {
     pub drafting: Drafting,
+    #[cfg_attr(not(feature = "http-client"), allow(dead_code))]
     openai_key: Option<Secret>,
+    #[cfg_attr(not(feature = "bedrock"), allow(dead_code))]
     bedrock_endpoint: Option<String>,
 }
 

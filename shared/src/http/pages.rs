@@ -74,7 +74,7 @@ const DRAFT: &str = r#"<nav class="small">{% if queue_url %}<a href="{{ queue_ur
 {% if document_url %}<p><a href="{{ document_url }}" id="document">Open the printable proposal</a></p>{% endif %}
 {% if d.crm_update and d.crm_update.changes and not d.writeback %}<h2>Proposed changes to {{ d.deal.crm }}</h2><div id="crm">{% for c in d.crm_update.changes %}<div class="fact">{{ labels[c.field] }}: {% if c.from %}{{ c.from }} → {% endif %}{{ c.shown or c.to }}<div class="src">from {{ c.source }}</div></div>{% endfor %}</div>{% endif %}
 {% endif %}
-{% if d.context.model %}<p id="writer" class="small">{% if d.context.model.written %}Written by the model {{ d.context.model.model }} from the facts below and the deal's conversation; its numbers, amounts, dates, times, addresses, links, phone numbers and the names inside its sentences were checked against them.{% else %}{{ d.context.model.note }}{% endif %}</p>{% endif %}
+{% if d.context.model %}<p id="writer" class="small">{% if d.context.model.note %}{{ d.context.model.note }}{% else %}Written by the model {{ d.context.model.model }} from the facts below and the deal's conversation; its numbers, amounts, dates, times, addresses, links, phone numbers and the names inside its sentences were checked against them.{% endif %}</p>{% endif %}
 <h2>Facts used</h2>
 <div id="facts">{% for f in d.context.facts %}<div class="fact"><strong>{{ f.variable }}</strong>: {{ f.value }}<div class="src">from {{ f.source }}</div></div>{% else %}<p class="muted">No CRM facts: the template used none.</p>{% endfor %}</div>"#;
 

@@ -3,6 +3,8 @@
 
 mod facts;
 mod model;
+mod notes;
+mod turns;
 pub mod voice;
 
 use std::sync::Arc;
@@ -36,12 +38,14 @@ pub struct Drafter {
     pub drafting: crate::config::Drafting,
 }
 
-/// A draft's facts by variable, the timeline read for them, and a call's CRM update.
-type Gathered = (
-    std::collections::BTreeMap<String, crate::domain::Fact>,
-    Vec<crate::domain::DealEvent>,
-    Option<crate::domain::CrmUpdate>,
-);
+/// What a draft is written from: its facts by variable, the timeline read for them, a call's
+/// CRM update, and what a model did reading the call's notes.
+struct Gathered {
+    facts: std::collections::BTreeMap<String, crate::domain::Fact>,
+    timeline: Vec<crate::domain::DealEvent>,
+    crm_update: Option<crate::domain::CrmUpdate>,
+    model: Option<crate::domain::ModelUse>,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
@@ -241,7 +245,12 @@ impl Drafter {
                 reason: stop.to_string(),
             });
         }
-        let (facts, timeline, crm_update) = self.facts(&deal, firing.trigger, now).await?;
+        let Gathered {
+            facts,
+            timeline,
+            crm_update,
+            model: notes_model,
+        } = self.facts(&deal, &firing, now).await?;
         let mut document = None;
         let mut rendered = if firing.trigger == crate::domain::TriggerKind::ProposalDraft {
             let Some(proposal) = c.config.proposal_for(deal.deal_type.as_deref()) else {
@@ -256,9 +265,17 @@ impl Drafter {
                 .render(firing.trigger, deal.deal_type.as_deref(), &facts)
                 .ok_or_else(|| WorkError::Invalid(format!("no template for {}", firing.trigger)))?
         };
-        let model = self
-            .with_model(&firing, &facts, &timeline, &mut rendered)
-            .await?;
+        let model = match firing.trigger {
+            crate::domain::TriggerKind::CallNotes => notes_model,
+            crate::domain::TriggerKind::MeetingPrep => {
+                self.with_brief(&firing, &facts, &timeline, &mut rendered)
+                    .await?
+            }
+            _ => {
+                self.with_model(&firing, &facts, &timeline, &mut rendered)
+                    .await?
+            }
+        };
         let mut missing = rendered.missing.clone();
         // A brief goes to the founder; a follow-up to the deal's contact; a CRM update to no one.
         let to = recipient(&deal, firing.trigger, &c.config);
@@ -319,10 +336,11 @@ impl Drafter {
     async fn facts(
         &self,
         deal: &Deal,
-        trigger: crate::domain::TriggerKind,
+        firing: &crate::domain::Firing,
         now: Timestamp,
     ) -> Result<Gathered, WorkError> {
         let c = &self.core;
+        let trigger = firing.trigger;
         let mut facts = template_facts(deal, &c.config, now);
         let timeline = if trigger.is_internal() || trigger.writes_to_prospect() {
             c.store.timeline(&deal.key).await?
@@ -337,83 +355,23 @@ impl Drafter {
             facts.extend(facts::conversation_facts(&timeline));
         }
         // A call's notes: the CRM update they call for, and the notes to log.
-        let crm_update = match (&deal.last_call_note, trigger) {
+        let (crm_update, model) = match (&deal.last_call_note, firing.trigger) {
             (Some(note), crate::domain::TriggerKind::CallNotes) => {
-                let update = super::writeback::call_update(deal, note, &c.config);
+                // Free-text notes: the founder's model reads them, if there is one.
+                let (reading, model) = self.read_call_notes(firing, note).await?;
+                let update =
+                    super::writeback::call_update_read(deal, note, &c.config, reading.as_ref());
                 facts.extend(call_facts(note, &update, &c.config));
-                Some(update)
+                (Some(update), model)
             }
-            _ => None,
+            _ => (None, None),
         };
-        Ok((facts, timeline, crm_update))
-    }
-
-    /// A follow-up to the prospect written by the founder's model from the deal's facts and its
-    /// recent conversation, when a model is configured and the template's draft is complete:
-    /// `rendered` becomes the model's draft when every fact in it is sourced, and stays the
-    /// template's otherwise (what the model did is returned for the page either way).
-    async fn with_model(
-        &self,
-        firing: &crate::domain::Firing,
-        facts: &std::collections::BTreeMap<String, crate::domain::Fact>,
-        timeline: &[crate::domain::DealEvent],
-        rendered: &mut crate::drafting::Rendered,
-    ) -> Result<Option<crate::domain::ModelUse>, WorkError> {
-        let Some(writer) = &self.writer else {
-            return Ok(None);
-        };
-        let trigger = firing.trigger;
-        if !trigger.writes_to_prospect()
-            || trigger == crate::domain::TriggerKind::ProposalDraft
-            || !rendered.missing.is_empty()
-        {
-            return Ok(None);
-        }
-        let c = &self.core;
-        // One call per draft a day at most: a retried message holds the slot it took.
-        let day = format!(
-            "model:{}",
-            crate::app::evaluate::budget_day(&c.config, c.clock.now())
-        );
-        let cap = self.drafting.daily_calls;
-        if !c.store.claim_budget(&day, &draft_id(firing), cap).await? {
-            tracing::info!(cap, "the day's model calls are spent: the template writes");
-            return Ok(Some(crate::domain::ModelUse {
-                model: writer.model().to_string(),
-                written: false,
-                outcome: crate::domain::ModelOutcome::Capped,
-                note: Some(format!(
-                    "The model was not asked: today's {cap} model calls are spent ([drafting] daily_calls). This is the template's draft."
-                )),
-                tokens: None,
-            }));
-        }
-        let (conversation, prospect_said) = model::conversation(timeline);
-        let voice = voice::examples(&*c.store).await?;
-        let brief = model::Brief {
-            trigger,
-            reason: trigger.label(),
+        Ok(Gathered {
             facts,
-            template: rendered,
-            conversation: &conversation,
-            prospect_said: &prospect_said,
-            voice: &voice,
-            max_tokens: self.drafting.max_tokens,
-        };
-        Ok(Some(match model::write(&**writer, &brief).await {
-            model::Written::Draft {
-                subject,
-                body,
-                usage,
-                used,
-            } => {
-                rendered.subject = subject;
-                rendered.body = body;
-                rendered.used = used;
-                usage
-            }
-            model::Written::SetAside(usage) => usage,
-        }))
+            timeline,
+            crm_update,
+            model,
+        })
     }
 
     /// Store a new draft and audit it, once (a retried message finds it written).

@@ -64,11 +64,20 @@ Answer with a JSON object only: {\"subject\": \"...\", \"body\": \"...\"}, the b
 /// How many of the latest timeline events a model sees.
 const RECENT: usize = 12;
 
-/// The deal's recent conversation as lines for the prompt (oldest first), and the ones that
-/// are the prospect's own words.
-pub(crate) fn conversation(timeline: &[DealEvent]) -> (Vec<String>, Vec<String>) {
+/// The deal's recent conversation as lines for the prompt (oldest first), with where each
+/// came from.
+pub(crate) struct Conversation {
+    pub lines: Vec<String>,
+    /// The lines that are the prospect's own words.
+    pub prospect: Vec<String>,
+    /// Each line's source (`<source>, <event id>`), in the order of `lines`.
+    pub sources: Vec<String>,
+}
+
+pub(crate) fn conversation(timeline: &[DealEvent]) -> Conversation {
     let mut lines = Vec::new();
     let mut prospect = Vec::new();
+    let mut sources = Vec::new();
     let start = timeline.len().saturating_sub(RECENT);
     for e in &timeline[start..] {
         let when = crate::domain::time::sortable(e.occurred_at);
@@ -98,8 +107,13 @@ pub(crate) fn conversation(timeline: &[DealEvent]) -> (Vec<String>, Vec<String>)
             _ => continue,
         };
         lines.push(line);
+        sources.push(format!("{}, {}", e.source, e.id));
     }
-    (lines, prospect)
+    Conversation {
+        lines,
+        prospect,
+        sources,
+    }
 }
 
 /// The prompt: instructions, then each piece of outside text quoted as data.
