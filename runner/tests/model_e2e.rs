@@ -341,3 +341,60 @@ async fn free_call_notes_become_a_crm_update_through_the_model_checked_against_t
         "a name the notes do not hold"
     );
 }
+
+#[tokio::test]
+async fn a_meeting_brief_gets_the_models_agenda_each_point_checked_against_its_entry() {
+    let model = MockServer::start().await;
+    let points = json!({
+        "agenda": [{ "text": "Walk through the phased rollout", "source": 1 },
+                   { "text": "Agree the 40% pilot discount", "source": 1 }],
+        "open_questions": [{ "text": "Does legal need to see the DPA first?", "source": 2 }],
+        "objections": [{ "text": "Worried about downtime in March", "source": 1 }]
+    })
+    .to_string();
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_string_contains("prepare a founder for a sales meeting"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "choices": [{ "index": 0, "finish_reason": "stop", "message": { "role": "assistant", "content": points } }],
+            "usage": { "prompt_tokens": 500, "completion_tokens": 90 }
+        })))
+        .expect(1)
+        .mount(&model)
+        .await;
+    let data = tempfile::tempdir().unwrap();
+    let base = format!("{}/v1", model.uri());
+    let runner = start(
+        data.path(),
+        &[
+            ("DRAFTING_ENGINE", "openai"),
+            ("OPENAI_BASE_URL", &base),
+            ("DRAFTING_MODEL", "test-model"),
+        ],
+    )
+    .await;
+    let now = runner.now().await;
+    let at = |hours: i64| (now + jiff::SignedDuration::from_hours(hours)).to_string();
+    let deal = json!({ "crm": "notion", "id": "m1", "name": "Deal meet",
+        "contact": { "email": "kim@meet.example", "first_name": "Kim" } });
+    runner.generic_events(json!([
+        { "id": "m-call", "type": "call_logged", "occurred_at": at(-48), "deal": deal,
+          "summary": "Discovery call", "note": "They want a phased rollout; worried about downtime in March" },
+        { "id": "m-reply", "type": "prospect_replied", "occurred_at": at(-24), "deal": { "crm": "notion", "id": "m1" },
+          "summary": "Does legal need to see the DPA first?" },
+        { "id": "m-meet", "type": "meeting_booked", "occurred_at": at(-1), "deal": { "crm": "notion", "id": "m1" },
+          "summary": "Pilot review", "starts_at": at(20) },
+    ]))
+    .await;
+    runner.post_json("/dev/sweep", json!({})).await;
+    let outbox = runner.get("/dev/outbox").await.to_string();
+    for text in [
+        "Prepared by the model test-model",
+        "Walk through the phased rollout [notion via generic webhook generic:notion:m-call]",
+        "Does legal need to see the DPA first? [",
+        "Worried about downtime in March [",
+    ] {
+        assert!(outbox.contains(text), "{text} in {outbox}");
+    }
+    assert!(!outbox.contains("40% pilot discount"), "{outbox}");
+}

@@ -70,7 +70,7 @@ pub(crate) struct Conversation {
     pub lines: Vec<String>,
     /// The lines that are the prospect's own words.
     pub prospect: Vec<String>,
-    /// Each line's source (`<source>, <event id>`), in the order of `lines`.
+    /// Each line's source (`<source> <event id>`, as the brief writes them), in order.
     pub sources: Vec<String>,
 }
 
@@ -107,7 +107,7 @@ pub(crate) fn conversation(timeline: &[DealEvent]) -> Conversation {
             _ => continue,
         };
         lines.push(line);
-        sources.push(format!("{}, {}", e.source, e.id));
+        sources.push(format!("{} {}", e.source, e.id));
     }
     Conversation {
         lines,
