@@ -182,6 +182,47 @@ async fn model_drafts_are_checked_and_the_template_stands_whenever_one_does_not_
         text.contains("Model: 3 calls, 1980 tokens; 1 drafts written (0 approved unedited), 1 set aside for an unsourced claim, 1 fallbacks to the template, 0 over the daily cap"),
         "{text}"
     );
+
+    // The founder approves the model's draft as it is: what was sent becomes an example of the
+    // founder's voice for the next draft (never a source of its facts).
+    let note = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["subject"].as_str().unwrap_or("").contains("Deal good"))
+        .unwrap();
+    let url = note["review_url"].as_str().unwrap();
+    let (path, query) = url.split_once('?').unwrap();
+    let path = &path[path.find("/review/").unwrap()..];
+    let token = query.strip_prefix("token=").unwrap();
+    let approved: Value = runner
+        .http
+        .post(format!("{}{path}", runner.base))
+        .header("accept", "application/json")
+        .form(&[("token", token), ("action", "approve")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(approved["status"], "SENT", "{approved}");
+    runner.generic_events(json!([
+        { "id": "later-prop", "type": "proposal_sent", "occurred_at": "2026-12-07T07:30:00Z", "deal": deal("later") },
+        { "id": "later-stage", "type": "stage_changed", "occurred_at": "2026-12-07T07:30:00Z", "stage": "Proposal sent",
+          "deal": { "crm": "notion", "id": "later" } },
+    ])).await;
+    runner
+        .post_json("/dev/clock", json!({ "now": "2026-12-10T12:00:00Z" }))
+        .await;
+    runner.post_json("/dev/sweep", json!({})).await;
+    let asked = model.received_requests().await.unwrap();
+    let last = String::from_utf8_lossy(&asked.last().unwrap().body).to_string();
+    assert!(last.contains("Deal later"), "{last}");
+    assert!(
+        last.contains("voice only, not facts") && last.contains("Would a phased start help?"),
+        "the approved send is a voice example: {last}"
+    );
 }
 
 /// A Converse answer as Bedrock serves it.
