@@ -322,11 +322,24 @@ fn main() -> ExitCode {
     match cli.command {
         Command::CheckConfig { file } => match shared::config::Config::from_file(&file) {
             Ok(c) => {
+                // `[drafting]` as this environment completes it (`DRAFTING_*`), as serve reads it.
+                let drafting = match c.drafting.with_env(&|name| std::env::var(name).ok()) {
+                    Ok(d) => d,
+                    Err(problem) => {
+                        println!("{}: {problem}", file.display());
+                        return ExitCode::from(1);
+                    }
+                };
                 let templates = c.templates.all().count();
                 println!(
-                    "{}: ok ({} provider stage maps, {templates} templates)",
+                    "{}: ok ({} provider stage maps, {templates} templates; drafts written by {})",
                     file.display(),
-                    c.stages.len()
+                    c.stages.len(),
+                    match &drafting.model {
+                        Some(m) if drafting.engine != shared::config::Engine::Template =>
+                            format!("the model {m} ({})", drafting.engine.name()),
+                        _ => "the templates".into(),
+                    }
                 );
                 ExitCode::SUCCESS
             }
@@ -509,7 +522,10 @@ fn serve_command(options: serve::ServeOptions) -> ExitCode {
     // Readable text logs on stderr; stdout carries only the start-up banner.
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            // The SDK's own probes (IMDS for a region or credentials a laptop does not have)
+            // say what draftgate says better, once, in words.
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,aws_config=error".into()),
         )
         .with_target(false)
         .with_writer(std::io::stderr)

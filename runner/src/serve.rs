@@ -400,9 +400,18 @@ async fn build_runner(
     }
     let drafting = shared::assembly::DraftingSetup::read(&config, &|name| env.optional(name))?;
     let writer = drafting.writer().await?;
+    if let Some(base) = drafting.drafting.base_url.as_deref().filter(|b| {
+        drafting.drafting.engine == shared::config::Engine::Openai
+            && !b.trim_end_matches('/').ends_with("/v1")
+    }) {
+        notes.push(format!(
+            "the model's endpoint {base} does not end in /v1: draftgate calls {}/chat/completions (Ollama, llama.cpp and vLLM serve it under /v1)",
+            base.trim_end_matches('/')
+        ));
+    }
     if let Some(writer) = &writer {
         notes.push(format!(
-            "drafts are written by the model {} ([drafting] engine = {}, at most {} calls a day); every fact is checked, and the template's draft stands when one does not pass",
+            "drafts are written by the model {} (engine {}, at most {} model calls a day); every fact is checked, and the template's draft stands when one does not pass",
             writer.model(),
             drafting.drafting.engine.name(),
             drafting.drafting.daily_calls,

@@ -116,6 +116,11 @@ impl OpenAiWriter {
                 tokio::time::sleep(backoff(attempt)).await;
                 continue;
             }
+            if status.as_u16() == 404 {
+                return Err(WriterError::Failed(
+                    "HTTP 404: no chat-completions endpoint there (the base URL usually ends in /v1), or no such model".into(),
+                ));
+            }
             if !status.is_success() {
                 return Err(WriterError::Failed(format!("HTTP {}", status.as_u16())));
             }

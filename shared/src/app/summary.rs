@@ -87,7 +87,7 @@ impl ModelCounts {
             return;
         };
         self.tokens += m.tokens.unwrap_or(0);
-        if m.outcome != ModelOutcome::Capped {
+        if !matches!(m.outcome, ModelOutcome::Capped | ModelOutcome::NotAsked) {
             self.calls += 1;
         }
         match m.outcome {
@@ -102,6 +102,7 @@ impl ModelCounts {
             ModelOutcome::Refused => self.refused += 1,
             ModelOutcome::Failed => self.fallbacks += 1,
             ModelOutcome::Capped => self.capped += 1,
+            ModelOutcome::NotAsked => {}
         }
     }
 

@@ -198,6 +198,7 @@ impl DraftingSetup {
                 let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
                     .load()
                     .await;
+                bedrock_ready(&sdk).await?;
                 let guardrail = d.guardrail_id.clone().map(|id| Guardrail {
                     id,
                     version: d.guardrail_version.clone().unwrap_or_default(),
@@ -216,6 +217,28 @@ impl DraftingSetup {
                 other.name()
             )),
         }
+    }
+}
+
+/// Bedrock is asked in a region with credentials: a deployment without them refuses to start
+/// naming what is missing, rather than setting every draft's model aside.
+#[cfg(feature = "bedrock")]
+async fn bedrock_ready(sdk: &aws_config::SdkConfig) -> Result<(), String> {
+    use aws_sdk_bedrockruntime::config::ProvideCredentials;
+    if sdk.region().is_none() {
+        return Err("engine \"bedrock\" needs an AWS region: set AWS_REGION (the region whose Bedrock models the account may use)".into());
+    }
+    let Some(provider) = sdk.credentials_provider() else {
+        return Err("engine \"bedrock\" needs AWS credentials, and none are configured".into());
+    };
+    let found = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        provider.provide_credentials(),
+    )
+    .await;
+    match found {
+        Ok(Ok(_)) => Ok(()),
+        _ => Err("engine \"bedrock\" needs AWS credentials, and none were found (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or a role)".into()),
     }
 }
 

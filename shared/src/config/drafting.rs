@@ -6,8 +6,7 @@
 
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Engine {
     #[default]
     Template,
@@ -24,13 +23,24 @@ impl Engine {
         }
     }
 
-    fn parse(text: &str) -> Option<Engine> {
+    pub fn parse(text: &str) -> Option<Engine> {
         match text.trim() {
             "" | "template" => Some(Engine::Template),
             "bedrock" => Some(Engine::Bedrock),
             "openai" => Some(Engine::Openai),
             _ => None,
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Engine {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Engine::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "[drafting] engine must be \"template\", \"bedrock\" or \"openai\", got \"{text}\""
+            ))
+        })
     }
 }
 
@@ -99,46 +109,62 @@ pub const DRAFTING_ENV: [(&str, &str); 8] = [
 ];
 
 impl Drafting {
-    /// What is wrong with these settings, in words naming the setting (empty: nothing).
-    pub fn problems(&self) -> Vec<String> {
+    /// What is wrong with the settings as a file gives them, whatever the environment adds:
+    /// values out of range, a base URL that is no URL, half a guardrail.
+    pub fn field_problems(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let engine = self.engine.name();
         let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
-        if self.engine != Engine::Template && !set(&self.model) {
-            out.push(format!(
-                "[drafting] engine = \"{engine}\" needs a model (`model`, or DRAFTING_MODEL)"
-            ));
-        }
-        match (self.engine, self.base_url.as_deref()) {
-            (Engine::Openai, None) => out.push(
-                "[drafting] engine = \"openai\" needs base_url (or OPENAI_BASE_URL), e.g. http://127.0.0.1:11434/v1".into(),
-            ),
-            (Engine::Openai, Some(url))
-                if !(url.starts_with("http://") || url.starts_with("https://"))
-                    || url.contains(char::is_whitespace) =>
+        if let Some(url) = self.base_url.as_deref() {
+            if !(url.starts_with("http://") || url.starts_with("https://"))
+                || url.contains(char::is_whitespace)
             {
-                out.push(format!("[drafting] base_url must be an http(s) URL, got `{url}`"));
+                out.push(format!(
+                    "[drafting] base_url must be an http(s) URL, got `{url}`"
+                ));
             }
-            _ => {}
         }
         if set(&self.guardrail_id) != set(&self.guardrail_version) {
             out.push("[drafting] guardrail_id and guardrail_version go together".into());
         }
-        if set(&self.guardrail_id) && self.engine != Engine::Bedrock {
-            out.push(format!(
-                "[drafting] a guardrail applies with engine = \"bedrock\" only (engine is \"{engine}\")"
-            ));
-        }
-        for (name, value, max) in [
-            ("max_tokens", self.max_tokens, 8192),
-            ("timeout_seconds", self.timeout_seconds, 300),
-            ("daily_calls", self.daily_calls, 100_000),
+        for (name, value, max, hint) in [
+            ("max_tokens", self.max_tokens, 8192, ""),
+            ("timeout_seconds", self.timeout_seconds, 300, ""),
+            (
+                "daily_calls",
+                self.daily_calls,
+                100_000,
+                " (to stop asking the model, set engine = \"template\")",
+            ),
         ] {
             if !(1..=max).contains(&value) {
                 out.push(format!(
-                    "[drafting] {name} must be from 1 to {max}, got {value}"
+                    "[drafting] {name} must be from 1 to {max}, got {value}{hint}"
                 ));
             }
+        }
+        out
+    }
+
+    /// What is wrong with these settings once the environment has had its say (empty:
+    /// nothing): [`Self::field_problems`], and what the engine needs.
+    pub fn problems(&self) -> Vec<String> {
+        let mut out = self.field_problems();
+        let engine = self.engine.name();
+        let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
+        if self.engine != Engine::Template && !set(&self.model) {
+            out.push(format!(
+                "engine \"{engine}\" needs a model: set [drafting] model, or DRAFTING_MODEL"
+            ));
+        }
+        if self.engine == Engine::Openai && self.base_url.is_none() {
+            out.push(
+                "engine \"openai\" needs the endpoint: set [drafting] base_url, or OPENAI_BASE_URL (e.g. http://127.0.0.1:11434/v1)".into(),
+            );
+        }
+        if set(&self.guardrail_id) && self.engine != Engine::Bedrock {
+            out.push(format!(
+                "a guardrail applies with engine \"bedrock\" only (the engine is \"{engine}\"): remove guardrail_id, or DRAFTING_GUARDRAIL_ID"
+            ));
         }
         out
     }
@@ -220,7 +246,7 @@ mod tests {
         let e = file
             .with_env(&env(&[("DRAFTING_ENGINE", "openai")]))
             .unwrap_err();
-        assert!(e.contains("needs base_url"), "{e}");
+        assert!(e.contains("needs the endpoint"), "{e}");
         let e = Drafting::default()
             .with_env(&env(&[("DRAFTING_ENGINE", "gpt")]))
             .unwrap_err();
@@ -231,7 +257,25 @@ mod tests {
         let e = file
             .with_env(&env(&[("DRAFTING_DAILY_CALLS", "0")]))
             .unwrap_err();
-        assert_eq!(e, "[drafting] daily_calls must be from 1 to 100000, got 0");
+        assert!(
+            e.starts_with("[drafting] daily_calls must be from 1 to 100000, got 0"),
+            "{e}"
+        );
+        // The environment completes what the file leaves out.
+        let bare: Drafting = toml::from_str("engine = \"openai\"").unwrap();
+        assert!(bare.field_problems().is_empty());
+        assert!(!bare.problems().is_empty());
+        let fixed = bare
+            .with_env(&env(&[
+                ("DRAFTING_MODEL", "llama3.2"),
+                ("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1"),
+            ]))
+            .unwrap();
+        assert_eq!(fixed.model.as_deref(), Some("llama3.2"));
+        let off = bare
+            .with_env(&env(&[("DRAFTING_ENGINE", "template")]))
+            .unwrap();
+        assert_eq!(off.engine, Engine::Template);
     }
 
     #[test]
@@ -246,8 +290,13 @@ mod tests {
             p.contains("guardrail_id and guardrail_version go together"),
             "{p}"
         );
-        assert!(p.contains("engine = \"bedrock\" only"), "{p}");
-        assert!(toml::from_str::<Drafting>("engine = \"claude\"").is_err());
+        assert!(p.contains("engine \"bedrock\" only"), "{p}");
+        let e = toml::from_str::<Drafting>("engine = \"claude\"").unwrap_err();
+        assert!(
+            e.message()
+                .contains("engine must be \"template\", \"bedrock\" or \"openai\", got \"claude\""),
+            "{e}"
+        );
         assert!(Drafting::default().problems().is_empty());
     }
 }

@@ -119,6 +119,8 @@ pub enum ModelOutcome {
     Failed,
     /// Not asked: the day's model calls were spent.
     Capped,
+    /// Not asked: the template's draft misses facts the model would need.
+    NotAsked,
 }
 
 /// The reasons a rejection may give, each with its effect on the deal.

@@ -38,6 +38,7 @@ const DRAFT: &str = r#"<nav class="small">{% if queue_url %}<a href="{{ queue_ur
 <p class="muted small">Status <strong id="status">{{ d.status }}</strong> · drafted {{ drafted }}</p>
 {% if changed %}<p class="warn" id="changed">The deal changed since this was drafted ({{ changed }}). Check the draft still fits.</p>{% endif %}
 {% if d.missing %}<p class="warn" id="missing">Incomplete: the CRM did not provide <strong>{{ d.missing|join(", ") }}</strong>. Fill the marked places in before approving.</p>{% endif %}
+{% if d.context.model %}<p id="writer" class="{% if d.context.model.written %}ok{% else %}warn{% endif %} small">{% if d.context.model.note %}{{ d.context.model.note }}{% else %}Written by the model {{ d.context.model.model }} from the facts below and the deal's conversation; its numbers, amounts, dates, times, addresses, links, phone numbers and the names inside its sentences were checked against them.{% endif %}</p>{% endif %}
 {% if d.superseded_reason %}<p class="warn" id="decision">{{ d.superseded_reason }} This draft left the queue; nothing was sent.</p>{% endif %}
 {% if decided %}<p class="ok" id="decision">{{ decided }}</p>{% endif %}
 {% if unfinished == "wait" %}<p class="warn" id="unfinished">Being sent: not confirmed yet. Reload in a minute.</p>{% elif unfinished == "finish" %}<form method="post" action="/review/{{ d.id }}" id="unfinished"><input type="hidden" name="token" value="{{ token }}"><p class="warn">Not confirmed as sent: the mail service did not answer. Finishing looks for the message first and sends it only if it never left.</p><button class="primary" name="action" value="approve" id="finish">Finish sending</button></form>{% endif %}
@@ -74,7 +75,6 @@ const DRAFT: &str = r#"<nav class="small">{% if queue_url %}<a href="{{ queue_ur
 {% if document_url %}<p><a href="{{ document_url }}" id="document">Open the printable proposal</a></p>{% endif %}
 {% if d.crm_update and d.crm_update.changes and not d.writeback %}<h2>Proposed changes to {{ d.deal.crm }}</h2><div id="crm">{% for c in d.crm_update.changes %}<div class="fact">{{ labels[c.field] }}: {% if c.from %}{{ c.from }} → {% endif %}{{ c.shown or c.to }}<div class="src">from {{ c.source }}</div></div>{% endfor %}</div>{% endif %}
 {% endif %}
-{% if d.context.model %}<p id="writer" class="small">{% if d.context.model.note %}{{ d.context.model.note }}{% else %}Written by the model {{ d.context.model.model }} from the facts below and the deal's conversation; its numbers, amounts, dates, times, addresses, links, phone numbers and the names inside its sentences were checked against them.{% endif %}</p>{% endif %}
 <h2>Facts used</h2>
 <div id="facts">{% for f in d.context.facts %}<div class="fact"><strong>{{ f.variable }}</strong>: {{ f.value }}<div class="src">from {{ f.source }}</div></div>{% else %}<p class="muted">No CRM facts: the template used none.</p>{% endfor %}</div>"#;
 

@@ -259,7 +259,7 @@ pub fn conversation_facts(timeline: &[crate::domain::DealEvent]) -> BTreeMap<Str
     }) {
         facts.insert(
             "last_call.topic".into(),
-            Fact::new(crate::domain::headers::one_line(summary), source(e, "call")),
+            Fact::new(topic(summary), source(e, "call")),
         );
     }
     if let Some((e, text)) = timeline.iter().rev().find_map(|e| match &e.kind {
@@ -274,6 +274,22 @@ pub fn conversation_facts(timeline: &[crate::domain::DealEvent]) -> BTreeMap<Str
         }
     }
     facts
+}
+
+/// A call's topic from its summary: the title a CRM quotes (`Call "Onboarding workshop" held`),
+/// or the summary itself.
+fn topic(summary: &str) -> String {
+    let s = crate::domain::headers::one_line(summary);
+    for (open, close) in [('"', '"'), ('“', '”')] {
+        if let Some((_, rest)) = s.split_once(open) {
+            if let Some((title, _)) = rest.split_once(close) {
+                if !title.trim().is_empty() {
+                    return title.trim().to_string();
+                }
+            }
+        }
+    }
+    s.trim().trim_end_matches('.').to_string()
 }
 
 /// The last sentence ending in a question mark, if it is short enough to quote.
@@ -372,5 +388,10 @@ mod brief_tests {
         assert!(!conversation_facts(&timeline[..2]).contains_key("prospect.last_question"));
         assert_eq!(last_question(&format!("{}?", "a".repeat(200))), None);
         assert!(conversation_facts(&[]).is_empty());
+        assert_eq!(
+            topic("Call \"Onboarding workshop intro\" held"),
+            "Onboarding workshop intro"
+        );
+        assert_eq!(topic("Pricing walkthrough."), "Pricing walkthrough");
     }
 }

@@ -39,7 +39,7 @@ impl Drafter {
             written: false,
             outcome: ModelOutcome::Capped,
             note: Some(format!(
-                "The model was not asked: today's {cap} model calls are spent ([drafting] daily_calls). {instead}"
+                "The model was not asked: today's model calls are spent (at most {cap} a day: [drafting] daily_calls, or DRAFTING_DAILY_CALLS). {instead}"
             )),
             tokens: None,
         })))
@@ -57,12 +57,24 @@ impl Drafter {
         rendered: &mut Rendered,
     ) -> Result<Option<ModelUse>, WorkError> {
         let trigger = firing.trigger;
-        if self.writer.is_none()
-            || !trigger.writes_to_prospect()
-            || trigger == TriggerKind::ProposalDraft
-            || !rendered.missing.is_empty()
-        {
+        let Some(writer) = self
+            .writer
+            .as_ref()
+            .filter(|_| trigger.writes_to_prospect() && trigger != TriggerKind::ProposalDraft)
+        else {
             return Ok(None);
+        };
+        if !rendered.missing.is_empty() {
+            return Ok(Some(ModelUse {
+                model: writer.model().to_string(),
+                written: false,
+                outcome: ModelOutcome::NotAsked,
+                note: Some(format!(
+                    "The model was not asked: the CRM did not provide {}, which a follow-up needs. This is the template's draft; fill the marked places in, or add the facts to the CRM.",
+                    rendered.missing.join(", ")
+                )),
+                tokens: None,
+            }));
         }
         let writer = match self.turn(firing, "This is the template's draft.").await? {
             None => return Ok(None),
