@@ -58,7 +58,7 @@ pub fn unsourced(text: &str, trusted: &[&str], prospect: &[&str]) -> Vec<Unsourc
     let known = Known::of(trusted);
     let all: Vec<&str> = trusted.iter().chain(prospect).copied().collect();
     let heard = Known::of(&all);
-    let mut found = Vec::new();
+    let mut found = disguises(text, &known);
     let mut rest = text.to_string();
     let mut flag = |kind: ClaimKind, text: &str| {
         found.push(Unsourced {
@@ -66,9 +66,6 @@ pub fn unsourced(text: &str, trusted: &[&str], prospect: &[&str]) -> Vec<Unsourc
             text: text.trim().to_string(),
         });
     };
-    if let Some(c) = text.chars().find(|c| disguising(*c)) {
-        flag(ClaimKind::Disguise, &format!("U+{:04X}", u32::from(c)));
-    }
     // Links and addresses first: their digits and capitals are not numbers or names.
     for m in re(&URL).find_iter(text) {
         let link = m
@@ -148,23 +145,79 @@ pub fn unsourced(text: &str, trusted: &[&str], prospect: &[&str]) -> Vec<Unsourc
         }
     }
     blank(&mut rest, &NUMBER);
+    // Whatever else carries a digit ("5k", "50pct", "2x", "Q3", "14th") as a source writes it.
+    for token in rest.split_whitespace() {
+        let t = token_key(token);
+        if t.chars().any(|c| c.is_ascii_digit()) && !heard.tokens.contains(&t) {
+            flag(
+                ClaimKind::Number,
+                token.trim_matches(|c: char| !c.is_alphanumeric()),
+            );
+        }
+    }
     for (name, shown) in names(&rest) {
         if !heard.words.contains(&name) {
             flag(ClaimKind::Name, &shown);
         }
     }
     // Offers and numbers in words, unless a claim above already names them.
-    for w in re(&WORD).find_iter(&rest.clone()) {
-        let word = w.as_str().to_lowercase();
-        let named = found.iter().any(|u| u.text.to_lowercase().contains(&word));
-        if OFFER_WORDS.contains(&word.as_str()) && !named && !known.words.contains(&word) {
-            found.push(Unsourced {
-                kind: ClaimKind::Offer,
-                text: w.as_str().to_string(),
-            });
+    offers(&rest, text, &known, &mut found);
+    found
+}
+
+/// Characters and words that disguise what a text says, and addresses spelled in words.
+fn disguises(text: &str, known: &Known) -> Vec<Unsourced> {
+    let mut found = Vec::new();
+    let mut flag = |kind: ClaimKind, text: &str| {
+        found.push(Unsourced {
+            kind,
+            text: text.trim().to_string(),
+        });
+    };
+    if let Some(c) = text.chars().find(|c| disguising(*c)) {
+        flag(ClaimKind::Disguise, &format!("U+{:04X}", u32::from(c)));
+    }
+    // A word mixing Latin letters with look-alikes from another script (`dіscount` with a
+    // Cyrillic і) reads as one thing and is another.
+    if let Some(w) = re(&WORD).find_iter(text).find(|w| mixed_script(w.as_str())) {
+        flag(ClaimKind::Disguise, w.as_str());
+    }
+    // Addresses spelled out in words ("billing at evil dot com", "paypal dot me slash x").
+    for m in re(&SPELLED_LINK).find_iter(text) {
+        let said = m.as_str().to_lowercase();
+        if !known.lower.iter().any(|s| s.contains(&said)) {
+            flag(ClaimKind::Link, m.as_str());
         }
     }
     found
+}
+
+/// Offers and numbers in words (in `rest`, what the other claims left), and offer phrases in
+/// `text`, unless a claim already names them.
+fn offers(rest: &str, text: &str, known: &Known, found: &mut Vec<Unsourced>) {
+    for w in re(&WORD).find_iter(rest) {
+        let whole = w.as_str().to_lowercase();
+        // "free-of-charge", "half-price": each part is a word too.
+        for word in std::iter::once(whole.as_str()).chain(whole.split(['-', '\'', '’'])) {
+            let named = found.iter().any(|u| u.text.to_lowercase().contains(word));
+            if OFFER_WORDS.contains(&word) && !named && !known.words.contains(word) {
+                found.push(Unsourced {
+                    kind: ClaimKind::Offer,
+                    text: w.as_str().to_string(),
+                });
+                break;
+            }
+        }
+    }
+    let lower = text.to_lowercase();
+    for phrase in OFFER_PHRASES {
+        if lower.contains(phrase) && !known.lower.iter().any(|s| s.contains(phrase)) {
+            found.push(Unsourced {
+                kind: ClaimKind::Offer,
+                text: phrase.to_string(),
+            });
+        }
+    }
 }
 
 /// What the sources hold, normalised once.
@@ -178,6 +231,10 @@ struct Known {
     dates: Vec<FoundDate>,
     times: BTreeSet<u32>,
     words: BTreeSet<String>,
+    /// Every whitespace-separated token, as compared ([`token_key`]).
+    tokens: BTreeSet<String>,
+    /// The sources in lower case, for phrases.
+    lower: Vec<String>,
 }
 
 impl Known {
@@ -191,6 +248,8 @@ impl Known {
             dates: Vec::new(),
             times: BTreeSet::new(),
             words: BTreeSet::new(),
+            tokens: BTreeSet::new(),
+            lower: Vec::new(),
         };
         for s in sources {
             for m in re(&URL).find_iter(s).chain(re(&DOMAIN).find_iter(s)) {
@@ -234,7 +293,13 @@ impl Known {
             }
             for w in re(&WORD).find_iter(s) {
                 known.words.insert(bare_name(w.as_str()));
+                // "free-of-charge" in a source holds "free" too.
+                for part in w.as_str().split(['-', '\'', '’']) {
+                    known.words.insert(part.to_lowercase());
+                }
             }
+            known.tokens.extend(s.split_whitespace().map(token_key));
+            known.lower.push(s.to_lowercase());
         }
         known
     }
@@ -273,13 +338,35 @@ impl Known {
 
 /// Characters no follow-up needs, which hide or disguise what it says: control characters
 /// other than line breaks and tabs, format characters (zero-width, direction overrides, the
-/// byte-order mark), fullwidth forms, and digits that are not ASCII (superscript, other
+/// byte-order mark), fullwidth and halfwidth forms, ligatures, mathematical and letter-like
+/// symbols, stand-ins for dots and slashes, and digits that are not ASCII (superscript, other
 /// scripts).
 fn disguising(c: char) -> bool {
     let code = u32::from(c);
     (c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
-        || matches!(code, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0x00AD | 0x180E | 0xFF01..=0xFF5E)
+        || matches!(code, 0x200B..=0x200F | 0x202A..=0x202E | 0x2060..=0x206F | 0xFEFF | 0xFFF9..=0xFFFB | 0x00AD | 0x180E | 0xFF01..=0xFF65)
+        // Ligatures and presentation forms (ﬁ), mathematical letters (𝐟𝐫𝐞𝐞), letter-like
+        // symbols, and dots and slashes that stand in for `.` and `/` (。 ․ ﹒ ∕ ⁄).
+        || matches!(code, 0xFB00..=0xFB4F | 0x1D400..=0x1D7FF | 0x2100..=0x214F | 0x3002 | 0x2024 | 0xFE52 | 0x2215 | 0x2044 | 0x1F100..=0x1F1FF)
         || (c.is_numeric() && !c.is_ascii_digit())
+}
+
+/// A word with Latin letters and letters of a script that has look-alikes of them.
+fn mixed_script(word: &str) -> bool {
+    let latin = word
+        .chars()
+        .any(|c| c.is_ascii_alphabetic() || matches!(u32::from(c), 0xC0..=0x24F | 0x1E00..=0x1EFF));
+    let other = word.chars().any(|c| {
+        matches!(u32::from(c), 0x370..=0x3FF | 0x400..=0x52F | 0x530..=0x58F | 0x13A0..=0x13FF | 0x2C00..=0x2C5F | 0xA640..=0xA69F)
+    });
+    latin && other
+}
+
+/// A token as compared: lower case, without the punctuation around it.
+fn token_key(token: &str) -> String {
+    token
+        .trim_matches(|c: char| !c.is_alphanumeric() && c != '%')
+        .to_lowercase()
 }
 
 /// A link as compared: lower case, without its scheme, `www.` or a trailing slash.
@@ -551,21 +638,22 @@ fn blank_phones(text: &mut String) {
         .into_owned();
 }
 
-/// `text` with anything spelled like a `<data>` or `</data>` tag made harmless (`[data]`,
-/// `[/data]`), so quoted outside text cannot open or close a quote in a prompt.
+/// `text` with every angle bracket, and anything that looks like one, made a square bracket
+/// (`</data>` → `[/data]`), so quoted outside text cannot open or close a quote in a prompt,
+/// however it spells the tag (`</data x="1">`, `＜/data＞`, `‹/dаta›`).
 pub fn unquote_tags(text: &str) -> String {
-    re(&DATA_TAG)
-        .replace_all(text, |c: &regex::Captures<'_>| {
-            if c[0].contains('/') {
-                "[/data]"
-            } else {
-                "[data]"
+    text.chars()
+        .map(|c| match c {
+            '<' | '＜' | '‹' | '〈' | '⟨' | '﹤' | '❮' | '❬' | '˂' | 'ᐸ' | '《' | '«' => {
+                '['
             }
+            '>' | '＞' | '›' | '〉' | '⟩' | '﹥' | '❯' | '❭' | '˃' | 'ᐳ' | '》' | '»' => {
+                ']'
+            }
+            other => other,
         })
-        .into_owned()
+        .collect()
 }
-
-static DATA_TAG: Pattern = (OnceLock::new(), r"(?i)<\s*/?\s*data\s*/?\s*>");
 
 type Pattern = (OnceLock<Regex>, &'static str);
 
@@ -588,19 +676,48 @@ const MONTHS: [&str; 12] = [
     "december",
 ];
 /// Words that offer something or state a number without digits: a source must say them.
-const OFFER_WORDS: [&str; 24] = [
+const OFFER_WORDS: [&str; 55] = [
     "discount",
     "discounts",
     "discounted",
+    "discounting",
     "free",
     "rebate",
+    "rebates",
     "refund",
+    "refunds",
     "waive",
     "waived",
     "coupon",
+    "voucher",
+    "vouchers",
     "promo",
+    "promotion",
     "half",
     "percent",
+    "pct",
+    "complimentary",
+    "gratis",
+    "cashback",
+    "reduction",
+    "bonus",
+    "guarantee",
+    "guaranteed",
+    "warranty",
+    "zero",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fifteen",
     "twenty",
     "thirty",
     "forty",
@@ -613,6 +730,18 @@ const OFFER_WORDS: [&str; 24] = [
     "thousand",
     "million",
     "billion",
+    "dozen",
+    "twice",
+];
+/// Offers in more than one word.
+const OFFER_PHRASES: [&str; 7] = [
+    "no charge",
+    "no cost",
+    "on the house",
+    "per cent",
+    "cash back",
+    "money back",
+    "at cost",
 ];
 
 /// Capitalised words a follow-up uses that name nobody.
@@ -629,7 +758,12 @@ static URL: Pattern = (
 /// domain.
 static DOMAIN: Pattern = (
     OnceLock::new(),
-    r"(?i)\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:[a-z]{2,}/[^\s<>()\[\]{}]*|(?:com|net|org|io|co|me|ai|app|dev|biz|info|xyz|link|page|site|online|shop|pay|example)\b)",
+    r"(?i)\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:[a-z]{2,}/[^\s<>()\[\]{}]*|[a-z]{2,}\b)",
+);
+/// An address or a link spelled in words: "x at y dot com", "y dot com", "… slash …".
+static SPELLED_LINK: Pattern = (
+    OnceLock::new(),
+    r"(?i)\b[\p{L}\d_-]+\s+dot\s+[a-z]{2,}\b(?:\s+slash\s+\S+)?|\bslash\s+[\p{L}\d_-]+",
 );
 static EMAIL: Pattern = (
     OnceLock::new(),
@@ -803,8 +937,36 @@ mod tests {
         }
         assert_eq!(
             claims("fifty percent off and three months free"),
-            ["fifty", "percent", "free"]
+            ["fifty", "percent", "three", "free"]
         );
+        // What an attack review slipped past an earlier version: offers in hyphenated words,
+        // look-alike letters and symbols, offers and numbers without a listed word or a
+        // bare number, links on any domain or spelled in words.
+        for text in [
+            "Onboarding is free-of-charge and the second year is half-price.",
+            "a d\u{0456}scount for you",
+            "it is fr\u{0435}e",
+            "\u{fb01}fty off",
+            "\u{1d41f}\u{1d42b}\u{1d41e}\u{1d41e} onboarding",
+            "ten per cent off",
+            "two months at no charge",
+            "the first months are complimentary",
+            "three months gratis, with a cashback credit",
+            "We can knock 5k off the price",
+            "a 50pct reduction",
+            "a voucher for 2x seats",
+            "start on the 14th and finish by Q3",
+            "call five five five, zero one nine nine",
+            "See bit.ly or evil.ru",
+            "pay at evil\u{3002}com",
+            "p\u{0430}ypal.me\u{2215}x",
+            "paypal dot me slash patq",
+            "billing at evil dot com",
+        ] {
+            assert!(!unsourced(text, &FACTS, &[]).is_empty(), "{text}");
+        }
+        // Plain prose with none of them passes.
+        assert!(claims("Would a short call this week help to settle the timing?").is_empty());
         assert_eq!(
             claims("pay at paypal.me/alexrivera today"),
             ["paypal.me/alexrivera"]
