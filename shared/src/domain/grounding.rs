@@ -105,6 +105,12 @@ pub fn unsourced(text: &str, trusted: &[&str], prospect: &[&str]) -> Vec<Unsourc
         }
     }
     blank(&mut rest, &TIME);
+    for m in re(&PRICED).find_iter(&rest.clone()) {
+        if amount(m.as_str()).is_some_and(|v| !known.holds_number(v)) {
+            flag(ClaimKind::Amount, m.as_str());
+        }
+    }
+    blank(&mut rest, &PRICED);
     for m in re(&MONEY).find_iter(&rest.clone()) {
         if amount(m.as_str()).is_some_and(|v| !known.holds_number(v)) {
             flag(
@@ -124,6 +130,9 @@ pub fn unsourced(text: &str, trusted: &[&str], prospect: &[&str]) -> Vec<Unsourc
         }
     }
     blank(&mut rest, &PERCENT);
+    if let Some(at) = rest.find('%') {
+        flag(ClaimKind::Percentage, &with_next_word(&rest, at, at + 1));
+    }
     for m in re(&PHONE).find_iter(&rest.clone()) {
         let digits: String = m.as_str().chars().filter(char::is_ascii_digit).collect();
         // The same number, or the same without its country code.
@@ -182,7 +191,12 @@ fn disguises(text: &str, known: &Known) -> Vec<Unsourced> {
     if let Some(w) = re(&WORD).find_iter(text).find(|w| mixed_script(w.as_str())) {
         flag(ClaimKind::Disguise, w.as_str());
     }
-    // Addresses spelled out in words ("billing at evil dot com", "paypal dot me slash x").
+    // Letters spaced out ("f r e e") read as a word and match none.
+    if let Some(m) = re(&SPACED).find(text) {
+        flag(ClaimKind::Disguise, m.as_str());
+    }
+    // Addresses spelled out in words ("billing at evil dot com", "paypal dot me slash x"),
+    // domains with a dot stand-in ("evil[.]com", "evil . com") and handles ("@pay-now").
     for m in re(&SPELLED_LINK).find_iter(text) {
         let said = m.as_str().to_lowercase();
         if !known.lower.iter().any(|s| s.contains(&said)) {
@@ -348,6 +362,10 @@ fn disguising(c: char) -> bool {
         // Ligatures and presentation forms (ﬁ), mathematical letters (𝐟𝐫𝐞𝐞), letter-like
         // symbols, and dots and slashes that stand in for `.` and `/` (。 ․ ﹒ ∕ ⁄).
         || matches!(code, 0xFB00..=0xFB4F | 0x1D400..=0x1D7FF | 0x2100..=0x214F | 0x3002 | 0x2024 | 0xFE52 | 0x2215 | 0x2044 | 0x1F100..=0x1F1FF)
+        // Invisible or ignorable (variation selectors, tags, fillers, blank braille, the
+        // grapheme joiner), combining marks, small capitals and phonetic letters, and circled
+        // letters.
+        || matches!(code, 0x034F | 0xFE00..=0xFE0F | 0xE0000..=0xE0FFF | 0x1D173..=0x1D17A | 0x17B4 | 0x17B5 | 0x3164 | 0x2800 | 0x115F | 0x1160 | 0xFFA0 | 0x0300..=0x036F | 0x1AB0..=0x1AFF | 0x1DC0..=0x1DFF | 0x20D0..=0x20FF | 0xFE20..=0xFE2F | 0x0250..=0x02AF | 0x1D00..=0x1DBF | 0x2460..=0x24FF)
         || (c.is_numeric() && !c.is_ascii_digit())
 }
 
@@ -676,7 +694,7 @@ const MONTHS: [&str; 12] = [
     "december",
 ];
 /// Words that offer something or state a number without digits: a source must say them.
-const OFFER_WORDS: [&str; 55] = [
+const OFFER_WORDS: [&str; 68] = [
     "discount",
     "discounts",
     "discounted",
@@ -732,9 +750,33 @@ const OFFER_WORDS: [&str; 55] = [
     "billion",
     "dozen",
     "twice",
+    "reduced",
+    "reimburse",
+    "reimbursed",
+    "reimbursement",
+    "freebie",
+    "freebies",
+    "gratuitous",
+    "gratuitously",
+    "foc",
+    "fee",
+    "fees",
+    "credit",
+    "credits",
 ];
 /// Offers in more than one word.
-const OFFER_PHRASES: [&str; 7] = [
+const OFFER_PHRASES: [&str; 18] = [
+    "costs nothing",
+    "cost nothing",
+    "on us",
+    "without charge",
+    "pro bono",
+    "price match",
+    "match any",
+    "cut the price",
+    "lower the price",
+    "third off",
+    "quarter off",
     "no charge",
     "no cost",
     "on the house",
@@ -763,7 +805,15 @@ static DOMAIN: Pattern = (
 /// An address or a link spelled in words: "x at y dot com", "y dot com", "… slash …".
 static SPELLED_LINK: Pattern = (
     OnceLock::new(),
-    r"(?i)\b[\p{L}\d_-]+\s+dot\s+[a-z]{2,}\b(?:\s+slash\s+\S+)?|\bslash\s+[\p{L}\d_-]+",
+    r"(?i)\b[\p{L}\d_-]+\s+dot\s+[a-z]{2,}\b(?:\s+slash\s+\S+)?|\bslash\s+[\p{L}\d_-]+|\b[\p{L}\d_-]+\s*(?:\[\.\]|\(\.\)|\{\.\}|\s\.\s|·)\s*[a-z]{2,}\b|(?:^|\s)@[\p{L}\d_][\p{L}\d_.-]*",
+);
+/// Three or more single letters in a row, spaced out.
+static SPACED: Pattern = (OnceLock::new(), r"\b(?:\p{L}[ \t]+){3,}\p{L}\b");
+/// An amount said without a currency sign: a number with a money word, or priced per unit
+/// or in total ("9,000 bucks", "50 per seat", "9,000 in total").
+static PRICED: Pattern = (
+    OnceLock::new(),
+    r"(?i)\b\d[\d,.]*\s?(?:k\s)?\s?(?:bucks|quid|grand|francs?|yen|rupees?|rand|reais|pesos?|credits?)\b|\b\d[\d,.]*\s?k?\s+(?:per|a|an|each|every)\s+(?:seat|user|licen[cs]e|month|year|head|person|team|hour|day)s?\b|\b\d[\d,.]*\s?k?\s+in\s+total\b|\b\d[\d,.]*\s?k?\s*,?\s+payable\b",
 );
 static EMAIL: Pattern = (
     OnceLock::new(),
@@ -962,6 +1012,20 @@ mod tests {
             "p\u{0430}ypal.me\u{2215}x",
             "paypal dot me slash patq",
             "billing at evil dot com",
+            "a dis\u{34f}count",
+            "disco\u{301}unt",
+            "\u{1d05}\u{26a}s\u{1d04}\u{1d0f}\u{1d1c}\u{274}\u{1d1b}",
+            "\u{24d5}\u{24e1}\u{24d4}\u{24d4}",
+            "it is f r e e",
+            "see evil\u{b7}com",
+            "see evil[.]com or evil . com",
+            "XX% off",
+            "it costs nothing",
+            "onboarding is on us",
+            "9,000 bucks",
+            "50 per seat",
+            "Venmo me at @patpay-now",
+            "No setup fee",
         ] {
             assert!(!unsourced(text, &FACTS, &[]).is_empty(), "{text}");
         }
