@@ -12,13 +12,44 @@ mod support;
 
 use support::{free_port, Runner};
 
-fn completion(subject: &str, body: &str) -> Value {
-    let content = json!({ "subject": subject, "body": body }).to_string();
+/// A chat completion answering `content` (900 tokens in, 90 out).
+fn chat(content: &str) -> Value {
     json!({
         "id": "chatcmpl-1", "object": "chat.completion", "model": "test-model",
         "choices": [{ "index": 0, "finish_reason": "stop", "message": { "role": "assistant", "content": content } }],
         "usage": { "prompt_tokens": 900, "completion_tokens": 90, "total_tokens": 990 }
     })
+}
+
+fn completion(subject: &str, body: &str) -> Value {
+    chat(&json!({ "subject": subject, "body": body }).to_string())
+}
+
+/// A mock model answering `content`, once, to the prompt that contains `marker`.
+async fn answering(marker: &str, content: Value) -> MockServer {
+    let model = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(body_string_contains(marker))
+        .respond_with(ResponseTemplate::new(200).set_body_json(chat(&content.to_string())))
+        .expect(1)
+        .mount(&model)
+        .await;
+    model
+}
+
+/// The runner with drafts written by `model` (`DRAFTING_ENGINE=openai`, model `test-model`).
+async fn with_openai(data: &std::path::Path, model: &MockServer) -> Runner {
+    let base = format!("{}/v1", model.uri());
+    start(
+        data,
+        &[
+            ("DRAFTING_ENGINE", "openai"),
+            ("OPENAI_BASE_URL", &base),
+            ("DRAFTING_MODEL", "test-model"),
+        ],
+    )
+    .await
 }
 
 /// The runner on the shipped config, with `env` set and no CRM or model credentials inherited.
@@ -91,16 +122,7 @@ async fn model_drafts_are_checked_and_the_template_stands_whenever_one_does_not_
         .await;
 
     let data = tempfile::tempdir().unwrap();
-    let base = format!("{}/v1", model.uri());
-    let runner = start(
-        data.path(),
-        &[
-            ("DRAFTING_ENGINE", "openai"),
-            ("OPENAI_BASE_URL", &base),
-            ("DRAFTING_MODEL", "test-model"),
-        ],
-    )
-    .await;
+    let runner = with_openai(data.path(), &model).await;
     runner
         .post_json("/dev/clock", json!({ "now": "2026-12-03T10:00:00Z" }))
         .await;
@@ -322,7 +344,6 @@ async fn bedrock_writes_through_its_guardrail_and_the_daily_cap_leaves_the_rest_
 
 #[tokio::test]
 async fn free_call_notes_become_a_crm_update_through_the_model_checked_against_the_notes() {
-    let model = MockServer::start().await;
     let reading = json!({
         "attendees": ["Pepper", "Happy Hogan"],
         "discussed": "Pepper needs the workshop before the January kick-off.",
@@ -330,29 +351,10 @@ async fn free_call_notes_become_a_crm_update_through_the_model_checked_against_t
         "next_step_date_words": "by next Tuesday",
         "stage": "proposal", "stage_words": "ready for a proposal",
         "amount_words": "budget is around 24k"
-    })
-    .to_string();
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .and(body_string_contains("The call's notes"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "choices": [{ "index": 0, "finish_reason": "stop", "message": { "role": "assistant", "content": reading } }],
-            "usage": { "prompt_tokens": 400, "completion_tokens": 80 }
-        })))
-        .expect(1)
-        .mount(&model)
-        .await;
+    });
+    let model = answering("The call's notes", reading).await;
     let data = tempfile::tempdir().unwrap();
-    let base = format!("{}/v1", model.uri());
-    let runner = start(
-        data.path(),
-        &[
-            ("DRAFTING_ENGINE", "openai"),
-            ("OPENAI_BASE_URL", &base),
-            ("DRAFTING_MODEL", "test-model"),
-        ],
-    )
-    .await;
+    let runner = with_openai(data.path(), &model).await;
     let now = runner.now().await;
     let earlier = (now - jiff::SignedDuration::from_hours(2)).to_string();
     let call = (now - jiff::SignedDuration::from_mins(5)).to_string();
@@ -385,35 +387,15 @@ async fn free_call_notes_become_a_crm_update_through_the_model_checked_against_t
 
 #[tokio::test]
 async fn a_meeting_brief_gets_the_models_agenda_each_point_checked_against_its_entry() {
-    let model = MockServer::start().await;
     let points = json!({
         "agenda": [{ "text": "Walk through the phased rollout", "source": 1 },
                    { "text": "Agree the 40% pilot discount", "source": 1 }],
         "open_questions": [{ "text": "Does legal need to see the DPA first?", "source": 2 }],
         "objections": [{ "text": "Worried about downtime in March", "source": 1 }]
-    })
-    .to_string();
-    Mock::given(method("POST"))
-        .and(path("/v1/chat/completions"))
-        .and(body_string_contains("prepare a founder for a sales meeting"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "choices": [{ "index": 0, "finish_reason": "stop", "message": { "role": "assistant", "content": points } }],
-            "usage": { "prompt_tokens": 500, "completion_tokens": 90 }
-        })))
-        .expect(1)
-        .mount(&model)
-        .await;
+    });
+    let model = answering("prepare a founder for a sales meeting", points).await;
     let data = tempfile::tempdir().unwrap();
-    let base = format!("{}/v1", model.uri());
-    let runner = start(
-        data.path(),
-        &[
-            ("DRAFTING_ENGINE", "openai"),
-            ("OPENAI_BASE_URL", &base),
-            ("DRAFTING_MODEL", "test-model"),
-        ],
-    )
-    .await;
+    let runner = with_openai(data.path(), &model).await;
     let now = runner.now().await;
     let at = |hours: i64| (now + jiff::SignedDuration::from_hours(hours)).to_string();
     let deal = json!({ "crm": "notion", "id": "m1", "name": "Deal meet",

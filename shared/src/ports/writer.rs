@@ -27,6 +27,13 @@ pub struct Answer {
     pub tokens_out: Option<u64>,
 }
 
+impl Answer {
+    /// Tokens in and out together, when the endpoint said both.
+    pub fn tokens(&self) -> Option<u64> {
+        self.tokens_in.zip(self.tokens_out).map(|(i, o)| i + o)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WriterError {
     #[error("the model did not answer in time")]

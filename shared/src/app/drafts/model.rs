@@ -254,7 +254,7 @@ pub(crate) async fn write(writer: &dyn DraftWriter, brief: &Brief<'_>) -> Writte
             )
         }
     };
-    let tokens = answer.tokens_in.zip(answer.tokens_out).map(|(i, o)| i + o);
+    let tokens = answer.tokens();
     tracing::info!(model = %model, tokens_in = answer.tokens_in, tokens_out = answer.tokens_out, "model answered");
     let Some(shape) = parse(&answer.text) else {
         return set_aside(
@@ -341,16 +341,20 @@ fn used(brief: &Brief<'_>, text: &str) -> Vec<FactUse> {
     out
 }
 
+/// A model's JSON answer without the Markdown code fence it may come in.
+pub(super) fn strip_fence(text: &str) -> &str {
+    let t = text.trim();
+    t.strip_prefix("```json")
+        .or_else(|| t.strip_prefix("```"))
+        .and_then(|t| t.strip_suffix("```"))
+        .unwrap_or(t)
+        .trim()
+}
+
 /// `{"subject": …, "body": …}`, alone or in a Markdown code fence; both must say something and
 /// the body must fit a follow-up.
 fn parse(text: &str) -> Option<Shape> {
-    let trimmed = text.trim();
-    let inner = trimmed
-        .strip_prefix("```json")
-        .or_else(|| trimmed.strip_prefix("```"))
-        .and_then(|t| t.strip_suffix("```"))
-        .unwrap_or(trimmed);
-    let shape: Shape = serde_json::from_str(inner.trim()).ok()?;
+    let shape: Shape = serde_json::from_str(strip_fence(text)).ok()?;
     let ok = !shape.subject.trim().is_empty()
         && !shape.body.trim().is_empty()
         && shape.body.chars().count() <= MAX_BODY;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::model::Conversation;
+use super::model::{strip_fence, Conversation};
 use crate::app::writeback::NotesReading;
 use crate::domain::grounding::{unquote_tags, unsourced};
 use crate::domain::{CallNote, Fact};
@@ -40,7 +40,7 @@ pub(crate) async fn read_notes(
         max_tokens,
     };
     let answer = writer.write(&prompt).await.map_err(|e| gave_nothing(&e))?;
-    let tokens = answer.tokens_in.zip(answer.tokens_out).map(|(i, o)| i + o);
+    let tokens = answer.tokens();
     let reading: NotesReading = serde_json::from_str(strip_fence(&answer.text))
         .map_err(|_| "The model's reading was not the JSON object asked for".to_string())?;
     Ok((reading, tokens))
@@ -48,16 +48,6 @@ pub(crate) async fn read_notes(
 
 fn gave_nothing(e: &WriterError) -> String {
     format!("The model read nothing ({e})")
-}
-
-/// The JSON inside a Markdown code fence, or the text.
-fn strip_fence(text: &str) -> &str {
-    let t = text.trim();
-    t.strip_prefix("```json")
-        .or_else(|| t.strip_prefix("```"))
-        .and_then(|t| t.strip_suffix("```"))
-        .unwrap_or(t)
-        .trim()
 }
 
 const BRIEF_SYSTEM: &str = "You prepare a founder for a sales meeting from the deal's timeline. \
@@ -120,7 +110,7 @@ pub(crate) async fn prepare_brief(
         max_tokens,
     };
     let answer = writer.write(&prompt).await.map_err(|e| gave_nothing(&e))?;
-    let tokens = answer.tokens_in.zip(answer.tokens_out).map(|(i, o)| i + o);
+    let tokens = answer.tokens();
     let points: Points = serde_json::from_str(strip_fence(&answer.text))
         .map_err(|_| "The model's brief was not the JSON object asked for".to_string())?;
     let fact_values: Vec<&str> = facts

@@ -11,18 +11,16 @@ use crate::domain::{CallNote, DealEvent, Fact, Firing, ModelOutcome, ModelUse, T
 use crate::drafting::Rendered;
 use crate::ports::DraftWriter;
 
-/// The model to ask, or what stands instead (the day's calls are spent).
-enum Turn {
-    Ask(Arc<dyn DraftWriter>),
-    Capped(ModelUse),
-}
+/// The model to ask; or, when it is not asked, what the draft says of it (`None`: there is no
+/// model).
+type Turn = Result<Arc<dyn DraftWriter>, Option<ModelUse>>;
 
 impl Drafter {
     /// One of the day's model calls for `firing`'s draft (a retried message holds the slot it
     /// took); `None` without a model.
-    async fn turn(&self, firing: &Firing, instead: &str) -> Result<Option<Turn>, WorkError> {
+    async fn turn(&self, firing: &Firing, instead: &str) -> Result<Turn, WorkError> {
         let Some(writer) = &self.writer else {
-            return Ok(None);
+            return Ok(Err(None));
         };
         let c = &self.core;
         let day = format!(
@@ -31,10 +29,10 @@ impl Drafter {
         );
         let cap = self.drafting.daily_calls;
         if c.store.claim_budget(&day, &draft_id(firing), cap).await? {
-            return Ok(Some(Turn::Ask(writer.clone())));
+            return Ok(Ok(writer.clone()));
         }
         tracing::info!(cap, "the day's model calls are spent");
-        Ok(Some(Turn::Capped(ModelUse {
+        Ok(Err(Some(ModelUse {
             model: writer.model().to_string(),
             written: false,
             outcome: ModelOutcome::Capped,
@@ -77,9 +75,8 @@ impl Drafter {
             }));
         }
         let writer = match self.turn(firing, "This is the template's draft.").await? {
-            None => return Ok(None),
-            Some(Turn::Capped(usage)) => return Ok(Some(usage)),
-            Some(Turn::Ask(writer)) => writer,
+            Ok(writer) => writer,
+            Err(instead) => return Ok(instead),
         };
         let conversation = model::conversation(timeline);
         let voice = voice::examples(&*self.core.store).await?;
@@ -125,9 +122,8 @@ impl Drafter {
     > {
         let instead = "The changes below are read from labelled lines (Next step:, Due:, Stage:, Budget:) only.";
         let writer = match self.turn(firing, instead).await? {
-            None => return Ok((None, None)),
-            Some(Turn::Capped(usage)) => return Ok((None, Some(usage))),
-            Some(Turn::Ask(writer)) => writer,
+            Ok(writer) => writer,
+            Err(usage) => return Ok((None, usage)),
         };
         let model = writer.model().to_string();
         Ok(
@@ -175,9 +171,8 @@ impl Drafter {
         }
         let instead = "The brief is the timeline's lines only.";
         let writer = match self.turn(firing, instead).await? {
-            None => return Ok(None),
-            Some(Turn::Capped(usage)) => return Ok(Some(usage)),
-            Some(Turn::Ask(writer)) => writer,
+            Ok(writer) => writer,
+            Err(usage) => return Ok(usage),
         };
         let model = writer.model().to_string();
         let usage = |outcome, note: String, tokens| ModelUse {
