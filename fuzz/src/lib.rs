@@ -375,3 +375,20 @@ pub fn proposal_document(data: &[u8]) {
         .subject
         .contains(['\r', '\n', '\u{2028}', '\u{2029}', '\u{85}']));
 }
+
+/// A model's draft (the first field) checked against trusted facts (the next three) and the
+/// prospect's words (the last): the check never panics on any text, gives the same answer
+/// twice, and names each claim as the draft wrote it.
+pub fn grounding(data: &[u8]) {
+    use shared::domain::grounding::{unquote_tags, unsourced};
+    let f = fields(data, 5);
+    let trusted = [f[1].as_str(), f[2].as_str(), f[3].as_str()];
+    let prospect = [f[4].as_str()];
+    let first = unsourced(&f[0], &trusted, &prospect);
+    assert_eq!(first, unsourced(&f[0], &trusted, &prospect));
+    for claim in &first {
+        assert!(claim.text.chars().count() <= f[0].chars().count() + 8);
+    }
+    let quoted = unquote_tags(&f[0]);
+    assert!(!quoted.contains(['<', '>', '＜', '＞']));
+}

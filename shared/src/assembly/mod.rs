@@ -181,8 +181,12 @@ impl DraftingSetup {
     /// start; Bedrock's client reads the region and credentials from the environment.
     pub async fn writer(&self) -> Result<Option<Arc<dyn DraftWriter>>, String> {
         let d = &self.drafting;
-        let model = d.model.clone().unwrap_or_default();
-        let timeout = std::time::Duration::from_secs(u64::from(d.timeout_seconds));
+        // Read by the engines this build has (none, in a function that drafts nothing).
+        #[cfg_attr(not(any(feature = "http-client", feature = "bedrock")), allow(unused))]
+        let (model, timeout) = (
+            d.model.clone().unwrap_or_default(),
+            std::time::Duration::from_secs(u64::from(d.timeout_seconds)),
+        );
         match d.engine {
             Engine::Template => Ok(None),
             #[cfg(feature = "http-client")]

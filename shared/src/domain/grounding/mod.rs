@@ -2,12 +2,14 @@
 //! given (CRM fields, mailbox snippets, call notes, the founder's template and signature), and
 //! every checkable claim in it must be held by one of them:
 //!
-//! - money amounts, exactly (`$12,000` = `12000 USD` = `12k USD`; `$12,500` is not `$12,000`);
+//! - money amounts, exactly, in the currency the facts state (`$12,000` = `12000 USD` =
+//!   `12k USD`; `$12,500` is not `$12,000`, nor `€12,000`);
 //! - percentages, numbers and times;
 //! - dates, however written (`2026-03-05`, `5 March`, `March 5th, 2026`, `5/3/2026`), and a
 //!   weekday next to a date must be that date's weekday;
 //! - email addresses, links and phone numbers;
-//! - names of people and companies (capitalised words inside a sentence).
+//! - names of people and companies: capitalised words, and a sentence's first word when it is
+//!   no common English word.
 //!
 //! The prospect's own words are a source for what the prospect said (a name, a date, their
 //! team's size), never for what draftgate may offer or point to: amounts, percentages, links,
@@ -18,13 +20,16 @@
 //! It is a rule, not a score: the same text and facts always give the same answer, and a draft
 //! that fails is never shown as the draft.
 
+mod names;
+mod patterns;
+
 use std::collections::BTreeSet;
-use std::sync::OnceLock;
 
 use jiff::civil::{Date, Weekday};
 
 use super::time::WEEKDAYS;
-use regex::Regex;
+use names::{bare_name, names};
+use patterns::*;
 
 /// What kind of claim a draft made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,13 +111,13 @@ pub fn unsourced(text: &str, trusted: &[&str], prospect: &[&str]) -> Vec<Unsourc
     }
     blank(&mut rest, &TIME);
     for m in re(&PRICED).find_iter(&rest.clone()) {
-        if amount(m.as_str()).is_some_and(|v| !known.holds_number(v)) {
+        if amount(m.as_str()).is_some_and(|v| !known.holds_amount(v, m.as_str())) {
             flag(ClaimKind::Amount, m.as_str());
         }
     }
     blank(&mut rest, &PRICED);
     for m in re(&MONEY).find_iter(&rest.clone()) {
-        if amount(m.as_str()).is_some_and(|v| !known.holds_number(v)) {
+        if amount(m.as_str()).is_some_and(|v| !known.holds_amount(v, m.as_str())) {
             flag(
                 ClaimKind::Amount,
                 &with_next_word(&rest, m.start(), m.end()),
@@ -241,6 +246,8 @@ struct Known {
     emails: BTreeSet<String>,
     phones: Vec<String>,
     numbers: Vec<f64>,
+    /// Amounts with the currency they were stated in, when they were.
+    money: Vec<(f64, Option<&'static str>)>,
     percents: Vec<f64>,
     dates: Vec<FoundDate>,
     times: BTreeSet<u32>,
@@ -258,6 +265,7 @@ impl Known {
             emails: BTreeSet::new(),
             phones: Vec::new(),
             numbers: Vec::new(),
+            money: Vec::new(),
             percents: Vec::new(),
             dates: Vec::new(),
             times: BTreeSet::new(),
@@ -297,6 +305,14 @@ impl Known {
             }
             for m in re(&MONEY)
                 .find_iter(&plain)
+                .chain(re(&PRICED).find_iter(&plain))
+            {
+                if let Some(v) = amount(m.as_str()) {
+                    known.money.push((v, currency(m.as_str())));
+                }
+            }
+            for m in re(&MONEY)
+                .find_iter(&plain)
                 .chain(re(&NUMBER).find_iter(&plain))
                 .chain(re(&PERCENT).find_iter(&plain))
             {
@@ -320,6 +336,22 @@ impl Known {
 
     fn holds_number(&self, v: f64) -> bool {
         self.numbers.iter().any(|n| same(*n, v))
+    }
+
+    /// An amount as `written` is held when a source has its value and, where the sources state
+    /// that value with a currency, one of those currencies is the one written (`€48,000` is not
+    /// `48000 USD`; `$48,000` is).
+    fn holds_amount(&self, v: f64, written: &str) -> bool {
+        let Some(said) = currency(written) else {
+            return self.holds_number(v);
+        };
+        let mut stated = self
+            .money
+            .iter()
+            .filter(|(n, _)| same(*n, v))
+            .filter_map(|(_, c)| *c)
+            .peekable();
+        self.holds_number(v) && (stated.peek().is_none() || stated.any(|c| same_currency(c, said)))
     }
 
     /// A date is held when a source has the same day and month (and year, when both say it);
@@ -530,6 +562,42 @@ fn minutes(c: &regex::Captures<'_>) -> Option<u32> {
     (hour < 24 && minute < 60).then_some(hour * 60 + minute)
 }
 
+/// The currency an amount is written in (`$` for a dollar of no stated country), if any.
+fn currency(written: &str) -> Option<&'static str> {
+    let lower = written.to_lowercase();
+    let has = |needle: &str| lower.contains(needle);
+    const WORDS: [(&str, &str); 17] = [
+        ("usd", "usd"),
+        ("cad", "cad"),
+        ("aud", "aud"),
+        ("eur", "eur"),
+        ("€", "eur"),
+        ("gbp", "gbp"),
+        ("£", "gbp"),
+        ("pound", "gbp"),
+        ("quid", "gbp"),
+        ("chf", "chf"),
+        ("franc", "chf"),
+        ("sek", "sek"),
+        ("nok", "nok"),
+        ("dkk", "dkk"),
+        ("¥", "jpy"),
+        ("yen", "jpy"),
+        ("rupee", "inr"),
+    ];
+    WORDS
+        .iter()
+        .find(|(needle, _)| has(needle))
+        .map(|(_, code)| *code)
+        .or_else(|| (has("$") || has("dollar") || has("buck")).then_some("$"))
+}
+
+/// Whether two currencies can be the same: equal, or a bare dollar and a dollar of a country.
+fn same_currency(a: &str, b: &str) -> bool {
+    let dollar = |c: &str| matches!(c, "usd" | "cad" | "aud");
+    a == b || (a == "$" && dollar(b)) || (b == "$" && dollar(a))
+}
+
 /// The value of a number or amount as written: `12,000.50`, `12.000,50`, `12k`, `1.5m`, `15%`.
 fn amount(text: &str) -> Option<f64> {
     // `12k`, `1.5 m`: the letter right after the digits scales them.
@@ -569,50 +637,6 @@ fn amount(text: &str) -> Option<f64> {
         }
     };
     normal.parse::<f64>().ok().map(|v| v * scale)
-}
-
-/// Capitalised words and runs of them inside sentences: the names a text mentions. A word that
-/// opens a sentence or a line is left out unless the next word is capitalised too ("Acme
-/// Corp"), and so are months, weekdays, greetings and short all-capital words (acronyms).
-fn names(text: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for m in re(&NAME_RUN).find_iter(text) {
-        let run = m.as_str();
-        let words: Vec<&str> = run.split_whitespace().collect();
-        let before = text[..m.start()].trim_end_matches([' ', '\t']);
-        let line_start = before.is_empty() || before.ends_with('\n');
-        let opens = line_start || before.trim_end().ends_with(['.', '!', '?', ':', '"', '(']);
-        for (i, w) in words.iter().enumerate() {
-            // A sentence's first word is capitalised whatever it is.
-            if (i == 0 && opens) || common(w) {
-                continue;
-            }
-            out.push((bare_name(w), w.to_string()));
-        }
-    }
-    out
-}
-
-/// A name without a possessive or a trailing apostrophe, lowercased for comparison.
-fn bare_name(word: &str) -> String {
-    let w = word
-        .strip_suffix("'s")
-        .or_else(|| word.strip_suffix("’s"))
-        .unwrap_or(word);
-    w.trim_end_matches(['\'', '’']).to_lowercase()
-}
-
-fn common(word: &str) -> bool {
-    let lower = word.to_lowercase();
-    let acronym = word.chars().count() <= 4 && word.chars().all(|c| !c.is_lowercase());
-    acronym
-        || MONTHS
-            .iter()
-            .any(|m| *m == lower || (lower.len() == 3 && m.starts_with(&lower)))
-        || WEEKDAYS
-            .iter()
-            .any(|d| *d == lower || (lower.len() == 3 && d.starts_with(&lower)))
-        || COMMON.contains(&lower.as_str())
 }
 
 fn with_next_word(text: &str, start: usize, end: usize) -> String {
@@ -672,186 +696,6 @@ pub fn unquote_tags(text: &str) -> String {
         })
         .collect()
 }
-
-type Pattern = (OnceLock<Regex>, &'static str);
-
-fn re(p: &'static Pattern) -> &'static Regex {
-    p.0.get_or_init(|| Regex::new(p.1).expect("a valid pattern"))
-}
-
-const MONTHS: [&str; 12] = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
-/// Words that offer something or state a number without digits: a source must say them.
-const OFFER_WORDS: [&str; 68] = [
-    "discount",
-    "discounts",
-    "discounted",
-    "discounting",
-    "free",
-    "rebate",
-    "rebates",
-    "refund",
-    "refunds",
-    "waive",
-    "waived",
-    "coupon",
-    "voucher",
-    "vouchers",
-    "promo",
-    "promotion",
-    "half",
-    "percent",
-    "pct",
-    "complimentary",
-    "gratis",
-    "cashback",
-    "reduction",
-    "bonus",
-    "guarantee",
-    "guaranteed",
-    "warranty",
-    "zero",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fifteen",
-    "twenty",
-    "thirty",
-    "forty",
-    "fifty",
-    "sixty",
-    "seventy",
-    "eighty",
-    "ninety",
-    "hundred",
-    "thousand",
-    "million",
-    "billion",
-    "dozen",
-    "twice",
-    "reduced",
-    "reimburse",
-    "reimbursed",
-    "reimbursement",
-    "freebie",
-    "freebies",
-    "gratuitous",
-    "gratuitously",
-    "foc",
-    "fee",
-    "fees",
-    "credit",
-    "credits",
-];
-/// Offers in more than one word.
-const OFFER_PHRASES: [&str; 18] = [
-    "costs nothing",
-    "cost nothing",
-    "on us",
-    "without charge",
-    "pro bono",
-    "price match",
-    "match any",
-    "cut the price",
-    "lower the price",
-    "third off",
-    "quarter off",
-    "no charge",
-    "no cost",
-    "on the house",
-    "per cent",
-    "cash back",
-    "money back",
-    "at cost",
-];
-
-/// Capitalised words a follow-up uses that name nobody.
-const COMMON: [&str; 24] = [
-    "hi", "hello", "hey", "dear", "thanks", "thank", "best", "regards", "cheers", "kind", "warm",
-    "i", "i'm", "i’m", "i'd", "i’d", "i'll", "i’ll", "ok", "okay", "re", "fwd", "ps", "p.s",
-];
-
-static URL: Pattern = (
-    OnceLock::new(),
-    r"(?i)\b(?:https?://|www\.)[^\s<>()\[\]{}]+",
-);
-/// A link written without `http` or `www`: a domain with a path, or with a common top-level
-/// domain.
-static DOMAIN: Pattern = (
-    OnceLock::new(),
-    r"(?i)\b[a-z0-9][a-z0-9-]*(?:\.[a-z0-9-]+)*\.(?:[a-z]{2,}/[^\s<>()\[\]{}]*|[a-z]{2,}\b)",
-);
-/// An address or a link spelled in words: "x at y dot com", "y dot com", "… slash …".
-static SPELLED_LINK: Pattern = (
-    OnceLock::new(),
-    r"(?i)\b[\p{L}\d_-]+\s+dot\s+[a-z]{2,}\b(?:\s+slash\s+\S+)?|\bslash\s+[\p{L}\d_-]+|\b[\p{L}\d_-]+\s*(?:\[\.\]|\(\.\)|\{\.\}|\s\.\s|·)\s*[a-z]{2,}\b|(?:^|\s)@[\p{L}\d_][\p{L}\d_.-]*",
-);
-/// Three or more single letters in a row, spaced out.
-static SPACED: Pattern = (OnceLock::new(), r"\b(?:\p{L}[ \t]+){3,}\p{L}\b");
-/// An amount said without a currency sign: a number with a money word, or priced per unit
-/// or in total ("9,000 bucks", "50 per seat", "9,000 in total").
-static PRICED: Pattern = (
-    OnceLock::new(),
-    r"(?i)\b\d[\d,.]*\s?(?:k\s)?\s?(?:bucks|quid|grand|francs?|yen|rupees?|rand|reais|pesos?|credits?)\b|\b\d[\d,.]*\s?k?\s+(?:per|a|an|each|every)\s+(?:seat|user|licen[cs]e|month|year|head|person|team|hour|day)s?\b|\b\d[\d,.]*\s?k?\s+in\s+total\b|\b\d[\d,.]*\s?k?\s*,?\s+payable\b",
-);
-static EMAIL: Pattern = (
-    OnceLock::new(),
-    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}",
-);
-static ISO_DATE: Pattern = (
-    OnceLock::new(),
-    r"\b(\d{4})-(\d{2})-(\d{2})(?:T[0-9:.]+(?:Z|[+-]\d{2}:?\d{2})?)?",
-);
-static ISO_TIME: Pattern = (OnceLock::new(), r"\d{4}-\d{2}-\d{2}T(\d{2}):(\d{2})");
-static SLASH_DATE: Pattern = (OnceLock::new(), r"\b(\d{1,2})/(\d{1,2})/(\d{4}|\d{2})\b");
-static DAY_MONTH: Pattern = (OnceLock::new(), {
-    // "Tuesday, 5 March 2026", "5th March", "5 Mar."
-    r"(?i)\b(?:(?P<dm_wd>mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+(?:the\s+)?)?(?P<dm_day>\d{1,2})(?:st|nd|rd|th)?(?:\s+of)?\s+(?P<dm_month>(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?)(?:,?\s+(?P<dm_year>\d{4}))?\b"
-});
-static MONTH_DAY: Pattern = (OnceLock::new(), {
-    // "Tuesday, March 5th, 2026", "Mar 5"
-    r"(?i)\b(?:(?P<md_wd>mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+)?(?P<md_month>(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?)\s+(?P<md_day>\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(?P<md_year>\d{4}))?"
-});
-static TIME: Pattern = (
-    OnceLock::new(),
-    r"(?i)\b(?:(?P<h>\d{1,2}):(?P<m>\d{2})\s*(?P<ap>[ap]\.?m\.?)?|(?P<h2>\d{1,2})\s*(?P<ap2>[ap]\.?m\.?))(?:\b|\s|$)",
-);
-static MONEY: Pattern = (
-    OnceLock::new(),
-    r"(?i)(?:[$€£¥]\s?\d[\d,.]*(?:\s?[km]\b)?|\b(?:usd|eur|gbp|chf|cad|aud|sek|nok|dkk)\s?\d[\d,.]*(?:\s?[km]\b)?|\b\d[\d,.]*(?:\s?[km])?\s?(?:[$€£¥]|(?:usd|eur|gbp|chf|cad|aud|sek|nok|dkk|dollars?|euros?|pounds?)\b))",
-);
-static PERCENT: Pattern = (
-    OnceLock::new(),
-    r"(?i)\b\d+(?:[.,]\d+)?\s?(?:%|per\s?cent\b)",
-);
-static PHONE: Pattern = (OnceLock::new(), r"\+?\(?\d[\d\s().-]{5,}\d");
-static NUMBER: Pattern = (OnceLock::new(), r"\b\d[\d,.]*\d\b|\b\d\b");
-static WORD: Pattern = (OnceLock::new(), r"[\p{L}][\p{L}\p{M}'’-]*");
-static NAME_RUN: Pattern = (
-    OnceLock::new(),
-    r"\p{Lu}[\p{L}\p{M}'’-]*(?:[ \t]+\p{Lu}[\p{L}\p{M}'’-]*)*",
-);
 
 #[cfg(test)]
 mod tests {
@@ -1069,5 +913,43 @@ mod tests {
             claims("Following up. Would Monday in March suit? The ROI is clear."),
             Vec::<String>::new()
         );
+    }
+
+    #[test]
+    fn a_name_that_opens_a_sentence_is_checked_unless_it_is_a_common_word() {
+        assert_eq!(
+            claims("Thanks for the call. Sandra agreed to the pilot. Globex is next."),
+            ["Sandra", "Globex"]
+        );
+        assert_eq!(claims("Tony's team wants a demo."), ["Tony's"]);
+        // Names the facts hold, and openers of every kind, hyphenated and contracted.
+        let draft = "Jane, thanks again.\nZoë Müller's team is in. Acme's pilot starts soon.\n\
+            Follow-up: Didn't we say the pilot first? Let's keep it simple. Onboarding is quick. \
+            Happy to help. Circling back on the timeline. Looking forward to it.";
+        assert_eq!(claims(draft), Vec::<String>::new());
+        // A draft in another language has no English openers to tell names from: there, only
+        // names inside sentences are checked.
+        assert_eq!(
+            claims("Merci pour l'échange. Volontiers, je vous envoie le devis pour Zoe."),
+            ["Zoe"]
+        );
+    }
+
+    #[test]
+    fn an_amount_must_be_in_the_currency_the_facts_state() {
+        for other in ["€48,000", "48,000 EUR", "£48k", "48,000 pounds"] {
+            assert_eq!(
+                claims(&format!("The price is {other}.")),
+                [other],
+                "{other}"
+            );
+        }
+        for same in ["48,000 dollars", "48,000 bucks", "$48k"] {
+            assert_eq!(claims(&format!("It is {same}.")), Vec::<String>::new());
+        }
+        // A value the facts state without a currency holds any currency; the value must match.
+        let bare = ["Budget: 9000"];
+        assert!(unsourced("€9,000 it is.", &bare, &[]).is_empty());
+        assert!(!unsourced("€9,100 it is.", &bare, &[]).is_empty());
     }
 }
