@@ -24,7 +24,9 @@ walkthroughs roadmap roadmaps stakeholder stakeholders congrats ok fyi ps btw as
 kickoffs followup followups timeline timelines webinar webinars demo demos online email emails
 emailed emailing inbox inboxes login logins workflow workflows teammate teammates async upsell
 reschedule rescheduling recap recaps dashboards analytics offboarding checklist checklists
-deliverable deliverables hmm
+deliverable deliverables hmm e-mail e-mails relaunch relaunched relaunching mockup mockups
+sitemap sitemaps wireframe wireframes cms seo ux ui pdf pdfs kpi kpis dev devs qa saas api apis
+crm roi faq faqs nda sow msa eod eta
 WORDS
 sort -u "$work/small" "$work/large-common" "$work/contractions" "$work/sales" | grep -v '^$' \
   > shared/data/english-words.txt

@@ -76,7 +76,7 @@ fn event_text(kind: &EventKind) -> String {
         EventKind::FollowUpSent { subject, .. } => format!("follow-up sent: \"{subject}\""),
         EventKind::FounderHold { hold, by, note } => format!(
             "{} (by {by}{})",
-            hold.describe(),
+            hold.describe(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string()),
             note.as_ref().map(|n| format!(": {n}")).unwrap_or_default()
         ),
         other => other.label().replace('_', " "),

@@ -1084,6 +1084,30 @@ async fn a_missing_marker_typed_into_an_edit_blocks_approval_like_a_drafted_one(
 }
 
 #[tokio::test]
+async fn a_cleared_message_is_refused_and_the_drafted_one_is_not_sent_in_its_place() {
+    let w = World::new("Acme", Some("Jane")).await;
+    let d = w.drafted().await;
+    for form in [
+        vec![("action", "approve"), ("subject", ""), ("body", "")],
+        vec![("action", "approve"), ("body", " \r\n ")],
+        vec![("action", "approve"), ("subject", " ")],
+    ] {
+        let (code, body) = w.post(&d.id, &form).await;
+        assert_eq!(code, 400, "{body}");
+        assert!(
+            body["error"].as_str().unwrap_or("").contains("is empty"),
+            "{body}"
+        );
+    }
+    assert!(w.sent().is_empty());
+    assert_eq!(w.status(&d.id).await, DraftStatus::Pending);
+    // Left out, a field is the drafted text.
+    let (code, body) = w.post(&d.id, &[("action", "approve")]).await;
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(w.sent().len(), 1);
+}
+
+#[tokio::test]
 async fn crm_text_and_an_edited_subject_reach_the_sender_on_one_line() {
     let w = World::new(
         "Zenith\r\nBcc: victim@evil.example\r\nX-Injected: yes",

@@ -120,13 +120,18 @@ pub enum Hold {
 }
 
 impl Hold {
-    pub fn describe(&self) -> String {
+    /// The hold in words, its times as `when` writes them (the founder's local time).
+    pub fn describe(&self, when: impl Fn(Timestamp) -> String) -> String {
         match self {
             Hold::Park => "parked by the founder: no drafts until unparked".into(),
             Hold::Unpark => "unparked by the founder".into(),
-            Hold::Snooze { until } => format!("snoozed by the founder until {until}"),
+            Hold::Snooze { until } => format!("snoozed by the founder until {}", when(*until)),
             Hold::Rearm { trigger, at, .. } => {
-                format!("wrong timing: {trigger} comes back at {at}")
+                format!(
+                    "wrong timing: \"{}\" comes back at {}",
+                    trigger.label(),
+                    when(*at)
+                )
             }
             Hold::WrongContact { email } => {
                 format!("wrong contact: no drafts to {email} until the CRM names another")

@@ -247,11 +247,14 @@ pub(crate) async fn write(writer: &dyn DraftWriter, brief: &Brief<'_>) -> Writte
             )
         }
         Err(e) => {
+            // The writers' errors say what went wrong (a status, a timeout, "cannot connect"),
+            // never the prompt, the answer or a key.
+            tracing::warn!(model = %model, error = %e, "the model call failed");
             return set_aside(
                 ModelOutcome::Failed,
                 format!("The model gave no draft ({e}): this is the template's draft."),
                 None,
-            )
+            );
         }
     };
     let tokens = answer.tokens();

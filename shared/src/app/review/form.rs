@@ -112,18 +112,32 @@ pub(super) fn approved_text(
     draft: &Draft,
     form: &DecisionForm,
 ) -> Result<(String, String), ApiError> {
-    // An edited subject is a header like the drafted one: on one line.
+    // An edited subject is a header like the drafted one: on one line. A field left out is
+    // the drafted text; a field sent empty was cleared, and an empty message is never sent
+    // (nor is the drafted one in its place).
     let subject = form
         .subject
         .as_deref()
         .map(crate::domain::headers::subject)
-        .filter(|s| !s.is_empty())
         .unwrap_or_else(|| draft.subject.clone());
-    let body = form
-        .body
-        .clone()
-        .filter(|s| !s.trim().is_empty())
-        .unwrap_or_else(|| draft.body.clone());
+    let body = form.body.clone().unwrap_or_else(|| draft.body.clone());
+    let cleared: Vec<&str> = [
+        ("subject", subject.trim(), draft.subject.trim()),
+        ("body", body.trim(), draft.body.trim()),
+    ]
+    .into_iter()
+    .filter(|(_, sent, drafted)| sent.is_empty() && !drafted.is_empty())
+    .map(|(name, _, _)| name)
+    .collect();
+    if !cleared.is_empty() {
+        return Err(ApiError::BadRequest {
+            message: format!(
+                "the {} is empty: write the message, or reject the draft",
+                cleared.join(" and the ")
+            ),
+            detail: json!({ "empty": cleared }),
+        });
+    }
     // Normalise browser line endings so an untouched textarea is not an "edit".
     let body = body.replace("\r\n", "\n");
     // Drafted markers left in, and markers typed into an edit, block alike.
@@ -213,7 +227,7 @@ pub(super) fn rejection(
         .map(str::to_string);
     if note.is_none() && matches!(kind, "other" | "bad_draft") {
         return Err(ApiError::BadRequest {
-            message: "a rejection needs a `reason`: pick one, or say why".into(),
+            message: "a rejection needs a reason: pick one, or say why in the note".into(),
             detail: json!({ "missing": ["reason"] }),
         });
     }

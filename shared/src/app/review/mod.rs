@@ -130,13 +130,14 @@ fn decided_detail(d: &Draft) -> Value {
     })
 }
 
-fn already_decided(d: &Draft) -> ApiError {
+/// A draft decided already, its decision's time as the founder reads it ("Tue 14:10").
+fn already_decided(d: &Draft, now: jiff::Timestamp, tz: &jiff::tz::TimeZone) -> ApiError {
     let message = match (&d.decision, d.status) {
         (Some(x), _) => format!(
             "draft already decided: {} by {} at {} (status {})",
             x.action.as_str(),
             x.by,
-            x.at,
+            super::present::when(x.at, now, tz),
             d.status
         ),
         (None, DraftStatus::Superseded) => d
@@ -254,7 +255,7 @@ impl Review {
                 .unwrap_or_else(|| "Not sent: this draft was withdrawn.".into());
             Err(self.withdrawn(&draft, approver, now, words, None))
         } else if !draft.status.is_open() {
-            Err(already_decided(&draft))
+            Err(self.already_decided(&draft))
         } else {
             tracing::info!(action = ?action, "decision received");
             match action {
@@ -277,10 +278,14 @@ impl Review {
     }
 
     /// Move an open draft to `next`; losing the race means someone else decided first.
+    fn already_decided(&self, d: &Draft) -> ApiError {
+        already_decided(d, self.core.clock.now(), &self.core.config.timezone())
+    }
+
     async fn transition(&self, draft: &Draft, expected: DraftStatus) -> Result<(), ApiError> {
         match self.core.store.update_draft(draft, expected).await {
             Ok(()) => Ok(()),
-            Err(StoreError::Conflict) => Err(already_decided(&self.load(&draft.id).await?)),
+            Err(StoreError::Conflict) => Err(self.already_decided(&self.load(&draft.id).await?)),
             Err(e) => Err(store_error(e)),
         }
     }
@@ -528,14 +533,14 @@ impl Review {
     async fn resume(&self, draft: Draft, approver: &str) -> Result<Value, ApiError> {
         let c = &self.core;
         let Some(email) = draft.outgoing.clone() else {
-            return Err(already_decided(&draft));
+            return Err(self.already_decided(&draft));
         };
         let lookup = self.sender.find_sent(&email).await.map_err(send_error)?;
         let (kind, found) = match &lookup {
             SentLookup::Found(r) => (AuditKind::SendFoundInSent, Some(r.id.clone())),
             SentLookup::NotFound => (AuditKind::SendResumed, None),
             // Nowhere to look: sending again could send twice.
-            SentLookup::CannotLook => return Err(already_decided(&draft)),
+            SentLookup::CannotLook => return Err(self.already_decided(&draft)),
         };
         self.audit_decision(
             &draft,
@@ -661,7 +666,10 @@ impl Review {
         .await?;
         let mut effect = "Nothing was sent.".to_string();
         if let Some(hold) = hold {
-            effect = format!("Nothing was sent; the deal is {}.", hold.describe());
+            effect = format!(
+                "Nothing was sent; the deal is {}.",
+                hold.describe(|t| { super::present::when(t, now, &c.config.timezone()) })
+            );
             let event = DealEvent {
                 id: format!("draftgate:hold:{}", draft.id),
                 deal: draft.deal.clone(),
@@ -721,7 +729,7 @@ impl Review {
         )
         .await?;
         Ok(
-            json!({ "draft_id": draft.id, "status": "SNOOZED", "snoozed_until": until, "message": format!("Snoozed until {until}; you will be reminded then.") }),
+            json!({ "draft_id": draft.id, "status": "SNOOZED", "snoozed_until": until, "message": format!("Snoozed until {}; you will be reminded then.", super::present::when(until, now, &self.core.config.timezone())) }),
         )
     }
 }

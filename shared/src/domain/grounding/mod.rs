@@ -20,6 +20,7 @@
 //! It is a rule, not a score: the same text and facts always give the same answer, and a draft
 //! that fails is never shown as the draft.
 
+mod money;
 mod names;
 mod patterns;
 
@@ -28,6 +29,7 @@ use std::collections::BTreeSet;
 use jiff::civil::{Date, Weekday};
 
 use super::time::WEEKDAYS;
+use money::{currencies, currency, same_currency};
 use names::{bare_name, names};
 use patterns::*;
 
@@ -65,37 +67,15 @@ pub fn unsourced(text: &str, trusted: &[&str], prospect: &[&str]) -> Vec<Unsourc
     let heard = Known::of(&all);
     let mut found = disguises(text, &known);
     let mut rest = text.to_string();
+    links(&mut rest, &known, &mut found);
     let mut flag = |kind: ClaimKind, text: &str| {
         found.push(Unsourced {
             kind,
             text: text.trim().to_string(),
         });
     };
-    // Links and addresses first: their digits and capitals are not numbers or names.
-    for m in re(&URL).find_iter(text) {
-        let link = m
-            .as_str()
-            .trim_end_matches(['.', ',', ';', ':', '!', '?', ')']);
-        if !known.links.contains(&link_key(link)) {
-            flag(ClaimKind::Link, link);
-        }
-    }
-    blank(&mut rest, &URL);
-    for m in re(&EMAIL).find_iter(&rest.clone()) {
-        if !known.emails.contains(&m.as_str().to_lowercase()) {
-            flag(ClaimKind::Email, m.as_str());
-        }
-    }
-    blank(&mut rest, &EMAIL);
-    for m in re(&DOMAIN).find_iter(&rest.clone()) {
-        let link = m
-            .as_str()
-            .trim_end_matches(['.', ',', ';', ':', '!', '?', ')']);
-        if !known.links.contains(&link_key(link)) {
-            flag(ClaimKind::Link, link);
-        }
-    }
-    blank(&mut rest, &DOMAIN);
+    // A numbered list's markers ("1. ", "2) ") are no numbers.
+    blank(&mut rest, &LIST_NUMBER);
     // Dates, then times, amounts and percentages, then phone numbers, then any other number.
     for d in dates(&rest) {
         if !heard.holds_date(&d) {
@@ -176,7 +156,55 @@ pub fn unsourced(text: &str, trusted: &[&str], prospect: &[&str]) -> Vec<Unsourc
     }
     // Offers and numbers in words, unless a claim above already names them.
     offers(&rest, text, &known, &mut found);
+    other_currencies(text, &known, &mut found);
     found
+}
+
+/// Links, addresses and domains no trusted source holds, each blanked out of `rest` after: their
+/// digits and capitals are not numbers or names.
+fn links(rest: &mut String, known: &Known, found: &mut Vec<Unsourced>) {
+    for (pattern, kind) in [
+        (&URL, ClaimKind::Link),
+        (&EMAIL, ClaimKind::Email),
+        (&DOMAIN, ClaimKind::Link),
+    ] {
+        for m in re(pattern).find_iter(&rest.clone()) {
+            let (held, claim) = if kind == ClaimKind::Email {
+                let e = m.as_str();
+                (known.emails.contains(&e.to_lowercase()), e)
+            } else {
+                let link = m
+                    .as_str()
+                    .trim_end_matches(['.', ',', ';', ':', '!', '?', ')']);
+                (known.links.contains(&link_key(link)), link)
+            };
+            if !held {
+                found.push(Unsourced {
+                    kind,
+                    text: claim.trim().to_string(),
+                });
+            }
+        }
+        blank(rest, pattern);
+    }
+}
+
+/// Where the sources name currencies, the draft names no other, wherever it names one
+/// ("24,000, payable in USD", "CA$", "₹"); a currency an amount's claim shows already is not
+/// named twice.
+fn other_currencies(text: &str, known: &Known, found: &mut Vec<Unsourced>) {
+    if !known.currencies.is_empty() {
+        for (code, shown) in currencies(text) {
+            let held = known.currencies.iter().any(|c| same_currency(c, code));
+            let named = found.iter().any(|f| f.text.contains(shown.trim()));
+            if !held && !named {
+                found.push(Unsourced {
+                    kind: ClaimKind::Amount,
+                    text: shown.trim().to_string(),
+                });
+            }
+        }
+    }
 }
 
 /// Characters and words that disguise what a text says, and addresses spelled in words.
@@ -248,6 +276,8 @@ struct Known {
     numbers: Vec<f64>,
     /// Amounts with the currency they were stated in, when they were.
     money: Vec<(f64, Option<&'static str>)>,
+    /// Every currency the sources name.
+    currencies: BTreeSet<&'static str>,
     percents: Vec<f64>,
     dates: Vec<FoundDate>,
     times: BTreeSet<u32>,
@@ -266,6 +296,7 @@ impl Known {
             phones: Vec::new(),
             numbers: Vec::new(),
             money: Vec::new(),
+            currencies: BTreeSet::new(),
             percents: Vec::new(),
             dates: Vec::new(),
             times: BTreeSet::new(),
@@ -303,6 +334,9 @@ impl Known {
                     known.phones.push(digits);
                 }
             }
+            known
+                .currencies
+                .extend(currencies(s).into_iter().map(|(code, _)| code));
             for m in re(&MONEY)
                 .find_iter(&plain)
                 .chain(re(&PRICED).find_iter(&plain))
@@ -560,42 +594,6 @@ fn minutes(c: &regex::Captures<'_>) -> Option<u32> {
         _ => hour,
     };
     (hour < 24 && minute < 60).then_some(hour * 60 + minute)
-}
-
-/// The currency an amount is written in (`$` for a dollar of no stated country), if any.
-fn currency(written: &str) -> Option<&'static str> {
-    let lower = written.to_lowercase();
-    let has = |needle: &str| lower.contains(needle);
-    const WORDS: [(&str, &str); 17] = [
-        ("usd", "usd"),
-        ("cad", "cad"),
-        ("aud", "aud"),
-        ("eur", "eur"),
-        ("€", "eur"),
-        ("gbp", "gbp"),
-        ("£", "gbp"),
-        ("pound", "gbp"),
-        ("quid", "gbp"),
-        ("chf", "chf"),
-        ("franc", "chf"),
-        ("sek", "sek"),
-        ("nok", "nok"),
-        ("dkk", "dkk"),
-        ("¥", "jpy"),
-        ("yen", "jpy"),
-        ("rupee", "inr"),
-    ];
-    WORDS
-        .iter()
-        .find(|(needle, _)| has(needle))
-        .map(|(_, code)| *code)
-        .or_else(|| (has("$") || has("dollar") || has("buck")).then_some("$"))
-}
-
-/// Whether two currencies can be the same: equal, or a bare dollar and a dollar of a country.
-fn same_currency(a: &str, b: &str) -> bool {
-    let dollar = |c: &str| matches!(c, "usd" | "cad" | "aud");
-    a == b || (a == "$" && dollar(b)) || (b == "$" && dollar(a))
 }
 
 /// The value of a number or amount as written: `12,000.50`, `12.000,50`, `12k`, `1.5m`, `15%`.
@@ -933,6 +931,67 @@ mod tests {
             claims("Merci pour l'échange. Volontiers, je vous envoie le devis pour Zoe."),
             ["Zoe"]
         );
+    }
+
+    #[test]
+    fn plain_drafts_of_many_shapes_raise_no_alarm() {
+        for draft in [
+            "I've not heard back since the proposal. I’ve been thinking about the timeline.",
+            "If it helps, I can:\n- Walk you through it\n- Adjust the scope or timing\n- Rework the budget\n1. Trim the pilot\n2) Keep it simple",
+            "Dear Ms. Doe,\n\nA quick note on the proposal.",
+            "It is a busy time of year… No rush at all.",
+            "Quick Question About Your Website Redesign Proposal",
+            "Alex Founder | Founder | Northwind Studio",
+            "You said “the budget is approved.” Should I rework anything? E-mail can get buried.",
+            "The ROI case and the SOW are ready; happy to send the NDA by EOD, FYI.",
+        ] {
+            assert_eq!(claims(draft), Vec::<String>::new(), "{draft}");
+        }
+    }
+
+    #[test]
+    fn names_hidden_by_padding_acronyms_titles_or_scripts_are_caught() {
+        // Jargon to make an English draft look foreign switches nothing off.
+        let padded = "Sandra from our team finished the mockups, sitemap and cms plan for the pilot. \
+            Initrode saw the same ux/ui and seo approach and loved it. Want me to send the pdf?\n\
+            tl;dr: mockups + sitemap + cms + seo + ux/ui + kpis + pdf, all ready for the devs and qa.";
+        assert_eq!(claims(padded), ["Sandra", "Initrode"]);
+        assert_eq!(claims("We did the same for IBM and KPMG."), ["IBM", "KPMG"]);
+        assert_eq!(claims("Dear Mr. Smith, Ms. Doe is in."), ["Smith"]);
+        assert_eq!(claims("Our contact 王伟 already approved it."), ["王伟"]);
+    }
+
+    #[test]
+    fn a_currency_the_facts_do_not_name_is_a_claim_wherever_it_stands() {
+        // FACTS name USD only.
+        for other in [
+            "₹48,000",
+            "48,000 NZD",
+            "SGD 48,000",
+            "48,000 (EUR)",
+            "48,000, payable in EUR",
+            "CA$48,000",
+            "48,000 Canadian dollars",
+            "48,000 zł",
+            "kr 48,000",
+        ] {
+            assert!(
+                !claims(&format!("It is {other}.")).is_empty(),
+                "{other} passed"
+            );
+        }
+        for same in [
+            "$  48,000",
+            "48,000 US dollars",
+            "US$48,000",
+            "48,000 (USD)",
+        ] {
+            assert_eq!(
+                claims(&format!("It is {same}.")),
+                Vec::<String>::new(),
+                "{same}"
+            );
+        }
     }
 
     #[test]

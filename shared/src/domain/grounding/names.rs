@@ -3,29 +3,78 @@
 use super::patterns::{re, MONTHS, NAME_RUN, WORD};
 use crate::domain::time::WEEKDAYS;
 
-/// Capitalised words and runs of them: the names a text mentions. Months, weekdays, greetings
-/// and short all-capital words (acronyms) are left out. A sentence's or a line's first word is
-/// capitalised whatever it is, so there it is a name only when it is no common English word
-/// ("Sandra agreed" is checked, "Following up" is not), and only in a text written in English:
-/// in another language every first word would look like a name.
+/// Capitalised words and runs of them, and words of scripts without capitals: the names a
+/// text mentions. Months, weekdays, greetings, titles and common acronyms are left out. A
+/// sentence's first word (after `.`, `…`, a closing quote, a list marker, a `|`) is capitalised
+/// whatever it is, and so is every word of a line in title case, so there a word is a name only
+/// when it is no common English word ("Sandra agreed" is checked, "Following up" is not), and
+/// only in a text written in English: in another language every first word would look like one.
 pub(super) fn names(text: &str) -> Vec<(String, String)> {
     let english = written_in_english(text);
     let mut out = Vec::new();
-    for m in re(&NAME_RUN).find_iter(text) {
-        let run = m.as_str();
-        let words: Vec<&str> = run.split_whitespace().collect();
-        let before = text[..m.start()].trim_end_matches([' ', '\t']);
-        let line_start = before.is_empty() || before.ends_with('\n');
-        let opens = line_start || before.trim_end().ends_with(['.', '!', '?', ':', '"', '(']);
-        for (i, w) in words.iter().enumerate() {
-            let first = i == 0 && opens;
-            if common(w) || (first && (!english || english_word(w))) {
-                continue;
+    for line in text.split('\n') {
+        let titled = english && title_case(line);
+        for m in re(&NAME_RUN).find_iter(line) {
+            let opens = opens_sentence(&line[..m.start()]);
+            for (i, w) in m.as_str().split_whitespace().enumerate() {
+                let capitalised_anyway = (i == 0 && opens) || titled;
+                if common(w) || (capitalised_anyway && (!english || english_word(w))) {
+                    continue;
+                }
+                out.push((bare_name(w), w.to_string()));
             }
-            out.push((bare_name(w), w.to_string()));
+        }
+        if english {
+            for w in re(&WORD).find_iter(line) {
+                let caseless = w
+                    .as_str()
+                    .chars()
+                    .any(|c| c.is_alphabetic() && !c.is_uppercase() && !c.is_lowercase());
+                if caseless {
+                    out.push((bare_name(w.as_str()), w.as_str().to_string()));
+                }
+            }
         }
     }
     out
+}
+
+/// Whether a word right after `before` (the line up to it) opens a sentence.
+fn opens_sentence(before: &str) -> bool {
+    let b = before.trim_end();
+    let marker = b.trim_start();
+    let list_marker = matches!(marker, "-" | "*" | "•" | "–" | "—" | "+" | ">" | "")
+        || (marker.len() <= 4
+            && marker.ends_with(['.', ')'])
+            && marker[..marker.len() - 1]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric()));
+    if list_marker || b.ends_with(['"', '“', '‘', '(', '[']) {
+        return true;
+    }
+    // "Ms. Doe": a title's full stop ends no sentence.
+    let last = b
+        .rsplit(char::is_whitespace)
+        .next()
+        .unwrap_or("")
+        .to_lowercase();
+    if TITLES.iter().any(|t| last.strip_suffix('.') == Some(t)) {
+        return false;
+    }
+    b.trim_end_matches(['"', '”', '’', '\'', ')', ']', '*', '_'])
+        .ends_with(['.', '!', '?', ':', ';', '…', '|', '–', '—', '•'])
+}
+
+/// Whether a line is written in title case ("Quick Question About Your Proposal", a
+/// signature's "Founder | Northwind Studio"): three or more words of four letters or more, and
+/// all of them capitalised.
+fn title_case(line: &str) -> bool {
+    let long: Vec<&str> = re(&WORD)
+        .find_iter(line)
+        .map(|m| m.as_str())
+        .filter(|w| w.chars().count() >= 4)
+        .collect();
+    long.len() >= 3 && long.iter().all(|w| w.starts_with(char::is_uppercase))
 }
 
 /// Common English words, one a line, sorted bytewise (SCOWL; `scripts/english-words.sh`).
@@ -42,18 +91,30 @@ pub(super) fn english_word(word: &str) -> bool {
             .all(|part| !part.is_empty() && listed(ENGLISH, part))
 }
 
-/// Whether most of the text's lower-case words are common English words.
+/// Whether a text is written in English: a fifth of its lower-case words are English's
+/// commonest (`the`, `to`, `you`), or three quarters are words of the list. A draft padded with
+/// jargon to look foreign has to lose both.
 pub(super) fn written_in_english(text: &str) -> bool {
-    let (mut words, mut known) = (0usize, 0usize);
+    let (mut words, mut listed_words, mut function) = (0usize, 0usize, 0usize);
     for w in re(&WORD).find_iter(text) {
         let w = w.as_str();
         if w.chars().count() > 1 && w.chars().all(|c| !c.is_uppercase()) {
             words += 1;
-            known += usize::from(english_word(w));
+            listed_words += usize::from(english_word(w));
+            function += usize::from(FUNCTION_WORDS.contains(&w));
         }
     }
-    words == 0 || known * 4 >= words * 3
+    words == 0 || function * 5 >= words || listed_words * 4 >= words * 3
 }
+
+/// English's commonest words, rare in other languages' text.
+const FUNCTION_WORDS: [&str; 60] = [
+    "the", "and", "to", "of", "in", "for", "is", "you", "we", "it", "on", "with", "that", "this",
+    "be", "are", "can", "will", "your", "our", "me", "my", "at", "as", "if", "so", "or", "do",
+    "have", "not", "from", "by", "an", "was", "would", "could", "let", "what", "when", "there",
+    "any", "just", "all", "about", "but", "up", "us", "they", "their", "them", "has", "had", "did",
+    "been", "which", "who", "how", "than", "also", "into",
+];
 
 /// Whether `word` is a line of `list`, whose lines are sorted bytewise: a binary search over
 /// the text itself, so the list costs nothing until a draft is checked.
@@ -89,23 +150,48 @@ pub(super) fn bare_name(word: &str) -> String {
     w.trim_end_matches(['\'', '’']).to_lowercase()
 }
 
+/// A capitalised word that names nobody: a greeting, a title, `I` in any contraction, a
+/// month, a weekday, a single letter, a common acronym (`ROI`, `EOD`) or an all-capital
+/// English word. Other acronyms (`IBM`, `KPMG`) are names.
 pub(super) fn common(word: &str) -> bool {
-    let lower = word.to_lowercase();
-    let acronym = word.chars().count() <= 4 && word.chars().all(|c| !c.is_lowercase());
-    acronym
+    let lower = word.replace('’', "'").to_lowercase();
+    let base = ["'ve", "'ll", "'d", "'m", "'re", "'s"]
+        .iter()
+        .find_map(|c| lower.strip_suffix(c))
+        .unwrap_or(&lower);
+    let letters = word.chars().filter(|c| c.is_alphabetic()).count();
+    let capitals = letters > 1 && word.chars().all(|c| !c.is_lowercase());
+    letters <= 1
+        || (capitals && (ACRONYMS.contains(&base) || english_word(base)))
         || MONTHS
             .iter()
             .any(|m| *m == lower || (lower.len() == 3 && m.starts_with(&lower)))
         || WEEKDAYS
             .iter()
             .any(|d| *d == lower || (lower.len() == 3 && d.starts_with(&lower)))
-        || COMMON.contains(&lower.as_str())
+        || COMMON.contains(&base)
+        || TITLES.contains(&base)
 }
 
 /// Capitalised words a follow-up uses that name nobody.
-pub(super) const COMMON: [&str; 24] = [
+pub(super) const COMMON: [&str; 17] = [
     "hi", "hello", "hey", "dear", "thanks", "thank", "best", "regards", "cheers", "kind", "warm",
-    "i", "i'm", "i’m", "i'd", "i’d", "i'll", "i’ll", "ok", "okay", "re", "fwd", "ps", "p.s",
+    "i", "ok", "okay", "re", "fwd", "ps",
+];
+
+/// Titles before a name.
+const TITLES: [&str; 7] = ["mr", "mrs", "ms", "mx", "dr", "prof", "st"];
+
+/// Acronyms of business mail that name nobody (a currency code is read as a currency).
+const ACRONYMS: [&str; 98] = [
+    "roi", "crm", "api", "apis", "sow", "nda", "msa", "faq", "faqs", "pdf", "pdfs", "seo", "ux",
+    "ui", "ceo", "cto", "cfo", "coo", "cmo", "cro", "cio", "ciso", "vp", "svp", "evp", "hr", "qa",
+    "eod", "eow", "eta", "fyi", "asap", "tbd", "tba", "kpi", "kpis", "sla", "slas", "sso", "saml",
+    "gdpr", "soc", "iso", "hipaa", "ccpa", "csv", "url", "urls", "usa", "uk", "eu", "emea", "apac",
+    "latam", "ai", "ml", "llm", "it", "po", "rfp", "rfq", "rfi", "poc", "mvp", "smb", "arr", "mrr",
+    "cac", "ltv", "nps", "okr", "okrs", "qbr", "tco", "sku", "cc", "bcc", "fw", "tl", "dr", "pst",
+    "pdt", "est", "edt", "cet", "cest", "gmt", "utc", "bst", "am", "pm", "saas", "b2b", "ps",
+    "usd", "eur", "gbp", "chf",
 ];
 
 #[cfg(test)]

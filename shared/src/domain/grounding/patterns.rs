@@ -173,6 +173,8 @@ pub(super) static PERCENT: Pattern = (
 pub(super) static PHONE: Pattern = (OnceLock::new(), r"\+?\(?\d[\d\s().-]{5,}\d");
 pub(super) static NUMBER: Pattern = (OnceLock::new(), r"\b\d[\d,.]*\d\b|\b\d\b");
 pub(super) static WORD: Pattern = (OnceLock::new(), r"[\p{L}][\p{L}\p{M}'’-]*");
+/// A numbered list's marker at a line's start.
+pub(super) static LIST_NUMBER: Pattern = (OnceLock::new(), r"(?m)^[ \t]*\d{1,2}[.)][ \t]");
 pub(super) static NAME_RUN: Pattern = (
     OnceLock::new(),
     r"\p{Lu}[\p{L}\p{M}'’-]*(?:[ \t]+\p{Lu}[\p{L}\p{M}'’-]*)*",
