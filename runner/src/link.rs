@@ -68,10 +68,19 @@ pub async fn run(config: &Config, args: LinkArgs<'_>) -> Result<String, String> 
                 })?
         }
     };
+    // The address asked for, else the one the runner on this data directory last served on.
+    let served = || {
+        shared::adapters::embedded::EmbeddedStore::open(args.data)
+            .ok()?
+            .meta_get(crate::server::PUBLIC_BASE_URL_KEY)
+            .ok()
+            .flatten()
+    };
     let base = args
         .base_url
         .map(str::to_string)
         .or_else(|| std::env::var("PUBLIC_BASE_URL").ok())
+        .or_else(served)
         .unwrap_or_else(|| "http://127.0.0.1:8080".into());
     let ttl = SignedDuration::from_hours(config.review.token_ttl_hours as i64);
     let token = TokenSigner::new(Secret::new(key)).sign(Scope::Queue, &approver, now + ttl);

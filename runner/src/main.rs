@@ -34,8 +34,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the webhook, review and dev routes on an embedded store.
+    /// Serve the webhook, review and dev routes, on an embedded store (or, with --aws, on
+    /// DynamoDB, SQS and EventBridge).
     Serve {
+        /// The address to listen on; on a loopback address the dev routes are served too.
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: SocketAddr,
         /// Directory of the embedded store (survives restarts).
@@ -62,9 +64,13 @@ enum Command {
         dev_routes: bool,
     },
     /// Validate a config file and its templates; print each problem with its location.
+    /// `[drafting]` is checked as the environment completes it (DRAFTING_ENGINE,
+    /// DRAFTING_MODEL, OPENAI_BASE_URL, DRAFTING_*), the way `serve` and the drafting function
+    /// read it.
     CheckConfig {
-        #[arg(default_value = "config/draftgate.toml")]
-        file: PathBuf,
+        /// The config file (default: config/draftgate.toml if present, else the config
+        /// compiled into the binary, as `serve` reads it).
+        file: Option<PathBuf>,
     },
     /// A deployment's config: `draftgate config push FILE --to s3://BUCKET/KEY`.
     #[command(subcommand)]
@@ -73,8 +79,10 @@ enum Command {
     Explain {
         /// `crm:id`, e.g. `hubspot:9001` (a bare id means HubSpot).
         deal: String,
+        /// The runner's data directory.
         #[arg(long, default_value = ".draftgate")]
         data: PathBuf,
+        /// Config file (default: config/draftgate.toml if present, else the bundled one).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Read the deal from DynamoDB (a deployment, or `serve --aws`): PIPELINE_TABLE and
@@ -86,8 +94,10 @@ enum Command {
     /// configured in the environment (`PIPEDRIVE_API_TOKEN`, …) into the store; prints a JSON
     /// summary. A second run over unchanged CRMs records nothing.
     Import {
+        /// The runner's data directory.
         #[arg(long, default_value = ".draftgate")]
         data: PathBuf,
+        /// Config file (default: config/draftgate.toml if present, else the bundled one).
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -122,20 +132,28 @@ enum Command {
     /// for the local runner (its key in --data), or a deployment (--secret, the stack's
     /// `SecretsName`, or DRAFTGATE_SIGNING_KEY; --base-url or PUBLIC_BASE_URL).
     Link {
+        /// The approver the link is for (an email of the config's approvers).
         #[arg(long)]
         approver: Option<String>,
+        /// A deployment: the stack's secret (output `SecretsName`) holding the signing key.
         #[arg(long)]
         secret: Option<String>,
+        /// Where the link points (default: PUBLIC_BASE_URL, else the address the runner on
+        /// --data last served on, else http://127.0.0.1:8080).
         #[arg(long)]
         base_url: Option<String>,
+        /// The runner's data directory (its signing key and address).
         #[arg(long, default_value = ".draftgate")]
         data: PathBuf,
+        /// Config file (default: config/draftgate.toml if present, else the bundled one).
         #[arg(long)]
         config: Option<PathBuf>,
     },
     /// Run a scenario (deals and events over weeks) on a virtual clock and report.
     Replay {
+        /// The scenario file (JSON; see examples/scenarios/).
         scenario: PathBuf,
+        /// Config file (default: config/draftgate.toml if present, else the bundled one).
         #[arg(long)]
         config: Option<PathBuf>,
         /// Print the report as JSON.
@@ -292,6 +310,60 @@ fn connect(crm: &str, url: &str) -> ExitCode {
     }
 }
 
+/// `draftgate check-config [FILE]`: the config as `serve` would read it, `[drafting]` as this
+/// environment completes it; each problem with its file and line.
+fn check_config(file: Option<PathBuf>) -> ExitCode {
+    let file = file.or_else(|| {
+        let default = PathBuf::from("config/draftgate.toml");
+        default.exists().then_some(default)
+    });
+    let (name, parsed, text) = match &file {
+        Some(f) => (
+            f.display().to_string(),
+            shared::config::Config::from_file(f),
+            std::fs::read_to_string(f).unwrap_or_default(),
+        ),
+        None => (
+            "the bundled config".to_string(),
+            shared::config::Config::bundled(),
+            String::new(),
+        ),
+    };
+    let c = match parsed {
+        Ok(c) => c,
+        Err(problems) => {
+            print_problems(&problems);
+            return ExitCode::from(1);
+        }
+    };
+    let drafting = match c.drafting.with_env(&|name| std::env::var(name).ok()) {
+        Ok(d) => d,
+        Err(problems) => {
+            let problems: Vec<_> = problems
+                .into_iter()
+                .map(|p| shared::config::ConfigError {
+                    file: name.clone(),
+                    line: shared::config::drafting_line(&text, p.key),
+                    message: p.message,
+                })
+                .collect();
+            print_problems(&problems);
+            return ExitCode::from(1);
+        }
+    };
+    let templates = c.templates.all().count();
+    println!(
+        "{name}: ok ({} provider stage maps, {templates} templates; drafts written by {})",
+        c.stages.len(),
+        match &drafting.model {
+            Some(m) if drafting.engine != shared::config::Engine::Template =>
+                format!("the model {m} ({})", drafting.engine.name()),
+            _ => "the templates".into(),
+        }
+    );
+    ExitCode::SUCCESS
+}
+
 fn config_or_exit(path: Option<PathBuf>) -> shared::config::Config {
     let path = path.or_else(|| {
         let default = PathBuf::from("config/draftgate.toml");
@@ -320,34 +392,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::CheckConfig { file } => match shared::config::Config::from_file(&file) {
-            Ok(c) => {
-                // `[drafting]` as this environment completes it (`DRAFTING_*`), as serve reads it.
-                let drafting = match c.drafting.with_env(&|name| std::env::var(name).ok()) {
-                    Ok(d) => d,
-                    Err(problem) => {
-                        println!("{}: {problem}", file.display());
-                        return ExitCode::from(1);
-                    }
-                };
-                let templates = c.templates.all().count();
-                println!(
-                    "{}: ok ({} provider stage maps, {templates} templates; drafts written by {})",
-                    file.display(),
-                    c.stages.len(),
-                    match &drafting.model {
-                        Some(m) if drafting.engine != shared::config::Engine::Template =>
-                            format!("the model {m} ({})", drafting.engine.name()),
-                        _ => "the templates".into(),
-                    }
-                );
-                ExitCode::SUCCESS
-            }
-            Err(problems) => {
-                print_problems(&problems);
-                ExitCode::from(1)
-            }
-        },
+        Command::CheckConfig { file } => check_config(file),
         Command::Config(ConfigCommand::Push { file, to }) => config_push(&file, &to),
         Command::Link {
             approver,

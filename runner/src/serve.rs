@@ -21,7 +21,8 @@ use shared::tokens::TokenSigner;
 
 use crate::sample::Sample;
 use crate::server::{
-    dispatch, load_config, runner_clock, Backend, Runner, SIGNING_KEY_KEY, SWEEP_EVERY,
+    dispatch, load_config, runner_clock, Backend, Runner, PUBLIC_BASE_URL_KEY, SIGNING_KEY_KEY,
+    SWEEP_EVERY,
 };
 use crate::workers::Workers;
 
@@ -57,6 +58,10 @@ pub async fn serve(options: ServeOptions) -> Result<(), String> {
     let clock = runner_clock(&store);
     let signing_key = signing_key(&env, &store, &mut notes)?;
     let public_base_url = public_base_url(&env, addr, &mut notes);
+    // `draftgate link --data …` names this runner's address, whatever port it listens on.
+    if let Err(e) = store.meta_set(PUBLIC_BASE_URL_KEY, &public_base_url) {
+        tracing::warn!(error = %e, "the runner's address is not kept for `draftgate link`");
+    }
     let settings = Settings {
         env,
         addr,
@@ -398,7 +403,10 @@ async fn build_runner(
             m.name()
         ));
     }
-    let drafting = shared::assembly::DraftingSetup::read(&config, &|name| env.optional(name))?;
+    let drafting = shared::assembly::DraftingSetup::read(&config, &|name| env.optional(name))
+        .map_err(|e| {
+            format!("refusing to start: [drafting], with the environment's DRAFTING_* and OPENAI_BASE_URL: {e} (draftgate check-config shows each problem with its line)")
+        })?;
     let writer = drafting.writer().await?;
     if let Some(base) = drafting.drafting.base_url.as_deref().filter(|b| {
         drafting.drafting.engine == shared::config::Engine::Openai

@@ -26,6 +26,8 @@ use crate::workers::{WorkQueue, Workers};
 
 pub const CLOCK_OFFSET_KEY: &str = "clock_offset_ms";
 pub const SIGNING_KEY_KEY: &str = "dev_signing_key";
+/// The address the last `serve` on this data directory gave its links.
+pub const PUBLIC_BASE_URL_KEY: &str = "public_base_url";
 /// The scheduled sweep's period on the runner (EventBridge runs it every 15 minutes in AWS).
 pub(crate) const SWEEP_EVERY: Duration = Duration::from_secs(60);
 

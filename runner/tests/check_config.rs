@@ -67,6 +67,27 @@ fn the_environment_completes_drafting_and_check_config_says_who_writes() {
         text.contains("needs a model: set [drafting] model, or DRAFTING_MODEL"),
         "{text}"
     );
+    // Each problem on its own line, at the line of the key it is about, and counted.
+    let written = std::fs::read_to_string(&file).unwrap();
+    let engine_line = 1 + written
+        .lines()
+        .position(|l| l == "engine = \"openai\"")
+        .unwrap();
+    let at = format!("{}:{engine_line}: engine \"openai\"", file.display());
+    assert_eq!(text.matches(&at).count(), 2, "{text}");
+    assert!(text.contains("2 problem(s)"), "{text}");
+    let (ok, text) = check(
+        &file,
+        &[
+            ("DRAFTING_MODEL", "llama3.2"),
+            ("OPENAI_BASE_URL", "http://127.0.0.1:11434/v1"),
+            ("DRAFTING_MAX_TOKENS", "0"),
+        ],
+    );
+    assert!(
+        !ok && text.contains("DRAFTING_MAX_TOKENS must be from 1 to 8192, got 0"),
+        "{text}"
+    );
     let (ok, text) = check(
         &file,
         &[

@@ -158,15 +158,15 @@ async fn reasons_act_links_are_minted_and_bad_tokens_decide_nothing() {
         "{text}"
     );
 
-    // A fresh queue link, minted from the runner's key, opens the queue.
-    let (ok, url, err) = draftgate(&[
-        "link",
-        "--data",
-        dir,
-        "--base-url",
-        &format!("http://127.0.0.1:{port}"),
-    ]);
+    // A fresh queue link, minted from the runner's key at the address it served on, opens
+    // the queue.
+    let (ok, url, err) = draftgate(&["link", "--data", dir]);
     assert!(ok, "{err}");
+    assert!(
+        url.trim()
+            .starts_with(&format!("http://127.0.0.1:{port}/review?token=")),
+        "{url}"
+    );
     let (ok, _, err) = draftgate(&["link", "--data", dir, "--approver", "eve@example.com"]);
     assert!(!ok && err.contains("not an approver"), "{err}");
     let runner = support::start(

@@ -169,7 +169,13 @@ impl DraftingSetup {
     /// `BEDROCK_ENDPOINT_URL` to point Bedrock calls elsewhere (a mock, a VPC endpoint).
     pub fn read(config: &Config, get: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
         Ok(DraftingSetup {
-            drafting: config.drafting.with_env(get)?,
+            drafting: config.drafting.with_env(get).map_err(|problems| {
+                problems
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })?,
             openai_key: get("OPENAI_API_KEY")
                 .filter(|k| !k.trim().is_empty())
                 .map(Secret::new),

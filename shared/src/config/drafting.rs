@@ -108,23 +108,68 @@ pub const DRAFTING_ENV: [(&str, &str); 8] = [
     ("DRAFTING_DAILY_CALLS", "daily_calls"),
 ];
 
+/// A problem with `[drafting]`: the key it is about (its line is shown), and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DraftingProblem {
+    pub key: Option<&'static str>,
+    pub message: String,
+}
+
+impl std::fmt::Display for DraftingProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// The line of `key = …` in `text`'s `[drafting]` section, or of the section's header (`key`
+/// `None`, or not in the file).
+pub fn drafting_line(text: &str, key: Option<&str>) -> Option<usize> {
+    let header = text.lines().position(|l| l.trim() == "[drafting]")?;
+    let in_section = text
+        .lines()
+        .enumerate()
+        .skip(header + 1)
+        .take_while(|(_, l)| !l.trim_start().starts_with('['));
+    let at_key = key.and_then(|key| {
+        in_section
+            .into_iter()
+            .find(|(_, l)| {
+                l.trim_start()
+                    .strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+            .map(|(i, _)| i)
+    });
+    Some(at_key.unwrap_or(header) + 1)
+}
+
 impl Drafting {
     /// What is wrong with the settings as a file gives them, whatever the environment adds:
     /// values out of range, a base URL that is no URL, half a guardrail.
-    pub fn field_problems(&self) -> Vec<String> {
+    pub fn field_problems(&self) -> Vec<DraftingProblem> {
         let mut out = Vec::new();
+        let mut push = |key: &'static str, message: String| {
+            out.push(DraftingProblem {
+                key: Some(key),
+                message,
+            });
+        };
         let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
         if let Some(url) = self.base_url.as_deref() {
             if !(url.starts_with("http://") || url.starts_with("https://"))
                 || url.contains(char::is_whitespace)
             {
-                out.push(format!(
-                    "[drafting] base_url must be an http(s) URL, got `{url}`"
-                ));
+                push(
+                    "base_url",
+                    format!("[drafting] base_url must be an http(s) URL, got `{url}`"),
+                );
             }
         }
         if set(&self.guardrail_id) != set(&self.guardrail_version) {
-            out.push("[drafting] guardrail_id and guardrail_version go together".into());
+            push(
+                "guardrail_id",
+                "[drafting] guardrail_id and guardrail_version go together".into(),
+            );
         }
         for (name, value, max, hint) in [
             ("max_tokens", self.max_tokens, 8192, ""),
@@ -137,9 +182,10 @@ impl Drafting {
             ),
         ] {
             if !(1..=max).contains(&value) {
-                out.push(format!(
-                    "[drafting] {name} must be from 1 to {max}, got {value}{hint}"
-                ));
+                push(
+                    name,
+                    format!("[drafting] {name} must be from 1 to {max}, got {value}{hint}"),
+                );
             }
         }
         out
@@ -147,63 +193,102 @@ impl Drafting {
 
     /// What is wrong with these settings once the environment has had its say (empty:
     /// nothing): [`Self::field_problems`], and what the engine needs.
-    pub fn problems(&self) -> Vec<String> {
+    pub fn problems(&self) -> Vec<DraftingProblem> {
         let mut out = self.field_problems();
+        let mut push = |key: &'static str, message: String| {
+            out.push(DraftingProblem {
+                key: Some(key),
+                message,
+            });
+        };
         let engine = self.engine.name();
         let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
         if self.engine != Engine::Template && !set(&self.model) {
-            out.push(format!(
-                "engine \"{engine}\" needs a model: set [drafting] model, or DRAFTING_MODEL"
-            ));
+            push(
+                "engine",
+                format!(
+                    "engine \"{engine}\" needs a model: set [drafting] model, or DRAFTING_MODEL"
+                ),
+            );
         }
         if self.engine == Engine::Openai && self.base_url.is_none() {
-            out.push(
+            push(
+                "engine",
                 "engine \"openai\" needs the endpoint: set [drafting] base_url, or OPENAI_BASE_URL (e.g. http://127.0.0.1:11434/v1)".into(),
             );
         }
         if set(&self.guardrail_id) && self.engine != Engine::Bedrock {
-            out.push(format!(
-                "a guardrail applies with engine \"bedrock\" only (the engine is \"{engine}\"): remove guardrail_id, or DRAFTING_GUARDRAIL_ID"
-            ));
+            push(
+                "guardrail_id",
+                format!(
+                    "a guardrail applies with engine \"bedrock\" only (the engine is \"{engine}\"): remove guardrail_id, or DRAFTING_GUARDRAIL_ID"
+                ),
+            );
         }
         out
     }
 
     /// These settings with the environment's overrides ([`DRAFTING_ENV`]; an empty value
     /// overrides nothing), checked.
-    pub fn with_env(&self, get: &dyn Fn(&str) -> Option<String>) -> Result<Drafting, String> {
+    pub fn with_env(
+        &self,
+        get: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Drafting, Vec<DraftingProblem>> {
         let mut d = self.clone();
-        let number = |name: &str, value: &str| -> Result<u32, String> {
-            value
-                .trim()
-                .parse::<u32>()
-                .map_err(|_| format!("{name} must be a whole number, got `{value}`"))
-        };
+        let mut problems = Vec::new();
+        let mut from_env = Vec::new();
         for (name, field) in DRAFTING_ENV {
             // Unset or empty: the file's setting stands (a stack passes every parameter, empty
             // when the founder chose none).
             let Some(value) = get(name).filter(|v| !v.trim().is_empty()) else {
                 continue;
             };
+            from_env.push((name, field));
             let text = || Some(value.trim().to_string());
-            match field {
-                "engine" => {
-                    d.engine = Engine::parse(&value).ok_or_else(|| {
-                        format!("{name} must be template, bedrock or openai, got `{value}`")
-                    })?;
+            let number = |into: &mut u32| match value.trim().parse::<u32>() {
+                Ok(n) => {
+                    *into = n;
+                    None
                 }
+                Err(_) => Some(DraftingProblem {
+                    key: None,
+                    message: format!("{name} must be a whole number, got `{value}`"),
+                }),
+            };
+            match field {
+                "engine" => match Engine::parse(&value) {
+                    Some(e) => d.engine = e,
+                    None => problems.push(DraftingProblem {
+                        key: None,
+                        message: format!(
+                            "{name} must be template, bedrock or openai, got `{value}`"
+                        ),
+                    }),
+                },
                 "model" => d.model = text(),
                 "base_url" => d.base_url = text(),
                 "guardrail_id" => d.guardrail_id = text(),
                 "guardrail_version" => d.guardrail_version = text(),
-                "max_tokens" => d.max_tokens = number(name, &value)?,
-                "timeout_seconds" => d.timeout_seconds = number(name, &value)?,
-                _ => d.daily_calls = number(name, &value)?,
+                "max_tokens" => problems.extend(number(&mut d.max_tokens)),
+                "timeout_seconds" => problems.extend(number(&mut d.timeout_seconds)),
+                _ => problems.extend(number(&mut d.daily_calls)),
             }
         }
-        match d.problems().as_slice() {
-            [] => Ok(d),
-            problems => Err(problems.join("; ")),
+        // A value the environment gave is named by its variable, not by the file's key.
+        for mut p in d.problems() {
+            if let Some((name, field)) = from_env.iter().find(|(_, f)| Some(*f) == p.key) {
+                let in_file = format!("[drafting] {field}");
+                if p.message.starts_with(&in_file) {
+                    p.message = p.message.replacen(&in_file, name, 1);
+                    p.key = None;
+                }
+            }
+            problems.push(p);
+        }
+        if problems.is_empty() {
+            Ok(d)
+        } else {
+            Err(problems)
         }
     }
 }
@@ -211,6 +296,14 @@ impl Drafting {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn messages(problems: Vec<DraftingProblem>) -> String {
+        problems
+            .iter()
+            .map(|p| p.message.as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 
     fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
         move |name| {
@@ -243,24 +336,39 @@ mod tests {
             .with_env(&env(&[("DRAFTING_ENGINE", ""), ("DRAFTING_MODEL", " ")]))
             .unwrap();
         assert_eq!(same, file, "empty values override nothing");
-        let e = file
-            .with_env(&env(&[("DRAFTING_ENGINE", "openai")]))
-            .unwrap_err();
+        let e = messages(
+            file.with_env(&env(&[("DRAFTING_ENGINE", "openai")]))
+                .unwrap_err(),
+        );
         assert!(e.contains("needs the endpoint"), "{e}");
-        let e = Drafting::default()
-            .with_env(&env(&[("DRAFTING_ENGINE", "gpt")]))
-            .unwrap_err();
+        let e = messages(
+            Drafting::default()
+                .with_env(&env(&[("DRAFTING_ENGINE", "gpt")]))
+                .unwrap_err(),
+        );
         assert_eq!(
             e,
             "DRAFTING_ENGINE must be template, bedrock or openai, got `gpt`"
         );
+        // A bad value from the environment is named by its variable; every problem is told.
         let e = file
-            .with_env(&env(&[("DRAFTING_DAILY_CALLS", "0")]))
+            .with_env(&env(&[
+                ("DRAFTING_DAILY_CALLS", "0"),
+                ("DRAFTING_MAX_TOKENS", "lots"),
+                ("DRAFTING_ENGINE", "openai"),
+            ]))
             .unwrap_err();
+        assert_eq!(e.len(), 3, "{e:?}");
+        let e = messages(e);
         assert!(
-            e.starts_with("[drafting] daily_calls must be from 1 to 100000, got 0"),
+            e.contains("DRAFTING_MAX_TOKENS must be a whole number, got `lots`"),
             "{e}"
         );
+        assert!(
+            e.contains("DRAFTING_DAILY_CALLS must be from 1 to 100000, got 0"),
+            "{e}"
+        );
+        assert!(e.contains("needs the endpoint"), "{e}");
         // The environment completes what the file leaves out.
         let bare: Drafting = toml::from_str("engine = \"openai\"").unwrap();
         assert!(bare.field_problems().is_empty());
@@ -284,7 +392,7 @@ mod tests {
             "engine = \"openai\"\nmodel = \"m\"\nbase_url = \"ftp://x\"\nguardrail_id = \"g1\"",
         )
         .unwrap();
-        let p = d.problems().join("\n");
+        let p = messages(d.problems());
         assert!(p.contains("base_url must be an http(s) URL"), "{p}");
         assert!(
             p.contains("guardrail_id and guardrail_version go together"),
@@ -298,5 +406,19 @@ mod tests {
             "{e}"
         );
         assert!(Drafting::default().problems().is_empty());
+    }
+
+    #[test]
+    fn a_problem_points_at_its_key_or_the_section() {
+        let text = "[founder]\nname = \"A\"\n\n[drafting]\nengine = \"openai\"\n  max_tokens = 0\n\n[limits]\nmax_tokens = 5\n";
+        assert_eq!(drafting_line(text, Some("max_tokens")), Some(6));
+        assert_eq!(drafting_line(text, Some("engine")), Some(5));
+        assert_eq!(
+            drafting_line(text, Some("model")),
+            Some(4),
+            "not set: the section"
+        );
+        assert_eq!(drafting_line(text, None), Some(4));
+        assert_eq!(drafting_line("[founder]\n", Some("model")), None);
     }
 }

@@ -141,12 +141,8 @@ impl Config {
         let lead_max_follow_ups = c.lead_max_follow_ups(&raw.triggers);
         c.distinct_stage_ids(&raw.stages);
         c.limits(&raw.limits);
-        let drafting_line = text
-            .lines()
-            .position(|l| l.trim() == "[drafting]")
-            .map(|i| i + 1);
         for problem in raw.drafting.field_problems() {
-            c.push(drafting_line, problem);
+            c.push(drafting_line(text, problem.key), problem.message);
         }
         let mut templates = c.templates(&raw.templates, files);
         let proposals = c.proposals(&raw.proposals, files);
