@@ -216,8 +216,19 @@ fn disguises(text: &str, known: &Known) -> Vec<Unsourced> {
             text: text.trim().to_string(),
         });
     };
-    if let Some(c) = text.chars().find(|c| disguising(*c)) {
+    // An emoji's presentation selector (U+FE0F after a symbol, "✔️") hides nothing.
+    let mut prev = ' ';
+    let hiding = text.chars().find(|&c| {
+        let emoji_style = c == '\u{FE0F}' && !prev.is_alphanumeric();
+        prev = c;
+        disguising(c) && !emoji_style
+    });
+    if let Some(c) = hiding {
         flag(ClaimKind::Disguise, &format!("U+{:04X}", u32::from(c)));
+    }
+    // A thin or hair space inside a word splits it without a visible gap ("S\u{200a}andra").
+    if let Some(m) = re(&THIN_SPACED).find(text) {
+        flag(ClaimKind::Disguise, m.as_str());
     }
     // A word mixing Latin letters with look-alikes from another script (`dіscount` with a
     // Cyrillic і) reads as one thing and is another.
@@ -242,7 +253,9 @@ fn disguises(text: &str, known: &Known) -> Vec<Unsourced> {
 /// Offers and numbers in words (in `rest`, what the other claims left), and offer phrases in
 /// `text`, unless a claim already names them.
 fn offers(rest: &str, text: &str, known: &Known, found: &mut Vec<Unsourced>) {
-    for w in re(&WORD).find_iter(rest) {
+    // "Feel free", "I'm free on Thursday": being free is no offer.
+    let rest = re(&FREE_TIME).replace_all(rest, " ");
+    for w in re(&WORD).find_iter(&rest) {
         let whole = w.as_str().to_lowercase();
         // "free-of-charge", "half-price": each part is a word too.
         for word in std::iter::once(whole.as_str()).chain(whole.split(['-', '\'', '’'])) {
@@ -256,7 +269,13 @@ fn offers(rest: &str, text: &str, known: &Known, found: &mut Vec<Unsourced>) {
             }
         }
     }
-    let lower = text.to_lowercase();
+    // "no-charge", "no  extra  cost": hyphens and runs of spaces read as one space.
+    let lower = text
+        .to_lowercase()
+        .replace('-', " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     for phrase in OFFER_PHRASES {
         if lower.contains(phrase) && !known.lower.iter().any(|s| s.contains(phrase)) {
             found.push(Unsourced {
@@ -379,6 +398,12 @@ impl Known {
         let Some(said) = currency(written) else {
             return self.holds_number(v);
         };
+        // A price needs a price: a small count the facts hold (4 days, a team of 12) grounds
+        // no `€4`; a larger bare number does (a deal amount a CRM gives without a currency).
+        let priced = self.money.iter().any(|(n, _)| same(*n, v));
+        if !priced && v < 100.0 {
+            return false;
+        }
         let mut stated = self
             .money
             .iter()
@@ -959,6 +984,66 @@ mod tests {
         assert_eq!(claims("We did the same for IBM and KPMG."), ["IBM", "KPMG"]);
         assert_eq!(claims("Dear Mr. Smith, Ms. Doe is in."), ["Smith"]);
         assert_eq!(claims("Our contact 王伟 already approved it."), ["王伟"]);
+    }
+
+    #[test]
+    fn the_second_attack_reviews_drafts_are_caught() {
+        for (draft, claim) in [
+            ("Thanks.\nMs. Rose approved it on your side.", "Rose"),
+            ("Mr. Hunter asked me to follow up.", "Hunter"),
+            ("We shipped the same for APPLE and SHELL.", "APPLE"),
+            ("We did the same for xInitrode.", "xInitrode"),
+            ("Sandra from our team already approved it.", "Sandra"),
+            ("S\u{200a}andra approved it.", "S\u{200a}a"),
+            ("We can add the audit for €4 per page.", "€4"),
+            ("It comes at no-extra cost.", "no extra cost"),
+            ("A fourteen-day pilot?", "fourteen-day"),
+            (
+                "Pay at billing[at]northwind-pay[dot]com today.",
+                "billing[at]northwind",
+            ),
+            ("See calendly .com/alex-rivera for a slot.", "calendly .com"),
+        ] {
+            let found = claims(draft);
+            assert!(
+                found.iter().any(|c| c.starts_with(claim)),
+                "{draft}: {found:?}"
+            );
+        }
+        // A foreign footer leaves the English paragraphs above it checked.
+        let footer = "Thanks again. Initrode signed the same scope last week.\n\nAlex\n--\n\n\
+            Ce message et ses pièces jointes sont confidentiels et destinés exclusivement à leur \
+            destinataire. Merci de le supprimer.";
+        assert!(
+            claims(footer).contains(&"Initrode".to_string()),
+            "{:?}",
+            claims(footer)
+        );
+        // A list of tools is no other language.
+        let tools =
+            "Stack: webflow, wordpress, hotjar, gtm, hubspot, figma, notion. Initrode uses it.";
+        assert!(
+            claims(tools).contains(&"Initrode".to_string()),
+            "{:?}",
+            claims(tools)
+        );
+    }
+
+    #[test]
+    fn everyday_mail_raises_no_alarm() {
+        for draft in [
+            "Happy to jump on a quick Zoom or Google Meet if that's easier than email.",
+            "P.S. Feel free to forward it to anyone else on your team. I'm free on Thursday.",
+            "I'm on Central European Time, so mornings work best.",
+            "I know things get hectic before Christmas. Happy New Year!",
+            "Sent from my iPhone",
+            "✔️ Kick-off call\n✔️ Timeline",
+        ] {
+            assert_eq!(claims(draft), Vec::<String>::new(), "{draft}");
+        }
+        // Free as in price is still an offer.
+        assert!(!claims("The setup is completely free.").is_empty());
+        assert!(!claims("It is free to use.").is_empty());
     }
 
     #[test]

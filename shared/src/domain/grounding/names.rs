@@ -10,9 +10,18 @@ use crate::domain::time::WEEKDAYS;
 /// when it is no common English word ("Sandra agreed" is checked, "Following up" is not), and
 /// only in a text written in English: in another language every first word would look like one.
 pub(super) fn names(text: &str) -> Vec<(String, String)> {
-    let english = written_in_english(text);
     let mut out = Vec::new();
-    for line in text.split('\n') {
+    for paragraph in text.split("\n\n") {
+        paragraph_names(paragraph, &mut out);
+    }
+    out
+}
+
+/// The names of one paragraph: a foreign footer under an English draft leaves the draft's
+/// sentences checked.
+fn paragraph_names(paragraph: &str, out: &mut Vec<(String, String)>) {
+    let english = written_in_english(paragraph);
+    for line in paragraph.split('\n') {
         let titled = english && title_case(line);
         for m in re(&NAME_RUN).find_iter(line) {
             let opens = opens_sentence(&line[..m.start()]);
@@ -26,29 +35,33 @@ pub(super) fn names(text: &str) -> Vec<(String, String)> {
         }
         if english {
             for w in re(&WORD).find_iter(line) {
-                let caseless = w
-                    .as_str()
+                let word = w.as_str();
+                let caseless = word
                     .chars()
                     .any(|c| c.is_alphabetic() && !c.is_uppercase() && !c.is_lowercase());
-                if caseless {
+                // "eBay", "xSandra": capitals after a lower-case start name something too.
+                let camel = word.starts_with(char::is_lowercase)
+                    && word.chars().any(char::is_uppercase)
+                    && !common(word);
+                if caseless || camel {
                     out.push((bare_name(w.as_str()), w.as_str().to_string()));
                 }
             }
         }
     }
-    out
 }
 
 /// Whether a word right after `before` (the line up to it) opens a sentence.
 fn opens_sentence(before: &str) -> bool {
     let b = before.trim_end();
     let marker = b.trim_start();
-    let list_marker = matches!(marker, "-" | "*" | "•" | "–" | "—" | "+" | ">" | "")
-        || (marker.len() <= 4
-            && marker.ends_with(['.', ')'])
-            && marker[..marker.len() - 1]
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric()));
+    // "-", "•", "1.", "2)", "a)": not "Mr." or "Dr.".
+    let numbered = marker.strip_suffix(['.', ')']).is_some_and(|n| {
+        (!n.is_empty() && n.len() <= 2 && n.chars().all(|c| c.is_ascii_digit()))
+            || (n.len() == 1 && n.chars().all(|c| c.is_ascii_lowercase()))
+    });
+    // A line's start after bullets, emoji and other symbols ("✔️ Kick-off").
+    let list_marker = marker.chars().all(|c| !c.is_alphanumeric()) || numbered;
     if list_marker || b.ends_with(['"', '“', '‘', '(', '[']) {
         return true;
     }
@@ -62,7 +75,7 @@ fn opens_sentence(before: &str) -> bool {
         return false;
     }
     b.trim_end_matches(['"', '”', '’', '\'', ')', ']', '*', '_'])
-        .ends_with(['.', '!', '?', ':', ';', '…', '|', '–', '—', '•'])
+        .ends_with(['.', '!', '?', ':', '…', '|'])
 }
 
 /// Whether a line is written in title case ("Quick Question About Your Proposal", a
@@ -91,29 +104,39 @@ pub(super) fn english_word(word: &str) -> bool {
             .all(|part| !part.is_empty() && listed(ENGLISH, part))
 }
 
-/// Whether a text is written in English: a fifth of its lower-case words are English's
-/// commonest (`the`, `to`, `you`), or three quarters are words of the list. A draft padded with
-/// jargon to look foreign has to lose both.
+/// Whether a paragraph is written in English, as far as telling names from openers goes: it
+/// is, unless the commonest words of another language (`le`, `und`, `para`) outnumber
+/// English's (`the`, `to`, `you`) and make a tenth of its words. Jargon or a list of tools is
+/// no other language: its openers stay checked.
 pub(super) fn written_in_english(text: &str) -> bool {
-    let (mut words, mut listed_words, mut function) = (0usize, 0usize, 0usize);
+    let (mut words, mut english, mut foreign) = (0usize, 0usize, 0usize);
     for w in re(&WORD).find_iter(text) {
-        let w = w.as_str();
-        if w.chars().count() > 1 && w.chars().all(|c| !c.is_uppercase()) {
-            words += 1;
-            listed_words += usize::from(english_word(w));
-            function += usize::from(FUNCTION_WORDS.contains(&w));
-        }
+        let w = w.as_str().to_lowercase();
+        words += 1;
+        english += usize::from(FUNCTION_WORDS.contains(&w.as_str()));
+        foreign += usize::from(FOREIGN_FUNCTION_WORDS.contains(&w.as_str()));
     }
-    words == 0 || function * 5 >= words || listed_words * 4 >= words * 3
+    !(foreign >= 2 && foreign > english && foreign * 10 >= words)
 }
 
-/// English's commonest words, rare in other languages' text.
+/// English's commonest words.
 const FUNCTION_WORDS: [&str; 60] = [
     "the", "and", "to", "of", "in", "for", "is", "you", "we", "it", "on", "with", "that", "this",
     "be", "are", "can", "will", "your", "our", "me", "my", "at", "as", "if", "so", "or", "do",
     "have", "not", "from", "by", "an", "was", "would", "could", "let", "what", "when", "there",
     "any", "just", "all", "about", "but", "up", "us", "they", "their", "them", "has", "had", "did",
     "been", "which", "who", "how", "than", "also", "into",
+];
+
+/// The commonest words of French, Spanish, German, Portuguese, Italian and Dutch that are no
+/// English words.
+const FOREIGN_FUNCTION_WORDS: [&str; 72] = [
+    "le", "la", "les", "des", "et", "est", "une", "pour", "vous", "nous", "je", "du", "que", "qui",
+    "dans", "avec", "ce", "cette", "merci", "el", "los", "las", "y", "es", "una", "para", "usted",
+    "con", "por", "gracias", "del", "der", "das", "und", "ist", "ein", "eine", "für", "sie", "wir",
+    "ich", "mit", "nicht", "auf", "zu", "den", "dem", "bitte", "danke", "os", "um", "uma", "você",
+    "obrigado", "não", "com", "il", "gli", "di", "è", "per", "grazie", "non", "het", "een", "en",
+    "van", "niet", "ik", "je", "wij", "bedankt",
 ];
 
 /// Whether `word` is a line of `list`, whose lines are sorted bytewise: a binary search over
@@ -162,7 +185,7 @@ pub(super) fn common(word: &str) -> bool {
     let letters = word.chars().filter(|c| c.is_alphabetic()).count();
     let capitals = letters > 1 && word.chars().all(|c| !c.is_lowercase());
     letters <= 1
-        || (capitals && (ACRONYMS.contains(&base) || english_word(base)))
+        || (capitals && ACRONYMS.contains(&base))
         || MONTHS
             .iter()
             .any(|m| *m == lower || (lower.len() == 3 && m.starts_with(&lower)))
@@ -171,6 +194,7 @@ pub(super) fn common(word: &str) -> bool {
             .any(|d| *d == lower || (lower.len() == 3 && d.starts_with(&lower)))
         || COMMON.contains(&base)
         || TITLES.contains(&base)
+        || EVERYDAY_NAMES.contains(&base)
 }
 
 /// Capitalised words a follow-up uses that name nobody.
@@ -179,11 +203,52 @@ pub(super) const COMMON: [&str; 17] = [
     "i", "ok", "okay", "re", "fwd", "ps",
 ];
 
+/// Names every sales email may use that state nothing about the deal: meeting tools, devices,
+/// holidays and time zones.
+const EVERYDAY_NAMES: [&str; 36] = [
+    "zoom",
+    "teams",
+    "google",
+    "meet",
+    "hangouts",
+    "webex",
+    "skype",
+    "whatsapp",
+    "linkedin",
+    "gmail",
+    "outlook",
+    "iphone",
+    "ipad",
+    "android",
+    "christmas",
+    "thanksgiving",
+    "easter",
+    "hanukkah",
+    "diwali",
+    "ramadan",
+    "eid",
+    "new",
+    "year",
+    "year's",
+    "holidays",
+    "central",
+    "eastern",
+    "pacific",
+    "mountain",
+    "european",
+    "time",
+    "standard",
+    "daylight",
+    "greenwich",
+    "mean",
+    "coordinated",
+];
+
 /// Titles before a name.
 const TITLES: [&str; 7] = ["mr", "mrs", "ms", "mx", "dr", "prof", "st"];
 
 /// Acronyms of business mail that name nobody (a currency code is read as a currency).
-const ACRONYMS: [&str; 98] = [
+const ACRONYMS: [&str; 103] = [
     "roi", "crm", "api", "apis", "sow", "nda", "msa", "faq", "faqs", "pdf", "pdfs", "seo", "ux",
     "ui", "ceo", "cto", "cfo", "coo", "cmo", "cro", "cio", "ciso", "vp", "svp", "evp", "hr", "qa",
     "eod", "eow", "eta", "fyi", "asap", "tbd", "tba", "kpi", "kpis", "sla", "slas", "sso", "saml",
@@ -191,7 +256,7 @@ const ACRONYMS: [&str; 98] = [
     "latam", "ai", "ml", "llm", "it", "po", "rfp", "rfq", "rfi", "poc", "mvp", "smb", "arr", "mrr",
     "cac", "ltv", "nps", "okr", "okrs", "qbr", "tco", "sku", "cc", "bcc", "fw", "tl", "dr", "pst",
     "pdt", "est", "edt", "cet", "cest", "gmt", "utc", "bst", "am", "pm", "saas", "b2b", "ps",
-    "usd", "eur", "gbp", "chf",
+    "usd", "eur", "gbp", "chf", "us", "hq", "pr", "id", "vat",
 ];
 
 #[cfg(test)]

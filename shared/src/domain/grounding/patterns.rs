@@ -25,7 +25,7 @@ pub(super) const MONTHS: [&str; 12] = [
     "december",
 ];
 /// Words that offer something or state a number without digits: a source must say them.
-pub(super) const OFFER_WORDS: [&str; 68] = [
+pub(super) const OFFER_WORDS: [&str; 93] = [
     "discount",
     "discounts",
     "discounted",
@@ -94,9 +94,34 @@ pub(super) const OFFER_WORDS: [&str; 68] = [
     "fees",
     "credit",
     "credits",
+    "cheaper",
+    "cheapest",
+    "fourteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "fourth",
+    "fifth",
+    "sixth",
+    "seventh",
+    "eighth",
+    "ninth",
+    "tenth",
+    "eleventh",
+    "twelfth",
+    "thirteenth",
+    "fourteenth",
+    "fifteenth",
+    "sixteenth",
+    "seventeenth",
+    "eighteenth",
+    "nineteenth",
+    "twentieth",
+    "thirtieth",
 ];
 /// Offers in more than one word.
-pub(super) const OFFER_PHRASES: [&str; 18] = [
+pub(super) const OFFER_PHRASES: [&str; 26] = [
     "costs nothing",
     "cost nothing",
     "on us",
@@ -115,6 +140,14 @@ pub(super) const OFFER_PHRASES: [&str; 18] = [
     "cash back",
     "money back",
     "at cost",
+    "no extra cost",
+    "no additional cost",
+    "no extra charge",
+    "no additional charge",
+    "on our dime",
+    "off the price",
+    "off the fee",
+    "off your bill",
 ];
 
 pub(super) static URL: Pattern = (
@@ -130,7 +163,7 @@ pub(super) static DOMAIN: Pattern = (
 /// An address or a link spelled in words: "x at y dot com", "y dot com", "… slash …".
 pub(super) static SPELLED_LINK: Pattern = (
     OnceLock::new(),
-    r"(?i)\b[\p{L}\d_-]+\s+dot\s+[a-z]{2,}\b(?:\s+slash\s+\S+)?|\bslash\s+[\p{L}\d_-]+|\b[\p{L}\d_-]+\s*(?:\[\.\]|\(\.\)|\{\.\}|\s\.\s|·)\s*[a-z]{2,}\b|(?:^|\s)@[\p{L}\d_][\p{L}\d_.-]*",
+    r"(?i)\b[\p{L}\d_-]+\s+dot\s+[a-z]{2,}\b(?:\s+slash\s+\S+)?|\bslash\s+[\p{L}\d_-]+|\b[\p{L}\d_-]+\s*(?:\[\.\]|\(\.\)|\{\.\}|\s\.\s|·)\s*[a-z]{2,}\b|(?:^|\s)@[\p{L}\d_][\p{L}\d_.-]*|\b[\p{L}\d_-]+\s*[\[\(\{]\s*(?:dot|at)\s*[\]\)\}]\s*[\p{L}\d_-]+|\b[\p{L}\d_-]+\s+\.(?:com|net|org|io|co|me|app|dev|link|ly|ru|cn|info|biz|xyz)\b",
 );
 /// Three or more single letters in a row, spaced out.
 pub(super) static SPACED: Pattern = (OnceLock::new(), r"\b(?:\p{L}[ \t]+){3,}\p{L}\b");
@@ -173,9 +206,19 @@ pub(super) static PERCENT: Pattern = (
 pub(super) static PHONE: Pattern = (OnceLock::new(), r"\+?\(?\d[\d\s().-]{5,}\d");
 pub(super) static NUMBER: Pattern = (OnceLock::new(), r"\b\d[\d,.]*\d\b|\b\d\b");
 pub(super) static WORD: Pattern = (OnceLock::new(), r"[\p{L}][\p{L}\p{M}'’-]*");
+/// A thin, hair or other narrow space between two letters.
+pub(super) static THIN_SPACED: Pattern = (
+    OnceLock::new(),
+    r"\p{L}[\x{2000}-\x{200A}\x{202F}\x{205F}\x{3000}]+\p{L}",
+);
+/// Being free to do something, or free at a time: no offer.
+pub(super) static FREE_TIME: Pattern = (
+    OnceLock::new(),
+    r"(?i)\bfeel\s+free\b|\b(?:i'm|i’m|i\s+am|are\s+you|you're|you’re|we're|we’re|we\s+are)\s+free\b|\bfree\s+(?:on|at|this|next|tomorrow|today|for\s+a\s+(?:call|chat))\b",
+);
 /// A numbered list's marker at a line's start.
 pub(super) static LIST_NUMBER: Pattern = (OnceLock::new(), r"(?m)^[ \t]*\d{1,2}[.)][ \t]");
 pub(super) static NAME_RUN: Pattern = (
     OnceLock::new(),
-    r"\p{Lu}[\p{L}\p{M}'’-]*(?:[ \t]+\p{Lu}[\p{L}\p{M}'’-]*)*",
+    r"\b\p{Lu}[\p{L}\p{M}'’-]*(?:[ \t]+\p{Lu}[\p{L}\p{M}'’-]*)*",
 );
