@@ -257,6 +257,11 @@ fn offers(rest: &str, text: &str, known: &Known, found: &mut Vec<Unsourced>) {
     let rest = re(&FREE_TIME).replace_all(rest, " ");
     for w in re(&WORD).find_iter(&rest) {
         let whole = w.as_str().to_lowercase();
+        // "one or two questions", "the two easiest steps": a small count of nothing priced or
+        // timed is no claim; "two weeks", "three seats", "two months free" are.
+        if matches!(whole.as_str(), "two" | "three") && !counts_units(&rest[w.end()..]) {
+            continue;
+        }
         // "free-of-charge", "half-price": each part is a word too.
         for word in std::iter::once(whole.as_str()).chain(whole.split(['-', '\'', '’'])) {
             let named = found.iter().any(|u| u.text.to_lowercase().contains(word));
@@ -284,6 +289,15 @@ fn offers(rest: &str, text: &str, known: &Known, found: &mut Vec<Unsourced>) {
             });
         }
     }
+}
+
+/// Whether the next two words after a small number word name what a claim counts: time,
+/// money, people, seats or an offer.
+fn counts_units(after: &str) -> bool {
+    re(&WORD)
+        .find_iter(after)
+        .take(2)
+        .any(|w| UNITS.contains(&w.as_str().to_lowercase().as_str()))
 }
 
 /// What the sources hold, normalised once.
@@ -1041,9 +1055,42 @@ mod tests {
         ] {
             assert_eq!(claims(draft), Vec::<String>::new(), "{draft}");
         }
+        // A small count of nothing priced or timed is no claim; of weeks or seats it is.
+        assert_eq!(
+            claims("Any one or two questions? Here are the two easiest next steps."),
+            Vec::<String>::new()
+        );
+        assert!(!claims("It takes two weeks.").is_empty());
+        assert!(!claims("Add three more seats.").is_empty());
         // Free as in price is still an offer.
         assert!(!claims("The setup is completely free.").is_empty());
         assert!(!claims("It is free to use.").is_empty());
+    }
+
+    #[test]
+    fn with_two_currencies_in_the_facts_an_amount_keeps_its_own() {
+        let facts = ["deal.amount: 24000 EUR", "Our retainer is 48000 USD"];
+        for wrong in [
+            "24,000 US dollars",
+            "24,000 US$",
+            "$  24,000",
+            "24,000  USD",
+            "€  48,000",
+            "24,000 greenbacks",
+        ] {
+            assert!(
+                !unsourced(&format!("It is {wrong}."), &facts, &[]).is_empty(),
+                "{wrong} passed"
+            );
+        }
+        for right in ["€24,000", "24,000 euros", "48,000 US dollars", "US$48,000"] {
+            assert!(
+                unsourced(&format!("It is {right}."), &facts, &[]).is_empty(),
+                "{right}: {:?}",
+                unsourced(&format!("It is {right}."), &facts, &[])
+            );
+        }
+        assert!(!unsourced("It is 24,000 U.S.D. as quoted.", &["24000 EUR"], &[]).is_empty());
     }
 
     #[test]

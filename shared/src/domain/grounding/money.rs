@@ -11,6 +11,7 @@ static PREFIXED_DOLLAR: Pattern = (
     OnceLock::new(),
     r"\b(?:(US|U\.S\.|CA|AU|NZ|HK|MX|SG|NT)\s?|(C|A|S|R))\$",
 );
+static STOPPED_USD: Pattern = (OnceLock::new(), r"(?i)\bu\.\s?s\.\s?d\b\.?");
 /// Codes in capitals (`USD`, `JPY`, `USDT`), and the common ones in lower case too.
 static CODE: Pattern = (
     OnceLock::new(),
@@ -19,7 +20,7 @@ static CODE: Pattern = (
 /// Words that name a currency wherever they stand ("24,000, payable in US dollars").
 static WORD: Pattern = (
     OnceLock::new(),
-    r"(?i)\b(?:(us|u\.s\.|american|canadian|australian|new zealand|hong kong|singapore|mexican)\s+)?(dollars?|bucks|euros?|pounds?\s+sterling|pounds?|sterling|quid|yen|yuan|renminbi|rupees?|pesos?|francs?|kronor|kroner|krona|krone|zlotys?|złoty|zł|rubles?|roubles?|lira|reais|bitcoins?|shekels?|dirhams?|riyals?|ringgits?|rupiahs?|forints?|korunas?|baht)\b",
+    r"(?i)\b(?:(us|u\.s\.|american|canadian|australian|new zealand|hong kong|singapore|mexican)\s+)?(dollars?|bucks|greenbacks?|euros?|pounds?\s+sterling|pounds?|sterling|quid|yen|yuan|renminbi|rupees?|pesos?|francs?|kronor|kroner|krona|krone|zlotys?|złoty|zł|rubles?|roubles?|lira|reais|bitcoins?|shekels?|dirhams?|riyals?|ringgits?|rupiahs?|forints?|korunas?|baht)\b",
 );
 /// Words that name a currency only next to a number ("rand", "kr"); `won` and `real` never do
 /// ("3 won deals", "2 real options"): the Korean won and the real are read from `₩`, `KRW`,
@@ -33,6 +34,10 @@ static NEXT_TO_NUMBER: Pattern = (
 /// yen or a yuan), with the words that name it.
 pub(super) fn currencies(text: &str) -> Vec<(&'static str, String)> {
     let mut found = Vec::new();
+    // "U.S.D." spelled with stops.
+    if let Some(m) = re(&STOPPED_USD).find(text) {
+        found.push(("usd", m.as_str().to_string()));
+    }
     let mut rest = text.to_string();
     for c in re(&PREFIXED_DOLLAR).captures_iter(text) {
         let prefix = c.get(1).or(c.get(2)).map_or("", |m| m.as_str());
@@ -60,7 +65,7 @@ pub(super) fn currencies(text: &str) -> Vec<(&'static str, String)> {
             ("dollar" | "dollars" | "bucks", Some("new zealand")) => "nzd",
             ("dollar" | "dollars" | "bucks", Some("hong kong")) => "hkd",
             ("dollar" | "dollars" | "bucks", Some("singapore")) => "sgd",
-            ("dollar" | "dollars" | "bucks", _) => "$",
+            ("dollar" | "dollars" | "bucks" | "greenback" | "greenbacks", _) => "$",
             ("peso" | "pesos", Some("mexican")) => "mxn",
             (w, _) => word_code(w),
         };

@@ -62,7 +62,7 @@ fn opens_sentence(before: &str) -> bool {
     });
     // A line's start after bullets, emoji and other symbols ("✔️ Kick-off").
     let list_marker = marker.chars().all(|c| !c.is_alphanumeric()) || numbered;
-    if list_marker || b.ends_with(['"', '“', '‘', '(', '[']) {
+    if list_marker || b.ends_with(['"', '“', '‘']) {
         return true;
     }
     // "Ms. Doe": a title's full stop ends no sentence.

@@ -120,6 +120,14 @@ pub(super) const OFFER_WORDS: [&str; 93] = [
     "twentieth",
     "thirtieth",
 ];
+/// What a small number word counts when it makes a claim ("two weeks", "three seats free").
+pub(super) const UNITS: [&str; 40] = [
+    "day", "days", "week", "weeks", "month", "months", "year", "years", "hour", "hours", "minute",
+    "minutes", "seat", "seats", "user", "users", "license", "licenses", "licence", "licences",
+    "people", "person", "persons", "team", "teams", "times", "percent", "thousand", "hundred",
+    "million", "free", "off", "extra", "dollars", "euros", "pounds", "k", "x", "projects",
+    "sprints",
+];
 /// Offers in more than one word.
 pub(super) const OFFER_PHRASES: [&str; 26] = [
     "costs nothing",
@@ -197,7 +205,7 @@ pub(super) static TIME: Pattern = (
 );
 pub(super) static MONEY: Pattern = (
     OnceLock::new(),
-    r"(?i)(?:[$€£¥]\s?\d[\d,.]*(?:\s?[km]\b)?|\b(?:usd|eur|gbp|chf|cad|aud|sek|nok|dkk)\s?\d[\d,.]*(?:\s?[km]\b)?|\b\d[\d,.]*(?:\s?[km])?\s?(?:[$€£¥]|(?:usd|eur|gbp|chf|cad|aud|sek|nok|dkk|dollars?|euros?|pounds?)\b))",
+    r"(?i)(?:(?:\b[a-z]{1,2})?[$€£¥][ \t]*\d[\d,.]*(?:[ \t]?[km]\b)?|\b(?:usd|eur|gbp|chf|cad|aud|sek|nok|dkk)[ \t]*\d[\d,.]*(?:[ \t]?[km]\b)?|\b\d[\d,.]*(?:[ \t]?[km])?[ \t]*(?:(?:[a-z]{1,2})?[$€£¥]|(?:(?:us|u\.s\.|canadian|australian|singapore|hong[ \t]kong|new[ \t]zealand)[ \t]+)?(?:usd|eur|gbp|chf|cad|aud|sek|nok|dkk|dollars?|euros?|pounds?|greenbacks?)\b))",
 );
 pub(super) static PERCENT: Pattern = (
     OnceLock::new(),
