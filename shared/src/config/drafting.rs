@@ -147,11 +147,21 @@ impl Drafting {
     /// What is wrong with the settings as a file gives them, whatever the environment adds:
     /// values out of range, a base URL that is no URL, half a guardrail.
     pub fn field_problems(&self) -> Vec<DraftingProblem> {
+        self.field_problems_from(&[])
+    }
+
+    /// [`Self::field_problems`], a value the environment gave (`from_env`: variable and key)
+    /// named by its variable, at no line of the file.
+    fn field_problems_from(&self, from_env: &[(&str, &'static str)]) -> Vec<DraftingProblem> {
         let mut out = Vec::new();
-        let mut push = |key: &'static str, message: String| {
+        let mut push = |key: &'static str, message: &dyn Fn(&str) -> String| {
+            let env = from_env
+                .iter()
+                .find(|(_, k)| *k == key)
+                .map(|(name, _)| *name);
             out.push(DraftingProblem {
-                key: Some(key),
-                message,
+                key: env.is_none().then_some(key),
+                message: message(&env.map_or_else(|| format!("[drafting] {key}"), str::to_string)),
             });
         };
         let set = |v: &Option<String>| v.as_deref().is_some_and(|v| !v.trim().is_empty());
@@ -159,17 +169,15 @@ impl Drafting {
             if !(url.starts_with("http://") || url.starts_with("https://"))
                 || url.contains(char::is_whitespace)
             {
-                push(
-                    "base_url",
-                    format!("[drafting] base_url must be an http(s) URL, got `{url}`"),
-                );
+                push("base_url", &|said| {
+                    format!("{said} must be an http(s) URL, got `{url}`")
+                });
             }
         }
         if set(&self.guardrail_id) != set(&self.guardrail_version) {
-            push(
-                "guardrail_id",
-                "[drafting] guardrail_id and guardrail_version go together".into(),
-            );
+            push("guardrail_id", &|said| {
+                format!("{said} and guardrail_version go together")
+            });
         }
         for (name, value, max, hint) in [
             ("max_tokens", self.max_tokens, 8192, ""),
@@ -182,10 +190,9 @@ impl Drafting {
             ),
         ] {
             if !(1..=max).contains(&value) {
-                push(
-                    name,
-                    format!("[drafting] {name} must be from 1 to {max}, got {value}{hint}"),
-                );
+                push(name, &|said| {
+                    format!("{said} must be from 1 to {max}, got {value}{hint}")
+                });
             }
         }
         out
@@ -194,7 +201,11 @@ impl Drafting {
     /// What is wrong with these settings once the environment has had its say (empty:
     /// nothing): [`Self::field_problems`], and what the engine needs.
     pub fn problems(&self) -> Vec<DraftingProblem> {
-        let mut out = self.field_problems();
+        self.problems_from(&[])
+    }
+
+    fn problems_from(&self, from_env: &[(&str, &'static str)]) -> Vec<DraftingProblem> {
+        let mut out = self.field_problems_from(from_env);
         let mut push = |key: &'static str, message: String| {
             out.push(DraftingProblem {
                 key: Some(key),
@@ -274,17 +285,7 @@ impl Drafting {
                 _ => problems.extend(number(&mut d.daily_calls)),
             }
         }
-        // A value the environment gave is named by its variable, not by the file's key.
-        for mut p in d.problems() {
-            if let Some((name, field)) = from_env.iter().find(|(_, f)| Some(*f) == p.key) {
-                let in_file = format!("[drafting] {field}");
-                if p.message.starts_with(&in_file) {
-                    p.message = p.message.replacen(&in_file, name, 1);
-                    p.key = None;
-                }
-            }
-            problems.push(p);
-        }
+        problems.extend(d.problems_from(&from_env));
         if problems.is_empty() {
             Ok(d)
         } else {

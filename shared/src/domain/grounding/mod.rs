@@ -63,8 +63,11 @@ pub struct Unsourced {
 /// CRM's and the founder's facts; `prospect` is what the prospect wrote.
 pub fn unsourced(text: &str, trusted: &[&str], prospect: &[&str]) -> Vec<Unsourced> {
     let known = Known::of(trusted);
-    let all: Vec<&str> = trusted.iter().chain(prospect).copied().collect();
-    let heard = Known::of(&all);
+    // What was heard: the trusted sources (read once) and the prospect's words.
+    let mut heard = known.clone();
+    for s in prospect {
+        heard.add(s);
+    }
     let mut found = disguises(text, &known);
     let mut rest = text.to_string();
     links(&mut rest, &known, &mut found);
@@ -301,6 +304,7 @@ fn counts_units(after: &str) -> bool {
 }
 
 /// What the sources hold, normalised once.
+#[derive(Clone, Default)]
 struct Known {
     /// Links, addresses and phone numbers (digits only) the sources hold, exactly.
     links: BTreeSet<String>,
@@ -323,82 +327,75 @@ struct Known {
 
 impl Known {
     fn of(sources: &[&str]) -> Known {
-        let mut known = Known {
-            links: BTreeSet::new(),
-            emails: BTreeSet::new(),
-            phones: Vec::new(),
-            numbers: Vec::new(),
-            money: Vec::new(),
-            currencies: BTreeSet::new(),
-            percents: Vec::new(),
-            dates: Vec::new(),
-            times: BTreeSet::new(),
-            words: BTreeSet::new(),
-            tokens: BTreeSet::new(),
-            lower: Vec::new(),
-        };
+        let mut known = Known::default();
         for s in sources {
-            for m in re(&URL).find_iter(s).chain(re(&DOMAIN).find_iter(s)) {
-                known.links.insert(link_key(m.as_str()));
-            }
-            for m in re(&EMAIL).find_iter(s) {
-                known.emails.insert(m.as_str().to_lowercase());
-            }
-            known.dates.extend(dates(s));
-            for c in re(&TIME).captures_iter(s) {
-                known.times.extend(minutes(&c));
-            }
-            for c in re(&ISO_TIME).captures_iter(s) {
-                let (h, m) = (c[1].parse::<u32>(), c[2].parse::<u32>());
-                if let (Ok(h), Ok(m)) = (h, m) {
-                    known.times.insert(h * 60 + m);
-                }
-            }
-            // Numbers as the source states them: not the parts of its dates and times.
-            let mut plain = s.to_string();
-            blank(&mut plain, &URL);
-            blank(&mut plain, &EMAIL);
-            blank_dates(&mut plain);
-            blank(&mut plain, &ISO_TIME);
-            blank(&mut plain, &TIME);
-            for m in re(&PHONE).find_iter(&plain) {
-                let digits: String = m.as_str().chars().filter(char::is_ascii_digit).collect();
-                if digits.len() >= 7 {
-                    known.phones.push(digits);
-                }
-            }
-            known
-                .currencies
-                .extend(currencies(s).into_iter().map(|(code, _)| code));
-            for m in re(&MONEY)
-                .find_iter(&plain)
-                .chain(re(&PRICED).find_iter(&plain))
-            {
-                if let Some(v) = amount(m.as_str()) {
-                    known.money.push((v, currency(m.as_str())));
-                }
-            }
-            for m in re(&MONEY)
-                .find_iter(&plain)
-                .chain(re(&NUMBER).find_iter(&plain))
-                .chain(re(&PERCENT).find_iter(&plain))
-            {
-                known.numbers.extend(amount(m.as_str()));
-            }
-            for m in re(&PERCENT).find_iter(s) {
-                known.percents.extend(amount(m.as_str()));
-            }
-            for w in re(&WORD).find_iter(s) {
-                known.words.insert(bare_name(w.as_str()));
-                // "free-of-charge" in a source holds "free" too.
-                for part in w.as_str().split(['-', '\'', '’']) {
-                    known.words.insert(part.to_lowercase());
-                }
-            }
-            known.tokens.extend(s.split_whitespace().map(token_key));
-            known.lower.push(s.to_lowercase());
+            known.add(s);
         }
         known
+    }
+
+    /// What one source holds, added.
+    fn add(&mut self, s: &str) {
+        for m in re(&URL).find_iter(s).chain(re(&DOMAIN).find_iter(s)) {
+            self.links.insert(link_key(m.as_str()));
+        }
+        for m in re(&EMAIL).find_iter(s) {
+            self.emails.insert(m.as_str().to_lowercase());
+        }
+        self.dates.extend(dates(s));
+        for c in re(&TIME).captures_iter(s) {
+            self.times.extend(minutes(&c));
+        }
+        for c in re(&ISO_TIME).captures_iter(s) {
+            let (h, m) = (c[1].parse::<u32>(), c[2].parse::<u32>());
+            if let (Ok(h), Ok(m)) = (h, m) {
+                self.times.insert(h * 60 + m);
+            }
+        }
+        // Numbers as the source states them: not the parts of its dates and times.
+        let mut plain = s.to_string();
+        blank(&mut plain, &URL);
+        blank(&mut plain, &EMAIL);
+        blank_dates(&mut plain);
+        blank(&mut plain, &ISO_TIME);
+        blank(&mut plain, &TIME);
+        for m in re(&PHONE).find_iter(&plain) {
+            let digits: String = m.as_str().chars().filter(char::is_ascii_digit).collect();
+            if digits.len() >= 7 {
+                self.phones.push(digits);
+            }
+        }
+        self.currencies
+            .extend(currencies(s).into_iter().map(|(code, _)| code));
+        for m in re(&MONEY).find_iter(&plain) {
+            if let Some(v) = amount(m.as_str()) {
+                self.money.push((v, currency(m.as_str())));
+                self.numbers.push(v);
+            }
+        }
+        for m in re(&PRICED).find_iter(&plain) {
+            if let Some(v) = amount(m.as_str()) {
+                self.money.push((v, currency(m.as_str())));
+            }
+        }
+        for m in re(&NUMBER)
+            .find_iter(&plain)
+            .chain(re(&PERCENT).find_iter(&plain))
+        {
+            self.numbers.extend(amount(m.as_str()));
+        }
+        for m in re(&PERCENT).find_iter(s) {
+            self.percents.extend(amount(m.as_str()));
+        }
+        for w in re(&WORD).find_iter(s) {
+            self.words.insert(bare_name(w.as_str()));
+            // "free-of-charge" in a source holds "free" too.
+            for part in w.as_str().split(['-', '\'', '’']) {
+                self.words.insert(part.to_lowercase());
+            }
+        }
+        self.tokens.extend(s.split_whitespace().map(token_key));
+        self.lower.push(s.to_lowercase());
     }
 
     fn holds_number(&self, v: f64) -> bool {

@@ -2,8 +2,7 @@
 
 use std::sync::OnceLock;
 
-use regex::Regex;
-
+use super::blank;
 use super::patterns::{re, Pattern};
 
 /// A dollar of a country written before its sign (`US$`, `CA$`, `A$`, `NZ$`, `HK$`, `R$`).
@@ -54,24 +53,27 @@ pub(super) fn currencies(text: &str) -> Vec<(&'static str, String)> {
         };
         found.push((code, c[0].to_string()));
     }
-    rest = blank(&rest, &PREFIXED_DOLLAR);
-    for c in re(&WORD).captures_iter(&rest.clone()) {
+    blank(&mut rest, &PREFIXED_DOLLAR);
+    for c in re(&WORD).captures_iter(&rest) {
         let word = c[2].to_lowercase();
         let country = c.get(1).map(|m| m.as_str().to_lowercase());
         let code = match (word.as_str(), country.as_deref()) {
-            ("dollar" | "dollars" | "bucks", Some("us" | "u.s." | "american")) => "usd",
-            ("dollar" | "dollars" | "bucks", Some("canadian")) => "cad",
-            ("dollar" | "dollars" | "bucks", Some("australian")) => "aud",
-            ("dollar" | "dollars" | "bucks", Some("new zealand")) => "nzd",
-            ("dollar" | "dollars" | "bucks", Some("hong kong")) => "hkd",
-            ("dollar" | "dollars" | "bucks", Some("singapore")) => "sgd",
+            ("dollar" | "dollars" | "bucks", Some(country)) => match country {
+                "us" | "u.s." | "american" => "usd",
+                "canadian" => "cad",
+                "australian" => "aud",
+                "new zealand" => "nzd",
+                "hong kong" => "hkd",
+                "singapore" => "sgd",
+                _ => "$",
+            },
             ("dollar" | "dollars" | "bucks" | "greenback" | "greenbacks", _) => "$",
             ("peso" | "pesos", Some("mexican")) => "mxn",
             (w, _) => word_code(w),
         };
         found.push((code, c[0].to_string()));
     }
-    rest = blank(&rest, &WORD);
+    blank(&mut rest, &WORD);
     for c in re(&CODE).captures_iter(&rest) {
         found.push((code_of(&c[1]), c[0].to_string()));
     }
@@ -187,12 +189,6 @@ fn sign_code(c: char) -> &'static str {
         '₴' => "uah",
         _ => "other",
     }
-}
-
-fn blank(text: &str, pattern: &'static Pattern) -> String {
-    let r: &Regex = re(pattern);
-    r.replace_all(text, |c: &regex::Captures<'_>| " ".repeat(c[0].len()))
-        .into_owned()
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@ use crate::domain::time::WEEKDAYS;
 /// sentence's first word (after `.`, `…`, a closing quote, a list marker, a `|`) is capitalised
 /// whatever it is, and so is every word of a line in title case, so there a word is a name only
 /// when it is no common English word ("Sandra agreed" is checked, "Following up" is not), and
-/// only in a text written in English: in another language every first word would look like one.
+/// only in a paragraph written in English: in another language every first word would look
+/// like one.
 pub(super) fn names(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for paragraph in text.split("\n\n") {
@@ -44,7 +45,7 @@ fn paragraph_names(paragraph: &str, out: &mut Vec<(String, String)>) {
                     && word.chars().any(char::is_uppercase)
                     && !common(word);
                 if caseless || camel {
-                    out.push((bare_name(w.as_str()), w.as_str().to_string()));
+                    out.push((bare_name(word), word.to_string()));
                 }
             }
         }
@@ -91,11 +92,11 @@ fn title_case(line: &str) -> bool {
 }
 
 /// Common English words, one a line, sorted bytewise (SCOWL; `scripts/english-words.sh`).
-pub(super) static ENGLISH: &str = include_str!("../../../data/english-words.txt");
+static ENGLISH: &str = include_str!("../../../data/english-words.txt");
 
 /// Whether `word`, however capitalised, is a common English word: each part of a hyphenated
 /// word, without a possessive (`Follow-up`, `Let's`, `Didn't`).
-pub(super) fn english_word(word: &str) -> bool {
+fn english_word(word: &str) -> bool {
     let word = word.replace('’', "'");
     let lower = bare_name(&word);
     listed(ENGLISH, &lower)
@@ -108,7 +109,7 @@ pub(super) fn english_word(word: &str) -> bool {
 /// is, unless the commonest words of another language (`le`, `und`, `para`) outnumber
 /// English's (`the`, `to`, `you`) and make a tenth of its words. Jargon or a list of tools is
 /// no other language: its openers stay checked.
-pub(super) fn written_in_english(text: &str) -> bool {
+fn written_in_english(text: &str) -> bool {
     let (mut words, mut english, mut foreign) = (0usize, 0usize, 0usize);
     for w in re(&WORD).find_iter(text) {
         let w = w.as_str().to_lowercase();
@@ -141,7 +142,7 @@ const FOREIGN_FUNCTION_WORDS: [&str; 72] = [
 
 /// Whether `word` is a line of `list`, whose lines are sorted bytewise: a binary search over
 /// the text itself, so the list costs nothing until a draft is checked.
-pub(super) fn listed(list: &str, word: &str) -> bool {
+fn listed(list: &str, word: &str) -> bool {
     let bytes = list.as_bytes();
     let (mut lo, mut hi) = (0, bytes.len());
     while lo < hi {
@@ -149,8 +150,7 @@ pub(super) fn listed(list: &str, word: &str) -> bool {
         let start = bytes[..mid]
             .iter()
             .rposition(|b| *b == b'\n')
-            .map_or(0, |i| i + 1)
-            .max(lo);
+            .map_or(0, |i| i + 1);
         let end = bytes[mid..]
             .iter()
             .position(|b| *b == b'\n')
@@ -174,9 +174,9 @@ pub(super) fn bare_name(word: &str) -> String {
 }
 
 /// A capitalised word that names nobody: a greeting, a title, `I` in any contraction, a
-/// month, a weekday, a single letter, a common acronym (`ROI`, `EOD`) or an all-capital
-/// English word. Other acronyms (`IBM`, `KPMG`) are names.
-pub(super) fn common(word: &str) -> bool {
+/// month, a weekday, a single letter, a common acronym (`ROI`, `EOD`), a meeting tool, holiday
+/// or time zone. Other all-capital words (`IBM`, `APPLE`) are names.
+fn common(word: &str) -> bool {
     let lower = word.replace('’', "'").to_lowercase();
     let base = ["'ve", "'ll", "'d", "'m", "'re", "'s"]
         .iter()
@@ -198,7 +198,7 @@ pub(super) fn common(word: &str) -> bool {
 }
 
 /// Capitalised words a follow-up uses that name nobody.
-pub(super) const COMMON: [&str; 17] = [
+const COMMON: [&str; 17] = [
     "hi", "hello", "hey", "dear", "thanks", "thank", "best", "regards", "cheers", "kind", "warm",
     "i", "ok", "okay", "re", "fwd", "ps",
 ];
